@@ -1,0 +1,33 @@
+/** Config helpers shared by both processes: seeds, the cluster secret, numbers with units. */
+import { readFileSync } from 'node:fs'
+import { InvalidArgumentError } from 'commander'
+
+/** `host:port,host:port` -> list; each entry checked. */
+export function parseSeeds(text: string | undefined): string[] {
+  if (!text) return []
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      if (!/^[^\s:]+:\d{1,5}$/.test(s)) throw new InvalidArgumentError(`seed "${s}" is not host:port`)
+      return s
+    })
+}
+
+export function parseIntArg(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`)
+    return n
+  }
+}
+
+/** The cluster secret: --secret-file wins, then CLUSTER_SECRET; refuses to run without one. */
+export function loadSecret(secretFile: string | undefined, env: NodeJS.ProcessEnv): string {
+  const secret = secretFile ? readFileSync(secretFile, 'utf8').trim() : (env.CLUSTER_SECRET ?? '').trim()
+  if (secret.length < 16) {
+    throw new Error('a cluster secret of at least 16 characters is required: set CLUSTER_SECRET or pass --secret-file')
+  }
+  return secret
+}

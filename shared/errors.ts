@@ -1,0 +1,96 @@
+/** Typed errors with a stable code and HTTP status; the one place that maps them to HTTP is each app's error middleware. */
+
+export abstract class StoreError extends Error {
+  abstract readonly code: string
+  abstract readonly status: number
+  readonly expose = true
+  constructor(message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+export class InvalidBucketNameError extends StoreError {
+  readonly code = 'InvalidBucketName'
+  readonly status = 400
+}
+export class InvalidKeyError extends StoreError {
+  readonly code = 'InvalidKey'
+  readonly status = 400
+}
+export class InvalidContextError extends StoreError {
+  readonly code = 'InvalidContext'
+  readonly status = 400
+}
+export class InvalidArgumentError extends StoreError {
+  readonly code = 'InvalidArgument'
+  readonly status = 400
+}
+export class InvalidRequestError extends StoreError {
+  readonly code = 'InvalidRequest'
+  readonly status = 400
+}
+export class UnauthorizedError extends StoreError {
+  readonly code = 'Unauthorized'
+  readonly status = 401
+}
+export class NoSuchBucketError extends StoreError {
+  readonly code = 'NoSuchBucket'
+  readonly status = 404
+}
+export class NoSuchKeyError extends StoreError {
+  readonly code = 'NoSuchKey'
+  readonly status = 404
+}
+export class NoSuchVersionError extends StoreError {
+  readonly code = 'NoSuchVersion'
+  readonly status = 404
+}
+export class NotFoundError extends StoreError {
+  readonly code = 'NotFound'
+  readonly status = 404
+}
+export class BucketAlreadyExistsError extends StoreError {
+  readonly code = 'BucketAlreadyExists'
+  readonly status = 409
+}
+export class BucketNotEmptyError extends StoreError {
+  readonly code = 'BucketNotEmpty'
+  readonly status = 409
+}
+export class EntityTooLargeError extends StoreError {
+  readonly code = 'EntityTooLarge'
+  readonly status = 413
+}
+export class BadDigestError extends StoreError {
+  readonly code = 'BadDigest'
+  readonly status = 400
+}
+
+/** Fewer than the needed replicas answered. `reached` names the nodes that did, so a partial write is reported, not hidden. */
+export class QuorumNotReachedError extends StoreError {
+  readonly code = 'QuorumNotReached'
+  readonly status = 503
+  constructor(
+    readonly needed: number,
+    readonly reached: readonly string[],
+    readonly failures: readonly string[],
+  ) {
+    super(`quorum not reached: ${reached.length}/${needed} replicas answered (${failures.join('; ') || 'no live replicas'})`)
+  }
+}
+
+/** Body of every error answer, as SPEC.md fixes it. */
+export interface ErrorBody {
+  success: false
+  error: { code: string; message: string; [extra: string]: unknown }
+}
+
+/** The one mapping from a thrown value to status + JSON body; unknown errors become an unexposed 500. */
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+  if (err instanceof StoreError) {
+    const extra = err instanceof QuorumNotReachedError ? { needed: err.needed, reached: err.reached } : {}
+    return { status: err.status, body: { success: false, error: { code: err.code, message: err.message, ...extra } }, unexpected: false }
+  }
+  return { status: 500, body: { success: false, error: { code: 'InternalError', message: 'internal error' } }, unexpected: true }
+}

@@ -1,0 +1,96 @@
+/**
+ * The storage node's internal API, defined once: paths, and zod schemas of every request and
+ * answer, imported by the node's routes and by the proxy's client so the two cannot drift.
+ * Only append routes and fields (the path carries the protocol version).
+ * Bytes travel as raw streamed bodies; metadata beside them travels in headers as base64url JSON.
+ */
+import { z } from 'zod'
+import { INTERNAL_API_PREFIX } from '../constants.js'
+import { VectorClockSchema } from '../vclock/context-token.js'
+
+export const DotSchema = z.object({ actor: z.string().min(1).max(200), counter: z.number().int().positive() })
+
+/** One version of an object, as every replica stores and reports it. */
+export const VersionSchema = z.object({
+  dot: DotSchema,
+  /** The clock the write was made over: this version supersedes exactly the dots it covers. */
+  context: VectorClockSchema,
+  tombstone: z.boolean(),
+  size: z.number().int().nonnegative(),
+  /** Hex SHA-256 of the bytes; replicas verify it before storing. */
+  etag: z.string().regex(/^[0-9a-f]{64}$/),
+  contentType: z.string().max(256),
+  /** Milliseconds since the epoch, from the coordinator. */
+  lastModified: z.number().int().nonnegative(),
+  /** Node id of the coordinator that created the version. */
+  node: z.string().min(1).max(64),
+})
+export type Version = z.infer<typeof VersionSchema>
+
+/** Coordinated write (PUT .../coordinate): the node advances its own counter over `context`. */
+export const CoordinateRequestSchema = z.object({
+  /** Absent: supersede everything the coordinator holds for the key. */
+  context: VectorClockSchema.optional(),
+  tombstone: z.boolean().default(false),
+  contentType: z.string().max(256).default('application/octet-stream'),
+})
+export type CoordinateRequest = z.input<typeof CoordinateRequestSchema>
+
+/** Answer of coordinate and replicate: the version written and the clock the replica now holds for the key. */
+export const WriteAnswerSchema = z.object({
+  node: z.string(),
+  version: VersionSchema,
+  /** False when the replica already held a version that supersedes (or is) this one. */
+  stored: z.boolean(),
+  clock: VectorClockSchema,
+})
+export type WriteAnswer = z.infer<typeof WriteAnswerSchema>
+
+export const StageAnswerSchema = z.object({ uploadId: z.string(), size: z.number().int().nonnegative(), etag: z.string() })
+export type StageAnswer = z.infer<typeof StageAnswerSchema>
+
+export const VersionsAnswerSchema = z.object({ node: z.string(), versions: z.array(VersionSchema) })
+export type VersionsAnswer = z.infer<typeof VersionsAnswerSchema>
+
+export const ListQuerySchema = z.object({
+  prefix: z.string().max(1024).default(''),
+  after: z.string().max(1024).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+})
+export const ListEntrySchema = z.object({ key: z.string(), versions: z.array(VersionSchema) })
+export type ListEntry = z.infer<typeof ListEntrySchema>
+export const ListAnswerSchema = z.object({ node: z.string(), entries: z.array(ListEntrySchema), truncated: z.boolean() })
+export type ListAnswer = z.infer<typeof ListAnswerSchema>
+
+const enc = encodeURIComponent
+const base = (bucket: string, key: string) => `${INTERNAL_API_PREFIX}/objects/${enc(bucket)}/${enc(key)}`
+
+/** Paths of the internal routes; the node mounts the `pattern`s, the client builds with the functions. */
+export const internalRoutes = {
+  stage: { pattern: `${INTERNAL_API_PREFIX}/staging/:uploadId`, path: (uploadId: string) => `${INTERNAL_API_PREFIX}/staging/${enc(uploadId)}` },
+  coordinate: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/coordinate`, path: (b: string, k: string) => `${base(b, k)}/coordinate` },
+  replicate: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/replicate`, path: (b: string, k: string) => `${base(b, k)}/replicate` },
+  versions: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/versions`, path: (b: string, k: string) => `${base(b, k)}/versions` },
+  data: {
+    pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/data/:versionId`,
+    path: (b: string, k: string, versionId: string) => `${base(b, k)}/data/${enc(versionId)}`,
+  },
+  list: { pattern: `${INTERNAL_API_PREFIX}/keys/:bucket`, path: (b: string) => `${INTERNAL_API_PREFIX}/keys/${enc(b)}` },
+  gossip: { pattern: `${INTERNAL_API_PREFIX}/gossip`, path: () => `${INTERNAL_API_PREFIX}/gossip` },
+} as const
+
+/** base64url JSON for metadata headers. */
+export function encodeHeaderJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/** Parse a base64url JSON header with a schema; returns the zod error on failure. */
+export function decodeHeaderJson<S extends z.ZodType>(schema: S, header: string | undefined): z.ZodSafeParseResult<z.output<S>> {
+  let raw: unknown
+  try {
+    raw = header === undefined ? undefined : JSON.parse(Buffer.from(header, 'base64url').toString('utf8'))
+  } catch {
+    raw = Symbol('malformed')
+  }
+  return schema.safeParse(raw)
+}

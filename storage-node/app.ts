@@ -1,0 +1,28 @@
+/** The node's Koa app: middleware order and route mounting only. */
+import Router from '@koa/router'
+import Koa from 'koa'
+import { errorMiddleware } from '../shared/http/error-middleware.js'
+import type { Logger } from '../shared/log.js'
+import type { Membership } from './gossip/membership.js'
+import { requireSignature } from './routes/auth.js'
+import { mountMembershipRoutes } from './routes/membership.js'
+import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects.js'
+
+export interface NodeAppComponents extends ObjectRoutesComponents {
+  membership: Membership
+  secret: string
+  log: Logger
+}
+
+export function createNodeApp(c: NodeAppComponents): Koa {
+  const app = new Koa()
+  const router = new Router()
+  mountObjectRoutes(router, c)
+  mountMembershipRoutes(router, c.membership)
+  app.use(errorMiddleware(c.log))
+  app.use(requireSignature(c.secret))
+  app.use(router.routes())
+  app.use(router.allowedMethods())
+  app.on('error', (err) => c.log.debug({ err: String(err) }, 'connection error'))
+  return app
+}

@@ -1,0 +1,67 @@
+/** The storage node's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
+import { resolve } from 'node:path'
+import { Command, InvalidArgumentError } from 'commander'
+import { DEFAULT_MAX_OBJECT_BYTES, INLINE_MAX_BYTES } from '../shared/constants.js'
+import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
+import { NODE_ID_RE } from '../shared/names.js'
+import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
+
+export interface NodeConfig {
+  id: string
+  host: string
+  port: number
+  /** host:port others reach this node at. */
+  address: string
+  dataDir: string
+  seeds: readonly string[]
+  secret: string
+  gossip: GossipConfig
+  inlineMaxBytes: number
+  maxObjectBytes: number
+  logLevel: string
+}
+
+export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
+  const g = defaultGossipConfig()
+  const cmd = new Command('storage-node')
+    .description('A storage node: durable versioned objects, gossip membership, hinted handoff')
+    .requiredOption('--id <id>', 'node id, unique in the cluster (e.g. node-1)', (v) => {
+      if (!NODE_ID_RE.test(v)) throw new InvalidArgumentError('letters, digits, "-" and "_", at most 63')
+      return v
+    })
+    .option('--host <host>', 'address to bind and advertise', '127.0.0.1')
+    .requiredOption('--port <port>', 'port to listen on', parseIntArg(1, 65535))
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--seeds <list>', 'host:port of live members to join through, comma-separated', '')
+    .option('--secret-file <file>', 'file holding the cluster secret (else env CLUSTER_SECRET)')
+    .option('--gossip-interval-ms <ms>', 'T_gossip', parseIntArg(10, 60_000), g.intervalMs)
+    .option('--gossip-fanout <n>', 'peers per gossip round', parseIntArg(1, 16), g.fanout)
+    .option('--suspect-after-ms <ms>', 'silence before suspect', parseIntArg(10, 3_600_000), g.suspectAfterMs)
+    .option('--fail-after-ms <ms>', 'T_fail: silence before down', parseIntArg(10, 3_600_000), g.failAfterMs)
+    .option('--cleanup-after-ms <ms>', 'T_cleanup: silence before forgotten', parseIntArg(100, 2 ** 31 - 1), g.cleanupAfterMs)
+    .option('--inline-max-bytes <n>', 'objects up to this size are stored inline in LMDB', parseIntArg(0, 16 * 1024 * 1024), INLINE_MAX_BYTES)
+    .option('--max-object-bytes <n>', 'largest object accepted', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
+    .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
+    .exitOverride()
+  cmd.parse(argv as string[], { from: 'user' })
+  const o = cmd.opts()
+  return Object.freeze({
+    id: o.id,
+    host: o.host,
+    port: o.port,
+    address: `${o.host}:${o.port}`,
+    dataDir: resolve(o.data),
+    seeds: parseSeeds(o.seeds),
+    secret: loadSecret(o.secretFile, env),
+    gossip: {
+      intervalMs: o.gossipIntervalMs,
+      fanout: o.gossipFanout,
+      suspectAfterMs: o.suspectAfterMs,
+      failAfterMs: o.failAfterMs,
+      cleanupAfterMs: o.cleanupAfterMs,
+    },
+    inlineMaxBytes: o.inlineMaxBytes,
+    maxObjectBytes: o.maxObjectBytes,
+    logLevel: o.logLevel,
+  })
+}

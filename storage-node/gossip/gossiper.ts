@@ -1,0 +1,75 @@
+/**
+ * The gossip loop: every T_gossip, bump our heartbeat and push our digest to `fanout` random live
+ * peers (push-pull: their answer is merged too). With nobody known yet, the seeds are asked.
+ */
+import type { Got } from 'got'
+import type { Logger } from '../../shared/log.js'
+import { internalRoutes } from '../../shared/wire/internal-api.js'
+import { GossipMessageSchema } from '../../shared/wire/membership.js'
+import type { GossipConfig } from './gossip-config.js'
+import type { Membership } from './membership.js'
+
+export interface GossiperComponents {
+  membership: Membership
+  client: Got
+  log: Logger
+}
+
+export class Gossiper {
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+
+  constructor(private readonly c: GossiperComponents, private readonly cfg: GossipConfig, private readonly seeds: readonly string[]) {}
+
+  start(): void {
+    void this.round()
+    this.timer = setInterval(() => void this.round(), this.cfg.intervalMs)
+  }
+
+  /** Stop the loop and tell a few peers we are leaving, so they do not wait for T_fail. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    this.c.membership.leave()
+    const peers = this.c.membership.peers().filter((p) => p.status !== 'down')
+    await Promise.allSettled(peers.slice(0, 8).map((p) => this.exchange(p.address)))
+  }
+
+  private async round(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    try {
+      this.c.membership.tick()
+      const live = this.c.membership.peers().filter((p) => p.status !== 'down').map((p) => p.address)
+      const down = this.c.membership.peers().filter((p) => p.status === 'down').map((p) => p.address)
+      const targets = pickRandom(live, this.cfg.fanout)
+      // Seeds are asked while we know no live peer (joining, or after a partition); a down peer now and then, to notice its return.
+      if (live.length === 0) targets.push(...this.seeds)
+      else if (down.length > 0 && Math.random() < 0.2) targets.push(...pickRandom(down, 1))
+      await Promise.allSettled(targets.map((a) => this.exchange(a)))
+    } finally {
+      this.running = false
+    }
+  }
+
+  private async exchange(address: string): Promise<void> {
+    try {
+      const res = await this.c.client.post(`http://${address}${internalRoutes.gossip.path()}`, {
+        json: { from: this.c.membership.selfId, members: this.c.membership.digest() },
+        timeout: { request: Math.max(500, this.cfg.intervalMs) },
+      })
+      if (res.statusCode !== 200) throw new Error(`gossip answered ${res.statusCode}`)
+      this.c.membership.merge(GossipMessageSchema.parse(JSON.parse(res.body)).members)
+    } catch (err) {
+      this.c.log.debug({ peer: address, err: String(err) }, 'gossip exchange failed')
+    }
+  }
+}
+
+function pickRandom<T>(items: readonly T[], n: number): T[] {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[copy[i], copy[j]] = [copy[j] as T, copy[i] as T]
+  }
+  return copy.slice(0, n)
+}

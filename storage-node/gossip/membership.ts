@@ -1,0 +1,104 @@
+/**
+ * The member table of one node: heartbeats, generations and what the failure detector makes of
+ * them. Merge rule: for each member keep the higher (generation, heartbeat); a restarted member's
+ * new generation beats any heartbeat of its old one. A forgotten member is remembered as
+ * forgotten until T_cleanup passes again, so a stale digest cannot resurrect it.
+ */
+import type { GossipMember, MemberView } from '../../shared/wire/membership.js'
+import { detectStatus } from './failure-detector.js'
+import type { GossipConfig } from './gossip-config.js'
+
+interface MemberState extends GossipMember {
+  /** Local time when this member's (generation, heartbeat) last grew. */
+  lastGrowthMs: number
+}
+
+function newer(a: GossipMember, b: GossipMember): boolean {
+  return a.generation > b.generation || (a.generation === b.generation && (a.heartbeat > b.heartbeat || (a.left && !b.left)))
+}
+
+export class Membership {
+  private readonly members = new Map<string, MemberState>()
+  private readonly forgotten = new Map<string, { generation: number; heartbeat: number; atMs: number }>()
+
+  constructor(
+    readonly selfId: string,
+    selfAddress: string,
+    generation: number,
+    private readonly cfg: GossipConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.members.set(selfId, { id: selfId, address: selfAddress, generation, heartbeat: 0, left: false, lastGrowthMs: now() })
+  }
+
+  private get self(): MemberState {
+    return this.members.get(this.selfId) as MemberState
+  }
+
+  /** One gossip round's own heartbeat. */
+  tick(): void {
+    this.self.heartbeat++
+    this.self.lastGrowthMs = this.now()
+    this.cleanup()
+  }
+
+  /** Announce a graceful leave in the next digests. */
+  leave(): void {
+    this.self.left = true
+    this.self.heartbeat++
+  }
+
+  merge(incoming: readonly GossipMember[]): void {
+    const now = this.now()
+    for (const m of incoming) {
+      if (m.id === this.selfId) continue
+      const gone = this.forgotten.get(m.id)
+      if (gone && !newer(m, { id: m.id, address: '', generation: gone.generation, heartbeat: gone.heartbeat, left: false })) continue
+      const known = this.members.get(m.id)
+      if (!known || newer(m, known)) {
+        this.forgotten.delete(m.id)
+        this.members.set(m.id, { ...m, lastGrowthMs: now })
+      }
+    }
+  }
+
+  private cleanup(): void {
+    const now = this.now()
+    for (const [id, m] of this.members) {
+      if (id !== this.selfId && now - m.lastGrowthMs >= this.cfg.cleanupAfterMs) {
+        this.members.delete(id)
+        this.forgotten.set(id, { generation: m.generation, heartbeat: m.heartbeat, atMs: now })
+      }
+    }
+    for (const [id, f] of this.forgotten) if (now - f.atMs >= this.cfg.cleanupAfterMs) this.forgotten.delete(id)
+  }
+
+  /** The digest sent to peers: every known member (bounded by the schema's limit). */
+  digest(): GossipMember[] {
+    return [...this.members.values()].map(({ lastGrowthMs: _t, ...m }) => m)
+  }
+
+  status(id: string): MemberView['status'] | undefined {
+    const m = this.members.get(id)
+    if (!m) return undefined
+    return id === this.selfId && !m.left ? 'up' : detectStatus(m.lastGrowthMs, m.left, this.now(), this.cfg)
+  }
+
+  views(): MemberView[] {
+    return [...this.members.values()]
+      .map((m) => ({
+        id: m.id,
+        address: m.address,
+        status: this.status(m.id) ?? 'down',
+        generation: m.generation,
+        heartbeat: m.heartbeat,
+        last_seen: new Date(m.lastGrowthMs).toISOString(),
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+  }
+
+  /** Addresses of other members, with their status. */
+  peers(): { id: string; address: string; status: MemberView['status'] }[] {
+    return this.views().filter((v) => v.id !== this.selfId)
+  }
+}

@@ -1,0 +1,66 @@
+/** Storage node entry point: parse config, build the components, start them; SIGTERM stops them in reverse. */
+import { mkdirSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { createSignedClient } from '../shared/http/signed-client.js'
+import { createLogger } from '../shared/log.js'
+import { createNodeApp } from './app.js'
+import { parseNodeConfig } from './config.js'
+import { Gossiper } from './gossip/gossiper.js'
+import { Membership } from './gossip/membership.js'
+import { StagingArea } from './staging/staging-area.js'
+import { BlobFiles } from './store/blob-files.js'
+import { LmdbObjectStore } from './store/lmdb-object-store.js'
+
+async function main(): Promise<void> {
+  let cfg: ReturnType<typeof parseNodeConfig>
+  try {
+    cfg = parseNodeConfig(process.argv.slice(2), process.env)
+  } catch (err) {
+    const code = (err as { exitCode?: number }).exitCode
+    if (code === 0) process.exit(0)
+    console.error(String((err as Error).message))
+    process.exit(2)
+  }
+  const log = createLogger(cfg.id, cfg.logLevel)
+  mkdirSync(cfg.dataDir, { recursive: true })
+  const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes })
+  await blobs.start()
+  const store = new LmdbObjectStore({ nodeId: cfg.id, dataDir: cfg.dataDir, blobs })
+  const staging = new StagingArea(blobs)
+  // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
+  const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
+  const client = createSignedClient({ secret: cfg.secret })
+  const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
+  const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, secret: cfg.secret, log })
+
+  staging.start()
+  const server: Server = app.listen(cfg.port, cfg.host)
+  server.keepAliveTimeout = 65_000
+  server.requestTimeout = 0
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
+  gossiper.start()
+  log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'stopping')
+    await gossiper.stop()
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeIdleConnections()
+      setTimeout(() => server.closeAllConnections(), 2000).unref()
+    })
+    await staging.stop()
+    await store.close()
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+}
+
+void main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

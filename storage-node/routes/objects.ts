@@ -1,0 +1,110 @@
+/** Internal object routes: thin; each parses its inputs with the wire schemas and calls the store. */
+import type Router from '@koa/router'
+import type { Context } from 'koa'
+import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
+import { BadDigestError, InvalidRequestError } from '../../shared/errors.js'
+import { assertBucketName, assertKey } from '../../shared/names.js'
+import { HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../../shared/wire/headers.js'
+import {
+  CoordinateRequestSchema,
+  decodeHeaderJson,
+  internalRoutes,
+  ListQuerySchema,
+  type ListAnswer,
+  type StageAnswer,
+  type VersionsAnswer,
+  VersionSchema,
+  type WriteAnswer,
+} from '../../shared/wire/internal-api.js'
+import type { StagingArea } from '../staging/staging-area.js'
+import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
+import type { ObjectStore } from '../store/object-store.js'
+
+export interface ObjectRoutesComponents {
+  nodeId: string
+  store: ObjectStore
+  blobs: BlobFiles
+  staging: StagingArea
+}
+
+const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{8,80}$/
+
+function target(ctx: Context): { bucket: string; key: string } {
+  const bucket = String(ctx.params.bucket)
+  const key = String(ctx.params.key)
+  if (!bucket.startsWith('.')) assertBucketName(bucket)
+  else if (bucket !== BUCKETS_NAMESPACE) throw new InvalidRequestError(`unknown reserved namespace ${bucket}`)
+  assertKey(key)
+  return { bucket, key }
+}
+
+function declaredLength(ctx: Context): number | undefined {
+  const h = ctx.get('content-length')
+  return h === '' ? undefined : Number(h)
+}
+
+/** The body of a write: a staged upload named in a header, or the request's own body. */
+async function bodyOf(ctx: Context, c: ObjectRoutesComponents, tombstone: boolean): Promise<ReceivedBody | null> {
+  const upload = ctx.get(HEADER_UPLOAD)
+  if (upload) return c.staging.take(upload)
+  if (tombstone) return null
+  return c.blobs.receive(ctx.req, declaredLength(ctx))
+}
+
+export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): void {
+  router.put(internalRoutes.stage.pattern, async (ctx) => {
+    const uploadId = String(ctx.params.uploadId)
+    if (!UPLOAD_ID_RE.test(uploadId)) throw new InvalidRequestError('bad upload id')
+    const body = await c.blobs.receive(ctx.req, declaredLength(ctx))
+    await c.staging.put(uploadId, body)
+    ctx.body = { uploadId, size: body.size, etag: body.etag } satisfies StageAnswer
+  })
+
+  router.put(internalRoutes.coordinate.pattern, async (ctx) => {
+    const { bucket, key } = target(ctx)
+    const parsed = decodeHeaderJson(CoordinateRequestSchema, ctx.get(HEADER_WRITE))
+    if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_WRITE} header: ${parsed.error.message}`)
+    const body = await bodyOf(ctx, c, parsed.data.tombstone)
+    const result = await c.store.coordinate(bucket, key, parsed.data, parsed.data.tombstone ? null : body)
+    ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
+  })
+
+  router.put(internalRoutes.replicate.pattern, async (ctx) => {
+    const { bucket, key } = target(ctx)
+    const parsed = decodeHeaderJson(VersionSchema, ctx.get(HEADER_VERSION))
+    if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_VERSION} header: ${parsed.error.message}`)
+    const version = parsed.data
+    const body = await bodyOf(ctx, c, version.tombstone)
+    if (body && (body.etag !== version.etag || body.size !== version.size)) {
+      await c.blobs.discard(body)
+      throw new BadDigestError('received bytes do not match the version (size or SHA-256)')
+    }
+    const result = await c.store.replicate(bucket, key, version, version.tombstone ? null : body)
+    ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
+  })
+
+  router.get(internalRoutes.versions.pattern, (ctx) => {
+    const { bucket, key } = target(ctx)
+    ctx.body = { node: c.nodeId, versions: c.store.versions(bucket, key) } satisfies VersionsAnswer
+  })
+
+  router.get(internalRoutes.data.pattern, (ctx) => {
+    const { bucket, key } = target(ctx)
+    const id = String(ctx.params.versionId)
+    const version = c.store.versions(bucket, key).find((v) => `${v.dot.actor}.${v.dot.counter}` === id)
+    ctx.body = c.store.openData(bucket, key, id)
+    if (version) {
+      ctx.length = version.size
+      ctx.type = version.contentType
+    }
+  })
+
+  router.get(internalRoutes.list.pattern, (ctx) => {
+    const bucket = String(ctx.params.bucket)
+    if (bucket !== BUCKETS_NAMESPACE) assertBucketName(bucket)
+    const q = ListQuerySchema.safeParse(ctx.query)
+    if (!q.success) throw new InvalidRequestError(`bad listing query: ${q.error.message}`)
+    ctx.body = { node: c.nodeId, ...c.store.list(bucket, q.data) } satisfies ListAnswer
+  })
+}
+

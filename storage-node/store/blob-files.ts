@@ -1,0 +1,118 @@
+/**
+ * Object bytes on disk. A body is received into a temp file while its SHA-256 is computed, the file
+ * is fsync'ed, and at commit it is renamed to a name derived from the version id (never from the
+ * user's key) and the directory is fsync'ed (djb's syncdir rule), so after a crash a committed
+ * version always has whole bytes and a half-written upload is only a temp file, swept at start.
+ * Bodies up to `inlineMaxBytes` stay in memory and are stored inline in the metadata store.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { EntityTooLargeError, InvalidRequestError } from '../../shared/errors.js'
+
+/** A body received and hashed but not yet part of any stored version. */
+export type ReceivedBody =
+  | { kind: 'inline'; size: number; etag: string; bytes: Buffer }
+  | { kind: 'file'; size: number; etag: string; tmpPath: string }
+
+export const EMPTY_ETAG = createHash('sha256').digest('hex')
+
+export interface BlobFilesInit {
+  dataDir: string
+  inlineMaxBytes: number
+  maxObjectBytes: number
+}
+
+export class BlobFiles {
+  private readonly tmpDir: string
+  private readonly blobDir: string
+
+  constructor(private readonly init: BlobFilesInit) {
+    this.tmpDir = join(init.dataDir, 'tmp')
+    this.blobDir = join(init.dataDir, 'blobs')
+  }
+
+  /** Create the directories and sweep temp files a crash left behind. */
+  async start(): Promise<void> {
+    await rm(this.tmpDir, { recursive: true, force: true })
+    await mkdir(this.tmpDir, { recursive: true })
+    await mkdir(this.blobDir, { recursive: true })
+  }
+
+  /** Read a whole body, hashing it; spills to an fsync'ed temp file past the inline limit. */
+  async receive(body: Readable, declaredSize?: number): Promise<ReceivedBody> {
+    if (declaredSize !== undefined && declaredSize > this.init.maxObjectBytes) throw new EntityTooLargeError('object is larger than the limit')
+    const hash = createHash('sha256')
+    const chunks: Buffer[] = []
+    let size = 0
+    let file: Awaited<ReturnType<typeof open>> | undefined
+    let tmpPath = ''
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length
+        if (size > this.init.maxObjectBytes) throw new EntityTooLargeError('object is larger than the limit')
+        hash.update(chunk)
+        if (!file && size <= this.init.inlineMaxBytes) {
+          chunks.push(chunk)
+          continue
+        }
+        if (!file) {
+          tmpPath = join(this.tmpDir, randomUUID())
+          file = await open(tmpPath, 'wx')
+          for (const c of chunks) await file.write(c)
+          chunks.length = 0
+        }
+        await file.write(chunk)
+      }
+      if (declaredSize !== undefined && size !== declaredSize) throw new InvalidRequestError(`body ended after ${size} of ${declaredSize} bytes`)
+      if (file) {
+        await file.sync()
+        await file.close()
+        file = undefined
+        return { kind: 'file', size, etag: hash.digest('hex'), tmpPath }
+      }
+      return { kind: 'inline', size, etag: hash.digest('hex'), bytes: Buffer.concat(chunks) }
+    } catch (err) {
+      await file?.close().catch(() => undefined)
+      if (tmpPath) await unlink(tmpPath).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /** Move a received file to its final name and make the rename durable. Returns the blob name. */
+  async commit(body: ReceivedBody & { kind: 'file' }, versionId: string): Promise<string> {
+    const name = createHash('sha256').update(versionId).digest('hex')
+    const dir = join(this.blobDir, name.slice(0, 2))
+    await mkdir(dir, { recursive: true })
+    await rename(body.tmpPath, join(dir, name))
+    const d = await open(dir, 'r')
+    try {
+      await d.sync()
+    } finally {
+      await d.close()
+    }
+    return name
+  }
+
+  /** Drop a received body that will not be stored. */
+  async discard(body: ReceivedBody): Promise<void> {
+    if (body.kind === 'file') await unlink(body.tmpPath).catch(() => undefined)
+  }
+
+  openRead(name: string): Readable {
+    return createReadStream(join(this.blobDir, name.slice(0, 2), name))
+  }
+
+  async remove(name: string): Promise<void> {
+    await unlink(join(this.blobDir, name.slice(0, 2), name)).catch(() => undefined)
+  }
+
+  /** Number of blob files on disk (for tests and reaping checks). */
+  async countFiles(): Promise<number> {
+    let n = 0
+    for (const d of await readdir(this.blobDir)) n += (await readdir(join(this.blobDir, d))).length
+    return n
+  }
+}

@@ -1,0 +1,28 @@
+/** What a storage node's store offers: versioned objects, reconciled with dotted version vectors. */
+import type { Readable } from 'node:stream'
+import type { CoordinateRequest, ListEntry, Version } from '../../shared/wire/internal-api.js'
+import type { VectorClock } from '../../shared/vclock/vector-clock.js'
+import type { ReceivedBody } from './blob-files.js'
+
+export interface StoreWriteResult {
+  version: Version
+  /** False when a version already held supersedes (or is) the one offered. */
+  stored: boolean
+  /** Clock of every version the node now holds for the key. */
+  clock: VectorClock
+}
+
+export interface ObjectStore {
+  /** This node's clock identity: `<node id>.<epoch>`, new for every new data directory. */
+  readonly actor: string
+  /** Advance this node's counter over the context and store the new version durably. */
+  coordinate(bucket: string, key: string, req: CoordinateRequest, body: ReceivedBody | null): Promise<StoreWriteResult>
+  /** Store a version made elsewhere, keeping every version it does not supersede. */
+  replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null): Promise<StoreWriteResult>
+  /** Every version held for the key (tombstones included). */
+  versions(bucket: string, key: string): Version[]
+  /** The bytes of one held version. */
+  openData(bucket: string, key: string, versionId: string): Readable
+  list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean }
+  close(): Promise<void>
+}
