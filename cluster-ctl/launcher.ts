@@ -1,0 +1,165 @@
+/**
+ * Starting and stopping a local cluster of real processes: what start_n_servers.sh and
+ * stop_servers.sh run, and what the cluster tests use, so both go through the same code.
+ * Each process runs detached from the compiled dist/ entry point, logs to logs/<name>.log and
+ * has its pid in run/<name>.pid; stopping kills those pids, never by name.
+ */
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export interface ClusterLayout {
+  /** Project root holding dist/. */
+  root: string
+  host: string
+  proxyPort: number
+  /** Port of node-i is nodePorts[i-1]. */
+  nodePorts: readonly number[]
+  dataDir: string
+  runDir: string
+  logDir: string
+  /** Extra flags for every node / the proxy (tests use fast gossip timings). */
+  nodeArgs?: readonly string[]
+  proxyArgs?: readonly string[]
+}
+
+export interface ProcessSpec {
+  name: string
+  script: string
+  args: string[]
+  healthUrl: string
+}
+
+export function secretFile(layout: ClusterLayout): string {
+  return join(layout.runDir, 'cluster.secret')
+}
+
+/** The cluster secret is generated once into run/ when absent. */
+export function ensureSecret(layout: ClusterLayout): void {
+  mkdirSync(layout.runDir, { recursive: true })
+  if (!existsSync(secretFile(layout))) writeFileSync(secretFile(layout), randomBytes(32).toString('hex'), { mode: 0o600 })
+}
+
+export function nodeAddress(layout: ClusterLayout, i: number): string {
+  return `${layout.host}:${layout.nodePorts[i - 1]}`
+}
+
+export function nodeSpec(layout: ClusterLayout, i: number): ProcessSpec {
+  const seeds = layout.nodePorts.map((_, j) => nodeAddress(layout, j + 1)).filter((_, j) => j + 1 !== i)
+  const port = layout.nodePorts[i - 1] as number
+  return {
+    name: `node-${i}`,
+    script: join(layout.root, 'dist/storage-node/main.js'),
+    args: [
+      '--id', `node-${i}`, '--host', layout.host, '--port', String(port), '--data', join(layout.dataDir, `node-${i}`),
+      '--seeds', seeds.join(','), '--secret-file', secretFile(layout), ...(layout.nodeArgs ?? []),
+    ],
+    healthUrl: `http://${layout.host}:${port}/health`,
+  }
+}
+
+export function proxySpec(layout: ClusterLayout): ProcessSpec {
+  const seeds = layout.nodePorts.map((_, j) => nodeAddress(layout, j + 1))
+  return {
+    name: 'proxy',
+    script: join(layout.root, 'dist/proxy/main.js'),
+    args: ['--host', layout.host, '--port', String(layout.proxyPort), '--seeds', seeds.join(','), '--secret-file', secretFile(layout), ...(layout.proxyArgs ?? [])],
+    healthUrl: `http://${layout.host}:${layout.proxyPort}/health`,
+  }
+}
+
+function pidFile(layout: ClusterLayout, name: string): string {
+  return join(layout.runDir, `${name}.pid`)
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function runningPid(layout: ClusterLayout, name: string): number | undefined {
+  const file = pidFile(layout, name)
+  if (!existsSync(file)) return undefined
+  const pid = Number(readFileSync(file, 'utf8').trim())
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined
+}
+
+/** Start a process unless it already runs. Returns its pid and whether it was started now. */
+export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: number; started: boolean } {
+  const existing = runningPid(layout, spec.name)
+  if (existing) return { pid: existing, started: false }
+  mkdirSync(layout.logDir, { recursive: true })
+  mkdirSync(layout.runDir, { recursive: true })
+  const log = openSync(join(layout.logDir, `${spec.name}.log`), 'a')
+  const child = spawn(process.execPath, [spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], cwd: layout.root })
+  child.unref()
+  if (!child.pid) throw new Error(`could not start ${spec.name}`)
+  writeFileSync(pidFile(layout, spec.name), String(child.pid))
+  return { pid: child.pid, started: true }
+}
+
+/** Poll health URLs until each answers 200; throws naming the laggards after `timeoutMs`. */
+export async function waitHealthy(urls: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let pending = [...urls]
+  while (pending.length > 0) {
+    const results = await Promise.all(
+      pending.map(async (u) => {
+        try {
+          return (await fetch(u, { signal: AbortSignal.timeout(1000) })).status === 200
+        } catch {
+          return false
+        }
+      }),
+    )
+    pending = pending.filter((_, i) => !results[i])
+    if (pending.length === 0) return
+    if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs} ms: ${pending.join(', ')}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Start every node not running, then the proxy; wait until all that were started are healthy. */
+export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): Promise<{ started: string[] }> {
+  ensureSecret(layout)
+  const specs = layout.nodePorts.map((_, j) => nodeSpec(layout, j + 1))
+  const started: string[] = []
+  for (const s of specs) if (startProcess(layout, s).started) started.push(s.name)
+  await waitHealthy(specs.map((s) => s.healthUrl), timeoutMs)
+  const proxy = proxySpec(layout)
+  if (startProcess(layout, proxy).started) started.push(proxy.name)
+  await waitHealthy([proxy.healthUrl], timeoutMs)
+  return { started }
+}
+
+/** Names with a pid file in run/. */
+export function knownProcesses(layout: ClusterLayout): string[] {
+  if (!existsSync(layout.runDir)) return []
+  return readdirSync(layout.runDir)
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => f.slice(0, -4))
+}
+
+/** Signal processes by their pid files and wait for them to exit (SIGKILL after `graceMs` on SIGTERM). */
+export async function stopProcesses(layout: ClusterLayout, names: readonly string[], signal: 'SIGTERM' | 'SIGKILL', graceMs = 10_000): Promise<string[]> {
+  const stopped: string[] = []
+  for (const name of names) {
+    const pid = runningPid(layout, name)
+    rmSync(pidFile(layout, name), { force: true })
+    if (!pid) continue
+    try {
+      process.kill(pid, signal)
+    } catch {}
+    const deadline = Date.now() + graceMs
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 10))
+    stopped.push(name)
+  }
+  return stopped
+}

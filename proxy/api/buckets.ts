@@ -1,0 +1,23 @@
+/** Public bucket routes: create, delete (optionally forced), list. */
+import type Router from '@koa/router'
+import type { BucketRegistry } from '../buckets/bucket-registry.js'
+import { type ApiConfig, bucketParam, writeQuorum } from './request-params.js'
+
+export function mountBucketRoutes(router: Router, buckets: BucketRegistry, cfg: ApiConfig): void {
+  router.post('/buckets/:bucket', async (ctx) => {
+    const bucket = bucketParam(ctx)
+    const outcome = await buckets.create(bucket, writeQuorum(ctx, cfg))
+    ctx.status = 201
+    ctx.body = { success: true, ...outcome }
+  })
+
+  router.delete('/buckets/:bucket', async (ctx) => {
+    const bucket = bucketParam(ctx)
+    const { outcome, filesDeleted } = await buckets.delete(bucket, ctx.query.force === 'true', writeQuorum(ctx, cfg))
+    ctx.body = { success: true, ...outcome, files_deleted: filesDeleted }
+  })
+
+  router.get('/buckets', async (ctx) => {
+    ctx.body = { success: true, buckets: await buckets.list() }
+  })
+}

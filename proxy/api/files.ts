@@ -1,0 +1,132 @@
+/** Public file routes: raw PUT, multipart POST, GET/HEAD with siblings, DELETE (both path forms), listing. */
+import type Router from '@koa/router'
+import type { Context } from 'koa'
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../shared/constants.js'
+import { EntityTooLargeError, InvalidArgumentError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
+import { encodeContext } from '../../shared/vclock/context-token.js'
+import { clockOf, mergedClock, versionId } from '../../shared/vclock/versions.js'
+import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
+import type { Version } from '../../shared/wire/internal-api.js'
+import type { BucketRegistry } from '../buckets/bucket-registry.js'
+import type { Lister } from '../coordinator/lister.js'
+import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
+import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
+import { uploadMultipart } from './multipart-upload.js'
+import { type ApiConfig, bucketParam, headerContext, keyParam, readQuorum, requestId, writeQuorum } from './request-params.js'
+
+export interface FileRoutesComponents {
+  buckets: BucketRegistry
+  reader: ReadCoordinator
+  writer: WriteCoordinator
+  lister: Lister
+}
+
+function siblingJson(v: Version) {
+  return {
+    version: versionId(v.dot),
+    vector_clock: clockOf(v),
+    size: v.size,
+    etag: v.etag,
+    content_type: v.contentType,
+    last_modified: new Date(v.lastModified).toISOString(),
+    node: v.node,
+  }
+}
+
+export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: ApiConfig): void {
+  router.put('/buckets/:bucket/files/*key', async (ctx) => {
+    const bucket = bucketParam(ctx)
+    const key = keyParam(ctx)
+    const context = headerContext(ctx, cfg)
+    const w = writeQuorum(ctx, cfg)
+    if (Number(ctx.get('content-length') || 0) > cfg.maxObjectBytes) throw new EntityTooLargeError(`object is larger than the limit of ${cfg.maxObjectBytes} bytes`)
+    await c.buckets.assertExists(bucket)
+    const outcome = await c.writer.write({ bucket, key, body: ctx.req, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
+    ctx.status = 201
+    ctx.body = { success: true, ...outcome }
+  })
+
+  router.post('/buckets/:bucket/files', async (ctx) => {
+    const bucket = bucketParam(ctx)
+    const w = writeQuorum(ctx, cfg)
+    await c.buckets.assertExists(bucket)
+    const results = await uploadMultipart(ctx, { bucket, w, writer: c.writer, cfg })
+    ctx.status = 201
+    ctx.body = { success: true, bucket, results }
+  })
+
+  const read = async (ctx: Context, withBody: boolean) => {
+    const bucket = bucketParam(ctx)
+    const key = keyParam(ctx)
+    const r = readQuorum(ctx, cfg)
+    await c.buckets.assertExists(bucket)
+    const outcome = await c.reader.read(bucket, key, r, requestId(ctx))
+    const live = outcome.versions.filter((v) => !v.tombstone)
+    const wanted = typeof ctx.query.version === 'string' ? ctx.query.version : undefined
+    const chosen = wanted === undefined ? (live.length === 1 ? live[0] : undefined) : live.find((v) => versionId(v.dot) === wanted)
+    if (live.length === 0) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
+    ctx.set(HEADER_CONTEXT, encodeContext(mergedClock(outcome.versions), cfg.secret))
+    ctx.set(HEADER_SIBLINGS, String(live.length))
+    if (wanted !== undefined && !chosen) throw new NoSuchVersionError(`no current version ${wanted} of ${key}`)
+    if (!chosen) {
+      ctx.status = 300
+      ctx.body = { success: true, bucket, key, siblings: live.map(siblingJson), context: ctx.response.get(HEADER_CONTEXT) }
+      if (!withBody) ctx.body = null
+      return
+    }
+    ctx.set('ETag', `"${chosen.etag}"`)
+    ctx.set(HEADER_VECTOR_CLOCK, JSON.stringify(clockOf(chosen)))
+    ctx.set(HEADER_VERSION_ID, versionId(chosen.dot))
+    ctx.set('Last-Modified', new Date(chosen.lastModified).toUTCString())
+    ctx.type = chosen.contentType
+    ctx.status = 200
+    if (withBody) ctx.body = await c.reader.openVersion(bucket, key, outcome, versionId(chosen.dot), requestId(ctx))
+    ctx.length = chosen.size
+  }
+  router.get('/buckets/:bucket/files/*key', (ctx) => read(ctx, true))
+  router.head('/buckets/:bucket/files/*key', (ctx) => read(ctx, false))
+
+  const remove = async (ctx: Context) => {
+    const bucket = bucketParam(ctx)
+    const key = keyParam(ctx)
+    const w = writeQuorum(ctx, cfg)
+    let context = headerContext(ctx, cfg)
+    await c.buckets.assertExists(bucket)
+    if (context === undefined) {
+      // No context: delete whatever is visible now, on every replica, not only what the coordinator holds.
+      const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx))
+      if (!outcome.versions.some((v) => !v.tombstone)) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
+      context = mergedClock(outcome.versions)
+    }
+    const outcome = await c.writer.write({ bucket, key, body: null, context, w, requestId: requestId(ctx) })
+    ctx.body = { success: true, deleted: true, ...outcome }
+  }
+  router.delete('/buckets/:bucket/files/*key', remove)
+  router.delete('/buckets/:bucket/*key', remove)
+
+  router.get('/buckets/:bucket/files', async (ctx) => {
+    const bucket = bucketParam(ctx)
+    await c.buckets.assertExists(bucket)
+    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : ''
+    const limit = ctx.query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(ctx.query.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidArgumentError(`?limit= must be an integer from 1 to ${MAX_LIST_LIMIT}`)
+    const after = typeof ctx.query.cursor === 'string' && ctx.query.cursor !== '' ? decodeCursor(ctx.query.cursor) : undefined
+    const page = await c.lister.page(bucket, { prefix, after, limit })
+    ctx.body = {
+      success: true,
+      bucket,
+      files: page.keys.map(({ key, live }) => {
+        const newest = live.reduce((a, b) => (b.lastModified > a.lastModified ? b : a))
+        return { key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.lastModified).toISOString(), siblings: live.length }
+      }),
+      next_cursor: page.next === undefined ? null : Buffer.from(page.next).toString('base64url'),
+      truncated: page.next !== undefined,
+    }
+  })
+}
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || Buffer.from(text).toString('base64url') !== cursor) throw new InvalidArgumentError('malformed ?cursor=')
+  return text
+}

@@ -1,0 +1,41 @@
+/** The proxy's Koa app: middleware order and route mounting only. */
+import { randomUUID } from 'node:crypto'
+import Router from '@koa/router'
+import Koa from 'koa'
+import { NotFoundError } from '../shared/errors.js'
+import { errorMiddleware } from '../shared/http/error-middleware.js'
+import type { Logger } from '../shared/log.js'
+import { HEADER_REQUEST_ID } from '../shared/wire/headers.js'
+import { mountBucketRoutes } from './api/buckets.js'
+import { mountClusterRoutes } from './api/cluster.js'
+import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
+import type { ApiConfig } from './api/request-params.js'
+import type { ReadRepairer } from './coordinator/read-repair.js'
+import type { MembershipView } from './membership/membership-view.js'
+
+export interface ProxyAppComponents extends FileRoutesComponents {
+  view: MembershipView
+  repairer: ReadRepairer
+  log: Logger
+}
+
+export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig): Koa {
+  const app = new Koa()
+  const router = new Router()
+  mountBucketRoutes(router, c.buckets, cfg)
+  mountFileRoutes(router, c, cfg)
+  mountClusterRoutes(router, c.view, c.repairer, cfg)
+  app.use(errorMiddleware(c.log))
+  app.use(async (ctx, next) => {
+    ctx.state.requestId = ctx.get(HEADER_REQUEST_ID) || randomUUID()
+    ctx.set(HEADER_REQUEST_ID, ctx.state.requestId)
+    await next()
+  })
+  app.use(router.routes())
+  app.use(router.allowedMethods())
+  app.use((ctx) => {
+    throw new NotFoundError(`no route for ${ctx.method} ${ctx.path}`)
+  })
+  app.on('error', (err) => c.log.debug({ err: String(err) }, 'connection error'))
+  return app
+}

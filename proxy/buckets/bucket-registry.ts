@@ -1,0 +1,74 @@
+/**
+ * Buckets are records in a reserved namespace of the same ring, replicated and versioned like any
+ * object. A short positive cache spares file requests a quorum read of the bucket record.
+ */
+import { Readable } from 'node:stream'
+import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
+import { BucketAlreadyExistsError, BucketNotEmptyError, NoSuchBucketError } from '../../shared/errors.js'
+import { mergedClock } from '../../shared/vclock/versions.js'
+import type { Lister } from '../coordinator/lister.js'
+import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
+import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordinator.js'
+
+/** How long a proxy trusts that a bucket it saw exists; a bucket deleted through another proxy may take this long to vanish here. */
+const EXISTS_CACHE_MS = 5000
+
+export interface BucketRegistryComponents {
+  reader: ReadCoordinator
+  writer: WriteCoordinator
+  lister: Lister
+}
+
+export class BucketRegistry {
+  private readonly seen = new Map<string, number>()
+
+  constructor(private readonly c: BucketRegistryComponents, private readonly cfg: { r: number; w: number }) {}
+
+  private async record(bucket: string) {
+    const read = await this.c.reader.read(BUCKETS_NAMESPACE, bucket, this.cfg.r)
+    return { read, live: read.versions.filter((v) => !v.tombstone) }
+  }
+
+  async assertExists(bucket: string): Promise<void> {
+    if ((this.seen.get(bucket) ?? 0) > Date.now()) return
+    const { live } = await this.record(bucket)
+    if (live.length === 0) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
+    this.seen.set(bucket, Date.now() + EXISTS_CACHE_MS)
+  }
+
+  async create(bucket: string, w: number): Promise<WriteOutcome> {
+    const { read, live } = await this.record(bucket)
+    if (live.length > 0) throw new BucketAlreadyExistsError(`bucket ${bucket} already exists`)
+    const body = Readable.from([Buffer.from(JSON.stringify({ name: bucket, created: new Date().toISOString() }))])
+    const out = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body, context: mergedClock(read.versions), contentType: 'application/json', w })
+    this.seen.set(bucket, Date.now() + EXISTS_CACHE_MS)
+    return out
+  }
+
+  /** Delete an empty bucket, or with `force` its files first. */
+  async delete(bucket: string, force: boolean, w: number): Promise<{ outcome: WriteOutcome; filesDeleted: number }> {
+    const { read, live } = await this.record(bucket)
+    if (live.length === 0) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
+    let filesDeleted = 0
+    if (force) {
+      for await (const f of this.c.lister.all(bucket)) {
+        await this.c.writer.write({ bucket, key: f.key, body: null, context: mergedClock(f.live), w })
+        filesDeleted++
+      }
+    }
+    const first = await this.c.lister.page(bucket, { prefix: '', limit: 1 })
+    if (first.keys.length > 0) throw new BucketNotEmptyError(`bucket ${bucket} is not empty (use ?force=true to delete its files too)`)
+    this.seen.delete(bucket)
+    const outcome = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: null, context: mergedClock(read.versions), w })
+    return { outcome, filesDeleted }
+  }
+
+  async list(): Promise<{ name: string; created: string }[]> {
+    const out: { name: string; created: string }[] = []
+    for await (const b of this.c.lister.all(BUCKETS_NAMESPACE)) {
+      const first = Math.min(...b.live.map((v) => v.lastModified))
+      out.push({ name: b.key, created: new Date(first).toISOString() })
+    }
+    return out
+  }
+}

@@ -1,0 +1,58 @@
+/** The proxy's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
+import { Command, InvalidArgumentError } from 'commander'
+import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_N, DEFAULT_R, DEFAULT_VNODES, DEFAULT_W } from '../shared/constants.js'
+import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
+
+export interface ProxyConfig {
+  host: string
+  port: number
+  seeds: readonly string[]
+  secret: string
+  n: number
+  r: number
+  w: number
+  vnodes: number
+  maxObjectBytes: number
+  /** How often the proxy refreshes membership from a node. */
+  membershipPollMs: number
+  /** How long a node whose request failed is skipped by this proxy. */
+  localDownMs: number
+  logLevel: string
+}
+
+export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<ProxyConfig> {
+  const cmd = new Command('proxy')
+    .description('The stateless public API and quorum coordinator')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', parseIntArg(1, 65535), 8080)
+    .requiredOption('--seeds <list>', 'host:port of storage nodes to learn membership from, comma-separated')
+    .option('--secret-file <file>', 'file holding the cluster secret (else env CLUSTER_SECRET)')
+    .option('--n <n>', 'replicas per object', parseIntArg(1, 16), DEFAULT_N)
+    .option('--r <r>', 'read quorum', parseIntArg(1, 16), DEFAULT_R)
+    .option('--w <w>', 'write quorum', parseIntArg(1, 16), DEFAULT_W)
+    .option('--vnodes <n>', 'virtual nodes per storage node (must match across the cluster)', parseIntArg(1, 4096), DEFAULT_VNODES)
+    .option('--max-object-bytes <n>', 'largest object accepted (413 past it)', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
+    .option('--membership-poll-ms <ms>', 'membership refresh period', parseIntArg(50, 60_000), 1000)
+    .option('--local-down-ms <ms>', 'how long a failed node is skipped', parseIntArg(0, 600_000), 2000)
+    .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
+    .exitOverride()
+  cmd.parse(argv as string[], { from: 'user' })
+  const o = cmd.opts()
+  if (o.r > o.n || o.w > o.n) throw new InvalidArgumentError('R and W must not exceed N')
+  const seeds = parseSeeds(o.seeds)
+  if (seeds.length === 0) throw new InvalidArgumentError('--seeds needs at least one storage node')
+  return Object.freeze({
+    host: o.host,
+    port: o.port,
+    seeds,
+    secret: loadSecret(o.secretFile, env),
+    n: o.n,
+    r: o.r,
+    w: o.w,
+    vnodes: o.vnodes,
+    maxObjectBytes: o.maxObjectBytes,
+    membershipPollMs: o.membershipPollMs,
+    localDownMs: o.localDownMs,
+    logLevel: o.logLevel,
+  })
+}

@@ -1,0 +1,147 @@
+/**
+ * Typed client of the storage nodes' internal API: one function per route, target node first.
+ * Non-2xx answers become RemoteError; transport failures become NodeUnreachableError, which the
+ * membership view uses to mark the node down locally for a moment.
+ */
+import type { Readable } from 'node:stream'
+import type { Got, Response } from 'got'
+import type { z } from 'zod'
+import { EntityTooLargeError } from '../../shared/errors.js'
+import { HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../../shared/wire/headers.js'
+import {
+  type CoordinateRequest,
+  encodeHeaderJson,
+  internalRoutes,
+  ListAnswerSchema,
+  type ListAnswer,
+  StageAnswerSchema,
+  type StageAnswer,
+  type Version,
+  VersionsAnswerSchema,
+  type VersionsAnswer,
+  WriteAnswerSchema,
+  type WriteAnswer,
+} from '../../shared/wire/internal-api.js'
+import { MembershipAnswerSchema, type MembershipAnswer } from '../../shared/wire/membership.js'
+
+export interface NodeRef {
+  readonly id: string
+  readonly address: string
+}
+
+/** A node answered, with an error. */
+export class RemoteError extends Error {
+  constructor(readonly node: string, readonly status: number, readonly code: string, message: string) {
+    super(`${node}: ${status} ${code}: ${message}`)
+  }
+}
+
+/** The node could not be reached, or went silent. */
+export class NodeUnreachableError extends Error {
+  constructor(readonly node: string, cause: unknown) {
+    super(`${node} unreachable: ${cause instanceof Error ? cause.message : String(cause)}`)
+  }
+}
+
+/** Where a write's bytes come from: a buffer, a stream, a body staged earlier on the node, or none (tombstone). */
+export type WriteBody = { buffer: Buffer } | { stream: Readable } | { uploadId: string } | null
+
+export interface CallOptions {
+  requestId?: string
+  signal?: AbortSignal
+}
+
+/** Timeout of small metadata calls; streamed bodies have only the socket idle timeout. */
+const METADATA_TIMEOUT_MS = 5000
+
+export class NodeClient {
+  constructor(private readonly http: Got) {}
+
+  private url(node: NodeRef, path: string): string {
+    return `http://${node.address}${path}`
+  }
+
+  private headers(opts: CallOptions | undefined, extra: Record<string, string> = {}): Record<string, string> {
+    return opts?.requestId ? { ...extra, [HEADER_REQUEST_ID]: opts.requestId } : extra
+  }
+
+  private async call<S extends z.ZodType>(node: NodeRef, schema: S, run: () => Promise<Response<string>>): Promise<z.output<S>> {
+    let res: Response<string>
+    try {
+      res = await run()
+    } catch (err) {
+      throw new NodeUnreachableError(node.id, err)
+    }
+    if (res.statusCode >= 300) throw toRemoteError(node, res.statusCode, res.body)
+    return schema.parse(JSON.parse(res.body))
+  }
+
+  stage(node: NodeRef, uploadId: string, body: Readable, opts?: CallOptions): Promise<StageAnswer> {
+    return this.call(node, StageAnswerSchema, () =>
+      this.http.put(this.url(node, internalRoutes.stage.path(uploadId)), { body, headers: this.headers(opts), signal: opts?.signal }),
+    )
+  }
+
+  coordinate(node: NodeRef, bucket: string, key: string, req: CoordinateRequest, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+    return this.write(node, internalRoutes.coordinate.path(bucket, key), { [HEADER_WRITE]: encodeHeaderJson(req) }, body, opts)
+  }
+
+  replicate(node: NodeRef, bucket: string, key: string, version: Version, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+    return this.write(node, internalRoutes.replicate.path(bucket, key), { [HEADER_VERSION]: encodeHeaderJson(version) }, body, opts)
+  }
+
+  private write(node: NodeRef, path: string, meta: Record<string, string>, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+    const headers = this.headers(opts, body && 'uploadId' in body ? { ...meta, [HEADER_UPLOAD]: body.uploadId } : meta)
+    const payload = body && 'buffer' in body ? body.buffer : body && 'stream' in body ? body.stream : Buffer.alloc(0)
+    return this.call(node, WriteAnswerSchema, () => this.http.put(this.url(node, path), { body: payload, headers, signal: opts?.signal }))
+  }
+
+  versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
+    return this.call(node, VersionsAnswerSchema, () =>
+      this.http.get(this.url(node, internalRoutes.versions.path(bucket, key)), { headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS } }),
+    )
+  }
+
+  list(node: NodeRef, bucket: string, q: { prefix: string; after?: string | undefined; limit: number }, opts?: CallOptions): Promise<ListAnswer> {
+    const searchParams: Record<string, string | number> = { prefix: q.prefix, limit: q.limit }
+    if (q.after !== undefined) searchParams.after = q.after
+    return this.call(node, ListAnswerSchema, () =>
+      this.http.get(this.url(node, internalRoutes.list.path(bucket)), { searchParams, headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS * 2 } }),
+    )
+  }
+
+  membership(address: string): Promise<MembershipAnswer> {
+    return this.call({ id: address, address }, MembershipAnswerSchema, () => this.http.get(`http://${address}/membership`, { timeout: { request: 2000 } }))
+  }
+
+  /** Open a version's bytes; resolves once the node has answered 200 (so a failure can still try another holder). */
+  openData(node: NodeRef, bucket: string, key: string, versionId: string, opts?: CallOptions): Promise<Readable> {
+    return new Promise((resolve, reject) => {
+      const stream = this.http.stream(this.url(node, internalRoutes.data.path(bucket, key, versionId)), { headers: this.headers(opts) })
+      stream.once('error', (err) => reject(new NodeUnreachableError(node.id, err)))
+      stream.once('response', (res: { statusCode: number }) => {
+        if (res.statusCode === 200) return resolve(stream)
+        stream.destroy()
+        reject(new RemoteError(node.id, res.statusCode, 'DataUnavailable', 'version bytes not served'))
+      })
+    })
+  }
+}
+
+function toRemoteError(node: NodeRef, status: number, body: string): Error {
+  let code = 'Unknown'
+  let message = body.slice(0, 300)
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } }
+    code = parsed.error?.code ?? code
+    message = parsed.error?.message ?? message
+  } catch {}
+  if (status === 413) return new EntityTooLargeError(message)
+  return new RemoteError(node.id, status, code, message)
+}
+
+/** True for errors that say something about the node's health rather than the request. */
+export function isNodeFailure(err: unknown): boolean {
+  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500)
+}
+

@@ -1,0 +1,52 @@
+/** Waiting for a quorum: resolve as soon as `needed` calls succeeded or that became impossible; the rest keep running. */
+
+export interface Outcome<T> {
+  node: string
+  ok: boolean
+  value?: T
+  error?: unknown
+}
+
+export interface QuorumResult<T> {
+  ok: { node: string; value: T }[]
+  failed: { node: string; error: unknown }[]
+  /** Settles when every call has finished (for read repair and logging of stragglers). */
+  all: Promise<Outcome<T>[]>
+}
+
+export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise<T> }[], needed: number): Promise<QuorumResult<T>> {
+  const ok: { node: string; value: T }[] = []
+  const failed: { node: string; error: unknown }[] = []
+  const all = Promise.all(
+    calls.map(({ node, promise }) =>
+      promise.then(
+        (value): Outcome<T> => ({ node, ok: true, value }),
+        (error: unknown): Outcome<T> => ({ node, ok: false, error }),
+      ),
+    ),
+  )
+  return new Promise((resolve) => {
+    let settled = false
+    const check = () => {
+      if (settled) return
+      const pending = calls.length - ok.length - failed.length
+      if (ok.length >= needed || ok.length + pending < needed || pending === 0) {
+        settled = true
+        resolve({ ok: [...ok], failed: [...failed], all })
+      }
+    }
+    if (calls.length === 0) check()
+    for (const { node, promise } of calls) {
+      promise.then(
+        (value) => {
+          ok.push({ node, value })
+          check()
+        },
+        (error: unknown) => {
+          failed.push({ node, error })
+          check()
+        },
+      )
+    }
+  })
+}

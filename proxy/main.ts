@@ -1,0 +1,55 @@
+/** Proxy entry point: parse config, wire the coordinator, learn membership, serve; SIGTERM stops it. */
+import type { Server } from 'node:http'
+import { createSignedClient } from '../shared/http/signed-client.js'
+import { createLogger } from '../shared/log.js'
+import { createProxyApp } from './app.js'
+import { BucketRegistry } from './buckets/bucket-registry.js'
+import { parseProxyConfig } from './config.js'
+import { Lister } from './coordinator/lister.js'
+import { NodeClient } from './coordinator/node-client.js'
+import { ReadCoordinator } from './coordinator/read-coordinator.js'
+import { ReadRepairer } from './coordinator/read-repair.js'
+import { WriteCoordinator } from './coordinator/write-coordinator.js'
+import { MembershipView } from './membership/membership-view.js'
+
+async function main(): Promise<void> {
+  let cfg: ReturnType<typeof parseProxyConfig>
+  try {
+    cfg = parseProxyConfig(process.argv.slice(2), process.env)
+  } catch (err) {
+    if ((err as { exitCode?: number }).exitCode === 0) process.exit(0)
+    console.error(String((err as Error).message))
+    process.exit(2)
+  }
+  const log = createLogger('proxy', cfg.logLevel)
+  const nodes = new NodeClient(createSignedClient({ secret: cfg.secret }))
+  const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
+  const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
+  const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n })
+  const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes })
+  const lister = new Lister(view, nodes, { n: cfg.n })
+  const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
+  const app = createProxyApp({ view, repairer, buckets, reader, writer, lister, log }, cfg)
+
+  await view.start()
+  const server: Server = app.listen(cfg.port, cfg.host)
+  server.keepAliveTimeout = 65_000
+  server.requestTimeout = 0
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
+  log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
+
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping')
+    view.stop()
+    server.close(() => process.exit(0))
+    server.closeIdleConnections()
+    setTimeout(() => process.exit(0), 3000).unref()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+void main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

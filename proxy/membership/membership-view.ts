@@ -1,0 +1,117 @@
+/**
+ * The proxy's view of the cluster, learned from the storage nodes' own gossip views (any node
+ * will do, seeds first), plus its own observations: a node whose request just failed is treated as
+ * down here for `localDownMs`. The ring is derived deterministically from the member ids, so every
+ * proxy and node builds the same ring.
+ */
+import type { Logger } from '../../shared/log.js'
+import { objectPosition } from '../../shared/ring/hash.js'
+import { HashRing } from '../../shared/ring/hash-ring.js'
+import type { MemberView } from '../../shared/wire/membership.js'
+import type { NodeClient, NodeRef } from '../coordinator/node-client.js'
+
+export interface MembershipViewInit {
+  seeds: readonly string[]
+  vnodes: number
+  pollIntervalMs: number
+  localDownMs: number
+}
+
+export class MembershipView {
+  private readonly members = new Map<string, MemberView>()
+  private readonly localDownUntil = new Map<string, number>()
+  private ring = new HashRing([])
+  private timer: NodeJS.Timeout | undefined
+  private lastPollOk = 0
+
+  constructor(private readonly client: NodeClient, private readonly init: MembershipViewInit, private readonly log: Logger) {}
+
+  /** Poll until some node answered (or `waitMs` passed), then keep polling in the background. */
+  async start(waitMs = 10_000): Promise<void> {
+    const deadline = Date.now() + waitMs
+    while (!(await this.poll()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    this.timer = setInterval(() => void this.poll(), this.init.pollIntervalMs)
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  /** Ask one live known node (or a seed) for its view and merge it. */
+  private async poll(): Promise<boolean> {
+    const known = [...this.members.values()].filter((m) => this.isUsable(m.id)).map((m) => m.address)
+    const candidates = [...shuffle(known), ...shuffle([...this.init.seeds])]
+    for (const address of candidates.slice(0, 3)) {
+      try {
+        this.merge((await this.client.membership(address)).members)
+        this.lastPollOk = Date.now()
+        return true
+      } catch (err) {
+        this.log.debug({ address, err: String(err) }, 'membership poll failed')
+      }
+    }
+    return false
+  }
+
+  /** Keep, per member, the entry with the higher (generation, heartbeat). */
+  merge(views: readonly MemberView[]): void {
+    let changed = false
+    for (const v of views) {
+      const known = this.members.get(v.id)
+      if (!known) changed = true
+      if (!known || v.generation > known.generation || (v.generation === known.generation && v.heartbeat >= known.heartbeat)) this.members.set(v.id, v)
+    }
+    if (changed) {
+      this.ring = new HashRing(this.members.keys(), this.init.vnodes)
+      this.log.info({ members: [...this.members.keys()] }, 'ring rebuilt')
+    }
+  }
+
+  /** Every node in preference order for the object: primaries first, then fallbacks. */
+  preferenceList(bucket: string, key: string): NodeRef[] {
+    return this.ring.preferenceList(objectPosition(bucket, key)).map((id) => this.ref(id))
+  }
+
+  ref(id: string): NodeRef {
+    return { id, address: this.members.get(id)?.address ?? id }
+  }
+
+  /** Worth sending a request to: not down per gossip nor per our own recent failure. */
+  isUsable(id: string): boolean {
+    const m = this.members.get(id)
+    if (!m || m.status === 'down') return false
+    return (this.localDownUntil.get(id) ?? 0) <= Date.now()
+  }
+
+  markFailed(id: string): void {
+    this.localDownUntil.set(id, Date.now() + this.init.localDownMs)
+  }
+
+  usableNodes(): NodeRef[] {
+    return [...this.members.keys()].filter((id) => this.isUsable(id)).map((id) => this.ref(id))
+  }
+
+  /** Members with the status this proxy acts on. */
+  view(): MemberView[] {
+    return [...this.members.values()]
+      .map((m) => ({ ...m, status: m.status === 'up' && !this.isUsable(m.id) ? ('down' as const) : m.status }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+  }
+
+  ringSummary(): { vnodes_per_node: number; nodes: number; ownership: Record<string, number> } {
+    const ownership = Object.fromEntries(Object.entries(this.ring.ownership()).map(([k, v]) => [k, Math.round(v * 10_000) / 10_000]))
+    return { vnodes_per_node: this.init.vnodes, nodes: this.ring.nodes.length, ownership }
+  }
+
+  get lastPollAgeMs(): number {
+    return Date.now() - this.lastPollOk
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j] as T, items[i] as T]
+  }
+  return items
+}
