@@ -1,0 +1,64 @@
+/** A file larger than 100 MB streams up and down byte-identical through the proxy. */
+import { createHash } from 'node:crypto'
+import { request } from 'node:http'
+import { Readable } from 'node:stream'
+import test from 'ava'
+import { TestCluster } from '../helpers/cluster.js'
+import { createBucket } from '../helpers/http.js'
+
+let cluster: TestCluster
+test.before(async () => {
+  cluster = await TestCluster.start(4)
+})
+test.after.always(async () => {
+  await cluster?.teardown()
+})
+
+/** Deterministic pseudo-random bytes, generated chunk by chunk (never the whole object in memory). */
+function* chunks(totalBytes: number): Generator<Buffer> {
+  let seed = 42
+  const chunk = 1024 * 1024
+  for (let sent = 0; sent < totalBytes; sent += chunk) {
+    const b = Buffer.allocUnsafe(Math.min(chunk, totalBytes - sent))
+    for (let i = 0; i < b.length; i += 4) {
+      seed = (seed * 1664525 + 1013904223) >>> 0
+      b.writeUInt32LE(seed, i)
+    }
+    yield b
+  }
+}
+
+test('150 MB upload and download are byte-identical', async (t) => {
+  const size = 150 * 1024 * 1024
+  await createBucket(cluster.url, 'large')
+  const sent = createHash('sha256')
+  const body = Readable.from(chunks(size)).on('data', (c: Buffer) => sent.update(c))
+  const up = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(`${cluster.url}/buckets/large/files/big.bin`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+      let text = ''
+      res.on('data', (d: Buffer) => {
+        text += d
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+    body.pipe(req)
+  })
+  t.is(up.status, 201, up.text)
+  const written = JSON.parse(up.text) as { replicas_written: string[] }
+  t.true(written.replicas_written.length >= 2)
+
+  const res = await fetch(`${cluster.url}/buckets/large/files/big.bin`)
+  t.is(res.status, 200)
+  t.is(res.headers.get('content-length'), String(size))
+  const got = createHash('sha256')
+  let received = 0
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+    got.update(c)
+    received += c.length
+  }
+  t.is(received, size)
+  const digest = got.digest('hex')
+  t.is(digest, sent.digest('hex'))
+  t.is(res.headers.get('etag'), `"${digest}"`)
+})

@@ -1,0 +1,91 @@
+/**
+ * kill -9 of a storage node: writes still reach W=2 and reads R=2; a node restarted after kill -9
+ * holds every write it acknowledged (asked directly over the signed internal API).
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import test from 'ava'
+import { createSignedClient } from '../../shared/http/signed-client.js'
+import { internalRoutes, VersionsAnswerSchema } from '../../shared/wire/internal-api.js'
+import { TestCluster } from '../helpers/cluster.js'
+import { createBucket, get, json, put } from '../helpers/http.js'
+
+let cluster: TestCluster
+test.before(async () => {
+  cluster = await TestCluster.start(4)
+})
+test.after.always(async () => {
+  await cluster?.teardown()
+})
+
+test('writes and reads survive kill -9 of a node; the node keeps what it acknowledged', async (t) => {
+  const u = cluster.url
+  await createBucket(u, 'faults')
+  // Writes acknowledged by node-2, then node-2 is killed right after the last acknowledgement.
+  const acked: { key: string; body: string }[] = []
+  for (let i = 0; acked.length < 40 && i < 400; i++) {
+    const key = `k-${i}`
+    const res = await put(u, 'faults', key, `value-${i}`)
+    t.is(res.status, 201)
+    const w = (await json(res)) as unknown as { replicas_written: string[] }
+    if (w.replicas_written.includes('node-2')) acked.push({ key, body: `value-${i}` })
+  }
+  t.true(acked.length >= 20)
+  await cluster.stop('node-2', 'SIGKILL')
+
+  // Writes and reads with one node dead (the proxy finds out by failed requests or gossip).
+  for (let i = 0; i < 30; i++) {
+    const res = await put(u, 'faults', `during-${i}`, `d-${i}`)
+    t.is(res.status, 201, await res.clone().text())
+  }
+  for (const { key, body } of acked.slice(0, 10)) t.is(await (await get(u, 'faults', key)).text(), body)
+  for (let i = 0; i < 30; i++) t.is(await (await get(u, 'faults', `during-${i}`)).text(), `d-${i}`)
+
+  await cluster.restart('node-2')
+  const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
+  const client = createSignedClient({ secret })
+  const address = `127.0.0.1:${cluster.layout.nodePorts[1]}`
+  for (const { key } of acked) {
+    const res = await client.get(`http://${address}${internalRoutes.versions.path('faults', key)}`)
+    t.is(res.statusCode, 200)
+    const versions = VersionsAnswerSchema.parse(JSON.parse(res.body)).versions
+    t.is(versions.filter((v) => !v.tombstone).length, 1, `node-2 lost ${key}`)
+  }
+  await cluster.waitForStatus('node-2', 'up')
+})
+
+test('internal API refuses unsigned and badly signed requests', async (t) => {
+  const address = `127.0.0.1:${cluster.layout.nodePorts[0]}`
+  const unsigned = await fetch(`http://${address}${internalRoutes.versions.path('faults', 'k-1')}`)
+  t.is(unsigned.status, 401)
+  const wrong = createSignedClient({ secret: 'not-the-cluster-secret-at-all' })
+  t.is((await wrong.get(`http://${address}${internalRoutes.versions.path('faults', 'k-1')}`)).statusCode, 401)
+  const open = await fetch(`http://${address}/membership`)
+  t.is(open.status, 200)
+  const m = (await open.json()) as { node: string; members: { id: string; status: string }[] }
+  t.is(m.node, 'node-1')
+  t.is(m.members.length, 4)
+})
+
+test('with two of four nodes down, keys whose replicas are both down answer 503 QuorumNotReached', async (t) => {
+  const u = cluster.url
+  await cluster.stop('node-3', 'SIGKILL')
+  await cluster.stop('node-4', 'SIGKILL')
+  await cluster.waitForStatus('node-3', 'down')
+  await cluster.waitForStatus('node-4', 'down')
+  let refused = 0
+  let ok = 0
+  for (let i = 0; i < 40; i++) {
+    const res = await put(u, 'faults', `two-down-${i}`, 'x')
+    if (res.status === 503) {
+      refused++
+      t.like(await json(res), { success: false, error: { code: 'QuorumNotReached' } })
+    } else {
+      t.is(res.status, 201)
+      ok++
+    }
+  }
+  t.true(refused > 0 && ok > 0, `refused ${refused}, ok ${ok}`)
+  await cluster.restart('node-3')
+  await cluster.restart('node-4')
+})

@@ -1,0 +1,93 @@
+/**
+ * Cluster harness for tests: real processes started through the same launcher the scripts use,
+ * on free ports, in a temp dir, with fast gossip timings; teardown kills by pid, always.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import {
+  type ClusterLayout,
+  knownProcesses,
+  nodeSpec,
+  proxySpec,
+  startCluster,
+  startProcess,
+  stopProcesses,
+  waitHealthy,
+} from '../../cluster-ctl/launcher.js'
+
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((ok) => {
+      const s = createServer()
+      s.listen(0, '127.0.0.1', () => ok(s))
+    })),
+  )
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))))
+  return ports
+}
+
+export const FAST_GOSSIP_ARGS = ['--gossip-interval-ms', '200', '--suspect-after-ms', '600', '--fail-after-ms', '1000']
+
+export class TestCluster {
+  private constructor(readonly layout: ClusterLayout, readonly dir: string) {}
+
+  static async start(n = 4, opts: { nodeArgs?: string[]; proxyArgs?: string[] } = {}): Promise<TestCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
+    const ports = await freePorts(n + 1)
+    const layout: ClusterLayout = {
+      root: resolve(import.meta.dirname, '../..'),
+      host: '127.0.0.1',
+      proxyPort: ports[0] as number,
+      nodePorts: ports.slice(1),
+      dataDir: join(dir, 'data'),
+      runDir: join(dir, 'run'),
+      logDir: join(dir, 'logs'),
+      nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
+      proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
+    }
+    const cluster = new TestCluster(layout, dir)
+    try {
+      await startCluster(layout, 30_000)
+    } catch (err) {
+      await cluster.teardown()
+      throw err
+    }
+    return cluster
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.layout.proxyPort}`
+  }
+
+  /** kill -9 (or SIGTERM) by pid. */
+  async stop(name: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    await stopProcesses(this.layout, [name], signal)
+  }
+
+  async restart(name: string): Promise<void> {
+    const spec = name === 'proxy' ? proxySpec(this.layout) : nodeSpec(this.layout, Number(name.replace('node-', '')))
+    startProcess(this.layout, spec)
+    await waitHealthy([spec.healthUrl], 30_000)
+  }
+
+  /** Wait until the proxy sees `id` with the given status. */
+  async waitForStatus(id: string, status: 'up' | 'down', timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      try {
+        const c = (await (await fetch(`${this.url}/cluster`)).json()) as { nodes: { id: string; status: string }[] }
+        if (c.nodes.find((m) => m.id === id)?.status === status) return
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`${id} did not become ${status} within ${timeoutMs} ms`)
+  }
+
+  async teardown(): Promise<void> {
+    await stopProcesses(this.layout, knownProcesses(this.layout), 'SIGKILL')
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
