@@ -1,6 +1,7 @@
 /** Public bucket routes: create, delete (optionally forced), list. */
 import type Router from '@koa/router'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
+import type { WriteOutcome } from '../coordinator/write-coordinator.js'
 import { type ApiConfig, bucketParam, writeQuorum } from './request-params.js'
 
 export function mountBucketRoutes(router: Router, buckets: BucketRegistry, cfg: ApiConfig): void {
@@ -8,16 +9,22 @@ export function mountBucketRoutes(router: Router, buckets: BucketRegistry, cfg: 
     const bucket = bucketParam(ctx)
     const outcome = await buckets.create(bucket, writeQuorum(ctx, cfg))
     ctx.status = 201
-    ctx.body = { success: true, ...outcome }
+    ctx.body = { success: true, ...bucketAnswer(bucket, outcome) }
   })
 
   router.delete('/buckets/:bucket', async (ctx) => {
     const bucket = bucketParam(ctx)
     const { outcome, filesDeleted } = await buckets.delete(bucket, ctx.query.force === 'true', writeQuorum(ctx, cfg))
-    ctx.body = { success: true, ...outcome, files_deleted: filesDeleted }
+    ctx.body = { success: true, ...bucketAnswer(bucket, outcome), files_deleted: filesDeleted }
   })
 
   router.get('/buckets', async (ctx) => {
     ctx.body = { success: true, buckets: await buckets.list() }
   })
+}
+
+/** A bucket record's write answer, named by the bucket (its record's reserved namespace stays internal). */
+function bucketAnswer(bucket: string, outcome: WriteOutcome) {
+  const { key: _key, ...rest } = outcome
+  return { ...rest, bucket }
 }

@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
 import { EntityTooLargeError, QuorumNotReachedError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -156,11 +155,3 @@ export class WriteCoordinator {
   }
 }
 
-/** Drain a stream to nowhere (a refused upload must still be read for the connection to be reused). */
-export async function drain(stream: Readable): Promise<void> {
-  await pipeline(stream, async function* (source) {
-    for await (const _ of source) {
-      /* discard */
-    }
-  }).catch(() => undefined)
-}
