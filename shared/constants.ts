@@ -33,3 +33,9 @@ export const STAGING_TTL_MS = 10 * 60_000
 /** Page size bounds for listings. */
 export const DEFAULT_LIST_LIMIT = 1000
 export const MAX_LIST_LIMIT = 10_000
+
+/** Live concurrent versions a key may accumulate before coordinated writes are refused (409 TooManySiblings). */
+export const DEFAULT_MAX_SIBLINGS = 100
+
+/** Actors kept in a version's context; Dynamo's paper uses 10. Entries are per node epoch, so this is rarely reached. */
+export const DEFAULT_MAX_CLOCK_ENTRIES = 10

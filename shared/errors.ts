@@ -58,6 +58,11 @@ export class BucketNotEmptyError extends StoreError {
   readonly code = 'BucketNotEmpty'
   readonly status = 409
 }
+/** A write would leave more concurrent versions than the configured cap: resolve the siblings first. */
+export class TooManySiblingsError extends StoreError {
+  readonly code = 'TooManySiblings'
+  readonly status = 409
+}
 export class EntityTooLargeError extends StoreError {
   readonly code = 'EntityTooLarge'
   readonly status = 413
@@ -78,6 +83,22 @@ export class QuorumNotReachedError extends StoreError {
   ) {
     super(`quorum not reached: ${reached.length}/${needed} replicas answered (${failures.join('; ') || 'no live replicas'})`)
   }
+}
+
+/** Client errors a storage node may answer with, rebuilt on the proxy so they reach the client unchanged. */
+const CLIENT_ERRORS: Record<string, new (message: string) => StoreError> = {
+  InvalidBucketName: InvalidBucketNameError,
+  InvalidKey: InvalidKeyError,
+  InvalidRequest: InvalidRequestError,
+  BadDigest: BadDigestError,
+  TooManySiblings: TooManySiblingsError,
+  EntityTooLarge: EntityTooLargeError,
+}
+
+/** The StoreError a node's 4xx answer stands for, if it is one a client should see. */
+export function clientErrorFromCode(code: string, message: string): StoreError | undefined {
+  const E = CLIENT_ERRORS[code]
+  return E ? new E(message) : undefined
 }
 
 /** Body of every error answer, as SPEC.md fixes it. */

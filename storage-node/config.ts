@@ -1,7 +1,14 @@
 /** The storage node's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
-import { DEFAULT_MAX_OBJECT_BYTES, INLINE_MAX_BYTES } from '../shared/constants.js'
+import {
+  DEFAULT_MAX_CLOCK_ENTRIES,
+  DEFAULT_MAX_OBJECT_BYTES,
+  DEFAULT_MAX_SIBLINGS,
+  DEFAULT_N,
+  DEFAULT_VNODES,
+  INLINE_MAX_BYTES,
+} from '../shared/constants.js'
 import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
 import { NODE_ID_RE } from '../shared/names.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
@@ -18,6 +25,14 @@ export interface NodeConfig {
   gossip: GossipConfig
   inlineMaxBytes: number
   maxObjectBytes: number
+  /** Replicas per key and virtual nodes per node: must match the proxies' (the node builds the same ring to reap tombstones). */
+  n: number
+  vnodes: number
+  /** A tombstone is reaped no sooner than this after it was written, and only once every primary holds it. */
+  tombstoneGraceMs: number
+  reapIntervalMs: number
+  maxSiblings: number
+  maxClockEntries: number
   logLevel: string
 }
 
@@ -41,6 +56,12 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--cleanup-after-ms <ms>', 'T_cleanup: silence before forgotten', parseIntArg(100, 2 ** 31 - 1), g.cleanupAfterMs)
     .option('--inline-max-bytes <n>', 'objects up to this size are stored inline in LMDB', parseIntArg(0, 16 * 1024 * 1024), INLINE_MAX_BYTES)
     .option('--max-object-bytes <n>', 'largest object accepted', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
+    .option('--n <n>', 'replicas per key (as the proxy)', parseIntArg(1, 16), DEFAULT_N)
+    .option('--vnodes <n>', 'virtual nodes per node (as the proxy)', parseIntArg(1, 4096), DEFAULT_VNODES)
+    .option('--tombstone-grace-ms <ms>', 'how long a tombstone is kept at least', parseIntArg(0, 2 ** 31 - 1), 10 * 60_000)
+    .option('--reap-interval-ms <ms>', 'how often tombstones are examined for reaping', parseIntArg(100, 2 ** 31 - 1), 60_000)
+    .option('--max-siblings <n>', 'live concurrent versions per key before writes are refused (409)', parseIntArg(1, 100_000), DEFAULT_MAX_SIBLINGS)
+    .option('--max-clock-entries <n>', 'actors kept in a version context', parseIntArg(1, 10_000), DEFAULT_MAX_CLOCK_ENTRIES)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -62,6 +83,12 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     },
     inlineMaxBytes: o.inlineMaxBytes,
     maxObjectBytes: o.maxObjectBytes,
+    n: o.n,
+    vnodes: o.vnodes,
+    tombstoneGraceMs: o.tombstoneGraceMs,
+    reapIntervalMs: o.reapIntervalMs,
+    maxSiblings: o.maxSiblings,
+    maxClockEntries: o.maxClockEntries,
     logLevel: o.logLevel,
   })
 }

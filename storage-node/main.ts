@@ -1,12 +1,14 @@
 /** Storage node entry point: parse config, build the components, start them; SIGTERM stops them in reverse. */
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { NodeClient } from '../shared/http/node-client.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
 import { createLogger } from '../shared/log.js'
 import { createNodeApp } from './app.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
 import { Membership } from './gossip/membership.js'
+import { TombstoneReaper } from './reaper/tombstone-reaper.js'
 import { StagingArea } from './staging/staging-area.js'
 import { BlobFiles } from './store/blob-files.js'
 import { LmdbObjectStore } from './store/lmdb-object-store.js'
@@ -25,12 +27,23 @@ async function main(): Promise<void> {
   mkdirSync(cfg.dataDir, { recursive: true })
   const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes })
   await blobs.start()
-  const store = new LmdbObjectStore({ nodeId: cfg.id, dataDir: cfg.dataDir, blobs })
+  const store = new LmdbObjectStore({
+    nodeId: cfg.id,
+    dataDir: cfg.dataDir,
+    blobs,
+    maxSiblings: cfg.maxSiblings,
+    maxClockEntries: cfg.maxClockEntries,
+    log: log.child({ component: 'store' }),
+  })
   const staging = new StagingArea(blobs)
   // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
   const client = createSignedClient({ secret: cfg.secret })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
+  const reaper = new TombstoneReaper(
+    { store, membership, nodes: new NodeClient(client), log: log.child({ component: 'reaper' }) },
+    { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
+  )
   const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, secret: cfg.secret, log })
 
   staging.start()
@@ -39,6 +52,7 @@ async function main(): Promise<void> {
   server.requestTimeout = 0
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   gossiper.start()
+  reaper.start()
   log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
 
   let stopping = false
@@ -46,6 +60,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'stopping')
+    await reaper.stop()
     await gossiper.stop()
     await new Promise<void>((resolve) => {
       server.close(() => resolve())

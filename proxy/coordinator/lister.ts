@@ -7,7 +7,7 @@ import { QuorumNotReachedError } from '../../shared/errors.js'
 import { reconcile } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
-import { isNodeFailure, type NodeClient } from './node-client.js'
+import { isNodeFailure, type NodeClient } from '../../shared/http/node-client.js'
 
 export interface ListedKey {
   key: string

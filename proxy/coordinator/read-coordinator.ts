@@ -9,7 +9,7 @@ import type { Logger } from '../../shared/log.js'
 import { reconcile, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
-import { isNodeFailure, type NodeClient, type NodeRef } from './node-client.js'
+import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
 import { gatherQuorum } from './quorum.js'
 import type { ReadRepairer } from './read-repair.js'
 

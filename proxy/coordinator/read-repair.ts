@@ -5,7 +5,7 @@
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
-import { isNodeFailure, type NodeClient, type NodeRef } from './node-client.js'
+import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
 import type { ReadOutcome } from './read-coordinator.js'
 
 export class ReadRepairer {

@@ -15,7 +15,7 @@ import { clockOf } from '../../shared/vclock/versions.js'
 import type { WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { capSize, peekBody, tee } from './body-streams.js'
-import { isNodeFailure, type NodeClient, type NodeRef, type WriteBody } from './node-client.js'
+import { isClientError, isNodeFailure, type NodeClient, type NodeRef, type WriteBody } from '../../shared/http/node-client.js'
 import { gatherQuorum } from './quorum.js'
 
 export interface WriteRequest {
@@ -149,7 +149,7 @@ export class WriteCoordinator {
 
   private noteFailure(node: NodeRef, err: unknown, failures: string[]): void {
     if (isNodeFailure(err)) this.c.view.markFailed(node.id)
-    if (err instanceof EntityTooLargeError) throw err
+    if (isClientError(err)) throw err
     failures.push(err instanceof Error ? err.message : String(err))
     this.c.log.warn({ target: node.id, err: String(err) }, 'replica write failed')
   }

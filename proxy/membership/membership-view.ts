@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/log.js'
 import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
 import type { MemberView } from '../../shared/wire/membership.js'
-import type { NodeClient, NodeRef } from '../coordinator/node-client.js'
+import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 
 export interface MembershipViewInit {
   seeds: readonly string[]

@@ -79,3 +79,15 @@ export function planCoordinatedWrite<V extends Versioned>(
   const dot = { actor, counter }
   return { dot, context: sortKeys({ ...context }), kept: held.filter((h) => !covers(context, h.dot)) }
 }
+
+/**
+ * Bound a context to `maxEntries` actors by dropping the entries with the smallest counters.
+ * With dotted version vectors this is safe in the direction that matters: a pruned context covers
+ * fewer dots, so it can only leave extra siblings, never supersede (lose) a version it had not seen.
+ */
+export function pruneContext(context: VectorClock, maxEntries: number): VectorClock {
+  const entries = Object.entries(context)
+  if (entries.length <= maxEntries) return context
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  return sortKeys(Object.fromEntries(entries.slice(0, maxEntries)))
+}

@@ -62,6 +62,13 @@ export type ListEntry = z.infer<typeof ListEntrySchema>
 export const ListAnswerSchema = z.object({ node: z.string(), entries: z.array(ListEntrySchema), truncated: z.boolean() })
 export type ListAnswer = z.infer<typeof ListAnswerSchema>
 
+export type Dot = z.infer<typeof DotSchema>
+
+/** Tombstone reaping: drop the key if everything held is a tombstone among `dots`. */
+export const ReapRequestSchema = z.object({ dots: z.array(DotSchema).max(10_000) })
+export const ReapAnswerSchema = z.object({ node: z.string(), reaped: z.boolean() })
+export type ReapAnswer = z.infer<typeof ReapAnswerSchema>
+
 const enc = encodeURIComponent
 const base = (bucket: string, key: string) => `${INTERNAL_API_PREFIX}/objects/${enc(bucket)}/${enc(key)}`
 
@@ -70,6 +77,7 @@ export const internalRoutes = {
   stage: { pattern: `${INTERNAL_API_PREFIX}/staging/:uploadId`, path: (uploadId: string) => `${INTERNAL_API_PREFIX}/staging/${enc(uploadId)}` },
   coordinate: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/coordinate`, path: (b: string, k: string) => `${base(b, k)}/coordinate` },
   replicate: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/replicate`, path: (b: string, k: string) => `${base(b, k)}/replicate` },
+  reap: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/reap`, path: (b: string, k: string) => `${base(b, k)}/reap` },
   versions: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/versions`, path: (b: string, k: string) => `${base(b, k)}/versions` },
   data: {
     pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/data/:versionId`,

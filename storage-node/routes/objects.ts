@@ -1,5 +1,6 @@
 /** Internal object routes: thin; each parses its inputs with the wire schemas and calls the store. */
 import type Router from '@koa/router'
+import { koaBody } from 'koa-body'
 import type { Context } from 'koa'
 import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
 import { BadDigestError, InvalidRequestError } from '../../shared/errors.js'
@@ -11,6 +12,8 @@ import {
   internalRoutes,
   ListQuerySchema,
   type ListAnswer,
+  type ReapAnswer,
+  ReapRequestSchema,
   type StageAnswer,
   type VersionsAnswer,
   VersionSchema,
@@ -81,6 +84,13 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     }
     const result = await c.store.replicate(bucket, key, version, version.tombstone ? null : body)
     ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
+  })
+
+  router.post(internalRoutes.reap.pattern, koaBody({ jsonLimit: '4mb', text: false, urlencoded: false }), async (ctx) => {
+    const { bucket, key } = target(ctx)
+    const req = ReapRequestSchema.safeParse(ctx.request.body)
+    if (!req.success) throw new InvalidRequestError(`bad reap request: ${req.error.message}`)
+    ctx.body = { node: c.nodeId, reaped: await c.store.reap(bucket, key, req.data.dots) } satisfies ReapAnswer
   })
 
   router.get(internalRoutes.versions.pattern, (ctx) => {

@@ -8,9 +8,11 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
-import { NoSuchVersionError } from '../../shared/errors.js'
-import { mergedClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
-import { CoordinateRequestSchema, type CoordinateRequest, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
+import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
+import { NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/log.js'
+import { mergedClock, planCoordinatedWrite, pruneContext, reconcile, versionId } from '../../shared/vclock/versions.js'
+import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import type { BlobFiles, ReceivedBody } from './blob-files.js'
 import type { ObjectStore, StoreWriteResult } from './object-store.js'
 
@@ -26,6 +28,11 @@ export interface LmdbObjectStoreInit {
   nodeId: string
   dataDir: string
   blobs: BlobFiles
+  /** Most live concurrent versions a coordinated write may leave (Riak's sibling explosion, refused). */
+  maxSiblings?: number
+  /** Most actors kept in a new version's context (see pruneContext). */
+  maxClockEntries?: number
+  log?: Logger
   now?: () => number
 }
 
@@ -40,6 +47,8 @@ export class LmdbObjectStore implements ObjectStore {
   private readonly objects: Database<StoredRecord, [string, string]>
   private readonly inline: Database<Buffer, string>
   private readonly meta: Database<string | number, string>
+  /** Keys whose every held version is a tombstone -> when the newest of them was written (reaping candidates). */
+  private readonly tombstones: Database<number, [string, string]>
   private readonly now: () => number
 
   constructor(private readonly init: LmdbObjectStoreInit) {
@@ -48,6 +57,7 @@ export class LmdbObjectStore implements ObjectStore {
     this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
     this.meta = this.root.openDB<string | number, string>({ name: 'meta' })
+    this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
     this.actor = this.loadActor()
   }
 
@@ -72,12 +82,17 @@ export class LmdbObjectStore implements ObjectStore {
   async coordinate(bucket: string, key: string, request: CoordinateRequest, body: ReceivedBody | null): Promise<StoreWriteResult> {
     const req = CoordinateRequestSchema.parse(request)
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
-    const outcome = await this.root.transaction(() => {
+    const outcome = await this.transact(blob, () => {
       const held = this.held(bucket, key)
       const plan = planCoordinatedWrite(held, req.context, this.actor, Number(this.meta.get('counter') ?? 0))
+      const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
+      const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
+      if (live > maxSiblings) {
+        throw new TooManySiblingsError(`${bucket}/${key} would have ${live} concurrent versions (limit ${maxSiblings}): read it and write back with its context to resolve them`)
+      }
       const version: Version = {
         dot: plan.dot,
-        context: plan.context,
+        context: pruneContext(plan.context, this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES),
         tombstone: req.tombstone,
         size: body?.size ?? 0,
         etag: body?.etag ?? EMPTY_SHA256,
@@ -93,13 +108,25 @@ export class LmdbObjectStore implements ObjectStore {
 
   async replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null): Promise<StoreWriteResult> {
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
-    const outcome = await this.root.transaction(() => {
+    const outcome = await this.transact(blob, () => {
       const held = this.held(bucket, key)
       const incoming: StoredVersion = { ...version, ...(blob ? { blob } : {}) }
       const next = reconcile<StoredVersion>(held, [incoming])
+      const live = next.filter((n) => !n.tombstone).length
+      if (live > (this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS)) this.init.log?.warn({ bucket, key, siblings: live }, 'sibling limit exceeded by a replicated version (kept: it was acknowledged elsewhere)')
       return this.writeSet(bucket, key, held, next, version, body)
     })
     return this.finish(outcome, blob)
+  }
+
+  /** Run a write transaction; a blob file committed for it is removed again if the transaction fails. */
+  private async transact<T>(blob: string | undefined, fn: () => T): Promise<T> {
+    try {
+      return await this.root.transaction(fn)
+    } catch (err) {
+      if (blob) await this.init.blobs.remove(blob)
+      throw err
+    }
   }
 
   /** Inside a transaction: store `next` as the key's set; drop what left it. */
@@ -111,6 +138,8 @@ export class LmdbObjectStore implements ObjectStore {
     const dropped = held.filter((h) => !nextIds.has(versionId(h.dot)))
     if (stored || dropped.length > 0) {
       this.objects.put([bucket, key], { versions: next })
+      if (next.length > 0 && next.every((n) => n.tombstone)) this.tombstones.put([bucket, key], Math.max(...next.map((n) => n.lastModified)))
+      else this.tombstones.remove([bucket, key])
       if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(id, body.bytes)
       for (const d of dropped) if (!d.blob) this.inline.remove(versionId(d.dot))
     }
@@ -125,6 +154,30 @@ export class LmdbObjectStore implements ObjectStore {
     if (blob && !outcome.stored) await this.init.blobs.remove(blob)
     for (const f of outcome.droppedFiles) await this.init.blobs.remove(f)
     return { version: outcome.version, stored: outcome.stored, clock: outcome.clock }
+  }
+
+  /** Keys holding only tombstones, the newest written before `olderThanMs`. */
+  reapCandidates(olderThanMs: number, limit: number): { bucket: string; key: string; versions: Version[] }[] {
+    const out: { bucket: string; key: string; versions: Version[] }[] = []
+    for (const { key, value } of this.tombstones.getRange({})) {
+      if (out.length >= limit) break
+      if (value < olderThanMs) out.push({ bucket: key[0], key: key[1], versions: this.versions(key[0], key[1]) })
+    }
+    return out
+  }
+
+  /** Forget a key whose held versions are all tombstones among `dots` (or nothing). Returns whether it is gone. */
+  async reap(bucket: string, key: string, dots: readonly Dot[]): Promise<boolean> {
+    const ids = new Set(dots.map(versionId))
+    const gone = await this.root.transaction(() => {
+      const held = this.held(bucket, key)
+      if (!held.every((h) => h.tombstone && ids.has(versionId(h.dot)))) return false
+      this.objects.remove([bucket, key])
+      this.tombstones.remove([bucket, key])
+      return true
+    })
+    await this.root.flushed
+    return gone
   }
 
   openData(bucket: string, key: string, id: string): Readable {

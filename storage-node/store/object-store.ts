@@ -1,6 +1,6 @@
 /** What a storage node's store offers: versioned objects, reconciled with dotted version vectors. */
 import type { Readable } from 'node:stream'
-import type { CoordinateRequest, ListEntry, Version } from '../../shared/wire/internal-api.js'
+import type { CoordinateRequest, Dot, ListEntry, Version } from '../../shared/wire/internal-api.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import type { ReceivedBody } from './blob-files.js'
 
@@ -24,5 +24,9 @@ export interface ObjectStore {
   /** The bytes of one held version. */
   openData(bucket: string, key: string, versionId: string): Readable
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean }
+  /** Keys holding only tombstones, the newest written before `olderThanMs`. */
+  reapCandidates(olderThanMs: number, limit: number): { bucket: string; key: string; versions: Version[] }[]
+  /** Forget a key whose held versions are all tombstones among `dots` (or nothing). */
+  reap(bucket: string, key: string, dots: readonly Dot[]): Promise<boolean>
   close(): Promise<void>
 }

@@ -6,11 +6,14 @@
 import type { Readable } from 'node:stream'
 import type { Got, Response } from 'got'
 import type { z } from 'zod'
-import { EntityTooLargeError } from '../../shared/errors.js'
-import { HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../../shared/wire/headers.js'
+import { clientErrorFromCode, EntityTooLargeError, StoreError } from '../errors.js'
+import { HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
 import {
   type CoordinateRequest,
+  type Dot,
   encodeHeaderJson,
+  ReapAnswerSchema,
+  type ReapAnswer,
   internalRoutes,
   ListAnswerSchema,
   type ListAnswer,
@@ -21,8 +24,8 @@ import {
   type VersionsAnswer,
   WriteAnswerSchema,
   type WriteAnswer,
-} from '../../shared/wire/internal-api.js'
-import { MembershipAnswerSchema, type MembershipAnswer } from '../../shared/wire/membership.js'
+} from '../wire/internal-api.js'
+import { MembershipAnswerSchema, type MembershipAnswer } from '../wire/membership.js'
 
 export interface NodeRef {
   readonly id: string
@@ -96,6 +99,12 @@ export class NodeClient {
     return this.call(node, WriteAnswerSchema, () => this.http.put(this.url(node, path), { body: payload, headers, signal: opts?.signal }))
   }
 
+  reap(node: NodeRef, bucket: string, key: string, dots: readonly Dot[], opts?: CallOptions): Promise<ReapAnswer> {
+    return this.call(node, ReapAnswerSchema, () =>
+      this.http.post(this.url(node, internalRoutes.reap.path(bucket, key)), { json: { dots }, headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS } }),
+    )
+  }
+
   versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
     return this.call(node, VersionsAnswerSchema, () =>
       this.http.get(this.url(node, internalRoutes.versions.path(bucket, key)), { headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS } }),
@@ -137,7 +146,13 @@ function toRemoteError(node: NodeRef, status: number, body: string): Error {
     message = parsed.error?.message ?? message
   } catch {}
   if (status === 413) return new EntityTooLargeError(message)
-  return new RemoteError(node.id, status, code, message)
+  const known = status < 500 && status !== 401 ? clientErrorFromCode(code, message) : undefined
+  return known ?? new RemoteError(node.id, status, code, message)
+}
+
+/** True for an error about the request itself (the client's fault), which no other replica would answer differently. */
+export function isClientError(err: unknown): err is StoreError {
+  return err instanceof StoreError && err.status < 500
 }
 
 /** True for errors that say something about the node's health rather than the request. */

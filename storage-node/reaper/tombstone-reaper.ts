@@ -1,0 +1,81 @@
+/**
+ * Tombstone reaping. A tombstone keeps a late replica from bringing a deleted file back, so it may
+ * only go once every replica of the key's preference list holds it (or holds nothing) and a grace
+ * period has passed. Any replica holding such a tombstone asks all N primaries; only when all of
+ * them answer "these tombstones or nothing" does it tell each to forget the key (a conditional,
+ * idempotent delete), then forgets it itself. A primary that is down blocks reaping of its keys.
+ */
+import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
+import type { Logger } from '../../shared/log.js'
+import { objectPosition } from '../../shared/ring/hash.js'
+import { HashRing } from '../../shared/ring/hash-ring.js'
+import { versionId } from '../../shared/vclock/versions.js'
+import type { Membership } from '../gossip/membership.js'
+import type { ObjectStore } from '../store/object-store.js'
+
+export interface TombstoneReaperComponents {
+  store: ObjectStore
+  membership: Membership
+  nodes: NodeClient
+  log: Logger
+}
+
+export interface TombstoneReaperInit {
+  graceMs: number
+  intervalMs: number
+  n: number
+  vnodes: number
+  /** Keys examined per round. */
+  batch?: number
+}
+
+export class TombstoneReaper {
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  /** Keys forgotten since start. */
+  reaped = 0
+
+  constructor(private readonly c: TombstoneReaperComponents, private readonly init: TombstoneReaperInit) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.round().then(() => undefined).finally(() => {
+        this.running = undefined
+      })
+    }, this.init.intervalMs)
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    await this.running
+  }
+
+  async round(now = Date.now()): Promise<number> {
+    const candidates = this.c.store.reapCandidates(now - this.init.graceMs, this.init.batch ?? 500)
+    if (candidates.length === 0) return 0
+    const views = this.c.membership.views()
+    const ring = new HashRing(views.map((v) => v.id), this.init.vnodes)
+    const address = new Map(views.map((v) => [v.id, v.address]))
+    let reaped = 0
+    for (const cand of candidates) {
+      const primaries = ring.preferenceList(objectPosition(cand.bucket, cand.key)).slice(0, this.init.n)
+      const others: NodeRef[] = primaries.filter((id) => id !== this.c.membership.selfId).map((id) => ({ id, address: address.get(id) ?? id }))
+      const dots = cand.versions.map((v) => v.dot)
+      const ids = new Set(dots.map(versionId))
+      try {
+        const answers = await Promise.all(others.map((o) => this.c.nodes.versions(o, cand.bucket, cand.key)))
+        const agree = answers.every((a) => a.versions.every((v) => v.tombstone && ids.has(versionId(v.dot))))
+        if (!agree) continue
+        await Promise.all(others.map((o) => this.c.nodes.reap(o, cand.bucket, cand.key, dots)))
+        if (await this.c.store.reap(cand.bucket, cand.key, dots)) {
+          reaped++
+          this.reaped++
+        }
+      } catch (err) {
+        this.c.log.debug({ bucket: cand.bucket, key: cand.key, err: String(err) }, 'tombstone not reaped this round')
+      }
+    }
+    if (reaped > 0) this.c.log.info({ reaped, examined: candidates.length }, 'tombstones reaped')
+    return reaped
+  }
+}

@@ -1,0 +1,29 @@
+/** Direct, signed reads of one storage node's internal API, for tests that check what a replica holds. */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { NodeClient } from '../../shared/http/node-client.js'
+import { createSignedClient } from '../../shared/http/signed-client.js'
+import type { Version } from '../../shared/wire/internal-api.js'
+import type { TestCluster } from './cluster.js'
+
+export function internalClient(cluster: TestCluster): NodeClient {
+  const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
+  return new NodeClient(createSignedClient({ secret }))
+}
+
+export function nodeRef(cluster: TestCluster, id: string): { id: string; address: string } {
+  return { id, address: `127.0.0.1:${cluster.layout.nodePorts[Number(id.replace('node-', '')) - 1]}` }
+}
+
+export async function heldBy(cluster: TestCluster, id: string, bucket: string, key: string): Promise<Version[]> {
+  return (await internalClient(cluster).versions(nodeRef(cluster, id), bucket, key)).versions
+}
+
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms`)
+}
