@@ -10,6 +10,7 @@ import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects
 
 export interface NodeAppComponents extends ObjectRoutesComponents {
   membership: Membership
+  gossipStats: () => Record<string, number>
   secret: string
   log: Logger
 }
@@ -18,7 +19,7 @@ export function createNodeApp(c: NodeAppComponents): Koa {
   const app = new Koa()
   const router = new Router()
   mountObjectRoutes(router, c)
-  mountMembershipRoutes(router, c.membership)
+  mountMembershipRoutes(router, c.membership, c.gossipStats)
   app.use(errorMiddleware(c.log))
   app.use(requireSignature(c.secret))
   app.use(router.routes())

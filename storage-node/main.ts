@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     { store, membership, nodes: new NodeClient(client), log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
   )
-  const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, secret: cfg.secret, log })
+  const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, gossipStats: () => ({ ...gossiper.stats }), secret: cfg.secret, log })
 
   staging.start()
   const server: Server = app.listen(cfg.port, cfg.host)

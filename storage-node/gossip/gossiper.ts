@@ -18,6 +18,8 @@ export interface GossiperComponents {
 export class Gossiper {
   private timer: NodeJS.Timeout | undefined
   private running = false
+  /** Gossip traffic this node started (requests out, answers in), for /health and the scale figures. */
+  readonly stats = { exchanges: 0, failures: 0, bytesOut: 0, bytesIn: 0 }
 
   constructor(private readonly c: GossiperComponents, private readonly cfg: GossipConfig, private readonly seeds: readonly string[]) {}
 
@@ -53,13 +55,19 @@ export class Gossiper {
 
   private async exchange(address: string): Promise<void> {
     try {
+      const body = JSON.stringify({ from: this.c.membership.selfId, members: this.c.membership.digest() })
+      this.stats.bytesOut += body.length
       const res = await this.c.client.post(`http://${address}${internalRoutes.gossip.path()}`, {
-        json: { from: this.c.membership.selfId, members: this.c.membership.digest() },
+        body,
+        headers: { 'content-type': 'application/json' },
         timeout: { request: Math.max(500, this.cfg.intervalMs) },
       })
+      this.stats.bytesIn += res.body.length
       if (res.statusCode !== 200) throw new Error(`gossip answered ${res.statusCode}`)
       this.c.membership.merge(GossipMessageSchema.parse(JSON.parse(res.body)).members)
+      this.stats.exchanges++
     } catch (err) {
+      this.stats.failures++
       this.c.log.debug({ peer: address, err: String(err) }, 'gossip exchange failed')
     }
   }

@@ -32,7 +32,7 @@ export async function freePorts(n: number): Promise<number[]> {
 export const FAST_GOSSIP_ARGS = ['--gossip-interval-ms', '200', '--suspect-after-ms', '600', '--fail-after-ms', '1000']
 
 export class TestCluster {
-  private constructor(readonly layout: ClusterLayout, readonly dir: string) {}
+  private constructor(public layout: ClusterLayout, readonly dir: string) {}
 
   static async start(n = 4, opts: { nodeArgs?: string[]; proxyArgs?: string[] } = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
@@ -71,6 +71,21 @@ export class TestCluster {
     const spec = name === 'proxy' ? proxySpec(this.layout) : nodeSpec(this.layout, Number(name.replace('node-', '')))
     startProcess(this.layout, spec)
     await waitHealthy([spec.healthUrl], 30_000)
+  }
+
+  /** Start one more node (node-<n+1>) that joins through the others as seeds. */
+  async addNode(): Promise<string> {
+    const [port] = await freePorts(1)
+    this.layout = { ...this.layout, nodePorts: [...this.layout.nodePorts, port as number] }
+    const i = this.layout.nodePorts.length
+    const spec = nodeSpec(this.layout, i)
+    startProcess(this.layout, spec)
+    await waitHealthy([spec.healthUrl], 30_000)
+    return spec.name
+  }
+
+  nodeUrl(id: string): string {
+    return `http://127.0.0.1:${this.layout.nodePorts[Number(id.replace('node-', '')) - 1]}`
   }
 
   /** Wait until the proxy sees `id` with the given status. */
