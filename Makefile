@@ -1,6 +1,6 @@
 # make run | stop | build | check | bench   (see README.md)
 SHELL := /bin/bash
-.PHONY: run stop build check bench deps typecheck lint test-unit test-cluster clean
+.PHONY: run stop build check bench bench-gossip deps typecheck lint test-unit test-cluster clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -30,6 +30,9 @@ test-cluster: build
 	npx ava --serial 'test/cluster/**/*.test.ts'
 
 check: typecheck lint build test-unit test-cluster
+
+bench-gossip: build
+	node --import=tsx bench/gossip-scale.ts $(BENCH_ARGS)
 
 bench: build
 	node --import=tsx bench/run.ts $(BENCH_ARGS)

@@ -72,6 +72,12 @@ export class BadDigestError extends StoreError {
   readonly status = 400
 }
 
+/** A node asked to stand in for another refuses: its hint storage is at its limit (the proxy tries the next fallback). */
+export class HintStoreFullError extends StoreError {
+  readonly code = 'HintStoreFull'
+  readonly status = 507
+}
+
 /** Fewer than the needed replicas answered. `reached` names the nodes that did, so a partial write is reported, not hidden. */
 export class QuorumNotReachedError extends StoreError {
   readonly code = 'QuorumNotReached'

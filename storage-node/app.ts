@@ -10,7 +10,8 @@ import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects
 
 export interface NodeAppComponents extends ObjectRoutesComponents {
   membership: Membership
-  gossipStats: () => Record<string, number>
+  /** Extra fields of GET /health: gossip traffic, pending hints. */
+  status: () => Record<string, unknown>
   secret: string
   log: Logger
 }
@@ -19,7 +20,7 @@ export function createNodeApp(c: NodeAppComponents): Koa {
   const app = new Koa()
   const router = new Router()
   mountObjectRoutes(router, c)
-  mountMembershipRoutes(router, c.membership, c.gossipStats)
+  mountMembershipRoutes(router, c.membership, c.status)
   app.use(errorMiddleware(c.log))
   app.use(requireSignature(c.secret))
   app.use(router.routes())

@@ -1,6 +1,7 @@
 /** The storage node's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
 import { resolve } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
+import cron from 'node-cron'
 import {
   DEFAULT_MAX_CLOCK_ENTRIES,
   DEFAULT_MAX_OBJECT_BYTES,
@@ -33,6 +34,10 @@ export interface NodeConfig {
   reapIntervalMs: number
   maxSiblings: number
   maxClockEntries: number
+  /** Hinted handoff: node-cron schedule of the retry loop, hint storage limit, and when hints for a vanished node are dropped. */
+  handoffSchedule: string
+  maxHintBytes: number
+  hintDropAfterMs: number
   logLevel: string
 }
 
@@ -62,6 +67,17 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--reap-interval-ms <ms>', 'how often tombstones are examined for reaping', parseIntArg(100, 2 ** 31 - 1), 60_000)
     .option('--max-siblings <n>', 'live concurrent versions per key before writes are refused (409)', parseIntArg(1, 100_000), DEFAULT_MAX_SIBLINGS)
     .option('--max-clock-entries <n>', 'actors kept in a version context', parseIntArg(1, 10_000), DEFAULT_MAX_CLOCK_ENTRIES)
+    .option(
+      '--handoff-schedule <cron>',
+      'node-cron schedule (with seconds) of hint delivery',
+      (v) => {
+        if (!cron.validate(v)) throw new InvalidArgumentError('not a cron expression')
+        return v
+      },
+      '*/2 * * * * *',
+    )
+    .option('--max-hint-bytes <n>', 'bytes of hints held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), 10 * 1024 ** 3)
+    .option('--hint-drop-after-ms <ms>', 'drop hints for a node missing from the membership this long', parseIntArg(0, Number.MAX_SAFE_INTEGER), 7 * 24 * 3_600_000)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -89,6 +105,9 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     reapIntervalMs: o.reapIntervalMs,
     maxSiblings: o.maxSiblings,
     maxClockEntries: o.maxClockEntries,
+    handoffSchedule: o.handoffSchedule,
+    maxHintBytes: o.maxHintBytes,
+    hintDropAfterMs: o.hintDropAfterMs,
     logLevel: o.logLevel,
   })
 }

@@ -8,6 +8,7 @@ import { createNodeApp } from './app.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
 import { Membership } from './gossip/membership.js'
+import { HintReplayer } from './handoff/hint-replayer.js'
 import { TombstoneReaper } from './reaper/tombstone-reaper.js'
 import { StagingArea } from './staging/staging-area.js'
 import { BlobFiles } from './store/blob-files.js'
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     blobs,
     maxSiblings: cfg.maxSiblings,
     maxClockEntries: cfg.maxClockEntries,
+    maxHintBytes: cfg.maxHintBytes,
     log: log.child({ component: 'store' }),
   })
   const staging = new StagingArea(blobs)
@@ -40,11 +42,16 @@ async function main(): Promise<void> {
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
   const client = createSignedClient({ secret: cfg.secret })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
+  const nodes = new NodeClient(client)
   const reaper = new TombstoneReaper(
-    { store, membership, nodes: new NodeClient(client), log: log.child({ component: 'reaper' }) },
+    { store, membership, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
   )
-  const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, gossipStats: () => ({ ...gossiper.stats }), secret: cfg.secret, log })
+  const replayer = new HintReplayer(
+    { store, membership, nodes, log: log.child({ component: 'handoff' }) },
+    { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs },
+  )
+  const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals() }), secret: cfg.secret, log })
 
   staging.start()
   const server: Server = app.listen(cfg.port, cfg.host)
@@ -53,6 +60,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   gossiper.start()
   reaper.start()
+  replayer.start()
   log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
 
   let stopping = false
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'stopping')
+    await replayer.stop()
     await reaper.stop()
     await gossiper.stop()
     await new Promise<void>((resolve) => {

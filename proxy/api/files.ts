@@ -4,7 +4,7 @@ import type { Context } from 'koa'
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../shared/constants.js'
 import { EntityTooLargeError, InvalidArgumentError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
-import { clockOf, mergedClock, versionId } from '../../shared/vclock/versions.js'
+import { clockOf, contextOf, versionId } from '../../shared/vclock/versions.js'
 import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
@@ -65,7 +65,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     const wanted = typeof ctx.query.version === 'string' ? ctx.query.version : undefined
     const chosen = wanted === undefined ? (live.length === 1 ? live[0] : undefined) : live.find((v) => versionId(v.dot) === wanted)
     if (live.length === 0) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
-    ctx.set(HEADER_CONTEXT, encodeContext(mergedClock(outcome.versions), cfg.secret))
+    ctx.set(HEADER_CONTEXT, encodeContext(contextOf(outcome.versions), cfg.secret))
     ctx.set(HEADER_SIBLINGS, String(live.length))
     if (wanted !== undefined && !chosen) throw new NoSuchVersionError(`no current version ${wanted} of ${key}`)
     if (!chosen) {
@@ -96,7 +96,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
       // No context: delete whatever is visible now, on every replica, not only what the coordinator holds.
       const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx))
       if (!outcome.versions.some((v) => !v.tombstone)) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
-      context = mergedClock(outcome.versions)
+      context = contextOf(outcome.versions)
     }
     const outcome = await c.writer.write({ bucket, key, body: null, context, w, requestId: requestId(ctx) })
     ctx.body = { success: true, deleted: true, ...outcome }

@@ -14,7 +14,13 @@ export interface QuorumResult<T> {
   all: Promise<Outcome<T>[]>
 }
 
-export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise<T> }[], needed: number): Promise<QuorumResult<T>> {
+/** `counts` decides whether a success counts toward the quorum (all do by default). */
+export function gatherQuorum<T>(
+  calls: readonly { node: string; promise: Promise<T> }[],
+  needed: number,
+  counts: (value: T) => boolean = () => true,
+): Promise<QuorumResult<T>> {
+  let counted = 0
   const ok: { node: string; value: T }[] = []
   const failed: { node: string; error: unknown }[] = []
   const all = Promise.all(
@@ -30,7 +36,7 @@ export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise
     const check = () => {
       if (settled) return
       const pending = calls.length - ok.length - failed.length
-      if (ok.length >= needed || ok.length + pending < needed || pending === 0) {
+      if (counted >= needed || counted + pending < needed || pending === 0) {
         settled = true
         resolve({ ok: [...ok], failed: [...failed], all })
       }
@@ -40,6 +46,7 @@ export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise
       promise.then(
         (value) => {
           ok.push({ node, value })
+          if (counts(value)) counted++
           check()
         },
         (error: unknown) => {

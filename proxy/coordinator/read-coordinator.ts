@@ -1,7 +1,9 @@
 /**
- * Quorum reads (Dynamo 4.5): ask the live replicas of the preference list, wait for R answers,
- * reconcile their versions by dotted version vectors, and hand the stale replicas the merged
- * result in the background (read repair, counted).
+ * Quorum reads (Dynamo 4.5): ask the live replicas of the preference list, and for each primary
+ * that is down its stand-in's hints (sloppy read), wait for R answers, reconcile their versions by
+ * dotted version vectors, and hand the stale primaries the merged result in the background (read
+ * repair, counted). An empty answer from a stand-in does not count toward R: it only says the
+ * stand-in holds no hint, not that the key is absent.
  */
 import type { Readable } from 'node:stream'
 import { NoSuchVersionError, QuorumNotReachedError } from '../../shared/errors.js'
@@ -11,13 +13,19 @@ import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
 import { gatherQuorum } from './quorum.js'
+import { planTargets } from './sloppy-quorum.js'
 import type { ReadRepairer } from './read-repair.js'
+
+/** A replica that answered: a primary, or a stand-in answering from its hints for `hintFor`. */
+export interface Holder extends NodeRef {
+  hintFor?: string | undefined
+}
 
 export interface ReadOutcome {
   /** Surviving versions, tombstones included (their clocks belong in the context). */
   versions: Version[]
   /** Which answering replicas hold each version. */
-  holders: Map<string, NodeRef[]>
+  holders: Map<string, Holder[]>
 }
 
 export interface ReadCoordinatorComponents {
@@ -31,29 +39,32 @@ export class ReadCoordinator {
   constructor(private readonly c: ReadCoordinatorComponents, private readonly cfg: { n: number }) {}
 
   async read(bucket: string, key: string, r: number, requestId?: string): Promise<ReadOutcome> {
-    const primaries = this.c.view.preferenceList(bucket, key).slice(0, this.cfg.n)
-    const targets = primaries.filter((p) => this.c.view.isUsable(p.id))
-    if (targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${targets.length} of ${primaries.length} replicas are up`])
-    const calls = targets.map((t) => ({
-      node: t.id,
-      promise: this.c.nodes.versions(t, bucket, key, { requestId }).catch((err: unknown) => {
-        if (isNodeFailure(err)) this.c.view.markFailed(t.id)
-        throw err
-      }),
+    const plan = planTargets(this.c.view.preferenceList(bucket, key), this.cfg.n, (id) => this.c.view.isUsable(id))
+    if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])
+    const calls = plan.targets.map((t) => ({
+      node: t.node.id,
+      promise: this.c.nodes.versions(t.node, bucket, key, { requestId, hintFor: t.hintFor }).then(
+        (a) => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions }),
+        (err: unknown) => {
+          if (isNodeFailure(err)) this.c.view.markFailed(t.node.id)
+          throw err
+        },
+      ),
     }))
-    const q = await gatherQuorum(calls, r)
-    if (q.ok.length < r) {
+    const q = await gatherQuorum(calls, r, (a) => !a.node.hintFor || a.versions.length > 0)
+    const counted = q.ok.filter((o) => !o.value.node.hintFor || o.value.versions.length > 0)
+    if (counted.length < r && q.ok.length < r) {
       throw new QuorumNotReachedError(
         r,
         q.ok.map((o) => o.node),
         q.failed.map((f) => String(f.error)),
       )
     }
-    const outcome = merge(q.ok.map((o) => ({ node: this.c.view.ref(o.node), versions: o.value.versions })))
-    // Repair once every replica has answered (or failed): the stale ones get what they miss.
+    const outcome = merge(q.ok.map((o) => o.value))
+    // Repair once every replica has answered (or failed): the stale primaries get what they miss.
     void q.all.then((all) => {
-      const answers = all.flatMap((a) => (a.ok && a.value ? [{ node: this.c.view.ref(a.node), versions: a.value.versions }] : []))
-      this.c.repairer.repair(bucket, key, merge(answers), answers)
+      const answers = all.flatMap((a) => (a.ok && a.value ? [a.value] : []))
+      this.c.repairer.repair(bucket, key, merge(answers), answers.filter((a) => !a.node.hintFor))
     })
     return outcome
   }
@@ -63,7 +74,7 @@ export class ReadCoordinator {
     const holders = outcome.holders.get(id) ?? []
     for (const h of holders) {
       try {
-        return await this.c.nodes.openData(h, bucket, key, id, { requestId })
+        return await this.c.nodes.openData(h, bucket, key, id, { requestId, hintFor: h.hintFor })
       } catch (err) {
         if (isNodeFailure(err)) this.c.view.markFailed(h.id)
         this.c.log.warn({ target: h.id, version: id, err: String(err) }, 'version bytes unavailable')
@@ -74,9 +85,9 @@ export class ReadCoordinator {
 }
 
 /** Reconcile the answers of several replicas and note who holds what. */
-export function merge(answers: readonly { node: NodeRef; versions: Version[] }[]): ReadOutcome {
+export function merge(answers: readonly { node: Holder; versions: Version[] }[]): ReadOutcome {
   const versions = reconcile(...answers.map((a) => a.versions))
-  const holders = new Map<string, NodeRef[]>()
+  const holders = new Map<string, Holder[]>()
   for (const v of versions) holders.set(versionId(v.dot), [])
   for (const a of answers) for (const v of a.versions) holders.get(versionId(v.dot))?.push(a.node)
   return { versions, holders }

@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
-import type { ReadOutcome } from './read-coordinator.js'
+import type { Holder, ReadOutcome } from './read-coordinator.js'
 
 export class ReadRepairer {
   /** Versions pushed to stale replicas since start (shown by GET /cluster). */
@@ -26,12 +26,12 @@ export class ReadRepairer {
     }
   }
 
-  private async push(bucket: string, key: string, v: Version, target: NodeRef, holders: NodeRef[]): Promise<void> {
+  private async push(bucket: string, key: string, v: Version, target: NodeRef, holders: Holder[]): Promise<void> {
     const id = versionId(v.dot)
     try {
       const source = holders[0]
       if (!source) return
-      const body = v.tombstone ? null : { stream: await this.nodes.openData(source, bucket, key, id) }
+      const body = v.tombstone ? null : { stream: await this.nodes.openData(source, bucket, key, id, { hintFor: source.hintFor }) }
       await this.nodes.replicate(target, bucket, key, v, body)
       this.repaired++
       this.log.info({ bucket, key, version: id, target: target.id }, 'read repair')

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream'
 import type { Got, Response } from 'got'
 import type { z } from 'zod'
 import { clientErrorFromCode, EntityTooLargeError, StoreError } from '../errors.js'
-import { HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
+import { HEADER_HINT_FOR, HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
 import {
   type CoordinateRequest,
   type Dot,
@@ -50,8 +50,10 @@ export class NodeUnreachableError extends Error {
 export type WriteBody = { buffer: Buffer } | { stream: Readable } | { uploadId: string } | null
 
 export interface CallOptions {
-  requestId?: string
+  requestId?: string | undefined
   signal?: AbortSignal
+  /** Address the hints held for this node instead of the target's own data. */
+  hintFor?: string | undefined
 }
 
 /** Timeout of small metadata calls; streamed bodies have only the socket idle timeout. */
@@ -65,7 +67,10 @@ export class NodeClient {
   }
 
   private headers(opts: CallOptions | undefined, extra: Record<string, string> = {}): Record<string, string> {
-    return opts?.requestId ? { ...extra, [HEADER_REQUEST_ID]: opts.requestId } : extra
+    const h = { ...extra }
+    if (opts?.requestId) h[HEADER_REQUEST_ID] = opts.requestId
+    if (opts?.hintFor) h[HEADER_HINT_FOR] = opts.hintFor
+    return h
   }
 
   private async call<S extends z.ZodType>(node: NodeRef, schema: S, run: () => Promise<Response<string>>): Promise<z.output<S>> {
@@ -157,6 +162,6 @@ export function isClientError(err: unknown): err is StoreError {
 
 /** True for errors that say something about the node's health rather than the request. */
 export function isNodeFailure(err: unknown): boolean {
-  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500)
+  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && err.code !== 'HintStoreFull')
 }
 

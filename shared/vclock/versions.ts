@@ -1,41 +1,74 @@
 /**
  * Dotted version vectors (Preguica et al. 2010; Riak's dvv_enabled): the pure rules that decide
- * which versions of a key survive. A version is written over a *context* (the clock the writer had
- * read) and carries its own *dot* (actor, counter). Version v supersedes w exactly when v's context
- * covers w's dot. Two writes over the same stale context through the same coordinator get dots
- * (a,2) and (a,3); neither context covers the other's dot, so both survive as siblings instead of
- * the second silently erasing the first, as plain per-node clocks would.
+ * which versions of a key survive. A version is written over a *causal context* (exactly what the
+ * writer had seen) and carries its own *dot* (actor, counter). Version v supersedes w exactly when
+ * v's context covers w's dot. Two writes over the same stale context through the same coordinator
+ * get dots (a,2) and (a,3); neither context covers the other's dot, so both survive as siblings
+ * instead of the second silently erasing the first, as plain per-node clocks would.
+ *
+ * A context is a version vector plus isolated dots. Seeing (a,3) written over {a:1} does not mean
+ * having seen (a,2): collapsing it to {a:3} would let a reader of (a,3) alone supersede a sibling
+ * (a,2) it never saw. Dots are folded into the vector only when contiguous with it.
  */
+import type { z } from 'zod'
+import type { CausalContextSchema, DotSchema } from './schemas.js'
 import { type ActorId, counterOf, merge, sortKeys, type VectorClock } from './vector-clock.js'
 
-export interface Dot {
-  readonly actor: ActorId
-  readonly counter: number
-}
+export type Dot = z.infer<typeof DotSchema>
+export type CausalContext = z.infer<typeof CausalContextSchema>
 
 /** What reconciliation needs of a version; stored and wire versions extend it. */
 export interface Versioned {
   readonly dot: Dot
-  readonly context: VectorClock
+  readonly context: CausalContext
 }
+
+export const EMPTY_CONTEXT: CausalContext = Object.freeze({ vv: {}, dots: [] })
 
 /** Stable id of a version, unique in the cluster because a dot is never reused. */
 export function versionId(dot: Dot): string {
   return `${dot.actor}.${dot.counter}`
 }
 
-/** True when `clock` has seen `dot`. */
-export function covers(clock: VectorClock, dot: Dot): boolean {
-  return counterOf(clock, dot.actor) >= dot.counter
+/** True when the context has seen `dot`. */
+export function covers(ctx: CausalContext, dot: Dot): boolean {
+  return counterOf(ctx.vv, dot.actor) >= dot.counter || ctx.dots.some((d) => d.actor === dot.actor && d.counter === dot.counter)
 }
 
-/** The version's whole clock (context plus its own dot): what users see as `vector_clock`. */
+/** Canonical form: dots contiguous with the vector are folded into it, covered ones dropped, the rest sorted. */
+export function compact(vv: VectorClock, dots: readonly Dot[]): CausalContext {
+  const out: Record<ActorId, number> = { ...vv }
+  const pending = [...dots].sort((a, b) => (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : a.counter - b.counter))
+  const rest: Dot[] = []
+  for (const d of pending) {
+    const have = out[d.actor] ?? 0
+    if (d.counter <= have) continue
+    if (d.counter === have + 1) out[d.actor] = d.counter
+    else if (!rest.some((r) => r.actor === d.actor && r.counter === d.counter)) rest.push(d)
+  }
+  // A fold can make later isolated dots contiguous: repeat until stable.
+  const remaining = rest.filter((d) => d.counter > (out[d.actor] ?? 0))
+  if (remaining.some((d) => d.counter === (out[d.actor] ?? 0) + 1)) return compact(out, remaining)
+  return { vv: sortKeys(out), dots: remaining }
+}
+
+/** Least upper bound of contexts (commutative, associative, idempotent). */
+export function join(...ctxs: readonly CausalContext[]): CausalContext {
+  return compact(merge(...ctxs.map((c) => c.vv)), ctxs.flatMap((c) => c.dots))
+}
+
+/** Exactly what a reader of `versions` has seen: their contexts and their own dots. */
+export function contextOf(versions: readonly Versioned[]): CausalContext {
+  return join(...versions.map((v) => v.context), { vv: {}, dots: versions.map((v) => v.dot) })
+}
+
+/** The version's clock as users see it (`vector_clock`): context and dot flattened to `{actor: counter}`. */
 export function clockOf(v: Versioned): VectorClock {
-  return sortKeys({ ...v.context, [v.dot.actor]: Math.max(counterOf(v.context, v.dot.actor), v.dot.counter) })
+  return merge(v.context.vv, ...v.context.dots.map((d) => ({ [d.actor]: d.counter })), { [v.dot.actor]: v.dot.counter })
 }
 
-/** A clock covering every given version: the context a reader hands back to supersede exactly them. */
-export function mergedClock(versions: readonly Versioned[]): VectorClock {
+/** The flattened clock of a set of versions (what a replica holds), for display. */
+export function displayClock(versions: readonly Versioned[]): VectorClock {
   return merge(...versions.map(clockOf))
 }
 
@@ -49,9 +82,9 @@ export function supersedes(v: Versioned, w: Versioned): boolean {
 }
 
 /**
- * The versions of `a` and `b` that no other version supersedes, one per dot, sorted by id.
+ * The versions of the given sets that no other version supersedes, one per dot, sorted by id.
  * Laws (tested as properties): commutative, associative, idempotent; a version is dropped only
- * when another surviving-or-dropped version's context covers its dot.
+ * when another version's context covers its dot.
  */
 export function reconcile<V extends Versioned>(...sets: ReadonlyArray<readonly V[]>): V[] {
   const byId = new Map<string, V>()
@@ -63,31 +96,37 @@ export function reconcile<V extends Versioned>(...sets: ReadonlyArray<readonly V
 }
 
 /**
- * A coordinator's write: the new version's dot is (actor, next counter) and its context is the
- * client's context, or, when the client sent none, the clock of everything the coordinator holds
- * (so a plain re-upload updates the file). Returns the dot to use and the held versions it keeps.
+ * Bound a context to `maxEntries` actors, dropping those with the smallest counters (and their
+ * isolated dots). Safe in the direction that matters: a pruned context covers fewer dots, so it
+ * can only leave extra siblings, never supersede a version it had not seen.
  */
-export function planCoordinatedWrite<V extends Versioned>(
-  held: readonly V[],
-  clientContext: VectorClock | undefined,
-  actor: ActorId,
-  lastCounter: number,
-): { dot: Dot; context: VectorClock; kept: V[] } {
-  const context = clientContext ?? mergedClock(held)
-  // Never reuse a counter: also stay above anything this actor's dots reached elsewhere.
-  const counter = Math.max(lastCounter, counterOf(context, actor), ...held.filter((h) => h.dot.actor === actor).map((h) => h.dot.counter)) + 1
-  const dot = { actor, counter }
-  return { dot, context: sortKeys({ ...context }), kept: held.filter((h) => !covers(context, h.dot)) }
+export function pruneContext(ctx: CausalContext, maxEntries: number): CausalContext {
+  const actors = new Set([...Object.keys(ctx.vv), ...ctx.dots.map((d) => d.actor)])
+  if (actors.size <= maxEntries) return ctx
+  const top = (actor: ActorId) => Math.max(counterOf(ctx.vv, actor), ...ctx.dots.filter((d) => d.actor === actor).map((d) => d.counter))
+  const keep = new Set([...actors].sort((a, b) => top(b) - top(a) || (a < b ? -1 : 1)).slice(0, maxEntries))
+  return {
+    vv: sortKeys(Object.fromEntries(Object.entries(ctx.vv).filter(([a]) => keep.has(a)))),
+    dots: ctx.dots.filter((d) => keep.has(d.actor)),
+  }
 }
 
 /**
- * Bound a context to `maxEntries` actors by dropping the entries with the smallest counters.
- * With dotted version vectors this is safe in the direction that matters: a pruned context covers
- * fewer dots, so it can only leave extra siblings, never supersede (lose) a version it had not seen.
+ * A coordinator's write: the new version's dot is (actor, next counter) and its context is the
+ * client's context, or, when the client sent none, exactly what the coordinator holds (so a plain
+ * re-upload updates the file). The context is pruned first, so what the coordinator drops is what
+ * every replica will drop. Returns the dot, the context to store and the held versions it keeps.
  */
-export function pruneContext(context: VectorClock, maxEntries: number): VectorClock {
-  const entries = Object.entries(context)
-  if (entries.length <= maxEntries) return context
-  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-  return sortKeys(Object.fromEntries(entries.slice(0, maxEntries)))
+export function planCoordinatedWrite<V extends Versioned>(
+  held: readonly V[],
+  clientContext: CausalContext | undefined,
+  actor: ActorId,
+  lastCounter: number,
+  maxContextEntries = Number.POSITIVE_INFINITY,
+): { dot: Dot; context: CausalContext; kept: V[] } {
+  const context = pruneContext(clientContext ? compact(clientContext.vv, clientContext.dots) : contextOf(held), maxContextEntries)
+  // Never reuse a counter: also stay above anything this actor's dots reached elsewhere.
+  const mine = [...context.dots, ...held.map((h) => h.dot)].filter((d) => d.actor === actor).map((d) => d.counter)
+  const counter = Math.max(lastCounter, counterOf(context.vv, actor), ...mine) + 1
+  return { dot: { actor, counter }, context, kept: held.filter((h) => !covers(context, h.dot)) }
 }

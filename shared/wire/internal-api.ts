@@ -6,15 +6,13 @@
  */
 import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
-import { VectorClockSchema } from '../vclock/context-token.js'
-
-export const DotSchema = z.object({ actor: z.string().min(1).max(200), counter: z.number().int().positive() })
+import { CausalContextSchema, DotSchema, VectorClockSchema } from '../vclock/schemas.js'
 
 /** One version of an object, as every replica stores and reports it. */
 export const VersionSchema = z.object({
   dot: DotSchema,
-  /** The clock the write was made over: this version supersedes exactly the dots it covers. */
-  context: VectorClockSchema,
+  /** What the write was made over: this version supersedes exactly the dots it covers. */
+  context: CausalContextSchema,
   tombstone: z.boolean(),
   size: z.number().int().nonnegative(),
   /** Hex SHA-256 of the bytes; replicas verify it before storing. */
@@ -30,7 +28,7 @@ export type Version = z.infer<typeof VersionSchema>
 /** Coordinated write (PUT .../coordinate): the node advances its own counter over `context`. */
 export const CoordinateRequestSchema = z.object({
   /** Absent: supersede everything the coordinator holds for the key. */
-  context: VectorClockSchema.optional(),
+  context: CausalContextSchema.optional(),
   tombstone: z.boolean().default(false),
   contentType: z.string().max(256).default('application/octet-stream'),
 })
@@ -62,7 +60,7 @@ export type ListEntry = z.infer<typeof ListEntrySchema>
 export const ListAnswerSchema = z.object({ node: z.string(), entries: z.array(ListEntrySchema), truncated: z.boolean() })
 export type ListAnswer = z.infer<typeof ListAnswerSchema>
 
-export type Dot = z.infer<typeof DotSchema>
+export type { Dot } from '../vclock/versions.js'
 
 /** Tombstone reaping: drop the key if everything held is a tombstone among `dots`. */
 export const ReapRequestSchema = z.object({ dots: z.array(DotSchema).max(10_000) })

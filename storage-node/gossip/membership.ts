@@ -19,7 +19,7 @@ function newer(a: GossipMember, b: GossipMember): boolean {
 
 export class Membership {
   private readonly members = new Map<string, MemberState>()
-  private readonly forgotten = new Map<string, { generation: number; heartbeat: number; atMs: number }>()
+  private readonly forgotten = new Map<string, { generation: number; heartbeat: number; left: boolean; atMs: number }>()
 
   constructor(
     readonly selfId: string,
@@ -53,7 +53,7 @@ export class Membership {
     for (const m of incoming) {
       if (m.id === this.selfId) continue
       const gone = this.forgotten.get(m.id)
-      if (gone && !newer(m, { id: m.id, address: '', generation: gone.generation, heartbeat: gone.heartbeat, left: false })) continue
+      if (gone && !newer(m, { id: m.id, address: '', generation: gone.generation, heartbeat: gone.heartbeat, left: gone.left })) continue
       const known = this.members.get(m.id)
       if (!known || newer(m, known)) {
         this.forgotten.delete(m.id)
@@ -67,7 +67,7 @@ export class Membership {
     for (const [id, m] of this.members) {
       if (id !== this.selfId && now - m.lastGrowthMs >= this.cfg.cleanupAfterMs) {
         this.members.delete(id)
-        this.forgotten.set(id, { generation: m.generation, heartbeat: m.heartbeat, atMs: now })
+        this.forgotten.set(id, { generation: m.generation, heartbeat: m.heartbeat, left: m.left, atMs: now })
       }
     }
     for (const [id, f] of this.forgotten) if (now - f.atMs >= this.cfg.cleanupAfterMs) this.forgotten.delete(id)

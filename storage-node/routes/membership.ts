@@ -6,7 +6,7 @@ import { internalRoutes } from '../../shared/wire/internal-api.js'
 import { GossipMessageSchema, type GossipMessage, type MembershipAnswer } from '../../shared/wire/membership.js'
 import type { Membership } from '../gossip/membership.js'
 
-export function mountMembershipRoutes(router: Router, membership: Membership, gossipStats: () => Record<string, number>): void {
+export function mountMembershipRoutes(router: Router, membership: Membership, status: () => Record<string, unknown>): void {
   router.post(internalRoutes.gossip.pattern, koaBody({ jsonLimit: '2mb', text: false, urlencoded: false }), (ctx) => {
     const msg = GossipMessageSchema.safeParse(ctx.request.body)
     if (!msg.success) throw new InvalidRequestError(`bad gossip message: ${msg.error.message}`)
@@ -19,6 +19,6 @@ export function mountMembershipRoutes(router: Router, membership: Membership, go
   })
 
   router.get('/health', (ctx) => {
-    ctx.body = { success: true, node: membership.selfId, gossip: gossipStats() }
+    ctx.body = { success: true, node: membership.selfId, ...status() }
   })
 }

@@ -5,7 +5,8 @@ import type { Context } from 'koa'
 import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
 import { BadDigestError, InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
-import { HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../../shared/wire/headers.js'
+import { NODE_ID_RE } from '../../shared/names.js'
+import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
   CoordinateRequestSchema,
   decodeHeaderJson,
@@ -19,9 +20,10 @@ import {
   VersionSchema,
   type WriteAnswer,
 } from '../../shared/wire/internal-api.js'
+import { versionId } from '../../shared/vclock/versions.js'
 import type { StagingArea } from '../staging/staging-area.js'
 import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
-import type { ObjectStore } from '../store/object-store.js'
+import type { ObjectStore, Space } from '../store/object-store.js'
 
 export interface ObjectRoutesComponents {
   nodeId: string
@@ -39,6 +41,14 @@ function target(ctx: Context): { bucket: string; key: string } {
   else if (bucket !== BUCKETS_NAMESPACE) throw new InvalidRequestError(`unknown reserved namespace ${bucket}`)
   assertKey(key)
   return { bucket, key }
+}
+
+/** The space a request addresses: hints for another node (header or ?hint_for=), else our own data. */
+function spaceOf(ctx: Context, selfId: string): Space {
+  const target = ctx.get(HEADER_HINT_FOR) || (typeof ctx.query.hint_for === 'string' ? ctx.query.hint_for : '')
+  if (!target) return { kind: 'own' }
+  if (!NODE_ID_RE.test(target)) throw new InvalidRequestError('bad hint target')
+  return target === selfId ? { kind: 'own' } : { kind: 'hint', target }
 }
 
 function declaredLength(ctx: Context): number | undefined {
@@ -68,7 +78,7 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const parsed = decodeHeaderJson(CoordinateRequestSchema, ctx.get(HEADER_WRITE))
     if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_WRITE} header: ${parsed.error.message}`)
     const body = await bodyOf(ctx, c, parsed.data.tombstone)
-    const result = await c.store.coordinate(bucket, key, parsed.data, parsed.data.tombstone ? null : body)
+    const result = await c.store.coordinate(bucket, key, parsed.data, parsed.data.tombstone ? null : body, spaceOf(ctx, c.nodeId))
     ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
   })
 
@@ -82,7 +92,7 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
       await c.blobs.discard(body)
       throw new BadDigestError('received bytes do not match the version (size or SHA-256)')
     }
-    const result = await c.store.replicate(bucket, key, version, version.tombstone ? null : body)
+    const result = await c.store.replicate(bucket, key, version, version.tombstone ? null : body, spaceOf(ctx, c.nodeId))
     ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
   })
 
@@ -95,14 +105,15 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
 
   router.get(internalRoutes.versions.pattern, (ctx) => {
     const { bucket, key } = target(ctx)
-    ctx.body = { node: c.nodeId, versions: c.store.versions(bucket, key) } satisfies VersionsAnswer
+    ctx.body = { node: c.nodeId, versions: c.store.versions(bucket, key, spaceOf(ctx, c.nodeId)) } satisfies VersionsAnswer
   })
 
   router.get(internalRoutes.data.pattern, (ctx) => {
     const { bucket, key } = target(ctx)
     const id = String(ctx.params.versionId)
-    const version = c.store.versions(bucket, key).find((v) => `${v.dot.actor}.${v.dot.counter}` === id)
-    ctx.body = c.store.openData(bucket, key, id)
+    const space = spaceOf(ctx, c.nodeId)
+    const version = c.store.versions(bucket, key, space).find((v) => versionId(v.dot) === id)
+    ctx.body = c.store.openData(bucket, key, id, space)
     if (version) {
       ctx.length = version.size
       ctx.type = version.contentType

@@ -1,20 +1,24 @@
 /**
  * The durable versioned store of one node: LMDB (embedded, transactional, copy-on-write B+tree)
- * holds per-key version sets, inline bytes of small objects and this node's clock identity and
- * counter; large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key is
- * one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
+ * holds per-key version sets, inline bytes of small objects, hints and this node's clock identity
+ * and counter; large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
+ * is one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
  * concurrent writes share one commit and one fsync (lmdb-js batches them).
+ *
+ * Versions live in a *space*: the node's own data, or the hints it holds for another node
+ * (sloppy quorum). A hinted version is stored in the same transaction as its hint, is invisible to
+ * reads of the node's own data, and is dropped once handed off.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
-import { NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
+import { HintStoreFullError, NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { mergedClock, planCoordinatedWrite, pruneContext, reconcile, versionId } from '../../shared/vclock/versions.js'
+import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import type { BlobFiles, ReceivedBody } from './blob-files.js'
-import type { ObjectStore, StoreWriteResult } from './object-store.js'
+import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; otherwise bytes are inline (or empty). */
 interface StoredVersion extends Version {
@@ -30,8 +34,10 @@ export interface LmdbObjectStoreInit {
   blobs: BlobFiles
   /** Most live concurrent versions a coordinated write may leave (Riak's sibling explosion, refused). */
   maxSiblings?: number
-  /** Most actors kept in a new version's context (see pruneContext). */
+  /** Most actors kept in a new version's context (see pruneContext in shared/vclock/versions.ts). */
   maxClockEntries?: number
+  /** Most bytes of hinted versions this node holds for others; past it, it refuses to stand in. */
+  maxHintBytes?: number
   log?: Logger
   now?: () => number
 }
@@ -41,12 +47,16 @@ function publicVersion(v: StoredVersion): Version {
   return rest
 }
 
+const OWN: Space = { kind: 'own' }
+
 export class LmdbObjectStore implements ObjectStore {
   readonly actor: string
   private readonly root: RootDatabase
   private readonly objects: Database<StoredRecord, [string, string]>
+  private readonly hints: Database<StoredRecord, [string, string, string]>
   private readonly inline: Database<Buffer, string>
   private readonly meta: Database<string | number, string>
+  private readonly hintStats: Database<HintStats, string>
   /** Keys whose every held version is a tombstone -> when the newest of them was written (reaping candidates). */
   private readonly tombstones: Database<number, [string, string]>
   private readonly now: () => number
@@ -55,8 +65,10 @@ export class LmdbObjectStore implements ObjectStore {
     this.now = init.now ?? Date.now
     this.root = open({ path: `${init.dataDir}/meta`, compression: false })
     this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
+    this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
     this.meta = this.root.openDB<string | number, string>({ name: 'meta' })
+    this.hintStats = this.root.openDB<HintStats, string>({ name: 'hint-stats' })
     this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
     this.actor = this.loadActor()
   }
@@ -71,20 +83,26 @@ export class LmdbObjectStore implements ObjectStore {
     return actor
   }
 
-  private held(bucket: string, key: string): StoredVersion[] {
-    return this.objects.get([bucket, key])?.versions ?? []
+  private held(space: Space, bucket: string, key: string): StoredVersion[] {
+    const rec = space.kind === 'own' ? this.objects.get([bucket, key]) : this.hints.get([space.target, bucket, key])
+    return rec?.versions ?? []
   }
 
-  versions(bucket: string, key: string): Version[] {
-    return this.held(bucket, key).map(publicVersion)
+  /** Inline bytes are keyed per space, so the same version held as data and as a hint never shares them. */
+  private inlineKey(space: Space, id: string): string {
+    return space.kind === 'own' ? id : `hint\u0000${space.target}\u0000${id}`
   }
 
-  async coordinate(bucket: string, key: string, request: CoordinateRequest, body: ReceivedBody | null): Promise<StoreWriteResult> {
+  versions(bucket: string, key: string, space: Space = OWN): Version[] {
+    return this.held(space, bucket, key).map(publicVersion)
+  }
+
+  async coordinate(bucket: string, key: string, request: CoordinateRequest, body: ReceivedBody | null, space: Space = OWN): Promise<StoreWriteResult> {
     const req = CoordinateRequestSchema.parse(request)
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
     const outcome = await this.transact(blob, () => {
-      const held = this.held(bucket, key)
-      const plan = planCoordinatedWrite(held, req.context, this.actor, Number(this.meta.get('counter') ?? 0))
+      const held = this.held(space, bucket, key)
+      const plan = planCoordinatedWrite(held, req.context, this.actor, Number(this.meta.get('counter') ?? 0), this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES)
       const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
       const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
       if (live > maxSiblings) {
@@ -92,7 +110,7 @@ export class LmdbObjectStore implements ObjectStore {
       }
       const version: Version = {
         dot: plan.dot,
-        context: pruneContext(plan.context, this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES),
+        context: plan.context,
         tombstone: req.tombstone,
         size: body?.size ?? 0,
         etag: body?.etag ?? EMPTY_SHA256,
@@ -101,20 +119,20 @@ export class LmdbObjectStore implements ObjectStore {
         node: this.init.nodeId,
       }
       this.meta.put('counter', plan.dot.counter)
-      return this.writeSet(bucket, key, held, [...plan.kept, { ...version, ...(blob ? { blob } : {}) }], version, body)
+      return this.writeSet(space, bucket, key, held, [...plan.kept, { ...version, ...(blob ? { blob } : {}) }], version, body)
     })
     return this.finish(outcome, blob)
   }
 
-  async replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null): Promise<StoreWriteResult> {
+  async replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space: Space = OWN): Promise<StoreWriteResult> {
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
     const outcome = await this.transact(blob, () => {
-      const held = this.held(bucket, key)
+      const held = this.held(space, bucket, key)
       const incoming: StoredVersion = { ...version, ...(blob ? { blob } : {}) }
       const next = reconcile<StoredVersion>(held, [incoming])
       const live = next.filter((n) => !n.tombstone).length
       if (live > (this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS)) this.init.log?.warn({ bucket, key, siblings: live }, 'sibling limit exceeded by a replicated version (kept: it was acknowledged elsewhere)')
-      return this.writeSet(bucket, key, held, next, version, body)
+      return this.writeSet(space, bucket, key, held, next, version, body)
     })
     return this.finish(outcome, blob)
   }
@@ -129,31 +147,87 @@ export class LmdbObjectStore implements ObjectStore {
     }
   }
 
-  /** Inside a transaction: store `next` as the key's set; drop what left it. */
-  private writeSet(bucket: string, key: string, held: StoredVersion[], next: StoredVersion[], version: Version, body: ReceivedBody | null) {
+  /** Inside a transaction: store `next` as the key's set in `space`; drop what left it. */
+  private writeSet(space: Space, bucket: string, key: string, held: StoredVersion[], next: StoredVersion[], version: Version, body: ReceivedBody | null) {
     const id = versionId(version.dot)
     const alreadyHeld = held.some((h) => versionId(h.dot) === id)
     const stored = !alreadyHeld && next.some((n) => versionId(n.dot) === id)
     const nextIds = new Set(next.map((n) => versionId(n.dot)))
     const dropped = held.filter((h) => !nextIds.has(versionId(h.dot)))
     if (stored || dropped.length > 0) {
-      this.objects.put([bucket, key], { versions: next })
-      if (next.length > 0 && next.every((n) => n.tombstone)) this.tombstones.put([bucket, key], Math.max(...next.map((n) => n.lastModified)))
-      else this.tombstones.remove([bucket, key])
-      if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(id, body.bytes)
-      for (const d of dropped) if (!d.blob) this.inline.remove(versionId(d.dot))
+      if (space.kind === 'hint') this.accountHints(space.target, stored ? [version] : [], dropped)
+      this.putSet(space, bucket, key, next)
+      if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(this.inlineKey(space, id), body.bytes)
+      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
     }
-    return { version, stored, clock: mergedClock(stored ? next : held.length ? held : next), droppedFiles: dropped.flatMap((d) => (d.blob ? [d.blob] : [])) }
+    return { version, stored, clock: displayClock(stored ? next : held.length ? held : next), droppedFiles: dropped.flatMap((d) => (d.blob ? [d.blob] : [])) }
   }
 
-  private async finish(
-    outcome: StoreWriteResult & { droppedFiles: string[] },
-    blob: string | undefined,
-  ): Promise<StoreWriteResult> {
+  private putSet(space: Space, bucket: string, key: string, next: StoredVersion[]): void {
+    if (space.kind === 'hint') {
+      if (next.length === 0) this.hints.remove([space.target, bucket, key])
+      else this.hints.put([space.target, bucket, key], { versions: next })
+      return
+    }
+    if (next.length === 0) this.objects.remove([bucket, key])
+    else this.objects.put([bucket, key], { versions: next })
+    if (next.length > 0 && next.every((n) => n.tombstone)) this.tombstones.put([bucket, key], Math.max(...next.map((n) => n.lastModified)))
+    else this.tombstones.remove([bucket, key])
+  }
+
+  /** Inside a transaction: keep per-target hint totals, refusing to grow past the limit. */
+  private accountHints(target: string, added: Version[], dropped: Version[]): void {
+    const addBytes = added.reduce((a, v) => a + v.size, 0)
+    const total = Number(this.meta.get('hintBytes') ?? 0)
+    const limit = this.init.maxHintBytes ?? Number.POSITIVE_INFINITY
+    if (addBytes > 0 && total + addBytes > limit) throw new HintStoreFullError(`hint storage is full (${total} of ${limit} bytes)`)
+    const delta = addBytes - dropped.reduce((a, v) => a + v.size, 0)
+    const s = this.hintStats.get(target) ?? { versions: 0, bytes: 0 }
+    const next = { versions: s.versions + added.length - dropped.length, bytes: s.bytes + delta }
+    if (next.versions <= 0) this.hintStats.remove(target)
+    else this.hintStats.put(target, next)
+    this.meta.put('hintBytes', Math.max(0, total + delta))
+  }
+
+  private async finish(outcome: StoreWriteResult & { droppedFiles: string[] }, blob: string | undefined): Promise<StoreWriteResult> {
     await this.root.flushed
     if (blob && !outcome.stored) await this.init.blobs.remove(blob)
     for (const f of outcome.droppedFiles) await this.init.blobs.remove(f)
     return { version: outcome.version, stored: outcome.stored, clock: outcome.clock }
+  }
+
+  /** Remove versions (by dot) from a space, e.g. hints handed off. Returns how many went. */
+  async drop(space: Space, bucket: string, key: string, dots: readonly Dot[]): Promise<number> {
+    const ids = new Set(dots.map(versionId))
+    const outcome = await this.root.transaction(() => {
+      const held = this.held(space, bucket, key)
+      const dropped = held.filter((h) => ids.has(versionId(h.dot)))
+      if (dropped.length === 0) return dropped
+      if (space.kind === 'hint') this.accountHints(space.target, [], dropped)
+      this.putSet(space, bucket, key, held.filter((h) => !ids.has(versionId(h.dot))))
+      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
+      return dropped
+    })
+    await this.root.flushed
+    for (const d of outcome) if (d.blob) await this.init.blobs.remove(d.blob)
+    return outcome.length
+  }
+
+  /** Pending hints per target node. */
+  hintTotals(): Record<string, HintStats> {
+    const out: Record<string, HintStats> = {}
+    for (const { key, value } of this.hintStats.getRange({})) out[key] = value
+    return out
+  }
+
+  /** Up to `limit` hinted keys for `target`, after `after` (bucket, key). */
+  hintBatch(target: string, limit: number): { bucket: string; key: string; versions: Version[] }[] {
+    const out: { bucket: string; key: string; versions: Version[] }[] = []
+    for (const { key, value } of this.hints.getRange({ start: [target, '', ''] })) {
+      if (key[0] !== target || out.length >= limit) break
+      out.push({ bucket: key[1], key: key[2], versions: value.versions.map(publicVersion) })
+    }
+    return out
   }
 
   /** Keys holding only tombstones, the newest written before `olderThanMs`. */
@@ -170,22 +244,21 @@ export class LmdbObjectStore implements ObjectStore {
   async reap(bucket: string, key: string, dots: readonly Dot[]): Promise<boolean> {
     const ids = new Set(dots.map(versionId))
     const gone = await this.root.transaction(() => {
-      const held = this.held(bucket, key)
+      const held = this.held(OWN, bucket, key)
       if (!held.every((h) => h.tombstone && ids.has(versionId(h.dot)))) return false
-      this.objects.remove([bucket, key])
-      this.tombstones.remove([bucket, key])
+      this.putSet(OWN, bucket, key, [])
       return true
     })
     await this.root.flushed
     return gone
   }
 
-  openData(bucket: string, key: string, id: string): Readable {
-    const v = this.held(bucket, key).find((h) => versionId(h.dot) === id)
+  openData(bucket: string, key: string, id: string, space: Space = OWN): Readable {
+    const v = this.held(space, bucket, key).find((h) => versionId(h.dot) === id)
     if (!v || v.tombstone) throw new NoSuchVersionError(`version ${id} is not held here`)
     if (v.blob) return this.init.blobs.openRead(v.blob)
     if (v.size === 0) return Readable.from([])
-    const bytes = this.inline.get(id)
+    const bytes = this.inline.get(this.inlineKey(space, id))
     if (!bytes) throw new NoSuchVersionError(`bytes of version ${id} are missing`)
     return Readable.from([bytes])
   }
@@ -210,4 +283,3 @@ export class LmdbObjectStore implements ObjectStore {
 }
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
-

@@ -1,0 +1,7 @@
+/** zod schemas of clocks, dots and causal contexts: defined once, used by the wire types and the context token. */
+import { z } from 'zod'
+
+export const VectorClockSchema = z.record(z.string().min(1).max(200), z.number().int().nonnegative())
+export const DotSchema = z.object({ actor: z.string().min(1).max(200), counter: z.number().int().positive() })
+/** Every dot up to vv[actor], plus the isolated dots beyond it that were seen (siblings from one actor). */
+export const CausalContextSchema = z.object({ vv: VectorClockSchema, dots: z.array(DotSchema).max(10_000) })

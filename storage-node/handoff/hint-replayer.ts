@@ -1,0 +1,135 @@
+/**
+ * Hinted handoff (Dynamo 4.6), owned by the node holding the hints, so it works with every proxy
+ * down: on a node-cron schedule, for each target that gossip says is up, stream the hinted versions
+ * to it (the target reconciles by clock, so a redelivery is harmless), then drop them here.
+ * Bounded concurrency; exponential backoff per target on failure; hints for a node that has left
+ * the membership for good are dropped after `dropAfterMs`, with a log line.
+ */
+import cron, { type ScheduledTask } from 'node-cron'
+import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
+import type { Logger } from '../../shared/log.js'
+import { versionId } from '../../shared/vclock/versions.js'
+import type { Version } from '../../shared/wire/internal-api.js'
+import type { Membership } from '../gossip/membership.js'
+import type { ObjectStore, Space } from '../store/object-store.js'
+
+export interface HintReplayerComponents {
+  store: ObjectStore
+  membership: Membership
+  nodes: NodeClient
+  log: Logger
+}
+
+export interface HintReplayerInit {
+  /** node-cron expression of the retry loop (with seconds), e.g. every 2 s. */
+  schedule: string
+  /** Hinted keys read per batch, and deliveries in flight at once. */
+  batchSize?: number
+  concurrency?: number
+  /** Hints for a node missing from the membership this long are dropped. */
+  dropAfterMs: number
+  /** Longest backoff after failed deliveries. */
+  maxBackoffMs?: number
+}
+
+export class HintReplayer {
+  private task: ScheduledTask | undefined
+  private readonly backoff = new Map<string, { fails: number; until: number }>()
+  private readonly missingSince = new Map<string, number>()
+  /** Versions handed off since start. */
+  delivered = 0
+
+  constructor(private readonly c: HintReplayerComponents, private readonly init: HintReplayerInit) {}
+
+  start(): void {
+    this.task = cron.schedule(this.init.schedule, () => this.round(), { noOverlap: true, name: 'hint-replayer' })
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.stop()
+    await this.task?.destroy()
+  }
+
+  /** One pass over every target with pending hints. */
+  async round(now = Date.now()): Promise<number> {
+    let total = 0
+    for (const target of Object.keys(this.c.store.hintTotals())) {
+      const status = this.c.membership.status(target)
+      if (status === undefined) {
+        await this.maybeDropAll(target, now)
+        continue
+      }
+      this.missingSince.delete(target)
+      if (status !== 'up' || (this.backoff.get(target)?.until ?? 0) > now) continue
+      total += await this.deliverAll(target)
+    }
+    return total
+  }
+
+  private async deliverAll(target: string): Promise<number> {
+    const address = this.c.membership.views().find((v) => v.id === target)?.address
+    if (!address) return 0
+    const ref = { id: target, address }
+    const space: Space = { kind: 'hint', target }
+    const started = Date.now()
+    let delivered = 0
+    try {
+      for (let batches = 0; batches < 100; batches++) {
+        const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100)
+        if (batch.length === 0) break
+        await runBounded(batch, this.init.concurrency ?? 8, async (item) => {
+          for (const v of item.versions) await this.deliver(ref, space, item.bucket, item.key, v)
+          delivered += item.versions.length
+        })
+      }
+      this.backoff.delete(target)
+    } catch (err) {
+      const fails = (this.backoff.get(target)?.fails ?? 0) + 1
+      const waitMs = Math.min(this.init.maxBackoffMs ?? 60_000, 1000 * 2 ** fails)
+      this.backoff.set(target, { fails, until: Date.now() + waitMs })
+      this.c.log.warn({ target, delivered, err: String(err), retryInMs: waitMs }, 'hint delivery failed')
+    }
+    if (delivered > 0) {
+      this.delivered += delivered
+      this.c.log.info({ target, delivered, ms: Date.now() - started, pending: this.c.store.hintTotals()[target]?.versions ?? 0 }, 'hints handed off')
+    }
+    return delivered
+  }
+
+  private async deliver(target: NodeRef, space: Space, bucket: string, key: string, v: Version): Promise<void> {
+    const body = v.tombstone ? null : { stream: this.c.store.openData(bucket, key, versionId(v.dot), space) }
+    await this.c.nodes.replicate(target, bucket, key, v, body)
+    await this.c.store.drop(space, bucket, key, [v.dot])
+  }
+
+  private async maybeDropAll(target: string, now: number): Promise<void> {
+    const since = this.missingSince.get(target) ?? now
+    this.missingSince.set(target, since)
+    if (now - since < this.init.dropAfterMs) return
+    const space: Space = { kind: 'hint', target }
+    let dropped = 0
+    for (let batch = this.c.store.hintBatch(target, 500); batch.length > 0; batch = this.c.store.hintBatch(target, 500)) {
+      for (const item of batch) dropped += await this.c.store.drop(space, item.bucket, item.key, item.versions.map((v) => v.dot))
+    }
+    this.missingSince.delete(target)
+    this.c.log.warn({ target, dropped }, 'dropped hints for a node gone from the membership')
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` in flight; the first failure rejects (after in-flight ones settle). */
+async function runBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: unknown
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T
+      try {
+        await fn(item)
+      } catch (err) {
+        failure ??= err
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure !== undefined) throw failure
+}
