@@ -10,11 +10,13 @@ import { mountBucketRoutes } from './api/buckets.js'
 import { mountClusterRoutes } from './api/cluster.js'
 import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
+import type { NodeClient } from '../shared/http/node-client.js'
 import type { ReadRepairer } from './coordinator/read-repair.js'
 import type { MembershipView } from './membership/membership-view.js'
 
 export interface ProxyAppComponents extends FileRoutesComponents {
   view: MembershipView
+  nodes: NodeClient
   repairer: ReadRepairer
   log: Logger
 }
@@ -24,7 +26,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig): Koa {
   const router = new Router()
   mountBucketRoutes(router, c.buckets, cfg)
   mountFileRoutes(router, c, cfg)
-  mountClusterRoutes(router, c.view, c.repairer, cfg)
+  mountClusterRoutes(router, c.view, c.repairer, c.nodes, cfg)
   app.use(errorMiddleware(c.log))
   app.use(async (ctx, next) => {
     ctx.state.requestId = ctx.get(HEADER_REQUEST_ID) || randomUUID()

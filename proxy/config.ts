@@ -17,6 +17,8 @@ export interface ProxyConfig {
   membershipPollMs: number
   /** How long a node whose request failed is skipped by this proxy. */
   localDownMs: number
+  /** After W acknowledgements, how long to wait for the other replicas before answering. */
+  postQuorumMs: number
   logLevel: string
 }
 
@@ -34,6 +36,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--max-object-bytes <n>', 'largest object accepted (413 past it)', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
     .option('--membership-poll-ms <ms>', 'membership refresh period', parseIntArg(50, 60_000), 1000)
     .option('--local-down-ms <ms>', 'how long a failed node is skipped', parseIntArg(0, 600_000), 2000)
+    .option('--post-quorum-ms <ms>', 'after W acks, wait this long for the other replicas', parseIntArg(0, 10_000), 20)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -53,6 +56,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     maxObjectBytes: o.maxObjectBytes,
     membershipPollMs: o.membershipPollMs,
     localDownMs: o.localDownMs,
+    postQuorumMs: o.postQuorumMs,
     logLevel: o.logLevel,
   })
 }

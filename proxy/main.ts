@@ -26,10 +26,10 @@ async function main(): Promise<void> {
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n })
-  const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes })
+  const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs })
   const lister = new Lister(view, nodes, { n: cfg.n })
   const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
-  const app = createProxyApp({ view, repairer, buckets, reader, writer, lister, log }, cfg)
+  const app = createProxyApp({ view, nodes, repairer, buckets, reader, writer, lister, log }, cfg)
 
   await view.start()
   const server: Server = app.listen(cfg.port, cfg.host)

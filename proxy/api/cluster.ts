@@ -1,11 +1,24 @@
 /** GET /cluster (membership as this proxy sees it, N/R/W, ring summary) and GET /health. */
 import type Router from '@koa/router'
+import type { NodeClient } from '../../shared/http/node-client.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import type { ApiConfig } from './request-params.js'
 
-export function mountClusterRoutes(router: Router, view: MembershipView, repairer: ReadRepairer, cfg: ApiConfig): void {
-  router.get('/cluster', (ctx) => {
+export function mountClusterRoutes(router: Router, view: MembershipView, repairer: ReadRepairer, nodes: NodeClient, cfg: ApiConfig): void {
+  router.get('/cluster', async (ctx) => {
+    // Hints pending on the nodes, summed per target (a node that does not answer is left out).
+    const health = await Promise.allSettled(view.usableNodes().map((n) => nodes.health(n)))
+    const pending: Record<string, { versions: number; bytes: number; holders: string[] }> = {}
+    for (const h of health) {
+      if (h.status !== 'fulfilled') continue
+      for (const [target, s] of Object.entries(h.value.hints)) {
+        const p = (pending[target] ??= { versions: 0, bytes: 0, holders: [] })
+        p.versions += s.versions
+        p.bytes += s.bytes
+        p.holders.push(h.value.node)
+      }
+    }
     ctx.body = {
       success: true,
       n: cfg.n,
@@ -14,6 +27,7 @@ export function mountClusterRoutes(router: Router, view: MembershipView, repaire
       nodes: view.view(),
       ring: view.ringSummary(),
       read_repairs: { repaired: repairer.repaired, failed: repairer.failed },
+      pending_hints: pending,
     }
   })
 

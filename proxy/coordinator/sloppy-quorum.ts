@@ -15,20 +15,28 @@ export interface TargetPlan {
   primaries: NodeRef[]
   targets: Target[]
   spares: NodeRef[]
+  /**
+   * Down primaries left without a stand-in (more down than fallbacks): a live target also keeps a
+   * hint for each, so the replica is handed off when it returns. These do not count toward W.
+   */
+  extraHints: Target[]
 }
 
 export function planTargets(prefs: readonly NodeRef[], n: number, usable: (id: string) => boolean): TargetPlan {
   const primaries = prefs.slice(0, n)
   const fallbacks = prefs.slice(n).filter((p) => usable(p.id))
   const targets: Target[] = []
+  const orphans: NodeRef[] = []
   for (const p of primaries) {
     if (usable(p.id)) targets.push({ node: p })
     else {
       const standIn = fallbacks.shift()
       if (standIn) targets.push({ node: standIn, hintFor: p.id })
+      else orphans.push(p)
     }
   }
-  return { primaries, targets, spares: fallbacks }
+  const extraHints = targets.length === 0 ? [] : orphans.map((p, i) => ({ node: (targets[i % targets.length] as Target).node, hintFor: p.id }))
+  return { primaries, targets, spares: fallbacks, extraHints }
 }
 
 /** The stand-in for a target that failed: the next spare, holding a hint for the primary the target served. */

@@ -55,7 +55,7 @@ interface Acked {
 }
 
 export class WriteCoordinator {
-  constructor(private readonly c: WriteCoordinatorComponents, private readonly cfg: { n: number; maxObjectBytes: number }) {}
+  constructor(private readonly c: WriteCoordinatorComponents, private readonly cfg: { n: number; maxObjectBytes: number; postQuorumMs: number }) {}
 
   async write(req: WriteRequest): Promise<WriteOutcome> {
     const plan = planTargets(this.c.view.preferenceList(req.bucket, req.key), this.cfg.n, (id) => this.c.view.isUsable(id))
@@ -67,7 +67,7 @@ export class WriteCoordinator {
     req.body?.once('error', (err) => sized?.destroy(err))
     const peeked = sized ? await peekBody(sized, INLINE_MAX_BYTES) : ({ complete: true, head: Buffer.alloc(0) } as const)
     const acked = peeked.complete
-      ? await this.writeWhole(req, plan.targets, plan.spares, req.body ? { buffer: peeked.head } : null)
+      ? await this.writeWhole(req, plan.targets, plan.spares, plan.extraHints, req.body ? { buffer: peeked.head } : null)
       : await this.writeStaged(req, plan.targets, peeked.rest)
     const first = acked[0] as Acked
     return {
@@ -75,15 +75,15 @@ export class WriteCoordinator {
       key: req.key,
       node: first.answer.node,
       pref_list: plan.primaries.map((p) => p.id),
-      replicas_written: acked.map((a) => a.answer.node),
+      replicas_written: [...new Set(acked.map((a) => a.answer.node))],
       hinted: acked.flatMap((a) => (a.target.hintFor ? [{ node: a.answer.node, for: a.target.hintFor }] : [])),
       vector_clock: clockOf(first.answer.version),
-      vector_clocks: Object.fromEntries(acked.map((a) => [a.answer.node, a.answer.clock])),
+      vector_clocks: clocksByNode(acked),
     }
   }
 
   /** Body in hand: coordinate on the first target that answers, then replicate to the rest; failed targets get stand-ins. */
-  private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], body: WriteBody): Promise<Acked[]> {
+  private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: WriteBody): Promise<Acked[]> {
     const failures: string[] = []
     const queue = [...targets]
     while (queue.length > 0) {
@@ -107,7 +107,11 @@ export class WriteCoordinator {
           return replicate(stand)
         }
       }
-      return this.quorum(req, { target, answer }, queue.map(replicate), failures)
+      const extras = extraHints.map(async (t) => ({
+        target: t,
+        answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, answer.version, body, this.callOptions(req, t)),
+      }))
+      return this.quorum(req, { target, answer }, queue.map(replicate), failures, extras)
     }
     throw new QuorumNotReachedError(req.w, [], failures)
   }
@@ -153,10 +157,18 @@ export class WriteCoordinator {
     throw new QuorumNotReachedError(req.w, [], failures)
   }
 
-  private async quorum(req: WriteRequest, first: Acked, rest: Promise<Acked>[], failures: string[]): Promise<Acked[]> {
+  /**
+   * Wait for W acknowledgements (`first` and `rest`; `extras` never count), then, as Swift's
+   * post_quorum_timeout does, a moment more for the stragglers, so the answer names every replica
+   * and hint written by then. The others finish in the background.
+   */
+  private async quorum(req: WriteRequest, first: Acked, rest: Promise<Acked>[], failures: string[], extras: Promise<Acked>[] = []): Promise<Acked[]> {
+    const acked: Acked[] = [first]
+    for (const p of [...rest, ...extras]) p.then((a) => acked.push(a), () => undefined)
     const q = await gatherQuorum(rest.map((promise, i) => ({ node: String(i), promise })), req.w - 1)
-    const acked = [first, ...q.ok.map((o) => o.value)]
-    if (acked.length < req.w) throw new QuorumNotReachedError(req.w, acked.map((a) => a.answer.node), failures)
+    if (1 + q.ok.length < req.w) throw new QuorumNotReachedError(req.w, [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node), failures)
+    const everything = Promise.allSettled([...rest, ...extras])
+    await Promise.race([everything, new Promise((r) => setTimeout(r, this.cfg.postQuorumMs).unref())])
     return acked
   }
 
@@ -174,4 +186,11 @@ export class WriteCoordinator {
     failures.push(err instanceof Error ? err.message : String(err))
     this.c.log.warn({ target: target.node.id, hintFor: target.hintFor, err: String(err) }, 'replica write failed')
   }
+}
+
+/** The clock each written node now holds; a node that stored both its own replica and a hint shows its own. */
+function clocksByNode(acked: readonly Acked[]): Record<string, VectorClock> {
+  const out: Record<string, VectorClock> = {}
+  for (const a of acked) if (!(a.answer.node in out) || !a.target.hintFor) out[a.answer.node] = a.answer.clock
+  return out
 }

@@ -17,6 +17,8 @@ import {
   internalRoutes,
   ListAnswerSchema,
   type ListAnswer,
+  type NodeHealth,
+  NodeHealthSchema,
   StageAnswerSchema,
   type StageAnswer,
   type Version,
@@ -122,6 +124,10 @@ export class NodeClient {
     return this.call(node, ListAnswerSchema, () =>
       this.http.get(this.url(node, internalRoutes.list.path(bucket)), { searchParams, headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS * 2 } }),
     )
+  }
+
+  health(node: NodeRef): Promise<NodeHealth> {
+    return this.call(node, NodeHealthSchema, () => this.http.get(this.url(node, '/health'), { timeout: { request: 2000 } }))
   }
 
   membership(address: string): Promise<MembershipAnswer> {

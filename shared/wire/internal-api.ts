@@ -67,6 +67,15 @@ export const ReapRequestSchema = z.object({ dots: z.array(DotSchema).max(10_000)
 export const ReapAnswerSchema = z.object({ node: z.string(), reaped: z.boolean() })
 export type ReapAnswer = z.infer<typeof ReapAnswerSchema>
 
+/** GET /health of a node (open): liveness, gossip traffic and hints pending per target node. */
+export const NodeHealthSchema = z.object({
+  success: z.boolean(),
+  node: z.string(),
+  gossip: z.object({ exchanges: z.number(), failures: z.number(), bytesOut: z.number(), bytesIn: z.number() }),
+  hints: z.record(z.string(), z.object({ versions: z.number(), bytes: z.number() })),
+})
+export type NodeHealth = z.infer<typeof NodeHealthSchema>
+
 const enc = encodeURIComponent
 const base = (bucket: string, key: string) => `${INTERNAL_API_PREFIX}/objects/${enc(bucket)}/${enc(key)}`
 
