@@ -13,7 +13,8 @@ export function mountClusterRoutes(router: Router, view: MembershipView, repaire
     for (const h of health) {
       if (h.status !== 'fulfilled') continue
       for (const [target, s] of Object.entries(h.value.hints)) {
-        const p = (pending[target] ??= { versions: 0, bytes: 0, holders: [] })
+        const p = pending[target] ?? { versions: 0, bytes: 0, holders: [] }
+        pending[target] = p
         p.versions += s.versions
         p.bytes += s.bytes
         p.holders.push(h.value.node)
