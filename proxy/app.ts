@@ -11,21 +11,25 @@ import { mountClusterRoutes } from './api/cluster.js'
 import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
 import type { NodeClient } from '../shared/http/node-client.js'
+import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
+import type { KvStore } from './kv/kv-store.js'
 import type { ReadRepairer } from './coordinator/read-repair.js'
 import type { MembershipView } from './membership/membership-view.js'
 
 export interface ProxyAppComponents extends FileRoutesComponents {
+  kv: KvStore
   view: MembershipView
   nodes: NodeClient
   repairer: ReadRepairer
   log: Logger
 }
 
-export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig): Koa {
+export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig & { kvConcurrency: number; kv: KvLimits }): Koa {
   const app = new Koa()
   const router = new Router()
   mountBucketRoutes(router, c.buckets, cfg)
   mountFileRoutes(router, c, cfg)
+  mountKvRoutes(router, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
   mountClusterRoutes(router, c.view, c.repairer, c.nodes, cfg)
   app.use(errorMiddleware(c.log))
   app.use(async (ctx, next) => {

@@ -19,6 +19,10 @@ export interface ProxyConfig {
   localDownMs: number
   /** After W acknowledgements, how long to wait for the other replicas before answering. */
   postQuorumMs: number
+  /** Key-value API: batch bounds (413 past them) and requests of one batch in flight. */
+  kvMaxBatchKeys: number
+  kvMaxBatchBytes: number
+  kvConcurrency: number
   logLevel: string
 }
 
@@ -37,6 +41,9 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--membership-poll-ms <ms>', 'membership refresh period', parseIntArg(50, 60_000), 1000)
     .option('--local-down-ms <ms>', 'how long a failed node is skipped', parseIntArg(0, 600_000), 2000)
     .option('--post-quorum-ms <ms>', 'after W acks, wait this long for the other replicas', parseIntArg(0, 10_000), 20)
+    .option('--kv-max-batch-keys <n>', 'keys per /set, /fetch, /query batch', parseIntArg(1, 1_000_000), 1000)
+    .option('--kv-max-batch-bytes <n>', 'bytes per key-value batch body', parseIntArg(1024, 2 ** 31 - 1), 16 * 1024 * 1024)
+    .option('--kv-concurrency <n>', 'requests of one batch in flight', parseIntArg(1, 1024), 32)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -57,6 +64,9 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     membershipPollMs: o.membershipPollMs,
     localDownMs: o.localDownMs,
     postQuorumMs: o.postQuorumMs,
+    kvMaxBatchKeys: o.kvMaxBatchKeys,
+    kvMaxBatchBytes: o.kvMaxBatchBytes,
+    kvConcurrency: o.kvConcurrency,
     logLevel: o.logLevel,
   })
 }

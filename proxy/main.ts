@@ -10,6 +10,7 @@ import { NodeClient } from '../shared/http/node-client.js'
 import { ReadCoordinator } from './coordinator/read-coordinator.js'
 import { ReadRepairer } from './coordinator/read-repair.js'
 import { WriteCoordinator } from './coordinator/write-coordinator.js'
+import { KvStore } from './kv/kv-store.js'
 import { MembershipView } from './membership/membership-view.js'
 
 async function main(): Promise<void> {
@@ -29,7 +30,11 @@ async function main(): Promise<void> {
   const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs })
   const lister = new Lister(view, nodes, { n: cfg.n })
   const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
-  const app = createProxyApp({ view, nodes, repairer, buckets, reader, writer, lister, log }, cfg)
+  const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
+  const app = createProxyApp(
+    { view, nodes, repairer, buckets, reader, writer, lister, kv, log },
+    { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
+  )
 
   await view.start()
   const server: Server = app.listen(cfg.port, cfg.host)

@@ -27,6 +27,12 @@ export const INTERNAL_API_PREFIX = '/internal/v1'
 /** Reserved bucket holding bucket records: its leading dot makes it an invalid S3 name, so no user bucket can collide. */
 export const BUCKETS_NAMESPACE = '.buckets'
 
+/** Reserved bucket of the key-value API (seed 002's /set, /fetch, /query): same ring, same store. */
+export const KV_NAMESPACE = '.kv'
+
+/** Every reserved namespace: a leading dot, never a valid user bucket. */
+export const RESERVED_NAMESPACES: readonly string[] = [BUCKETS_NAMESPACE, KV_NAMESPACE]
+
 /** Staged uploads not committed within this time are dropped (a proxy died mid-write). */
 export const STAGING_TTL_MS = 10 * 60_000
 

@@ -119,5 +119,11 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     const extra = err instanceof QuorumNotReachedError ? { needed: err.needed, reached: err.reached } : {}
     return { status: err.status, body: { success: false, error: { code: err.code, message: err.message, ...extra } }, unexpected: false }
   }
+  // Errors of Koa middleware (http-errors: body parsing limits, malformed JSON) carry a 4xx status.
+  const status = (err as { status?: unknown } | null)?.status
+  if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
+    const code = status === 413 ? 'EntityTooLarge' : status === 415 ? 'UnsupportedMediaType' : 'InvalidRequest'
+    return { status, body: { success: false, error: { code, message: (err as Error).message } }, unexpected: false }
+  }
   return { status: 500, body: { success: false, error: { code: 'InternalError', message: 'internal error' } }, unexpected: true }
 }

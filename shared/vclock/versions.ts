@@ -111,22 +111,51 @@ export function pruneContext(ctx: CausalContext, maxEntries: number): CausalCont
   }
 }
 
+/** Separator between a node's actor and the key incarnation it writes under (`node-1.3f2a9c01~17`). */
+export const INCARNATION_SEPARATOR = '~'
+
+function actorsIn(versions: readonly Versioned[]): Map<ActorId, number> {
+  const top = new Map<ActorId, number>()
+  const see = (actor: ActorId, counter: number) => top.set(actor, Math.max(top.get(actor) ?? 0, counter))
+  for (const v of versions) {
+    see(v.dot.actor, v.dot.counter)
+    for (const [a, n] of Object.entries(v.context.vv)) see(a, n)
+    for (const d of v.context.dots) see(d.actor, d.counter)
+  }
+  return top
+}
+
 /**
- * A coordinator's write: the new version's dot is (actor, next counter) and its context is the
- * client's context, or, when the client sent none, exactly what the coordinator holds (so a plain
- * re-upload updates the file). The context is pruned first, so what the coordinator drops is what
- * every replica will drop. Returns the dot, the context to store and the held versions it keeps.
+ * A coordinator's write: the new version's context is the client's context, or, when the client
+ * sent none, exactly what the coordinator holds (so a plain re-upload updates the file). The
+ * context is pruned first, so what the coordinator drops is what every replica will drop.
+ *
+ * Dots count per key, so a key's dots from one writer are contiguous and contexts stay compact
+ * version vectors. The writer is a per-key *incarnation* of the node's actor: the one found in the
+ * versions the node holds for the key (continued at its highest counter + 1), or, when the node
+ * holds no trace of one (a new key, a reaped key, a pruned context), a fresh incarnation
+ * `<node actor>~<lastIncarnation + 1>` starting at 1. So a counter is never reused, even after the
+ * node forgot a key (riak kv679's reaped-tombstone case): losing track only ever means a new name.
  */
 export function planCoordinatedWrite<V extends Versioned>(
   held: readonly V[],
   clientContext: CausalContext | undefined,
-  actor: ActorId,
-  lastCounter: number,
+  nodeActor: ActorId,
+  lastIncarnation: number,
   maxContextEntries = Number.POSITIVE_INFINITY,
-): { dot: Dot; context: CausalContext; kept: V[] } {
+): { dot: Dot; context: CausalContext; kept: V[]; incarnation: number } {
   const context = pruneContext(clientContext ? compact(clientContext.vv, clientContext.dots) : contextOf(held), maxContextEntries)
-  // Never reuse a counter: also stay above anything this actor's dots reached elsewhere.
-  const mine = [...context.dots, ...held.map((h) => h.dot)].filter((d) => d.actor === actor).map((d) => d.counter)
-  const counter = Math.max(lastCounter, counterOf(context.vv, actor), ...mine) + 1
-  return { dot: { actor, counter }, context, kept: held.filter((h) => !covers(context, h.dot)) }
+  const prefix = `${nodeActor}${INCARNATION_SEPARATOR}`
+  const mine = [...actorsIn(held).keys()].filter((a) => a.startsWith(prefix) && /^\d+$/.test(a.slice(prefix.length)))
+  let incarnation = lastIncarnation
+  let actor: ActorId
+  if (mine.length > 0) {
+    actor = mine.reduce((a, b) => (Number(b.slice(prefix.length)) > Number(a.slice(prefix.length)) ? b : a))
+  } else {
+    incarnation = lastIncarnation + 1
+    actor = `${prefix}${incarnation}`
+  }
+  const seen = actorsIn([...held, { dot: { actor: nodeActor, counter: 1 }, context }])
+  const dot = { actor, counter: (seen.get(actor) ?? 0) + 1 }
+  return { dot, context, kept: held.filter((h) => !covers(context, h.dot)), incarnation }
 }

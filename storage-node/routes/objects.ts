@@ -2,7 +2,7 @@
 import type Router from '@koa/router'
 import { koaBody } from 'koa-body'
 import type { Context } from 'koa'
-import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
+import { RESERVED_NAMESPACES } from '../../shared/constants.js'
 import { BadDigestError, InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
 import { NODE_ID_RE } from '../../shared/names.js'
@@ -38,7 +38,7 @@ function target(ctx: Context): { bucket: string; key: string } {
   const bucket = String(ctx.params.bucket)
   const key = String(ctx.params.key)
   if (!bucket.startsWith('.')) assertBucketName(bucket)
-  else if (bucket !== BUCKETS_NAMESPACE) throw new InvalidRequestError(`unknown reserved namespace ${bucket}`)
+  else if (!RESERVED_NAMESPACES.includes(bucket)) throw new InvalidRequestError(`unknown reserved namespace ${bucket}`)
   assertKey(key)
   return { bucket, key }
 }
@@ -122,7 +122,7 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
 
   router.get(internalRoutes.list.pattern, (ctx) => {
     const bucket = String(ctx.params.bucket)
-    if (bucket !== BUCKETS_NAMESPACE) assertBucketName(bucket)
+    if (!RESERVED_NAMESPACES.includes(bucket)) assertBucketName(bucket)
     const q = ListQuerySchema.safeParse(ctx.query)
     if (!q.success) throw new InvalidRequestError(`bad listing query: ${q.error.message}`)
     ctx.body = { node: c.nodeId, ...c.store.list(bucket, q.data) } satisfies ListAnswer

@@ -1,7 +1,7 @@
 /**
  * The durable versioned store of one node: LMDB (embedded, transactional, copy-on-write B+tree)
  * holds per-key version sets, inline bytes of small objects, hints and this node's clock identity
- * and counter; large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
+ * and its count of key incarnations (see planCoordinatedWrite); large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
  * is one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
  * concurrent writes share one commit and one fsync (lmdb-js batches them).
  *
@@ -79,7 +79,7 @@ export class LmdbObjectStore implements ObjectStore {
     if (typeof existing === 'string') return existing
     const actor = `${this.init.nodeId}.${randomBytes(4).toString('hex')}`
     this.meta.putSync('actor', actor)
-    this.meta.putSync('counter', 0)
+    this.meta.putSync('incarnations', 0)
     return actor
   }
 
@@ -102,7 +102,7 @@ export class LmdbObjectStore implements ObjectStore {
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
     const outcome = await this.transact(blob, () => {
       const held = this.held(space, bucket, key)
-      const plan = planCoordinatedWrite(held, req.context, this.actor, Number(this.meta.get('counter') ?? 0), this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES)
+      const plan = planCoordinatedWrite(held, req.context, this.actor, Number(this.meta.get('incarnations') ?? 0), this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES)
       const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
       const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
       if (live > maxSiblings) {
@@ -118,7 +118,7 @@ export class LmdbObjectStore implements ObjectStore {
         lastModified: this.now(),
         node: this.init.nodeId,
       }
-      this.meta.put('counter', plan.dot.counter)
+      this.meta.put('incarnations', plan.incarnation)
       return this.writeSet(space, bucket, key, held, [...plan.kept, { ...version, ...(blob ? { blob } : {}) }], version, body)
     })
     return this.finish(outcome, blob)
