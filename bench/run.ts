@@ -1,0 +1,196 @@
+/**
+ * `make bench`: the cluster (its own, or --target) and the baseline coordinator measured with
+ * the same load generator and settings, scenario by scenario; results to bench/results/.
+ * Everything it starts is stopped by pid on the way out, on SIGINT/SIGTERM and on a run deadline.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startBaseline } from './baseline-coordinator.js'
+import { ensureBucket, populate } from './http-client.js'
+import { type Report, type Row, type RssRow, rssRows, markdown, withRatio, writeReport } from './report.js'
+import type { RssPeak } from './rss-sampler.js'
+import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
+import { commitInfo, machine, parseSettings, QUICK_OUT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
+import type { Stats } from './stats.js'
+
+const cleanups: (() => Promise<void>)[] = []
+let cleaning: Promise<void> | undefined
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup:', err))
+  })()
+  return cleaning
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function brief(s: Stats): string {
+  return `${s.ops} ok, ${s.errors} errors${s.errors ? ` ${JSON.stringify(s.errorKinds)}` : ''}, ${s.opsPerSec} ops/s, ${s.mbPerSec} MB/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`
+}
+
+async function measure(cluster: Target, baseline: Target, title: string, run: (t: Target) => Promise<Stats>, settleMs: number): Promise<{ cluster: Stats; baseline: Stats }> {
+  log(`${title}: cluster`)
+  const c = await run(cluster)
+  log(`  ${brief(c)}`)
+  await settle(settleMs)
+  log(`${title}: baseline`)
+  const b = await run(baseline)
+  log(`  ${brief(b)}`)
+  await settle(settleMs)
+  return { cluster: c, baseline: b }
+}
+
+async function runAll(s: Settings, cluster: Target, baseline: Target, runId: string): Promise<{ rows: Row[]; rss: RssRow[]; problems: string[] }> {
+  const rows: Row[] = []
+  const problems: string[] = []
+  const settleMs = s.quick ? 200 : 1000
+  const bucket = `bench-${runId}`
+  await ensureBucket(cluster.url, bucket)
+  const small = sizeLabel(s.size)
+  const spec: SmallSpec = { bucket, runId, body: Buffer.alloc(s.size, 0x62), getKey: (i) => `g-${runId}-${i % s.getKeys}` }
+  log(`pre-populating ${s.getKeys} ${small} keys for the GETs`)
+  const pre = await populate(cluster.url, bucket, s.getKeys, (i) => `g-${runId}-${i}`, spec.body, { concurrency: 32, deadlineMs: 120_000 })
+  if (pre.failed > 0 || pre.written < s.getKeys) problems.push(`pre-population wrote ${pre.written} of ${s.getKeys} keys: ${pre.failures.join('; ')}`)
+  log(`  ${pre.written} written in ${Math.round(pre.ms)} ms`)
+  log('warm-up')
+  for (const t of [cluster, baseline]) await cannon(t.url, 16, 1, s.size, (i) => putRequest(spec, `warm-${t.name}`, i))
+
+  const add = (id: string, title: string, unit: Row['unit'], m: { cluster: Stats; baseline?: Stats }) => rows.push(withRatio({ id, title, unit, ...m }))
+  for (const c of s.concurrency) {
+    const m = await measure(cluster, baseline, `PUT ${small} c${c}`, (t) => cannon(t.url, c, s.durationS, s.size, (i) => putRequest(spec, `${t.name}-c${c}`, i)), settleMs)
+    add(`put-small-c${c}`, `PUT ${small} c${c}`, 'ops/s', m)
+  }
+  for (const c of s.concurrency) {
+    const m = await measure(cluster, baseline, `GET ${small} c${c}`, (t) => cannon(t.url, c, s.durationS, s.size, (i) => getRequest(spec, i)), settleMs)
+    add(`get-small-c${c}`, `GET ${small} c${c}`, 'ops/s', m)
+  }
+  const cMix = Math.max(...s.concurrency)
+  const mixed = await measure(cluster, baseline, `mixed 90/10 c${cMix}`, (t) => cannon(t.url, cMix, s.durationS, s.size, (i) => mixedRequest(spec, `${t.name}-mix`, i)), settleMs)
+  add(`mixed-small-c${cMix}`, `mixed 90/10 GET/PUT ${small} c${cMix}`, 'ops/s', mixed)
+
+  const large = sizeLabel(s.largeSize)
+  const lc = s.largeConcurrency
+  const big: Record<string, { put: Stats; get: Stats }> = {}
+  for (const t of [cluster, baseline]) {
+    log(`PUT/GET ${large} c${lc}: ${t.name}`)
+    big[t.name] = await largeObjects(t, bucket, `l-${runId}-${t.name}`, s.largeSize, { durationS: s.durationS, concurrency: lc })
+    log(`  PUT ${brief(big[t.name]?.put as Stats)}\n  GET ${brief(big[t.name]?.get as Stats)}`)
+    await settle(settleMs)
+  }
+  for (const op of ['put', 'get'] as const) add(`${op}-large-c${lc}`, `${op.toUpperCase()} ${large} c${lc}`, 'MB/s', { cluster: big.cluster?.[op] as Stats, baseline: big.baseline?.[op] as Stats })
+
+  const huge = sizeLabel(s.hugeSize)
+  log(`PUT+GET one ${huge}: cluster`)
+  const hc = await hugeObject(cluster, bucket, `h-${runId}`, s.hugeSize)
+  log(`  PUT ${brief(hc.put)}\n  GET ${brief(hc.get)}, sha256 match: ${hc.sha256Match}`)
+  await settle(settleMs)
+  log(`PUT+GET one ${huge}: baseline`)
+  const hb = await hugeObject(baseline, bucket, `h-${runId}`, s.hugeSize)
+  log(`  PUT ${brief(hb.put)}\n  GET ${brief(hb.get)}`)
+  add('put-huge', `PUT ${huge} (one)`, 'MB/s', { cluster: hc.put, baseline: hb.put })
+  add('get-huge', `GET ${huge} (one, sha256 checked)`, 'MB/s', { cluster: hc.get, baseline: hb.get })
+  if (hc.sha256Match === false) problems.push(`the ${huge} GET did not return the bytes that were PUT (sha256 mismatch)`)
+  const flatLimitMiB = Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8))
+  const rss = rssRows([...hc.rss.put, ...hb.rss.put] as RssPeak[], [...hc.rss.get, ...hb.rss.get] as RssPeak[], flatLimitMiB)
+  for (const r of rss) if (!r.flat) problems.push(`${r.name}: RSS grew by ${r.growthMiB} MiB during the ${huge} PUT/GET (limit ${flatLimitMiB} MiB)`)
+
+  const listBucket = `bench-list-${runId}`
+  await ensureBucket(cluster.url, listBucket)
+  log(`populating ${listBucket} with ${s.listKeys} keys (concurrency 32)`)
+  const lp = await populate(cluster.url, listBucket, s.listKeys, (i) => `key-${String(i).padStart(6, '0')}`, Buffer.alloc(128, 0x6c), { concurrency: 32, deadlineMs: 600_000 })
+  log(`  ${lp.written} written in ${Math.round(lp.ms)} ms (${Math.round(lp.written / (lp.ms / 1000))} PUT/s at concurrency 32)`)
+  if (lp.failed > 0 || lp.written < s.listKeys) problems.push(`listing bucket: wrote ${lp.written} of ${s.listKeys} keys: ${lp.failures.join('; ')}`)
+  log(`listing ${s.listKeys} keys, ${s.listLimit} a page: cluster`)
+  const ls = await listing(cluster, listBucket, lp.written, s.listLimit, s.durationS)
+  log(`  ${brief(ls)}`)
+  add('list', `list ${s.listKeys} keys (${s.listLimit}/page; latency per page)`, 'keys/s', { cluster: ls })
+
+  for (const row of rows) {
+    for (const [who, st] of [['cluster', row.cluster], ['baseline', row.baseline]] as const) {
+      if (!st) continue
+      if (st.errors > 0) problems.push(`${row.title} (${who}): ${st.errors} errors ${JSON.stringify(st.errorKinds)}`)
+      if (st.ops === 0) problems.push(`${row.title} (${who}): completed nothing`)
+    }
+  }
+  return { rows, rss, problems }
+}
+
+async function main(): Promise<number> {
+  const s = parseSettings(process.argv.slice(2))
+  if (s === 'help') {
+    console.log(USAGE)
+    return 0
+  }
+  const runId = Math.random().toString(36).slice(2, 8)
+  const loadBefore = machine().loadavg
+  // The commit measured is the one checked out when the run starts (dist/ was just built from it).
+  const { commit, dirty } = commitInfo()
+  const deadlineMs = (s.quick ? 10 : 20) * 60_000 + s.durationS * 60_000
+  setTimeout(() => {
+    log(`run deadline of ${deadlineMs / 60_000} min passed: stopping`)
+    void cleanup().finally(() => process.exit(2))
+  }, deadlineMs).unref()
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: stopping everything this run started`)
+      void cleanup().finally(() => process.exit(130))
+    })
+  }
+  let cluster: Target
+  if (s.target) {
+    cluster = { name: 'cluster', url: s.target, procs: [] }
+    log(`measuring ${s.target} (memory of its processes is not sampled)`)
+  } else {
+    log('starting the cluster: 4 nodes + proxy, N=3 R=2 W=2, default settings')
+    const own = await startOwnCluster(4)
+    cleanups.push(own.stop)
+    cluster = { name: 'cluster', url: own.url, procs: own.procs }
+    log(`  proxy ${own.url}; pids ${own.procs.map((p) => `${p.name}=${p.pid}`).join(' ')}`)
+  }
+  const b = await startBaseline()
+  cleanups.push(b.stop)
+  const baseline: Target = { name: 'baseline', url: b.url, procs: b.procs }
+  log(`baseline coordinator ${b.url}`)
+
+  const { rows, rss, problems } = await runAll(s, cluster, baseline, runId)
+  const report: Report = {
+    date: new Date().toISOString().slice(0, 10),
+    commit,
+    dirty,
+    quick: s.quick,
+    command: `node --import=tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: machine(),
+    loadBefore,
+    settings: { ...s, n: 3, r: 2, w: 2 },
+    target: s.target ? s.target : 'own cluster (4 nodes + proxy, N=3 R=2 W=2)',
+    rows,
+    rss: { objectBytes: s.hugeSize, flatLimitMiB: Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8)), rows: rss },
+    problems,
+  }
+  await cleanup()
+  const files = await writeReport(s.out, report)
+  // Smoke-test output is not meant to be committed.
+  if (s.out === QUICK_OUT) writeFileSync(join(s.out, '.gitignore'), '*\n')
+  console.log(markdown(report))
+  log(`wrote ${files.join(', ')}`)
+  if (!s.quick) return 0
+  const failed = rows.some((r) => r.cluster.errors > 0 || r.cluster.ops === 0 || (r.baseline && (r.baseline.errors > 0 || r.baseline.ops === 0)))
+  log(failed ? 'quick check FAILED: a scenario had errors or completed nothing' : 'quick check passed: every scenario completed with no errors')
+  return failed ? 1 : 0
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+    void cleanup().finally(() => process.exit(code))
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
+    void cleanup().finally(() => process.exit(1))
+  },
+)
