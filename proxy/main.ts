@@ -1,6 +1,6 @@
 /** Proxy entry point: parse config, wire the coordinator, learn membership, serve; SIGTERM stops it. */
 import type { Server } from 'node:http'
-import { createSignedClient } from '../shared/http/signed-client.js'
+import { InternalTransport } from '../shared/http/internal-transport.js'
 import { createLogger } from '../shared/log.js'
 import { createProxyApp } from './app.js'
 import { BucketRegistry } from './buckets/bucket-registry.js'
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const log = createLogger('proxy', cfg.logLevel)
-  const nodes = new NodeClient(createSignedClient({ secret: cfg.secret }))
+  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }))
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n })

@@ -1,6 +1,7 @@
 /** Storage node entry point: parse config, build the components, start them; SIGTERM stops them in reverse. */
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { InternalTransport } from '../shared/http/internal-transport.js'
 import { NodeClient } from '../shared/http/node-client.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
 import { createLogger } from '../shared/log.js'
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
   const client = createSignedClient({ secret: cfg.secret })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
-  const nodes = new NodeClient(client)
+  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }))
   const reaper = new TombstoneReaper(
     { store, membership, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },

@@ -5,7 +5,7 @@
  * repair, counted). An empty answer from a stand-in does not count toward R: it only says the
  * stand-in holds no hint, not that the key is absent.
  */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { NoSuchVersionError, QuorumNotReachedError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { reconcile, versionId } from '../../shared/vclock/versions.js'
@@ -26,6 +26,8 @@ export interface ReadOutcome {
   versions: Version[]
   /** Which answering replicas hold each version. */
   holders: Map<string, Holder[]>
+  /** Bytes that came with an answer (one live small version), by version id. */
+  inline: Map<string, Buffer>
 }
 
 export interface ReadCoordinatorComponents {
@@ -41,10 +43,14 @@ export class ReadCoordinator {
   async read(bucket: string, key: string, r: number, requestId?: string): Promise<ReadOutcome> {
     const plan = planTargets(this.c.view.preferenceList(bucket, key), this.cfg.n, (id) => this.c.view.isUsable(id))
     if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])
-    const calls = plan.targets.map((t) => ({
+    // The first replica is asked for the bytes of a single small version along with its versions.
+    const calls = plan.targets.map((t, i) => ({
       node: t.node.id,
-      promise: this.c.nodes.versions(t.node, bucket, key, { requestId, hintFor: t.hintFor }).then(
-        (a) => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions }),
+      promise: (i === 0
+        ? this.c.nodes.versionsWithData(t.node, bucket, key, { requestId, hintFor: t.hintFor })
+        : this.c.nodes.versions(t.node, bucket, key, { requestId, hintFor: t.hintFor })
+      ).then(
+        (a): Answer => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions, data: 'data' in a ? (a.data as Buffer | undefined) : undefined }),
         (err: unknown) => {
           if (isNodeFailure(err)) this.c.view.markFailed(t.node.id)
           throw err
@@ -71,6 +77,8 @@ export class ReadCoordinator {
 
   /** Stream one version's bytes from the first holder that serves them. */
   async openVersion(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string): Promise<Readable> {
+    const inline = outcome.inline.get(id)
+    if (inline) return Readable.from([inline])
     const holders = outcome.holders.get(id) ?? []
     for (const h of holders) {
       try {
@@ -85,10 +93,22 @@ export class ReadCoordinator {
 }
 
 /** Reconcile the answers of several replicas and note who holds what. */
-export function merge(answers: readonly { node: Holder; versions: Version[] }[]): ReadOutcome {
+interface Answer {
+  node: Holder
+  versions: Version[]
+  /** Bytes of the answer's one live version, when the replica sent them along. */
+  data?: Buffer | undefined
+}
+
+export function merge(answers: readonly Answer[]): ReadOutcome {
   const versions = reconcile(...answers.map((a) => a.versions))
   const holders = new Map<string, Holder[]>()
+  const inline = new Map<string, Buffer>()
   for (const v of versions) holders.set(versionId(v.dot), [])
-  for (const a of answers) for (const v of a.versions) holders.get(versionId(v.dot))?.push(a.node)
-  return { versions, holders }
+  for (const a of answers) {
+    for (const v of a.versions) holders.get(versionId(v.dot))?.push(a.node)
+    const live = a.versions.filter((v) => !v.tombstone)
+    if (a.data && live.length === 1 && holders.has(versionId((live[0] as Version).dot))) inline.set(versionId((live[0] as Version).dot), a.data)
+  }
+  return { versions, holders, inline }
 }

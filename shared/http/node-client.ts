@@ -4,13 +4,14 @@
  * membership view uses to mark the node down locally for a moment.
  */
 import type { Readable } from 'node:stream'
-import type { Got, Response } from 'got'
 import type { z } from 'zod'
+import type { InternalRequest, InternalTransport } from './internal-transport.js'
 import { clientErrorFromCode, EntityTooLargeError, StoreError } from '../errors.js'
-import { HEADER_HINT_FOR, HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
+import { HEADER_HINT_FOR, HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSIONS, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
 import {
   type CoordinateRequest,
   type Dot,
+  decodeHeaderJson,
   encodeHeaderJson,
   ReapAnswerSchema,
   type ReapAnswer,
@@ -62,11 +63,7 @@ export interface CallOptions {
 const METADATA_TIMEOUT_MS = 5000
 
 export class NodeClient {
-  constructor(private readonly http: Got) {}
-
-  private url(node: NodeRef, path: string): string {
-    return `http://${node.address}${path}`
-  }
+  constructor(private readonly transport: InternalTransport) {}
 
   private headers(opts: CallOptions | undefined, extra: Record<string, string> = {}): Record<string, string> {
     const h = { ...extra }
@@ -75,21 +72,19 @@ export class NodeClient {
     return h
   }
 
-  private async call<S extends z.ZodType>(node: NodeRef, schema: S, run: () => Promise<Response<string>>): Promise<z.output<S>> {
-    let res: Response<string>
+  private async call<S extends z.ZodType>(node: NodeRef, schema: S, r: Omit<InternalRequest, 'address'>): Promise<z.output<S>> {
+    let res: { status: number; body: string }
     try {
-      res = await run()
+      res = await this.transport.text({ ...r, address: node.address })
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
     }
-    if (res.statusCode >= 300) throw toRemoteError(node, res.statusCode, res.body)
+    if (res.status >= 300) throw toRemoteError(node, res.status, res.body)
     return schema.parse(JSON.parse(res.body))
   }
 
   stage(node: NodeRef, uploadId: string, body: Readable, opts?: CallOptions): Promise<StageAnswer> {
-    return this.call(node, StageAnswerSchema, () =>
-      this.http.put(this.url(node, internalRoutes.stage.path(uploadId)), { body, headers: this.headers(opts), signal: opts?.signal }),
-    )
+    return this.call(node, StageAnswerSchema, { method: 'PUT', path: internalRoutes.stage.path(uploadId), body, headers: this.headers(opts) })
   }
 
   coordinate(node: NodeRef, bucket: string, key: string, req: CoordinateRequest, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
@@ -102,49 +97,74 @@ export class NodeClient {
 
   private write(node: NodeRef, path: string, meta: Record<string, string>, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
     const headers = this.headers(opts, body && 'uploadId' in body ? { ...meta, [HEADER_UPLOAD]: body.uploadId } : meta)
-    const payload = body && 'buffer' in body ? body.buffer : body && 'stream' in body ? body.stream : Buffer.alloc(0)
-    return this.call(node, WriteAnswerSchema, () => this.http.put(this.url(node, path), { body: payload, headers, signal: opts?.signal }))
+    const payload = body && 'buffer' in body ? body.buffer : body && 'stream' in body ? body.stream : undefined
+    return this.call(node, WriteAnswerSchema, { method: 'PUT', path, body: payload ?? Buffer.alloc(0), headers })
   }
 
   reap(node: NodeRef, bucket: string, key: string, dots: readonly Dot[], opts?: CallOptions): Promise<ReapAnswer> {
-    return this.call(node, ReapAnswerSchema, () =>
-      this.http.post(this.url(node, internalRoutes.reap.path(bucket, key)), { json: { dots }, headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS } }),
-    )
+    return this.call(node, ReapAnswerSchema, {
+      method: 'POST',
+      path: internalRoutes.reap.path(bucket, key),
+      body: JSON.stringify({ dots }),
+      headers: this.headers(opts, { 'content-type': 'application/json' }),
+      totalTimeoutMs: METADATA_TIMEOUT_MS,
+    })
   }
 
   versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
-    return this.call(node, VersionsAnswerSchema, () =>
-      this.http.get(this.url(node, internalRoutes.versions.path(bucket, key)), { headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS } }),
-    )
+    const q = opts?.hintFor ? `?hint_for=${encodeURIComponent(opts.hintFor)}` : ''
+    return this.call(node, VersionsAnswerSchema, { method: 'GET', path: `${internalRoutes.versions.path(bucket, key)}${q}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS })
+  }
+
+  /** The versions held, and when the node holds exactly one live small version, its bytes too (one request instead of two). */
+  async versionsWithData(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer & { data?: Buffer }> {
+    const params = new URLSearchParams({ inline: '1' })
+    if (opts?.hintFor) params.set('hint_for', opts.hintFor)
+    let res: Awaited<ReturnType<InternalTransport['request']>>
+    const chunks: Buffer[] = []
+    try {
+      res = await this.transport.request({ address: node.address, method: 'GET', path: `${internalRoutes.versions.path(bucket, key)}?${params}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS })
+      for await (const c of res as AsyncIterable<Buffer>) chunks.push(c)
+    } catch (err) {
+      throw new NodeUnreachableError(node.id, err)
+    }
+    const body = Buffer.concat(chunks)
+    if ((res.statusCode ?? 0) >= 300) throw toRemoteError(node, res.statusCode ?? 0, body.toString('utf8'))
+    const meta = res.headers[HEADER_VERSIONS]
+    if (typeof meta === 'string') {
+      const parsed = decodeHeaderJson(VersionsAnswerSchema, meta)
+      if (!parsed.success) throw new RemoteError(node.id, 502, 'BadAnswer', 'malformed versions header')
+      return { ...parsed.data, data: body }
+    }
+    return VersionsAnswerSchema.parse(JSON.parse(body.toString('utf8')))
   }
 
   list(node: NodeRef, bucket: string, q: { prefix: string; after?: string | undefined; limit: number }, opts?: CallOptions): Promise<ListAnswer> {
-    const searchParams: Record<string, string | number> = { prefix: q.prefix, limit: q.limit }
-    if (q.after !== undefined) searchParams.after = q.after
-    return this.call(node, ListAnswerSchema, () =>
-      this.http.get(this.url(node, internalRoutes.list.path(bucket)), { searchParams, headers: this.headers(opts), timeout: { request: METADATA_TIMEOUT_MS * 2 } }),
-    )
+    const params = new URLSearchParams({ prefix: q.prefix, limit: String(q.limit) })
+    if (q.after !== undefined) params.set('after', q.after)
+    return this.call(node, ListAnswerSchema, { method: 'GET', path: `${internalRoutes.list.path(bucket)}?${params}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS * 2 })
   }
 
   health(node: NodeRef): Promise<NodeHealth> {
-    return this.call(node, NodeHealthSchema, () => this.http.get(this.url(node, '/health'), { timeout: { request: 2000 } }))
+    return this.call(node, NodeHealthSchema, { method: 'GET', path: '/health', totalTimeoutMs: 2000 })
   }
 
   membership(address: string): Promise<MembershipAnswer> {
-    return this.call({ id: address, address }, MembershipAnswerSchema, () => this.http.get(`http://${address}/membership`, { timeout: { request: 2000 } }))
+    return this.call({ id: address, address }, MembershipAnswerSchema, { method: 'GET', path: '/membership', totalTimeoutMs: 2000 })
   }
 
   /** Open a version's bytes; resolves once the node has answered 200 (so a failure can still try another holder). */
-  openData(node: NodeRef, bucket: string, key: string, versionId: string, opts?: CallOptions): Promise<Readable> {
-    return new Promise((resolve, reject) => {
-      const stream = this.http.stream(this.url(node, internalRoutes.data.path(bucket, key, versionId)), { headers: this.headers(opts) })
-      stream.once('error', (err) => reject(new NodeUnreachableError(node.id, err)))
-      stream.once('response', (res: { statusCode: number }) => {
-        if (res.statusCode === 200) return resolve(stream)
-        stream.destroy()
-        reject(new RemoteError(node.id, res.statusCode, 'DataUnavailable', 'version bytes not served'))
-      })
-    })
+  async openData(node: NodeRef, bucket: string, key: string, versionId: string, opts?: CallOptions): Promise<Readable> {
+    const q = opts?.hintFor ? `?hint_for=${encodeURIComponent(opts.hintFor)}` : ''
+    let res: Awaited<ReturnType<InternalTransport['request']>>
+    try {
+      res = await this.transport.request({ address: node.address, method: 'GET', path: `${internalRoutes.data.path(bucket, key, versionId)}${q}`, headers: this.headers(opts) })
+    } catch (err) {
+      throw new NodeUnreachableError(node.id, err)
+    }
+    if (res.statusCode === 200) return res
+    res.resume()
+    throw new RemoteError(node.id, res.statusCode ?? 0, 'DataUnavailable', 'version bytes not served')
   }
 }
 

@@ -13,5 +13,7 @@ export const HEADER_WRITE = 'x-store-write'
 export const HEADER_VERSION = 'x-store-version'
 /** Internal: the id of a body staged earlier on the node, used instead of a body. */
 export const HEADER_UPLOAD = 'x-store-upload'
+/** Internal: a versions answer whose body is the bytes of its one live small version; the versions travel here. */
+export const HEADER_VERSIONS = 'x-store-versions'
 /** Internal: this write is a hint, held for the named node until it can be handed off (sloppy quorum). */
 export const HEADER_HINT_FOR = 'x-store-hint-for'

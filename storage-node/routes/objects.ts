@@ -2,14 +2,15 @@
 import type Router from '@koa/router'
 import { koaBody } from 'koa-body'
 import type { Context } from 'koa'
-import { RESERVED_NAMESPACES } from '../../shared/constants.js'
+import { INLINE_MAX_BYTES, RESERVED_NAMESPACES } from '../../shared/constants.js'
 import { BadDigestError, InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
 import { NODE_ID_RE } from '../../shared/names.js'
-import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_WRITE } from '../../shared/wire/headers.js'
+import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
   CoordinateRequestSchema,
   decodeHeaderJson,
+  encodeHeaderJson,
   internalRoutes,
   ListQuerySchema,
   type ListAnswer,
@@ -103,9 +104,23 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     ctx.body = { node: c.nodeId, reaped: await c.store.reap(bucket, key, req.data.dots) } satisfies ReapAnswer
   })
 
-  router.get(internalRoutes.versions.pattern, (ctx) => {
+  // With ?inline=1 and exactly one live version of at most INLINE_MAX_BYTES, the answer's body is its
+  // bytes and the versions travel in a header: a quorum read then needs no second request for the data.
+  router.get(internalRoutes.versions.pattern, async (ctx) => {
     const { bucket, key } = target(ctx)
-    ctx.body = { node: c.nodeId, versions: c.store.versions(bucket, key, spaceOf(ctx, c.nodeId)) } satisfies VersionsAnswer
+    const space = spaceOf(ctx, c.nodeId)
+    const answer = { node: c.nodeId, versions: c.store.versions(bucket, key, space) } satisfies VersionsAnswer
+    const live = answer.versions.filter((v) => !v.tombstone)
+    const only = live[0]
+    if (ctx.query.inline === '1' && live.length === 1 && only && only.size <= INLINE_MAX_BYTES) {
+      const chunks: Buffer[] = []
+      for await (const chunk of c.store.openData(bucket, key, versionId(only.dot), space) as AsyncIterable<Buffer>) chunks.push(chunk)
+      ctx.set(HEADER_VERSIONS, encodeHeaderJson(answer))
+      ctx.type = 'application/octet-stream'
+      ctx.body = Buffer.concat(chunks)
+      return
+    }
+    ctx.body = answer
   })
 
   router.get(internalRoutes.data.pattern, (ctx) => {

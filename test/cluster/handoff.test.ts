@@ -17,6 +17,8 @@ interface WriteAnswer {
 }
 
 const HANDOFF_EVERY_SECOND = ['--handoff-schedule', '* * * * * *']
+// Answers name every replica written (the stand-in included) even on a loaded machine.
+const WAIT_FOR_ALL = ['--post-quorum-ms', '1000']
 
 async function writeOk(base: string, bucket: string, key: string, body: string): Promise<WriteAnswer> {
   const res = await put(base, bucket, key, body)
@@ -32,7 +34,7 @@ async function pendingFor(cluster: TestCluster, target: string): Promise<number>
 }
 
 test.serial('a replica down: the stand-in takes a hint and hands it off with the proxy dead', async (t) => {
-  const cluster = await TestCluster.start(4, { nodeArgs: HANDOFF_EVERY_SECOND })
+  const cluster = await TestCluster.start(4, { nodeArgs: HANDOFF_EVERY_SECOND, proxyArgs: WAIT_FOR_ALL })
   try {
     await createBucket(cluster.url, 'hand-1')
     const probe = await writeOk(cluster.url, 'hand-1', 'probe', 'x')
@@ -64,7 +66,7 @@ test.serial('a replica down: the stand-in takes a hint and hands it off with the
 })
 
 test.serial('the hint holder is killed -9 before delivery: after its restart the hint is still delivered', async (t) => {
-  const cluster = await TestCluster.start(4, { nodeArgs: HANDOFF_EVERY_SECOND })
+  const cluster = await TestCluster.start(4, { nodeArgs: HANDOFF_EVERY_SECOND, proxyArgs: WAIT_FOR_ALL })
   try {
     await createBucket(cluster.url, 'hand-2')
     await cluster.stop('node-2', 'SIGKILL')
@@ -91,7 +93,7 @@ test.serial('the hint holder is killed -9 before delivery: after its restart the
 })
 
 test.serial('two of four nodes down: every write succeeds, and all replicas converge after both return; 1,000 hints delivered', async (t) => {
-  const cluster = await TestCluster.start(4, { nodeArgs: HANDOFF_EVERY_SECOND })
+  const cluster = await TestCluster.start(4, { nodeArgs: HANDOFF_EVERY_SECOND, proxyArgs: WAIT_FOR_ALL })
   try {
     await createBucket(cluster.url, 'hand-3')
     await cluster.stop('node-3', 'SIGKILL')

@@ -2,13 +2,13 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeClient } from '../../shared/http/node-client.js'
-import { createSignedClient } from '../../shared/http/signed-client.js'
+import { InternalTransport } from '../../shared/http/internal-transport.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { TestCluster } from './cluster.js'
 
 export function internalClient(cluster: TestCluster): NodeClient {
   const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
-  return new NodeClient(createSignedClient({ secret }))
+  return new NodeClient(new InternalTransport({ secret }))
 }
 
 export function nodeRef(cluster: TestCluster, id: string): { id: string; address: string } {
