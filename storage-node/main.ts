@@ -57,7 +57,11 @@ async function main(): Promise<void> {
   staging.start()
   const server: Server = app.listen(cfg.port, cfg.host)
   server.keepAliveTimeout = 65_000
+  // No bound on a whole request (large streamed bodies), but a socket silent for 2 minutes is closed,
+  // and headers must arrive within 20 s: a client that trickles or stalls does not hold the server.
   server.requestTimeout = 0
+  server.headersTimeout = 20_000
+  server.setTimeout(120_000)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   gossiper.start()
   reaper.start()
