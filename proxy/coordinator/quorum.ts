@@ -41,7 +41,7 @@ export function gatherQuorum<T>(
         resolve({ ok: [...ok], failed: [...failed], all })
       }
     }
-    if (calls.length === 0) check()
+    if (needed <= 0 || calls.length === 0) check()
     for (const { node, promise } of calls) {
       promise.then(
         (value) => {

@@ -37,7 +37,8 @@ export function covers(ctx: CausalContext, dot: Dot): boolean {
 
 /** Canonical form: dots contiguous with the vector are folded into it, covered ones dropped, the rest sorted. */
 export function compact(vv: VectorClock, dots: readonly Dot[]): CausalContext {
-  const out: Record<ActorId, number> = { ...vv }
+  const out: Record<ActorId, number> = {}
+  for (const [a, n] of Object.entries(vv)) if (n > 0) out[a] = n
   const pending = [...dots].sort((a, b) => (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : a.counter - b.counter))
   const rest: Dot[] = []
   for (const d of pending) {
@@ -136,6 +137,8 @@ function actorsIn(versions: readonly Versioned[]): Map<ActorId, number> {
  * holds no trace of one (a new key, a reaped key, a pruned context), a fresh incarnation
  * `<node actor>~<lastIncarnation + 1>` starting at 1. So a counter is never reused, even after the
  * node forgot a key (riak kv679's reaped-tombstone case): losing track only ever means a new name.
+ * `issued` is the node's own record of the highest counter it issued per incarnation for this key:
+ * a pruned context may have dropped that trace from the versions, the record never does.
  */
 export function planCoordinatedWrite<V extends Versioned>(
   held: readonly V[],
@@ -143,10 +146,11 @@ export function planCoordinatedWrite<V extends Versioned>(
   nodeActor: ActorId,
   lastIncarnation: number,
   maxContextEntries = Number.POSITIVE_INFINITY,
+  issued: Readonly<Record<ActorId, number>> = {},
 ): { dot: Dot; context: CausalContext; kept: V[]; incarnation: number } {
   const context = pruneContext(clientContext ? compact(clientContext.vv, clientContext.dots) : contextOf(held), maxContextEntries)
   const prefix = `${nodeActor}${INCARNATION_SEPARATOR}`
-  const mine = [...actorsIn(held).keys()].filter((a) => a.startsWith(prefix) && /^\d+$/.test(a.slice(prefix.length)))
+  const mine = [...new Set([...actorsIn(held).keys(), ...Object.keys(issued)])].filter((a) => a.startsWith(prefix) && /^\d+$/.test(a.slice(prefix.length)))
   let incarnation = lastIncarnation
   let actor: ActorId
   if (mine.length > 0) {
@@ -156,6 +160,6 @@ export function planCoordinatedWrite<V extends Versioned>(
     actor = `${prefix}${incarnation}`
   }
   const seen = actorsIn([...held, { dot: { actor: nodeActor, counter: 1 }, context }])
-  const dot = { actor, counter: (seen.get(actor) ?? 0) + 1 }
+  const dot = { actor, counter: Math.max(seen.get(actor) ?? 0, issued[actor] ?? 0) + 1 }
   return { dot, context, kept: held.filter((h) => !covers(context, h.dot)), incarnation }
 }

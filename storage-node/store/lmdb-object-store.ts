@@ -26,6 +26,8 @@ interface StoredVersion extends Version {
 }
 interface StoredRecord {
   versions: StoredVersion[]
+  /** Highest counter this node issued per own incarnation for the key (see planCoordinatedWrite). */
+  issued?: Record<string, number>
 }
 
 export interface LmdbObjectStoreInit {
@@ -83,9 +85,12 @@ export class LmdbObjectStore implements ObjectStore {
     return actor
   }
 
+  private record(space: Space, bucket: string, key: string): StoredRecord | undefined {
+    return space.kind === 'own' ? this.objects.get([bucket, key]) : this.hints.get([space.target, bucket, key])
+  }
+
   private held(space: Space, bucket: string, key: string): StoredVersion[] {
-    const rec = space.kind === 'own' ? this.objects.get([bucket, key]) : this.hints.get([space.target, bucket, key])
-    return rec?.versions ?? []
+    return this.record(space, bucket, key)?.versions ?? []
   }
 
   /** Inline bytes are keyed per space, so the same version held as data and as a hint never shares them. */
@@ -101,8 +106,16 @@ export class LmdbObjectStore implements ObjectStore {
     const req = CoordinateRequestSchema.parse(request)
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
     const outcome = await this.transact(blob, () => {
-      const held = this.held(space, bucket, key)
-      const plan = planCoordinatedWrite(held, req.context, this.actor, Number(this.meta.get('incarnations') ?? 0), this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES)
+      const rec = this.record(space, bucket, key)
+      const held = rec?.versions ?? []
+      const plan = planCoordinatedWrite(
+        held,
+        req.context,
+        this.actor,
+        Number(this.meta.get('incarnations') ?? 0),
+        this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES,
+        rec?.issued,
+      )
       const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
       const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
       if (live > maxSiblings) {
@@ -118,8 +131,12 @@ export class LmdbObjectStore implements ObjectStore {
         lastModified: this.now(),
         node: this.init.nodeId,
       }
+      // lmdb-js keeps the writes a transaction callback made before it threw: every check that can
+      // throw (sibling limit above, hint limit inside writeSet) runs before the first write.
+      const issued = { ...rec?.issued, [plan.dot.actor]: plan.dot.counter }
+      const result = this.writeSet(space, bucket, key, held, [...plan.kept, { ...version, ...(blob ? { blob } : {}) }], version, body, issued)
       this.meta.put('incarnations', plan.incarnation)
-      return this.writeSet(space, bucket, key, held, [...plan.kept, { ...version, ...(blob ? { blob } : {}) }], version, body)
+      return result
     })
     return this.finish(outcome, blob)
   }
@@ -148,7 +165,16 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   /** Inside a transaction: store `next` as the key's set in `space`; drop what left it. */
-  private writeSet(space: Space, bucket: string, key: string, held: StoredVersion[], next: StoredVersion[], version: Version, body: ReceivedBody | null) {
+  private writeSet(
+    space: Space,
+    bucket: string,
+    key: string,
+    held: StoredVersion[],
+    next: StoredVersion[],
+    version: Version,
+    body: ReceivedBody | null,
+    issued?: Record<string, number>,
+  ) {
     const id = versionId(version.dot)
     const alreadyHeld = held.some((h) => versionId(h.dot) === id)
     const stored = !alreadyHeld && next.some((n) => versionId(n.dot) === id)
@@ -156,21 +182,22 @@ export class LmdbObjectStore implements ObjectStore {
     const dropped = held.filter((h) => !nextIds.has(versionId(h.dot)))
     if (stored || dropped.length > 0) {
       if (space.kind === 'hint') this.accountHints(space.target, stored ? [version] : [], dropped)
-      this.putSet(space, bucket, key, next)
+      this.putSet(space, bucket, key, next, issued ?? this.record(space, bucket, key)?.issued)
       if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(this.inlineKey(space, id), body.bytes)
       for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
     }
     return { version, stored, clock: displayClock(stored ? next : held.length ? held : next), droppedFiles: dropped.flatMap((d) => (d.blob ? [d.blob] : [])) }
   }
 
-  private putSet(space: Space, bucket: string, key: string, next: StoredVersion[]): void {
+  private putSet(space: Space, bucket: string, key: string, next: StoredVersion[], issued?: Record<string, number>): void {
+    const rec: StoredRecord = issued ? { versions: next, issued } : { versions: next }
     if (space.kind === 'hint') {
       if (next.length === 0) this.hints.remove([space.target, bucket, key])
-      else this.hints.put([space.target, bucket, key], { versions: next })
+      else this.hints.put([space.target, bucket, key], rec)
       return
     }
     if (next.length === 0) this.objects.remove([bucket, key])
-    else this.objects.put([bucket, key], { versions: next })
+    else this.objects.put([bucket, key], rec)
     if (next.length > 0 && next.every((n) => n.tombstone)) this.tombstones.put([bucket, key], Math.max(...next.map((n) => n.lastModified)))
     else this.tombstones.remove([bucket, key])
   }
@@ -204,7 +231,7 @@ export class LmdbObjectStore implements ObjectStore {
       const dropped = held.filter((h) => ids.has(versionId(h.dot)))
       if (dropped.length === 0) return dropped
       if (space.kind === 'hint') this.accountHints(space.target, [], dropped)
-      this.putSet(space, bucket, key, held.filter((h) => !ids.has(versionId(h.dot))))
+      this.putSet(space, bucket, key, held.filter((h) => !ids.has(versionId(h.dot))), this.record(space, bucket, key)?.issued)
       for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
       return dropped
     })
