@@ -1,9 +1,12 @@
 # make run | stop | build | check | bench   (see README.md)
 SHELL := /bin/bash
-.PHONY: run stop build check bench bench-gossip deps typecheck lint test-unit test-cluster clean
+.PHONY: run stop build check bench bench-gossip faults deps typecheck lint test-unit test-cluster clean
 
+# npm ci installs exactly the lockfile. Where the registry mirror lacks other platforms' optional
+# packages (as here: biome's and msgpackr's non-linux builds), npm ci refuses the lockfile as
+# incomplete; npm install then installs the same pinned versions from it.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json
@@ -36,6 +39,9 @@ bench-gossip: build
 
 bench: build
 	node --import=tsx bench/run.ts $(BENCH_ARGS)
+
+faults: build
+	node --import=tsx faults/run.ts $(FAULT_ARGS)
 
 clean:
 	rm -rf dist
