@@ -6,8 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { type ClusterLayout, ensureSecret, knownProcesses, nodeSpec, runningPid, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
-import { freePorts } from '../test/helpers/cluster.js'
+import { type ClusterLayout, ensureSecret, freePorts, knownProcesses, nodeSpec, runningPid, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
 
 const args = process.argv.slice(2)
 const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 100)

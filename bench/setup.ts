@@ -5,11 +5,10 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type ClusterLayout, knownProcesses, runningPid, startCluster, stopProcesses } from '../cluster-ctl/launcher.js'
+import { type ClusterLayout, freePorts, knownProcesses, layoutUnder, runningPid, startCluster, stopProcesses } from '../cluster-ctl/launcher.js'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 export const QUICK_OUT = join(ROOT, 'bench/results/quick')
@@ -114,21 +113,6 @@ export function machine(): { node: string; cpus: number; memGiB: number; platfor
   return { node: process.versions.node, cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, loadavg: load }
 }
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((ok) => {
-          const s = createServer()
-          s.listen(0, '127.0.0.1', () => ok(s))
-        }),
-    ),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))))
-  return ports
-}
 
 export interface OwnCluster {
   url: string
@@ -141,15 +125,7 @@ export interface OwnCluster {
 export async function startOwnCluster(nodes = 4): Promise<OwnCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-bench-'))
   const ports = await freePorts(nodes + 1)
-  const layout: ClusterLayout = {
-    root: ROOT,
-    host: '127.0.0.1',
-    proxyPort: ports[0] as number,
-    nodePorts: ports.slice(1),
-    dataDir: join(dir, 'data'),
-    runDir: join(dir, 'run'),
-    logDir: join(dir, 'logs'),
-  }
+  const layout: ClusterLayout = layoutUnder(ROOT, dir, ports)
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return

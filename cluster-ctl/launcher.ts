@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 
 export interface ClusterLayout {
@@ -162,4 +163,35 @@ export async function stopProcesses(layout: ClusterLayout, names: readonly strin
     stopped.push(name)
   }
   return stopped
+}
+
+/** `n` ports free on 127.0.0.1 right now (listen on port 0, note the port, close). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((ok) => {
+          const s = createServer()
+          s.listen(0, '127.0.0.1', () => ok(s))
+        }),
+    ),
+  )
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))))
+  return ports
+}
+
+/** A cluster on 127.0.0.1 entirely under `dir` (data, run, logs): the proxy on ports[0], node-i on ports[i]. */
+export function layoutUnder(root: string, dir: string, ports: readonly number[], extra: Pick<ClusterLayout, 'nodeArgs' | 'proxyArgs'> = {}): ClusterLayout {
+  return {
+    root,
+    host: '127.0.0.1',
+    proxyPort: ports[0] as number,
+    nodePorts: ports.slice(1),
+    dataDir: join(dir, 'data'),
+    runDir: join(dir, 'run'),
+    logDir: join(dir, 'logs'),
+    ...extra,
+  }
 }

@@ -1,6 +1,6 @@
 /** Proxy entry point: parse config, wire the coordinator, learn membership, serve; SIGTERM stops it. */
-import type { Server } from 'node:http'
 import { InternalTransport } from '../shared/http/internal-transport.js'
+import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
 import { createProxyApp } from './app.js'
 import { BucketRegistry } from './buckets/bucket-registry.js'
@@ -37,14 +37,7 @@ async function main(): Promise<void> {
   )
 
   await view.start()
-  const server: Server = app.listen(cfg.port, cfg.host)
-  server.keepAliveTimeout = 65_000
-  // No bound on a whole request (large streamed bodies), but a socket silent for 2 minutes is closed,
-  // and headers must arrive within 20 s: a client that trickles or stalls does not hold the server.
-  server.requestTimeout = 0
-  server.headersTimeout = 20_000
-  server.setTimeout(120_000)
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
+  const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
 
   const stop = (signal: string) => {

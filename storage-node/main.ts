@@ -1,9 +1,9 @@
 /** Storage node entry point: parse config, build the components, start them; SIGTERM stops them in reverse. */
 import { mkdirSync } from 'node:fs'
-import type { Server } from 'node:http'
 import { InternalTransport } from '../shared/http/internal-transport.js'
 import { NodeClient } from '../shared/http/node-client.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
+import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
 import { createNodeApp } from './app.js'
 import { parseNodeConfig } from './config.js'
@@ -55,14 +55,7 @@ async function main(): Promise<void> {
   const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals() }), secret: cfg.secret, log })
 
   staging.start()
-  const server: Server = app.listen(cfg.port, cfg.host)
-  server.keepAliveTimeout = 65_000
-  // No bound on a whole request (large streamed bodies), but a socket silent for 2 minutes is closed,
-  // and headers must arrive within 20 s: a client that trickles or stalls does not hold the server.
-  server.requestTimeout = 0
-  server.headersTimeout = 20_000
-  server.setTimeout(120_000)
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
+  const server = await serve(app, cfg.host, cfg.port)
   gossiper.start()
   reaper.start()
   replayer.start()

@@ -45,7 +45,9 @@ test('a mixed batch fails only its bad keys; binary values round-trip byte for b
   t.is(set[0]?.keys_added, 20)
   t.is(set[0]?.keys_failed.length, 5)
   const got = (await call('POST', '/fetch', blobs.map((_, i) => b(Buffer.from([0, 1, 2, i]))))).json as { value: { encoding: string; data: string } }[]
-  got.forEach((p, i) => t.deepEqual(Buffer.from(p.value.data, 'base64'), blobs[i]))
+  got.forEach((p, i) => {
+    t.deepEqual(Buffer.from(p.value.data, 'base64'), blobs[i])
+  })
 })
 
 test('batches past the bound are 413; non-arrays and bad JSON are 400', async (t) => {
@@ -75,6 +77,8 @@ test('a batch during a node outage still succeeds with W=2', async (t) => {
   const set = (await call('PUT', '/set', Array.from({ length: 100 }, (_, i) => ({ key: s(`outage-${i}`), value: s(`v${i}`) })))).json as { keys_added: number }[]
   t.is(set[0]?.keys_added, 100)
   const got = (await call('POST', '/fetch', Array.from({ length: 100 }, (_, i) => s(`outage-${i}`)))).json as { value: { data: string } }[]
-  got.forEach((p, i) => t.is(p.value.data, `v${i}`))
+  got.forEach((p, i) => {
+    t.is(p.value.data, `v${i}`)
+  })
   await cluster.restart('node-2')
 })

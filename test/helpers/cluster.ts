@@ -3,11 +3,12 @@
  * on free ports, in a temp dir, with fast gossip timings; teardown kills by pid, always.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
   type ClusterLayout,
+  freePorts,
+  layoutUnder,
   knownProcesses,
   nodeSpec,
   proxySpec,
@@ -17,17 +18,7 @@ import {
   waitHealthy,
 } from '../../cluster-ctl/launcher.js'
 
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((ok) => {
-      const s = createServer()
-      s.listen(0, '127.0.0.1', () => ok(s))
-    })),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))))
-  return ports
-}
+export { freePorts }
 
 export const FAST_GOSSIP_ARGS = ['--gossip-interval-ms', '200', '--suspect-after-ms', '600', '--fail-after-ms', '1000']
 
@@ -37,17 +28,10 @@ export class TestCluster {
   static async start(n = 4, opts: { nodeArgs?: string[]; proxyArgs?: string[] } = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
     const ports = await freePorts(n + 1)
-    const layout: ClusterLayout = {
-      root: resolve(import.meta.dirname, '../..'),
-      host: '127.0.0.1',
-      proxyPort: ports[0] as number,
-      nodePorts: ports.slice(1),
-      dataDir: join(dir, 'data'),
-      runDir: join(dir, 'run'),
-      logDir: join(dir, 'logs'),
+    const layout = layoutUnder(resolve(import.meta.dirname, '../..'), dir, ports, {
       nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
       proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
-    }
+    })
     const cluster = new TestCluster(layout, dir)
     try {
       await startCluster(layout, 30_000)

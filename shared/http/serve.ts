@@ -1,0 +1,18 @@
+/** Start an HTTP server for a Koa app with the timeouts both processes use. */
+import type { Server } from 'node:http'
+import type Koa from 'koa'
+
+/**
+ * Listen on host:port. No bound on a whole request (large bodies stream for as long as they
+ * flow), but a socket silent for 2 minutes is closed and headers must arrive within 20 s, so a
+ * client that trickles or stalls does not hold the server; idle keep-alive sockets live 65 s.
+ */
+export async function serve(app: Koa, host: string, port: number): Promise<Server> {
+  const server: Server = app.listen(port, host)
+  server.keepAliveTimeout = 65_000
+  server.requestTimeout = 0
+  server.headersTimeout = 20_000
+  server.setTimeout(120_000)
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
+  return server
+}
