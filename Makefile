@@ -6,7 +6,7 @@ SHELL := /bin/bash
 # packages (as here: biome's and msgpackr's non-linux builds), npm ci refuses the lockfile as
 # incomplete; npm install then installs the same pinned versions from it.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund 2>npm-ci.err || { tail -n 3 npm-ci.err; echo "npm ci refused the lockfile (see above): installing its pinned versions with npm install"; npm install --no-audit --no-fund; }
+	npm ci --no-audit --no-fund 2>npm-ci.err || { grep -m 2 -E "Missing|error code" npm-ci.err; echo "npm ci refused the lockfile (above): installing its pinned versions with npm install"; npm install --no-audit --no-fund; }
 	@rm -f npm-ci.err
 	@touch $@
 
