@@ -26,18 +26,23 @@ async function statusEverywhere(observers: string[], target: string): Promise<st
 }
 
 test('kill -9: every other node marks the node down within T_fail + a few rounds, then up after restart', async (t) => {
-  const others = ['node-1', 'node-2', 'node-4']
-  await eventually(async () => (await statusEverywhere(others, 'node-3')).every((s) => s === 'up'), 5000, 'all up')
-  const killedAt = Date.now()
-  await cluster.stop('node-3', 'SIGKILL')
-  await eventually(async () => (await statusEverywhere(others, 'node-3')).every((s) => s === 'down'), 5000, 'node-3 down everywhere')
-  const downAfter = Date.now() - killedAt
-  t.log(`node-3 down everywhere ${downAfter} ms after kill -9 (T_fail 1000 ms, T_gossip 200 ms)`)
-  t.true(downAfter < 1000 + 5 * 200 + 1000)
-  await cluster.restart('node-3')
-  const restartedAt = Date.now()
-  await eventually(async () => (await statusEverywhere(others, 'node-3')).every((s) => s === 'up'), 5000, 'node-3 up everywhere')
-  t.log(`node-3 up everywhere ${Date.now() - restartedAt} ms after its restart`)
+  const detections: number[] = []
+  for (const victim of ['node-3', 'node-1', 'node-4']) {
+    const others = ['node-1', 'node-2', 'node-3', 'node-4'].filter((id) => id !== victim)
+    await eventually(async () => (await statusEverywhere(others, victim)).every((s) => s === 'up'), 5000, 'all up')
+    const killedAt = Date.now()
+    await cluster.stop(victim, 'SIGKILL')
+    await eventually(async () => (await statusEverywhere(others, victim)).every((s) => s === 'down'), 5000, `${victim} down everywhere`)
+    const downAfter = Date.now() - killedAt
+    detections.push(downAfter)
+    t.true(downAfter < 1000 + 5 * 200 + 1000)
+    await cluster.restart(victim)
+    const restartedAt = Date.now()
+    await eventually(async () => (await statusEverywhere(others, victim)).every((s) => s === 'up'), 5000, `${victim} up everywhere`)
+    t.log(`${victim}: down everywhere ${downAfter} ms after kill -9, up everywhere ${Date.now() - restartedAt} ms after restart`)
+  }
+  const median = [...detections].sort((a, b) => a - b)[1]
+  t.log(`median detection ${median} ms over ${detections.length} kills (T_fail 1000 ms, T_gossip 200 ms)`)
 })
 
 test('SIGTERM: a leaving node announces it and is down everywhere before T_fail', async (t) => {
