@@ -1,7 +1,7 @@
 import test from 'ava'
 import { SIGNATURE_MAX_SKEW_MS } from '../../../shared/constants.js'
 import { checkSignature, signRequest } from '../../../shared/http/signing.js'
-import { forEachSeed } from '../helpers/prng.js'
+import { forEachSeed } from '../../helpers/prng.js'
 
 const SECRET = 'cluster-secret'
 const METHOD = 'PUT'

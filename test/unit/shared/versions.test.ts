@@ -17,7 +17,7 @@ import {
   type Versioned,
   versionId,
 } from '../../../shared/vclock/versions.js'
-import { forEachSeed, type Prng } from '../helpers/prng.js'
+import { forEachSeed, type Prng } from '../../helpers/prng.js'
 
 const ids = (vs: readonly Versioned[]) => vs.map((v) => versionId(v.dot))
 const sortedIds = (vs: readonly Versioned[]) => ids(vs).sort()
