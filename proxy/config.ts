@@ -19,6 +19,8 @@ export interface ProxyConfig {
   localDownMs: number
   /** After W acknowledgements, how long to wait for the other replicas before answering. */
   postQuorumMs: number
+  /** Bound on one replica's answer to a small-body write, after which a stand-in is tried. */
+  replicaTimeoutMs: number
   /** Key-value API: batch bounds (413 past them) and requests of one batch in flight. */
   kvMaxBatchKeys: number
   kvMaxBatchBytes: number
@@ -41,6 +43,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--membership-poll-ms <ms>', 'membership refresh period', parseIntArg(50, 60_000), 1000)
     .option('--local-down-ms <ms>', 'how long a failed node is skipped', parseIntArg(0, 600_000), 2000)
     .option('--post-quorum-ms <ms>', 'after W acks, wait this long for the other replicas', parseIntArg(0, 10_000), 5)
+    .option('--replica-timeout-ms <ms>', 'bound on a replica answering a small write before a stand-in is tried', parseIntArg(100, 600_000), 3000)
     .option('--kv-max-batch-keys <n>', 'keys per /set, /fetch, /query batch', parseIntArg(1, 1_000_000), 1000)
     .option('--kv-max-batch-bytes <n>', 'bytes per key-value batch body', parseIntArg(1024, 2 ** 31 - 1), 16 * 1024 * 1024)
     .option('--kv-concurrency <n>', 'requests of one batch in flight', parseIntArg(1, 1024), 32)
@@ -64,6 +67,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     membershipPollMs: o.membershipPollMs,
     localDownMs: o.localDownMs,
     postQuorumMs: o.postQuorumMs,
+    replicaTimeoutMs: o.replicaTimeoutMs,
     kvMaxBatchKeys: o.kvMaxBatchKeys,
     kvMaxBatchBytes: o.kvMaxBatchBytes,
     kvConcurrency: o.kvConcurrency,

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n })
-  const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs })
+  const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs, replicaTimeoutMs: cfg.replicaTimeoutMs })
   const lister = new Lister(view, nodes, { n: cfg.n })
   const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })

@@ -9,6 +9,7 @@ import {
   DEFAULT_N,
   DEFAULT_VNODES,
   INLINE_MAX_BYTES,
+  STAGING_TTL_MS,
 } from '../shared/constants.js'
 import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
 import { NODE_ID_RE } from '../shared/names.js'
@@ -38,6 +39,8 @@ export interface NodeConfig {
   handoffSchedule: string
   maxHintBytes: number
   hintDropAfterMs: number
+  /** Bodies staged for an upload that is never committed (its proxy died) are dropped after this. */
+  stagingTtlMs: number
   logLevel: string
 }
 
@@ -78,6 +81,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     )
     .option('--max-hint-bytes <n>', 'bytes of hints held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), 10 * 1024 ** 3)
     .option('--hint-drop-after-ms <ms>', 'drop hints for a node missing from the membership this long', parseIntArg(0, Number.MAX_SAFE_INTEGER), 7 * 24 * 3_600_000)
+    .option('--staging-ttl-ms <ms>', 'drop staged upload bodies never committed after this long', parseIntArg(1000, 2 ** 31 - 1), STAGING_TTL_MS)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -108,6 +112,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     handoffSchedule: o.handoffSchedule,
     maxHintBytes: o.maxHintBytes,
     hintDropAfterMs: o.hintDropAfterMs,
+    stagingTtlMs: o.stagingTtlMs,
     logLevel: o.logLevel,
   })
 }

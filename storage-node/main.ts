@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     maxHintBytes: cfg.maxHintBytes,
     log: log.child({ component: 'store' }),
   })
-  const staging = new StagingArea(blobs)
+  const staging = new StagingArea(blobs, cfg.stagingTtlMs)
   // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
   const client = createSignedClient({ secret: cfg.secret })

@@ -60,6 +60,16 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     const key = keyParam(ctx)
     const r = readQuorum(ctx, cfg)
     await c.buckets.assertExists(bucket)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await readOnce(ctx, withBody, bucket, key, r)
+      } catch (err) {
+        // The version read was superseded on every holder before its bytes were fetched: read again.
+        if (!(err instanceof VersionGoneError) || attempt >= 3) throw err
+      }
+    }
+  }
+  const readOnce = async (ctx: Context, withBody: boolean, bucket: string, key: string, r: number) => {
     const outcome = await c.reader.read(bucket, key, r, requestId(ctx))
     const live = outcome.versions.filter((v) => !v.tombstone)
     const wanted = typeof ctx.query.version === 'string' ? ctx.query.version : undefined
@@ -80,7 +90,14 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     ctx.set('Last-Modified', new Date(chosen.lastModified).toUTCString())
     ctx.type = chosen.contentType
     ctx.status = 200
-    if (withBody) ctx.body = await c.reader.openVersion(bucket, key, outcome, versionId(chosen.dot), requestId(ctx))
+    if (withBody) {
+      try {
+        ctx.body = await c.reader.openVersion(bucket, key, outcome, versionId(chosen.dot), requestId(ctx))
+      } catch (err) {
+        if (wanted === undefined && err instanceof NoSuchVersionError) throw new VersionGoneError(err.message)
+        throw err
+      }
+    }
     ctx.length = chosen.size
   }
   router.get('/buckets/:bucket/files/*key', (ctx) => read(ctx, true))
@@ -124,6 +141,9 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     }
   })
 }
+
+/** Internal to a read: the chosen version vanished before its bytes were fetched. */
+class VersionGoneError extends Error {}
 
 function decodeCursor(cursor: string): string {
   const text = Buffer.from(cursor, 'base64url').toString('utf8')

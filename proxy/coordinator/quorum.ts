@@ -14,11 +14,16 @@ export interface QuorumResult<T> {
   all: Promise<Outcome<T>[]>
 }
 
-/** `counts` decides whether a success counts toward the quorum (all do by default). */
+/**
+ * `counts` decides whether a success counts toward the quorum (all do by default). With
+ * `giveUpEarly` false, a quorum that became impossible still waits for every answer (a read must
+ * not settle for empty stand-in answers while a replica holding the data is still answering).
+ */
 export function gatherQuorum<T>(
   calls: readonly { node: string; promise: Promise<T> }[],
   needed: number,
   counts: (value: T) => boolean = () => true,
+  giveUpEarly = true,
 ): Promise<QuorumResult<T>> {
   let counted = 0
   const ok: { node: string; value: T }[] = []
@@ -36,7 +41,7 @@ export function gatherQuorum<T>(
     const check = () => {
       if (settled) return
       const pending = calls.length - ok.length - failed.length
-      if (counted >= needed || counted + pending < needed || pending === 0) {
+      if (counted >= needed || (giveUpEarly && counted + pending < needed) || pending === 0) {
         settled = true
         resolve({ ok: [...ok], failed: [...failed], all })
       }

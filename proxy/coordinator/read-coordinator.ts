@@ -57,7 +57,7 @@ export class ReadCoordinator {
         },
       ),
     }))
-    const q = await gatherQuorum(calls, r, (a) => !a.node.hintFor || a.versions.length > 0)
+    const q = await gatherQuorum(calls, r, (a) => !a.node.hintFor || a.versions.length > 0, false)
     const counted = q.ok.filter((o) => !o.value.node.hintFor || o.value.versions.length > 0)
     if (counted.length < r && q.ok.length < r) {
       throw new QuorumNotReachedError(

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
-import { EntityTooLargeError, QuorumNotReachedError } from '../../shared/errors.js'
+import { QuorumNotReachedError } from '../../shared/errors.js'
 import { isClientError, isNodeFailure, type NodeClient, type WriteBody } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
@@ -55,7 +55,10 @@ interface Acked {
 }
 
 export class WriteCoordinator {
-  constructor(private readonly c: WriteCoordinatorComponents, private readonly cfg: { n: number; maxObjectBytes: number; postQuorumMs: number }) {}
+  constructor(
+    private readonly c: WriteCoordinatorComponents,
+    private readonly cfg: { n: number; maxObjectBytes: number; postQuorumMs: number; replicaTimeoutMs: number },
+  ) {}
 
   async write(req: WriteRequest): Promise<WriteOutcome> {
     const plan = planTargets(this.c.view.preferenceList(req.bucket, req.key), this.cfg.n, (id) => this.c.view.isUsable(id))
@@ -136,7 +139,6 @@ export class WriteCoordinator {
       if (s.status === 'fulfilled') ready.push(targets[i] as Target)
       else this.noteFailure(targets[i] as Target, s.reason, failures)
     })
-    if (body.errored instanceof EntityTooLargeError) throw body.errored
     if (body.errored) throw body.errored
     for (let i = 0; i < ready.length && ready.length - i >= req.w; i++) {
       const target = ready[i] as Target
@@ -177,7 +179,7 @@ export class WriteCoordinator {
   }
 
   private callOptions(req: WriteRequest, target?: Target) {
-    return { requestId: req.requestId, hintFor: target?.hintFor }
+    return { requestId: req.requestId, hintFor: target?.hintFor, timeoutMs: this.cfg.replicaTimeoutMs }
   }
 
   private noteFailure(target: Target, err: unknown, failures: string[]): void {

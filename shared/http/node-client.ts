@@ -55,6 +55,8 @@ export type WriteBody = { buffer: Buffer } | { stream: Readable } | { uploadId: 
 export interface CallOptions {
   requestId?: string | undefined
   signal?: AbortSignal
+  /** Bound on the whole call (small bodies only: a streamed body is bounded by the idle timeout). */
+  timeoutMs?: number | undefined
   /** Address the hints held for this node instead of the target's own data. */
   hintFor?: string | undefined
 }
@@ -98,7 +100,8 @@ export class NodeClient {
   private write(node: NodeRef, path: string, meta: Record<string, string>, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
     const headers = this.headers(opts, body && 'uploadId' in body ? { ...meta, [HEADER_UPLOAD]: body.uploadId } : meta)
     const payload = body && 'buffer' in body ? body.buffer : body && 'stream' in body ? body.stream : undefined
-    return this.call(node, WriteAnswerSchema, { method: 'PUT', path, body: payload ?? Buffer.alloc(0), headers })
+    const totalTimeoutMs = body && 'stream' in body ? undefined : opts?.timeoutMs
+    return this.call(node, WriteAnswerSchema, { method: 'PUT', path, body: payload ?? Buffer.alloc(0), headers, ...(totalTimeoutMs ? { totalTimeoutMs } : {}) })
   }
 
   reap(node: NodeRef, bucket: string, key: string, dots: readonly Dot[], opts?: CallOptions): Promise<ReapAnswer> {

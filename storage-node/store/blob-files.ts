@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { EntityTooLargeError, InvalidRequestError } from '../../shared/errors.js'
+import { EntityTooLargeError, InvalidRequestError, StoreError } from '../../shared/errors.js'
 
 /** A body received and hashed but not yet part of any stored version. */
 export type ReceivedBody =
@@ -77,6 +77,9 @@ export class BlobFiles {
     } catch (err) {
       await file?.close().catch(() => undefined)
       if (tmpPath) await unlink(tmpPath).catch(() => undefined)
+      if (err instanceof StoreError) throw err
+      // The sender went away mid-body (a proxy killed, a connection reset): nothing was stored.
+      if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') throw new InvalidRequestError(`upload aborted: ${(err as Error).message}`)
       throw err
     }
   }
