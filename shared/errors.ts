@@ -78,6 +78,12 @@ export class HintStoreFullError extends StoreError {
   readonly status = 507
 }
 
+/** A replica's stored bytes no longer match their SHA-256: never served; the copy is quarantined. */
+export class CorruptReplicaError extends StoreError {
+  readonly code = 'CorruptReplica'
+  readonly status = 502
+}
+
 /** Fewer than the needed replicas answered. `reached` names the nodes that did, so a partial write is reported, not hidden. */
 export class QuorumNotReachedError extends StoreError {
   readonly code = 'QuorumNotReached'

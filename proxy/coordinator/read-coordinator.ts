@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/log.js'
 import { reconcile, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
-import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
+import { isNodeFailure, type NodeClient, type NodeRef, RemoteError } from '../../shared/http/node-client.js'
 import { gatherQuorum } from './quorum.js'
 import { planTargets } from './sloppy-quorum.js'
 import type { ReadRepairer } from './read-repair.js'
@@ -80,11 +80,17 @@ export class ReadCoordinator {
     const inline = outcome.inline.get(id)
     if (inline) return Readable.from([inline])
     const holders = outcome.holders.get(id) ?? []
+    const corrupt: Holder[] = []
     for (const h of holders) {
       try {
-        return await this.c.nodes.openData(h, bucket, key, id, { requestId, hintFor: h.hintFor })
+        const stream = await this.c.nodes.openData(h, bucket, key, id, { requestId, hintFor: h.hintFor })
+        const version = outcome.versions.find((v) => versionId(v.dot) === id)
+        // A holder that found its copy corrupt has quarantined it: hand it a good copy again.
+        if (version && corrupt.length > 0) this.c.repairer.repairVersion(bucket, key, version, corrupt, [h])
+        return stream
       } catch (err) {
         if (isNodeFailure(err)) this.c.view.markFailed(h.id)
+        if (err instanceof RemoteError && err.code === 'CorruptReplica' && !h.hintFor) corrupt.push(h)
         this.c.log.warn({ target: h.id, version: id, err: String(err) }, 'version bytes unavailable')
       }
     }

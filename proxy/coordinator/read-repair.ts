@@ -26,6 +26,11 @@ export class ReadRepairer {
     }
   }
 
+  /** Push one version to replicas known to lack it (e.g. after they quarantined a corrupt copy). */
+  repairVersion(bucket: string, key: string, v: Version, targets: readonly NodeRef[], sources: Holder[]): void {
+    for (const t of targets) void this.push(bucket, key, v, t, sources)
+  }
+
   private async push(bucket: string, key: string, v: Version, target: NodeRef, holders: Holder[]): Promise<void> {
     const id = versionId(v.dot)
     try {

@@ -166,8 +166,10 @@ export class NodeClient {
       throw new NodeUnreachableError(node.id, err)
     }
     if (res.statusCode === 200) return res
-    res.resume()
-    throw new RemoteError(node.id, res.statusCode ?? 0, 'DataUnavailable', 'version bytes not served')
+    let text = ''
+    res.setEncoding('utf8')
+    for await (const chunk of res) text += chunk
+    throw toRemoteError(node, res.statusCode ?? 0, text)
   }
 }
 
@@ -191,6 +193,6 @@ export function isClientError(err: unknown): err is StoreError {
 
 /** True for errors that say something about the node's health rather than the request. */
 export function isNodeFailure(err: unknown): boolean {
-  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && err.code !== 'HintStoreFull')
+  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && err.code !== 'HintStoreFull' && err.code !== 'CorruptReplica')
 }
 

@@ -97,7 +97,7 @@ export class HintReplayer {
   }
 
   private async deliver(target: NodeRef, space: Space, bucket: string, key: string, v: Version): Promise<void> {
-    const body = v.tombstone ? null : { stream: this.c.store.openData(bucket, key, versionId(v.dot), space) }
+    const body = v.tombstone ? null : { stream: await this.c.store.openData(bucket, key, versionId(v.dot), space) }
     await this.c.nodes.replicate(target, bucket, key, v, body)
     await this.c.store.drop(space, bucket, key, [v.dot])
   }

@@ -3,7 +3,7 @@ import type Router from '@koa/router'
 import { koaBody } from 'koa-body'
 import type { Context } from 'koa'
 import { INLINE_MAX_BYTES, RESERVED_NAMESPACES } from '../../shared/constants.js'
-import { BadDigestError, InvalidRequestError } from '../../shared/errors.js'
+import { BadDigestError, CorruptReplicaError, InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
 import { NODE_ID_RE } from '../../shared/names.js'
 import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
@@ -113,22 +113,29 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const live = answer.versions.filter((v) => !v.tombstone)
     const only = live[0]
     if (ctx.query.inline === '1' && live.length === 1 && only && only.size <= INLINE_MAX_BYTES) {
-      const chunks: Buffer[] = []
-      for await (const chunk of c.store.openData(bucket, key, versionId(only.dot), space) as AsyncIterable<Buffer>) chunks.push(chunk)
-      ctx.set(HEADER_VERSIONS, encodeHeaderJson(answer))
-      ctx.type = 'application/octet-stream'
-      ctx.body = Buffer.concat(chunks)
-      return
+      try {
+        const chunks: Buffer[] = []
+        for await (const chunk of (await c.store.openData(bucket, key, versionId(only.dot), space)) as AsyncIterable<Buffer>) chunks.push(chunk)
+        ctx.set(HEADER_VERSIONS, encodeHeaderJson(answer))
+        ctx.type = 'application/octet-stream'
+        ctx.body = Buffer.concat(chunks)
+        return
+      } catch (err) {
+        if (!(err instanceof CorruptReplicaError)) throw err
+        // The copy was quarantined: answer what is left, so the reader repairs this replica.
+        ctx.body = { node: c.nodeId, versions: c.store.versions(bucket, key, space) } satisfies VersionsAnswer
+        return
+      }
     }
     ctx.body = answer
   })
 
-  router.get(internalRoutes.data.pattern, (ctx) => {
+  router.get(internalRoutes.data.pattern, async (ctx) => {
     const { bucket, key } = target(ctx)
     const id = String(ctx.params.versionId)
     const space = spaceOf(ctx, c.nodeId)
     const version = c.store.versions(bucket, key, space).find((v) => versionId(v.dot) === id)
-    ctx.body = c.store.openData(bucket, key, id, space)
+    ctx.body = await c.store.openData(bucket, key, id, space)
     if (version) {
       ctx.length = version.size
       ctx.type = version.contentType

@@ -7,10 +7,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
-import { EntityTooLargeError, InvalidRequestError, StoreError } from '../../shared/errors.js'
+import { Readable, Transform } from 'node:stream'
+import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, StoreError } from '../../shared/errors.js'
 
 /** A body received and hashed but not yet part of any stored version. */
 export type ReceivedBody =
@@ -18,6 +18,9 @@ export type ReceivedBody =
   | { kind: 'file'; size: number; etag: string; tmpPath: string }
 
 export const EMPTY_ETAG = createHash('sha256').digest('hex')
+
+/** Files up to this size are verified before the first byte is sent. */
+export const VERIFY_FIRST_MAX_BYTES = 8 * 1024 * 1024
 
 export interface BlobFilesInit {
   dataDir: string
@@ -104,8 +107,40 @@ export class BlobFiles {
     if (body.kind === 'file') await unlink(body.tmpPath).catch(() => undefined)
   }
 
-  openRead(name: string): Readable {
-    return createReadStream(join(this.blobDir, name.slice(0, 2), name))
+  /**
+   * The bytes of a stored file, checked against their SHA-256. Files up to `verifyFirstMaxBytes` are
+   * hashed before anything is sent (a corrupt copy is refused, so the reader can go to another
+   * replica); larger ones are hashed as they stream and the stream fails at its end on a mismatch,
+   * so a client never receives a complete corrupt body.
+   */
+  async openVerified(name: string, etag: string, onLateCorruption: () => void, verifyFirstMaxBytes = VERIFY_FIRST_MAX_BYTES): Promise<Readable> {
+    const path = join(this.blobDir, name.slice(0, 2), name)
+    const size = (await stat(path)).size
+    if (size <= verifyFirstMaxBytes) {
+      const bytes = await readFile(path)
+      if (createHash('sha256').update(bytes).digest('hex') !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
+      return Readable.from([bytes])
+    }
+    const hash = createHash('sha256')
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk)
+        cb(null, chunk)
+      },
+      flush(cb) {
+        if (hash.digest('hex') === etag) return cb(null)
+        onLateCorruption()
+        cb(new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`))
+      },
+    })
+    return createReadStream(path).pipe(check)
+  }
+
+  /** Move a corrupt file aside (kept for inspection, never served again). */
+  async quarantine(name: string): Promise<void> {
+    const dir = join(this.init.dataDir, 'quarantine')
+    await mkdir(dir, { recursive: true })
+    await rename(join(this.blobDir, name.slice(0, 2), name), join(dir, name)).catch(() => undefined)
   }
 
   async remove(name: string): Promise<void> {

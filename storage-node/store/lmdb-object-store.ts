@@ -9,11 +9,11 @@
  * (sloppy quorum). A hinted version is stored in the same transaction as its hint, is invisible to
  * reads of the node's own data, and is dropped once handed off.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
-import { HintStoreFullError, NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
+import { CorruptReplicaError, HintStoreFullError, NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
@@ -280,14 +280,38 @@ export class LmdbObjectStore implements ObjectStore {
     return gone
   }
 
-  openData(bucket: string, key: string, id: string, space: Space = OWN): Readable {
+  /**
+   * The bytes of a held version, verified against its SHA-256. A copy found corrupt is quarantined:
+   * the version leaves this node's set (so a read or handoff elsewhere repairs it) and the error
+   * says so; it is never served.
+   */
+  async openData(bucket: string, key: string, id: string, space: Space = OWN): Promise<Readable> {
     const v = this.held(space, bucket, key).find((h) => versionId(h.dot) === id)
     if (!v || v.tombstone) throw new NoSuchVersionError(`version ${id} is not held here`)
-    if (v.blob) return this.init.blobs.openRead(v.blob)
-    if (v.size === 0) return Readable.from([])
-    const bytes = this.inline.get(this.inlineKey(space, id))
-    if (!bytes) throw new NoSuchVersionError(`bytes of version ${id} are missing`)
-    return Readable.from([bytes])
+    try {
+      if (v.blob) return await this.init.blobs.openVerified(v.blob, v.etag, () => void this.quarantine(space, bucket, key, v))
+      if (v.size === 0) return Readable.from([])
+      const bytes = this.inline.get(this.inlineKey(space, id))
+      if (!bytes || createHash('sha256').update(bytes).digest('hex') !== v.etag) throw new CorruptReplicaError(`stored bytes of version ${id} are missing or do not match their SHA-256`)
+      return Readable.from([bytes])
+    } catch (err) {
+      if (err instanceof CorruptReplicaError) await this.quarantine(space, bucket, key, v)
+      throw err
+    }
+  }
+
+  private async quarantine(space: Space, bucket: string, key: string, v: StoredVersion): Promise<void> {
+    this.init.log?.error({ bucket, key, version: versionId(v.dot), blob: v.blob }, 'corrupt replica quarantined')
+    if (v.blob) await this.init.blobs.quarantine(v.blob)
+    await this.root.transaction(() => {
+      const held = this.held(space, bucket, key)
+      const rest = held.filter((h) => versionId(h.dot) !== versionId(v.dot))
+      if (rest.length === held.length) return
+      if (space.kind === 'hint') this.accountHints(space.target, [], [v])
+      this.putSet(space, bucket, key, rest, this.record(space, bucket, key)?.issued)
+      if (!v.blob) this.inline.remove(this.inlineKey(space, versionId(v.dot)))
+    })
+    await this.root.flushed
   }
 
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean } {

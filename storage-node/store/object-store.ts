@@ -30,7 +30,7 @@ export interface ObjectStore {
   /** Every version held for the key (tombstones included). */
   versions(bucket: string, key: string, space?: Space): Version[]
   /** The bytes of one held version. */
-  openData(bucket: string, key: string, versionId: string, space?: Space): Readable
+  openData(bucket: string, key: string, versionId: string, space?: Space): Promise<Readable>
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean }
   /** Remove versions by dot from a space (hints handed off). */
   drop(space: Space, bucket: string, key: string, dots: readonly Dot[]): Promise<number>

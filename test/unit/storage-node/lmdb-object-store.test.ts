@@ -56,9 +56,9 @@ async function body(blobs: BlobFiles, bytes: Buffer | string): Promise<ReceivedB
   return blobs.receive(Readable.from([Buffer.from(bytes)]))
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+async function readAll(opened: Readable | Promise<Readable>): Promise<Buffer> {
   const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(Buffer.from(c as Uint8Array))
+  for await (const c of await opened) chunks.push(Buffer.from(c as Uint8Array))
   return Buffer.concat(chunks)
 }
 
@@ -141,7 +141,7 @@ test('coordinate without context replaces what the node holds', async (t) => {
   t.deepEqual(second.version.context, ctx({ [inc(store, 1)]: 1 }))
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(second.version.dot)])
   t.is((await readAll(store.openData('b', 'k', versionId(second.version.dot)))).toString(), 'two')
-  t.throws(() => store.openData('b', 'k', versionId(first.version.dot)), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(first.version.dot)), { instanceOf: NoSuchVersionError })
   t.is(store.versions('b', 'k')[0]?.contentType, 'text/plain')
   t.deepEqual(store.versions('b', 'other'), [])
 })
@@ -173,7 +173,7 @@ test('tombstone: coordinate with tombstone:true and no body', async (t) => {
   const held = store.versions('b', 'k')
   t.is(held.length, 1)
   t.true(held[0]?.tombstone)
-  t.throws(() => store.openData('b', 'k', versionId(del.version.dot)), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(del.version.dot)), { instanceOf: NoSuchVersionError })
   // The key is still listed (tombstones carry clocks) until a later write.
   t.deepEqual(
     store.list('b', { prefix: '', limit: 10 }).entries.map((e) => e.key),
@@ -219,7 +219,7 @@ test('replicate of a superseded version is not stored', async (t) => {
   t.false(late.stored)
   t.deepEqual(late.clock, clockOf(newer))
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(newer.dot)])
-  t.throws(() => store.openData('b', 'k', versionId(old.dot)), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(old.dot)), { instanceOf: NoSuchVersionError })
 })
 
 test('replicate of a version that supersedes local ones drops them', async (t) => {
@@ -232,7 +232,7 @@ test('replicate of a version that supersedes local ones drops them', async (t) =
   const r = await store.replicate('b', 'k', resolved, resolvedBody)
   t.true(r.stored)
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(resolved.dot)])
-  t.throws(() => store.openData('b', 'k', versionId(a.version.dot)), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(a.version.dot)), { instanceOf: NoSuchVersionError })
 })
 
 test('a replicated file-backed version that is superseded leaves no blob file', async (t) => {
@@ -272,7 +272,7 @@ test('a version dropped by a later write removes its blob file', async (t) => {
   const w2 = await store.coordinate('b', 'k', {}, await blobs.receive(Readable.from([two])))
   t.is(await blobs.countFiles(), 1, 'the overwritten version’s file is gone')
   t.true((await readAll(store.openData('b', 'k', versionId(w2.version.dot)))).equals(two))
-  t.throws(() => store.openData('b', 'k', versionId(w1.version.dot)), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(w1.version.dot)), { instanceOf: NoSuchVersionError })
   // Siblings keep their files; resolving them removes all but the survivor's.
   const read = contextOf(store.versions('b', 'k'))
   await store.coordinate('b', 'k', { context: read }, await blobs.receive(Readable.from([randomBytes(2 * INLINE_MAX)])))
@@ -475,7 +475,7 @@ test('hinted versions are invisible to own-space versions() and list(), and read
   t.deepEqual(ids(store.versions('b', 'k', H)), [versionId(v.dot)])
   t.deepEqual(store.versions('b', 'k', hint('node-8')), [], 'hints are kept per target')
   t.deepEqual(store.list('b', { prefix: '', limit: 10 }), { entries: [], truncated: false })
-  t.throws(() => store.openData('b', 'k', versionId(v.dot)), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(v.dot)), { instanceOf: NoSuchVersionError })
   t.is((await readAll(store.openData('b', 'k', versionId(v.dot), H))).toString(), 'hinted')
 
   // A write coordinated by a stand-in stays in the hint space too.
@@ -495,7 +495,7 @@ test('hinted versions are invisible to own-space versions() and list(), and read
   t.is(await store.drop(H, 'b', 'k', [v.dot]), 1)
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(v.dot)], 'dropping the hint leaves own data')
   t.is((await readAll(store.openData('b', 'k', versionId(v.dot)))).toString(), 'hinted')
-  t.throws(() => store.openData('b', 'k', versionId(v.dot), H), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(v.dot), H), { instanceOf: NoSuchVersionError })
 })
 
 test('hintTotals counts hinted versions and bytes per target; hintBatch lists one target\'s keys', async (t) => {
@@ -572,7 +572,7 @@ test('drop removes hinted versions and their bytes, file-backed ones included', 
   t.is(await blobs.countFiles(), 0, 'the dropped hint\'s blob file is removed')
   t.deepEqual(store.hintTotals(), { 'node-9': { versions: 1, bytes: 5 } })
   t.deepEqual(ids(store.versions('b', 'k', H)), [versionId(w.dot)])
-  t.throws(() => store.openData('b', 'k', versionId(v.dot), H), { instanceOf: NoSuchVersionError })
+  await t.throwsAsync(() => store.openData('b', 'k', versionId(v.dot), H), { instanceOf: NoSuchVersionError })
   t.is((await readAll(store.openData('b', 'k', versionId(w.dot), H))).toString(), 'small')
 
   t.is(await store.drop(H, 'b', 'k', [w.dot, v.dot]), 1)
