@@ -14,6 +14,7 @@ import {
 import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
 import { NODE_ID_RE } from '../shared/names.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
+import type { Durability } from './store/blob-files.js'
 
 export interface NodeConfig {
   id: string
@@ -41,6 +42,8 @@ export interface NodeConfig {
   hintDropAfterMs: number
   /** Bodies staged for an upload that is never committed (its proxy died) are dropped after this. */
   stagingTtlMs: number
+  /** 'fsync' (default) or 'none' (acknowledge before data reaches the disk; for measurements and throwaway data). */
+  durability: Durability
   logLevel: string
 }
 
@@ -82,6 +85,15 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--max-hint-bytes <n>', 'bytes of hints held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), 10 * 1024 ** 3)
     .option('--hint-drop-after-ms <ms>', 'drop hints for a node missing from the membership this long', parseIntArg(0, Number.MAX_SAFE_INTEGER), 7 * 24 * 3_600_000)
     .option('--staging-ttl-ms <ms>', 'drop staged upload bodies never committed after this long', parseIntArg(1000, 2 ** 31 - 1), STAGING_TTL_MS)
+    .option(
+      '--durability <mode>',
+      'fsync: acknowledge writes once on disk; none: once in the OS cache (a crash may lose them)',
+      (v) => {
+        if (v !== 'fsync' && v !== 'none') throw new InvalidArgumentError('fsync or none')
+        return v
+      },
+      'fsync',
+    )
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -113,6 +125,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     maxHintBytes: o.maxHintBytes,
     hintDropAfterMs: o.hintDropAfterMs,
     stagingTtlMs: o.stagingTtlMs,
+    durability: o.durability,
     logLevel: o.logLevel,
   })
 }

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(cfg.id, cfg.logLevel)
   mkdirSync(cfg.dataDir, { recursive: true })
-  const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes })
+  const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability })
   await blobs.start()
   const store = new LmdbObjectStore({
     nodeId: cfg.id,
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     maxSiblings: cfg.maxSiblings,
     maxClockEntries: cfg.maxClockEntries,
     maxHintBytes: cfg.maxHintBytes,
+    durability: cfg.durability,
     log: log.child({ component: 'store' }),
   })
   const staging = new StagingArea(blobs, cfg.stagingTtlMs)

@@ -17,7 +17,7 @@ import { CorruptReplicaError, HintStoreFullError, NoSuchVersionError, TooManySib
 import type { Logger } from '../../shared/log.js'
 import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
-import type { BlobFiles, ReceivedBody } from './blob-files.js'
+import type { BlobFiles, Durability, ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; otherwise bytes are inline (or empty). */
@@ -40,6 +40,8 @@ export interface LmdbObjectStoreInit {
   maxClockEntries?: number
   /** Most bytes of hinted versions this node holds for others; past it, it refuses to stand in. */
   maxHintBytes?: number
+  /** 'fsync' (default): acknowledge after the commit is on disk. 'none': after it is committed in memory (a crash may lose it). */
+  durability?: Durability
   log?: Logger
   now?: () => number
 }
@@ -217,7 +219,7 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   private async finish(outcome: StoreWriteResult & { droppedFiles: string[] }, blob: string | undefined): Promise<StoreWriteResult> {
-    await this.root.flushed
+    await this.durable()
     if (blob && !outcome.stored) await this.init.blobs.remove(blob)
     for (const f of outcome.droppedFiles) await this.init.blobs.remove(f)
     return { version: outcome.version, stored: outcome.stored, clock: outcome.clock }
@@ -235,7 +237,7 @@ export class LmdbObjectStore implements ObjectStore {
       for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
       return dropped
     })
-    await this.root.flushed
+    await this.durable()
     for (const d of outcome) if (d.blob) await this.init.blobs.remove(d.blob)
     return outcome.length
   }
@@ -276,7 +278,7 @@ export class LmdbObjectStore implements ObjectStore {
       this.putSet(OWN, bucket, key, [])
       return true
     })
-    await this.root.flushed
+    await this.durable()
     return gone
   }
 
@@ -311,7 +313,7 @@ export class LmdbObjectStore implements ObjectStore {
       this.putSet(space, bucket, key, rest, this.record(space, bucket, key)?.issued)
       if (!v.blob) this.inline.remove(this.inlineKey(space, versionId(v.dot)))
     })
-    await this.root.flushed
+    await this.durable()
   }
 
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean } {
@@ -325,6 +327,12 @@ export class LmdbObjectStore implements ObjectStore {
       entries.push({ key: k, versions: value.versions.map(publicVersion) })
     }
     return { entries, truncated: false }
+  }
+
+  /** Wait until what was committed is as durable as configured. */
+  private async durable(): Promise<void> {
+    if (this.init.durability === 'none') await this.root.committed
+    else await this.root.flushed
   }
 
   async close(): Promise<void> {
