@@ -26,7 +26,8 @@ async function main(): Promise<void> {
     const n = Number(rest[0] ?? 4)
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('usage: start [N], N from 1 to 1000')
     const layout = layoutFromEnv(n)
-    const { started } = await startCluster(layout, 60_000)
+    // Process start-up dominates on a small machine (~0.7 s per node on 2 cores): allow for N.
+    const { started } = await startCluster(layout, Math.max(60_000, n * 2000))
     console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
     console.log(`proxy: http://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
   } else if (command === 'stop') {
