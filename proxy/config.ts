@@ -42,7 +42,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--max-object-bytes <n>', 'largest object accepted (413 past it)', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
     .option('--membership-poll-ms <ms>', 'membership refresh period', parseIntArg(50, 60_000), 1000)
     .option('--local-down-ms <ms>', 'how long a failed node is skipped', parseIntArg(0, 600_000), 2000)
-    .option('--post-quorum-ms <ms>', 'after W acks, wait this long for the other replicas', parseIntArg(0, 10_000), 5)
+    .option('--post-quorum-ms <ms>', 'when stand-ins are involved, after W acks wait this long for them, so the answer names the hints', parseIntArg(0, 10_000), 50)
     .option('--replica-timeout-ms <ms>', 'bound on a replica answering a small write before a stand-in is tried', parseIntArg(100, 600_000), 3000)
     .option('--kv-max-batch-keys <n>', 'keys per /set, /fetch, /query batch', parseIntArg(1, 1_000_000), 1000)
     .option('--kv-max-batch-bytes <n>', 'bytes per key-value batch body', parseIntArg(1024, 2 ** 31 - 1), 16 * 1024 * 1024)

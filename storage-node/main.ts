@@ -39,6 +39,8 @@ async function main(): Promise<void> {
     durability: cfg.durability,
     log: log.child({ component: 'store' }),
   })
+  const orphans = await blobs.sweepOrphans(store.referencedBlobs())
+  if (orphans > 0) log.warn({ orphans }, 'removed blob files no version refers to (left by a crash)')
   const staging = new StagingArea(blobs, cfg.stagingTtlMs)
   // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)

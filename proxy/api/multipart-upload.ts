@@ -39,7 +39,9 @@ export async function uploadMultipart(
       }
     }
   })
+  let active: { destroy(err?: Error): unknown } | undefined
   parser.on('file', (_field, stream, info) => {
+    active = stream
     const key = info.filename
     const ctxAtPart = context
     chain = chain.then(async () => {
@@ -56,14 +58,15 @@ export async function uploadMultipart(
   })
   await new Promise<void>((resolve) => {
     parser.once('close', resolve)
-    parser.once('error', (err) => {
-      fail(new InvalidRequestError(`malformed multipart request: ${(err as Error).message}`))
+    const abort = (err: InvalidRequestError) => {
+      fail(err)
+      // Unblock whatever is reading the current part, and stop parsing.
+      active?.destroy(err)
+      parser.destroy()
       resolve()
-    })
-    ctx.req.once('aborted', () => {
-      fail(new InvalidRequestError('upload aborted by the client'))
-      resolve()
-    })
+    }
+    parser.once('error', (err) => abort(new InvalidRequestError(`malformed multipart request: ${(err as Error).message}`)))
+    ctx.req.once('aborted', () => abort(new InvalidRequestError('upload aborted by the client')))
     ctx.req.pipe(parser)
   })
   await chain

@@ -56,8 +56,10 @@ export class BucketRegistry {
         filesDeleted++
       }
     }
-    const first = await this.c.lister.page(bucket, { prefix: '', limit: 1 })
-    if (first.keys.length > 0) throw new BucketNotEmptyError(`bucket ${bucket} is not empty (use ?force=true to delete its files too)`)
+    // Tombstoned keys fill listing pages too: look for a live key across pages, not in one short page.
+    for await (const _live of this.c.lister.all(bucket, '', 100)) {
+      throw new BucketNotEmptyError(`bucket ${bucket} is not empty (use ?force=true to delete its files too)`)
+    }
     this.seen.delete(bucket)
     const outcome = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: null, context: contextOf(read.versions), w })
     return { outcome, filesDeleted }

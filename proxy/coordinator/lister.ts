@@ -7,7 +7,7 @@ import { QuorumNotReachedError } from '../../shared/errors.js'
 import { reconcile } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
-import { isNodeFailure, type NodeClient } from '../../shared/http/node-client.js'
+import { isClientError, isNodeFailure, type NodeClient } from '../../shared/http/node-client.js'
 
 export interface ListedKey {
   key: string
@@ -31,6 +31,8 @@ export class Lister {
       if (isNodeFailure(s.reason)) this.view.markFailed((targets[i] as { id: string }).id)
       return []
     })
+    const clientErrors = settled.flatMap((s) => (s.status === 'rejected' && isClientError(s.reason) ? [s.reason] : []))
+    if (clientErrors.length > 0 && answers.length === 0) throw clientErrors[0]
     // With N replicas per key, a listing is complete while fewer than N nodes are missing.
     if (answers.length === 0 || targets.length - answers.length >= this.cfg.n) {
       throw new QuorumNotReachedError(Math.max(1, targets.length - this.cfg.n + 1), answers.map((a) => a.node), ['too few nodes answered the listing'])

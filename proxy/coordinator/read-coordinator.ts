@@ -43,13 +43,11 @@ export class ReadCoordinator {
   async read(bucket: string, key: string, r: number, requestId?: string): Promise<ReadOutcome> {
     const plan = planTargets(this.c.view.preferenceList(bucket, key), this.cfg.n, (id) => this.c.view.isUsable(id))
     if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])
-    // The first replica is asked for the bytes of a single small version along with its versions.
-    const calls = plan.targets.map((t, i) => ({
+    // Every replica sends the bytes of a single small version along with its versions, so whichever
+    // R answer first, the read needs no second request for the data.
+    const calls = plan.targets.map((t) => ({
       node: t.node.id,
-      promise: (i === 0
-        ? this.c.nodes.versionsWithData(t.node, bucket, key, { requestId, hintFor: t.hintFor })
-        : this.c.nodes.versions(t.node, bucket, key, { requestId, hintFor: t.hintFor })
-      ).then(
+      promise: this.c.nodes.versionsWithData(t.node, bucket, key, { requestId, hintFor: t.hintFor }).then(
         (a): Answer => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions, data: 'data' in a ? (a.data as Buffer | undefined) : undefined }),
         (err: unknown) => {
           if (isNodeFailure(err)) this.c.view.markFailed(t.node.id)

@@ -31,8 +31,14 @@ export class ReadRepairer {
     for (const t of targets) void this.push(bucket, key, v, t, sources)
   }
 
+  /** (target, bucket, key, version) pushes under way: concurrent reads of one stale key start one copy. */
+  private readonly inFlight = new Set<string>()
+
   private async push(bucket: string, key: string, v: Version, target: NodeRef, holders: Holder[]): Promise<void> {
     const id = versionId(v.dot)
+    const flight = `${target.id}\u0000${bucket}\u0000${key}\u0000${id}`
+    if (this.inFlight.has(flight)) return
+    this.inFlight.add(flight)
     try {
       const source = holders[0]
       if (!source) return
@@ -44,6 +50,8 @@ export class ReadRepairer {
       this.failed++
       if (isNodeFailure(err)) this.onNodeFailure(target.id)
       this.log.warn({ bucket, key, version: id, target: target.id, err: String(err) }, 'read repair failed')
+    } finally {
+      this.inFlight.delete(flight)
     }
   }
 }

@@ -88,7 +88,9 @@ export class WriteCoordinator {
   /** Body in hand: coordinate on the first target that answers, then replicate to the rest; failed targets get stand-ins. */
   private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: WriteBody): Promise<Acked[]> {
     const failures: string[] = []
-    const queue = [...targets]
+    // A live primary coordinates when there is one: a stand-in coordinates in its (empty) hint space,
+    // so a plain re-upload through it would become a sibling instead of an update.
+    const queue = [...targets].sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
     while (queue.length > 0) {
       const target = queue.shift() as Target
       let answer: WriteAnswer
@@ -114,7 +116,8 @@ export class WriteCoordinator {
         target: t,
         answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, answer.version, body, this.callOptions(req, t)),
       }))
-      return this.quorum(req, { target, answer }, queue.map(replicate), failures, extras)
+      const expectHints = targets.some((t) => t.hintFor !== undefined) || extras.length > 0 || failures.length > 0
+      return this.quorum(req, { target, answer }, queue.map(replicate), failures, extras, expectHints)
     }
     throw new QuorumNotReachedError(req.w, [], failures)
   }
@@ -133,13 +136,15 @@ export class WriteCoordinator {
         }
       }),
     )
+    // The client's body failed (aborted, over the limit): that says nothing about the replicas.
+    if (body.errored) throw body.errored
     const failures: string[] = []
     const ready: Target[] = []
     staged.forEach((s, i) => {
       if (s.status === 'fulfilled') ready.push(targets[i] as Target)
       else this.noteFailure(targets[i] as Target, s.reason, failures)
     })
-    if (body.errored) throw body.errored
+    ready.sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
     for (let i = 0; i < ready.length && ready.length - i >= req.w; i++) {
       const target = ready[i] as Target
       try {
@@ -151,7 +156,7 @@ export class WriteCoordinator {
             throw err
           }),
         }))
-        return this.quorum(req, { target, answer }, rest, failures)
+        return this.quorum(req, { target, answer }, rest, failures, [], ready.some((t) => t.hintFor !== undefined))
       } catch (err) {
         this.noteFailure(target, err, failures)
       }
@@ -164,13 +169,23 @@ export class WriteCoordinator {
    * post_quorum_timeout does, a moment more for the stragglers, so the answer names every replica
    * and hint written by then. The others finish in the background.
    */
-  private async quorum(req: WriteRequest, first: Acked, rest: Promise<Acked>[], failures: string[], extras: Promise<Acked>[] = []): Promise<Acked[]> {
+  private async quorum(
+    req: WriteRequest,
+    first: Acked,
+    rest: Promise<Acked>[],
+    failures: string[],
+    extras: Promise<Acked>[],
+    expectHints: boolean,
+  ): Promise<Acked[]> {
     const acked: Acked[] = [first]
     for (const p of [...rest, ...extras]) p.then((a) => acked.push(a), () => undefined)
     const q = await gatherQuorum(rest.map((promise, i) => ({ node: String(i), promise })), req.w - 1)
     if (1 + q.ok.length < req.w) throw new QuorumNotReachedError(req.w, [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node), failures)
-    const everything = Promise.allSettled([...rest, ...extras])
-    await Promise.race([everything, new Promise((r) => setTimeout(r, this.cfg.postQuorumMs).unref())])
+    // Only a write with stand-ins (or failures that may have brought some) waits: its answer should
+    // name the hints it left. A healthy write answers at W.
+    if ((expectHints || failures.length > 0) && this.cfg.postQuorumMs > 0) {
+      await Promise.race([Promise.allSettled([...rest, ...extras]), new Promise((r) => setTimeout(r, this.cfg.postQuorumMs).unref())])
+    }
     return acked
   }
 

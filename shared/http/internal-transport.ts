@@ -6,7 +6,7 @@
  * read makes four internal requests, so the hot path uses this; got serves the gossip control plane.
  */
 import http, { type IncomingMessage } from 'node:http'
-import type { Readable } from 'node:stream'
+import { pipeline, type Readable } from 'node:stream'
 import { HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
 import { signRequest } from './signing.js'
 
@@ -71,9 +71,10 @@ export class InternalTransport {
       if (r.body === undefined) req.end()
       else if (Buffer.isBuffer(r.body) || typeof r.body === 'string') req.end(r.body)
       else {
-        const body = r.body
-        body.once('error', (err) => req.destroy(err))
-        body.pipe(req)
+        // pipeline: a failing request destroys the body (its file descriptor, its socket) and vice versa.
+        pipeline(r.body, req, (err) => {
+          if (err) req.destroy(err)
+        })
       }
     })
   }

@@ -132,13 +132,13 @@ function actorsIn(versions: readonly Versioned[]): Map<ActorId, number> {
  * context is pruned first, so what the coordinator drops is what every replica will drop.
  *
  * Dots count per key, so a key's dots from one writer are contiguous and contexts stay compact
- * version vectors. The writer is a per-key *incarnation* of the node's actor: the one found in the
- * versions the node holds for the key (continued at its highest counter + 1), or, when the node
- * holds no trace of one (a new key, a reaped key, a pruned context), a fresh incarnation
- * `<node actor>~<lastIncarnation + 1>` starting at 1. So a counter is never reused, even after the
- * node forgot a key (riak kv679's reaped-tombstone case): losing track only ever means a new name.
- * `issued` is the node's own record of the highest counter it issued per incarnation for this key:
- * a pruned context may have dropped that trace from the versions, the record never does.
+ * version vectors. The writer is a per-key *incarnation* of the node's actor. `issued` is the
+ * node's own record, kept beside the key's versions, of the highest counter it issued per
+ * incarnation for this key: the newest incarnation in it is continued above everything seen of it;
+ * with no record (a new key, a key reaped or never coordinated here) a fresh incarnation
+ * `<node actor>~<lastIncarnation + 1>` starts at 1. So a counter is never reused, not after the node
+ * forgot a key (riak kv679's reaped-tombstone case), not through a context taken from another key:
+ * losing track only ever means a new name.
  */
 export function planCoordinatedWrite<V extends Versioned>(
   held: readonly V[],
@@ -150,7 +150,9 @@ export function planCoordinatedWrite<V extends Versioned>(
 ): { dot: Dot; context: CausalContext; kept: V[]; incarnation: number } {
   const context = pruneContext(clientContext ? compact(clientContext.vv, clientContext.dots) : contextOf(held), maxContextEntries)
   const prefix = `${nodeActor}${INCARNATION_SEPARATOR}`
-  const mine = [...new Set([...actorsIn(held).keys(), ...Object.keys(issued)])].filter((a) => a.startsWith(prefix) && /^\d+$/.test(a.slice(prefix.length)))
+  // Only an incarnation this node's own record for this key says it issued may be continued: one
+  // seen in a context (which may come from another key, or from before the key was reaped) may not.
+  const mine = Object.keys(issued).filter((a) => a.startsWith(prefix) && /^\d+$/.test(a.slice(prefix.length)))
   let incarnation = lastIncarnation
   let actor: ActorId
   if (mine.length > 0) {

@@ -9,8 +9,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, StoreError } from '../../shared/errors.js'
+import { pipeline, Readable, Transform } from 'node:stream'
+import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
 
 /** A body received and hashed but not yet part of any stored version. */
 export type ReceivedBody =
@@ -18,6 +18,15 @@ export type ReceivedBody =
   | { kind: 'file'; size: number; etag: string; tmpPath: string }
 
 export const EMPTY_ETAG = createHash('sha256').digest('hex')
+
+async function fsyncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r')
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
+}
 
 /** Files up to this size are verified before the first byte is sent. */
 export const VERIFY_FIRST_MAX_BYTES = 8 * 1024 * 1024
@@ -46,6 +55,23 @@ export class BlobFiles {
     await rm(this.tmpDir, { recursive: true, force: true })
     await mkdir(this.tmpDir, { recursive: true })
     await mkdir(this.blobDir, { recursive: true })
+    // Every shard directory exists and is durable before any blob is renamed into it.
+    for (let i = 0; i < 256; i++) await mkdir(join(this.blobDir, i.toString(16).padStart(2, '0')), { recursive: true })
+    await fsyncDir(this.blobDir)
+    await fsyncDir(this.init.dataDir)
+  }
+
+  /** Remove blob files no stored version refers to (a crash between rename and commit, or before an unlink). */
+  async sweepOrphans(referenced: ReadonlySet<string>): Promise<number> {
+    let removed = 0
+    for (const d of await readdir(this.blobDir)) {
+      for (const f of await readdir(join(this.blobDir, d))) {
+        if (referenced.has(f)) continue
+        await unlink(join(this.blobDir, d, f)).catch(() => undefined)
+        removed++
+      }
+    }
+    return removed
   }
 
   /** Read a whole body, hashing it; spills to an fsync'ed temp file past the inline limit. */
@@ -97,13 +123,7 @@ export class BlobFiles {
     const dir = join(this.blobDir, name.slice(0, 2))
     await mkdir(dir, { recursive: true })
     await rename(body.tmpPath, join(dir, name))
-    if (this.init.durability === 'none') return name
-    const d = await open(dir, 'r')
-    try {
-      await d.sync()
-    } finally {
-      await d.close()
-    }
+    if (this.init.durability !== 'none') await fsyncDir(dir)
     return name
   }
 
@@ -120,7 +140,14 @@ export class BlobFiles {
    */
   async openVerified(name: string, etag: string, onLateCorruption: () => void, verifyFirstMaxBytes = VERIFY_FIRST_MAX_BYTES): Promise<Readable> {
     const path = join(this.blobDir, name.slice(0, 2), name)
-    const size = (await stat(path)).size
+    let size: number
+    try {
+      size = (await stat(path)).size
+    } catch (err) {
+      // Unlinked by a concurrent superseding write: the version is gone, not the node.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NoSuchVersionError(`version bytes ${name} are gone`)
+      throw err
+    }
     if (size <= verifyFirstMaxBytes) {
       const bytes = await readFile(path)
       if (createHash('sha256').update(bytes).digest('hex') !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
@@ -138,7 +165,7 @@ export class BlobFiles {
         cb(new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`))
       },
     })
-    return createReadStream(path).pipe(check)
+    return pipeline(createReadStream(path), check, () => undefined)
   }
 
   /** Move a corrupt file aside (kept for inspection, never served again). */

@@ -329,6 +329,14 @@ export class LmdbObjectStore implements ObjectStore {
     return { entries, truncated: false }
   }
 
+  /** Names of every blob file a stored version (data or hint) refers to. */
+  referencedBlobs(): Set<string> {
+    const names = new Set<string>()
+    for (const { value } of this.objects.getRange({})) for (const v of value.versions) if (v.blob) names.add(v.blob)
+    for (const { value } of this.hints.getRange({})) for (const v of value.versions) if (v.blob) names.add(v.blob)
+    return names
+  }
+
   /** Wait until what was committed is as durable as configured. */
   private async durable(): Promise<void> {
     if (this.init.durability === 'none') await this.root.committed

@@ -133,7 +133,7 @@ test.serial('two of four nodes down: every write succeeds, and all replicas conv
 })
 
 test.serial('at the hint storage limit a node refuses to stand in; writes still reach W with the live primaries', async (t) => {
-  const cluster = await TestCluster.start(4, { nodeArgs: [...HANDOFF_EVERY_SECOND, '--max-hint-bytes', '20000'] })
+  const cluster = await TestCluster.start(4, { nodeArgs: [...HANDOFF_EVERY_SECOND, '--max-hint-bytes', '20000'], proxyArgs: WAIT_FOR_ALL })
   try {
     await createBucket(cluster.url, 'hand-4')
     await cluster.stop('node-4', 'SIGKILL')
