@@ -95,9 +95,13 @@ export class LmdbObjectStore implements ObjectStore {
     return this.record(space, bucket, key)?.versions ?? []
   }
 
-  /** Inline bytes are keyed per space, so the same version held as data and as a hint never shares them. */
-  private inlineKey(space: Space, id: string): string {
-    return space.kind === 'own' ? id : `hint\u0000${space.target}\u0000${id}`
+  /**
+   * Inline bytes are keyed by space, bucket, key and version: the same version held as data and as a
+   * hint never shares them, and two keys can never collide even if a dot were ever issued twice.
+   */
+  private inlineKey(space: Space, bucket: string, key: string, id: string): string {
+    const where = `${bucket}\u0000${key}\u0000${id}`
+    return space.kind === 'own' ? where : `hint\u0000${space.target}\u0000${where}`
   }
 
   versions(bucket: string, key: string, space: Space = OWN): Version[] {
@@ -185,8 +189,8 @@ export class LmdbObjectStore implements ObjectStore {
     if (stored || dropped.length > 0) {
       if (space.kind === 'hint') this.accountHints(space.target, stored ? [version] : [], dropped)
       this.putSet(space, bucket, key, next, issued ?? this.record(space, bucket, key)?.issued)
-      if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(this.inlineKey(space, id), body.bytes)
-      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
+      if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(this.inlineKey(space, bucket, key, id), body.bytes)
+      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
     }
     return { version, stored, clock: displayClock(stored ? next : held.length ? held : next), droppedFiles: dropped.flatMap((d) => (d.blob ? [d.blob] : [])) }
   }
@@ -234,7 +238,7 @@ export class LmdbObjectStore implements ObjectStore {
       if (dropped.length === 0) return dropped
       if (space.kind === 'hint') this.accountHints(space.target, [], dropped)
       this.putSet(space, bucket, key, held.filter((h) => !ids.has(versionId(h.dot))), this.record(space, bucket, key)?.issued)
-      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, versionId(d.dot)))
+      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
       return dropped
     })
     await this.durable()
@@ -293,7 +297,7 @@ export class LmdbObjectStore implements ObjectStore {
     try {
       if (v.blob) return await this.init.blobs.openVerified(v.blob, v.etag, () => void this.quarantine(space, bucket, key, v))
       if (v.size === 0) return Readable.from([])
-      const bytes = this.inline.get(this.inlineKey(space, id))
+      const bytes = this.inline.get(this.inlineKey(space, bucket, key, id))
       if (!bytes || createHash('sha256').update(bytes).digest('hex') !== v.etag) throw new CorruptReplicaError(`stored bytes of version ${id} are missing or do not match their SHA-256`)
       return Readable.from([bytes])
     } catch (err) {
@@ -311,7 +315,7 @@ export class LmdbObjectStore implements ObjectStore {
       if (rest.length === held.length) return
       if (space.kind === 'hint') this.accountHints(space.target, [], [v])
       this.putSet(space, bucket, key, rest, this.record(space, bucket, key)?.issued)
-      if (!v.blob) this.inline.remove(this.inlineKey(space, versionId(v.dot)))
+      if (!v.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(v.dot)))
     })
     await this.durable()
   }

@@ -27,20 +27,58 @@ const ctx = (vv: VectorClock = {}, dots: Dot[] = []): CausalContext => ({ vv, do
 const version = (d: Dot, context: CausalContext = EMPTY_CONTEXT): Versioned => ({ dot: d, context })
 
 /**
- * A coordinator's write as a node does it: plan, then hold the kept versions plus the new one.
- * `node` is the node's actor; the dot's actor is a per-key incarnation of it (`<node>~<n>`).
+ * One key as a simulated node's store keeps it (StoredRecord in storage-node/store/lmdb-object-store.ts):
+ * the versions it holds, and the node's own record of the highest counter it issued per incarnation
+ * for this key. Only a coordinated write here sets `issued`; replication keeps it as it is.
  */
-function write(
-  held: readonly Versioned[],
-  context: CausalContext | undefined,
-  node: string,
-  lastIncarnation: number,
-  maxEntries?: number,
-  issued?: Record<string, number>,
-) {
-  const plan = planCoordinatedWrite(held, context, node, lastIncarnation, maxEntries, issued)
+interface KeyRecord {
+  held: Versioned[]
+  issued?: Record<string, number>
+}
+
+/** A simulated node: its actor, its persisted count of key incarnations (node-wide), and its records per key. */
+interface SimNode {
+  readonly actor: string
+  incarnations: number
+  readonly keys: Map<string, KeyRecord>
+}
+
+/** The key of the single-key examples. */
+const K = 'k'
+
+const node = (actor: string, incarnations = 0): SimNode => ({ actor, incarnations, keys: new Map() })
+
+/** What a node holds of a key (nothing when it has no record of it). */
+const heldOn = (n: SimNode, key = K): Versioned[] => n.keys.get(key)?.held ?? []
+
+/**
+ * A coordinator's write as the store does it (LmdbObjectStore.coordinate): plan with the key's own
+ * `issued` record, then hold the kept versions plus the new one, record the new dot as issued and
+ * persist the incarnation count. The node's actor is `node.actor`; the dot's actor is a per-key
+ * incarnation of it (`<node>~<n>`).
+ */
+function write(n: SimNode, context: CausalContext | undefined, opts: { key?: string; maxEntries?: number } = {}) {
+  const key = opts.key ?? K
+  const rec = n.keys.get(key)
+  const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued)
   const v: Versioned = { dot: plan.dot, context: plan.context }
-  return { version: v, held: [...plan.kept, v], incarnation: plan.incarnation }
+  const held = [...plan.kept, v]
+  n.keys.set(key, { held, issued: { ...rec?.issued, [plan.dot.actor]: plan.dot.counter } })
+  n.incarnations = plan.incarnation
+  return { ...plan, version: v, held }
+}
+
+/** Versions replicated to a node (LmdbObjectStore.replicate): reconciled into what it holds; its `issued` record is untouched. */
+function receive(n: SimNode, versions: readonly Versioned[], key = K): void {
+  const rec = n.keys.get(key)
+  const held = reconcile(rec?.held ?? [], versions)
+  if (held.length === 0) n.keys.delete(key)
+  else n.keys.set(key, rec?.issued ? { held, issued: rec.issued } : { held })
+}
+
+/** The node forgets the key (reaped, or its last version dropped): the versions and the `issued` record go together. */
+function reap(n: SimNode, key = K): void {
+  n.keys.delete(key)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,18 +168,21 @@ test('reconcile keeps one copy per dot and sorts by id', (t) => {
 })
 
 test('the classic trap: two writes over the same stale context through the same actor both survive', (t) => {
+  const a = node('a')
   // First write, then a client reads it.
-  const first = write([], undefined, 'a', 0)
+  const first = write(a, undefined)
   t.deepEqual(first.version.dot, { actor: 'a~1', counter: 1 })
   t.is(first.incarnation, 1)
+  t.deepEqual(a.keys.get(K)?.issued, { 'a~1': 1 }, 'the node records what it issued for the key')
   const staleContext = contextOf(first.held)
   t.deepEqual(staleContext, { vv: { 'a~1': 1 }, dots: [] })
 
   // Two clients write over that same context through the same coordinator.
-  const second = write(first.held, staleContext, 'a', 1)
-  const third = write(second.held, staleContext, 'a', 1)
+  const second = write(a, staleContext)
+  const third = write(a, staleContext)
   t.deepEqual(second.version.dot, { actor: 'a~1', counter: 2 })
   t.deepEqual(third.version.dot, { actor: 'a~1', counter: 3 })
+  t.is(a.incarnations, 1, 'the recorded incarnation is continued: no new one')
   t.deepEqual(third.version.context, { vv: { 'a~1': 1 }, dots: [] })
   t.deepEqual(sortedIds(third.held), ['a~1.2', 'a~1.3'], 'the coordinator keeps the earlier write as a sibling')
   t.deepEqual(ids(reconcile(third.held)), ['a~1.2', 'a~1.3'])
@@ -153,19 +194,27 @@ test('the classic trap: two writes over the same stale context through the same 
   // A write over the context of both supersedes both.
   const both = contextOf(third.held)
   t.deepEqual(both, { vv: { 'a~1': 3 }, dots: [] })
-  const resolved = write(third.held, both, 'a', 1)
+  const resolved = write(a, both)
   t.deepEqual(resolved.held, [resolved.version])
   t.deepEqual(ids(reconcile([first.version, second.version, third.version], [resolved.version])), ['a~1.4'])
   t.deepEqual(ids(reconcile([resolved.version], [third.version], [second.version])), ['a~1.4'])
+  t.deepEqual(a.keys.get(K)?.issued, { 'a~1': 4 })
 })
 
 test('the trap through a different coordinator: siblings survive there too', (t) => {
-  const first = write([], undefined, 'a', 0)
+  const a = node('a')
+  const b = node('b')
+  const first = write(a, undefined)
+  receive(b, first.held)
   const c = contextOf(first.held)
-  const viaA = write(first.held, c, 'a', 1)
-  const viaB = write(first.held, c, 'b', 0)
+  const viaA = write(a, c)
+  // b holds a's incarnation but has no record of its own for the key: it starts one.
+  const viaB = write(b, c)
+  t.deepEqual(viaB.version.dot, dot('b~1', 1))
   t.deepEqual(ids(reconcile(viaA.held, viaB.held)), ['a~1.2', 'b~1.1'])
-  const resolved = write(reconcile(viaA.held, viaB.held), contextOf([viaA.version, viaB.version]), 'b', 1)
+  receive(b, viaA.held)
+  t.deepEqual(ids(heldOn(b)), ['a~1.2', 'b~1.1'])
+  const resolved = write(b, contextOf([viaA.version, viaB.version]))
   t.deepEqual(ids(reconcile(viaA.held, viaB.held, [resolved.version])), ['b~1.2'])
 })
 
@@ -173,126 +222,210 @@ test('the trap through a different coordinator: siblings survive there too', (t)
 // (A,3), written over {A:1}) would write over {A:3} and so erase (A,2), which no client had seen
 // next to (A,3) on C.
 test('regression: a replica that missed a sibling cannot supersede it with a context-free write', (t) => {
-  const a1 = write([], undefined, 'A', 0).version
+  const nodes = { A: node('A'), B: node('B'), C: node('C') }
+  const a1 = write(nodes.A, undefined).version
   const A = a1.dot.actor // A's incarnation for this key
   t.deepEqual(a1.dot, dot(A, 1))
-  const held: Record<'A' | 'B' | 'C', Versioned[]> = { A: [a1], B: [a1], C: [a1] }
+  receive(nodes.B, [a1])
+  receive(nodes.C, [a1])
   // Two clients read (A,1) and write over its context through A.
-  const read = contextOf(held.A)
-  const w2 = write(held.A, read, 'A', 1)
-  const w3 = write(w2.held, read, 'A', 1)
-  const a2 = w2.version
-  const a3 = w3.version
+  const read = contextOf(heldOn(nodes.A))
+  const a2 = write(nodes.A, read).version
+  const a3 = write(nodes.A, read).version
   t.deepEqual([a2.dot, a3.dot], [dot(A, 2), dot(A, 3)])
-  held.A = w3.held
-  held.B = reconcile(held.B, [a2], [a3])
-  held.C = reconcile(held.C, [a3]) // C missed (A,2)
-  t.deepEqual(sortedIds(held.A), [`${A}.2`, `${A}.3`])
-  t.deepEqual(sortedIds(held.B), [`${A}.2`, `${A}.3`])
-  t.deepEqual(ids(held.C), [`${A}.3`])
+  receive(nodes.B, [a2])
+  receive(nodes.B, [a3])
+  receive(nodes.C, [a3]) // C missed (A,2)
+  t.deepEqual(sortedIds(heldOn(nodes.A)), [`${A}.2`, `${A}.3`])
+  t.deepEqual(sortedIds(heldOn(nodes.B)), [`${A}.2`, `${A}.3`])
+  t.deepEqual(ids(heldOn(nodes.C)), [`${A}.3`])
 
   // What C would have claimed as a flat clock covers (A,2): that was the bug.
-  t.deepEqual(displayClock(held.C), { [A]: 3 })
-  t.true(covers(ctx(displayClock(held.C)), a2.dot))
+  t.deepEqual(displayClock(heldOn(nodes.C)), { [A]: 3 })
+  t.true(covers(ctx(displayClock(heldOn(nodes.C))), a2.dot))
 
-  // A write with no client context, coordinated by C's actor over what C holds.
-  const plan = planCoordinatedWrite(held.C, undefined, 'C', 0)
+  // A write with no client context, coordinated by C (no record of its own for the key) over what C holds.
+  const plan = write(nodes.C, undefined)
   t.deepEqual(plan.context, { vv: { [A]: 1 }, dots: [dot(A, 3)] })
   t.false(covers(plan.context, a2.dot), 'C never saw (A,2)')
   t.deepEqual(plan.kept, [])
-  const c1: Versioned = { dot: plan.dot, context: plan.context }
-  held.C = [...plan.kept, c1]
+  t.deepEqual(plan.dot, dot('C~1', 1), 'C starts its own incarnation')
+  const c1 = plan.version
+  t.deepEqual(heldOn(nodes.C), [c1])
   const C1 = versionId(c1.dot)
 
   // Replicated to A and B, the new version supersedes (A,3) only; (A,2) stays as its sibling.
-  held.A = reconcile(held.A, [c1])
-  held.B = reconcile(held.B, [c1])
-  t.deepEqual(sortedIds(held.A), [`${A}.2`, C1].sort())
-  t.deepEqual(sortedIds(held.B), [`${A}.2`, C1].sort())
-  t.deepEqual(sortedIds(reconcile(held.A, held.B, held.C)), [`${A}.2`, C1].sort())
+  receive(nodes.A, [c1])
+  receive(nodes.B, [c1])
+  t.deepEqual(sortedIds(heldOn(nodes.A)), [`${A}.2`, C1].sort())
+  t.deepEqual(sortedIds(heldOn(nodes.B)), [`${A}.2`, C1].sort())
+  t.deepEqual(sortedIds(reconcile(heldOn(nodes.A), heldOn(nodes.B), heldOn(nodes.C))), [`${A}.2`, C1].sort())
   t.true(supersedes(c1, a3))
   t.false(supersedes(c1, a2))
 })
 
 test('a write without context supersedes everything its coordinator holds', (t) => {
+  const a = node('a')
   const stale = EMPTY_CONTEXT
-  const x = write([], stale, 'a', 0)
-  const y = write(x.held, stale, 'a', 1)
+  write(a, stale)
+  const y = write(a, stale)
   t.is(y.held.length, 2, 'explicit empty context: siblings')
-  const blind = write(y.held, undefined, 'a', 1)
+  const blind = write(a, undefined)
   t.deepEqual(blind.held, [blind.version])
   t.deepEqual(blind.version.context, { vv: { 'a~1': 2 }, dots: [] })
+  t.deepEqual(blind.version.dot, dot('a~1', 3))
 })
 
-test('planCoordinatedWrite: a fresh incarnation when the node holds no trace of one, else the held one continued', (t) => {
-  // No trace of this node in what it holds (new key): a new incarnation, counting from 1.
+test('planCoordinatedWrite: a fresh incarnation unless the node\'s record for the key names one, else the recorded one continued', (t) => {
+  // No record for the key on this node (new key, reaped, or never coordinated here): a new
+  // incarnation, counting from 1, whatever the node holds or the client sends.
   t.like(planCoordinatedWrite([], undefined, 'a', 0), { dot: dot('a~1', 1), incarnation: 1 })
-  t.like(planCoordinatedWrite([], undefined, 'a', 7), { dot: dot('a~8', 1), incarnation: 8 })
-  t.like(planCoordinatedWrite([version(dot('b~1', 40))], EMPTY_CONTEXT, 'a', 2), { dot: dot('a~3', 1), incarnation: 3 }, 'other nodes\' incarnations do not count')
-  const lookalikes = [version(dot('ab~1', 3)), version(dot('a~x', 2)), version(dot('a', 4)), version(dot('a~', 1))]
-  t.like(planCoordinatedWrite(lookalikes, EMPTY_CONTEXT, 'a', 0), { dot: dot('a~1', 1), incarnation: 1 }, 'only `<node>~<digits>` is an incarnation of the node')
-  // A held incarnation is continued above everything known of it; the incarnation count is unchanged.
+  t.like(planCoordinatedWrite([], undefined, 'a', 7, undefined, {}), { dot: dot('a~8', 1), incarnation: 8 })
+  t.like(planCoordinatedWrite([version(dot('b~1', 40))], EMPTY_CONTEXT, 'a', 2, undefined, {}), { dot: dot('a~3', 1), incarnation: 3 }, 'other nodes\' incarnations do not count')
   const held = [version(dot('a~3', 5)), version(dot('b~1', 40))]
-  t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9), { dot: dot('a~3', 6), incarnation: 9 })
-  t.like(planCoordinatedWrite(held, ctx({ 'a~3': 9 }), 'a', 9), { dot: dot('a~3', 10) }, 'the context saw a~3:9')
-  t.like(planCoordinatedWrite(held, ctx({ 'a~3': 2 }, [dot('a~3', 12)]), 'a', 9), { dot: dot('a~3', 13) }, 'isolated dots of the incarnation count too')
-  t.like(planCoordinatedWrite([version(dot('b~1', 1), ctx({ 'a~3': 7 }))], undefined, 'a', 9), { dot: dot('a~3', 8) }, 'a trace in a held context counts')
-  t.like(planCoordinatedWrite([version(dot('a~2', 4)), version(dot('a~10', 1))], undefined, 'a', 10), { dot: dot('a~10', 2) }, 'the highest incarnation (numerically) is continued')
-  const plan = planCoordinatedWrite(held, ctx({ 'b~1': 40 }), 'a', 9)
+  t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9, undefined, {}), { dot: dot('a~10', 1), incarnation: 10 }, 'its own incarnation merely held is not continued')
+  t.like(planCoordinatedWrite(held, ctx({ 'a~3': 9 }), 'a', 9, undefined, {}), { dot: dot('a~10', 1), incarnation: 10 }, 'nor one seen in the client context')
+  t.like(planCoordinatedWrite([], ctx({ 'a~3': 2 }, [dot('a~3', 12)]), 'a', 9, undefined, {}), { dot: dot('a~10', 1) }, 'nor one seen as an isolated dot')
+  t.like(planCoordinatedWrite([version(dot('b~1', 1), ctx({ 'a~3': 7 }))], undefined, 'a', 9, undefined, {}), { dot: dot('a~10', 1) }, 'nor one traced in a held context')
+  t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9, undefined, { 'b~1': 40 }), { dot: dot('a~10', 1) }, 'another node\'s actor in the record is not the node\'s')
+  const lookalikes = { 'ab~1': 3, 'a~x': 2, a: 4, 'a~': 1 }
+  t.like(planCoordinatedWrite([], EMPTY_CONTEXT, 'a', 0, undefined, lookalikes), { dot: dot('a~1', 1), incarnation: 1 }, 'only `<node>~<digits>` is an incarnation of the node')
+  // The recorded incarnation is continued above everything known of it; the incarnation count is unchanged.
+  const mine = { 'a~3': 5 }
+  t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9, undefined, mine), { dot: dot('a~3', 6), incarnation: 9 })
+  t.like(planCoordinatedWrite(held, ctx({ 'a~3': 9 }), 'a', 9, undefined, mine), { dot: dot('a~3', 10) }, 'the context saw a~3:9')
+  t.like(planCoordinatedWrite(held, ctx({ 'a~3': 2 }, [dot('a~3', 12)]), 'a', 9, undefined, mine), { dot: dot('a~3', 13) }, 'isolated dots of the incarnation count too')
+  t.like(planCoordinatedWrite([version(dot('b~1', 1), ctx({ 'a~3': 7 }))], undefined, 'a', 9, undefined, mine), { dot: dot('a~3', 8) }, 'a trace in a held context counts')
+  t.like(planCoordinatedWrite([], EMPTY_CONTEXT, 'a', 9, undefined, { 'a~3': 12 }), { dot: dot('a~3', 13), incarnation: 9 }, 'the record counts when nothing of it is seen')
+  t.like(planCoordinatedWrite([], undefined, 'a', 10, undefined, { 'a~2': 4, 'a~10': 1 }), { dot: dot('a~10', 2) }, 'the highest incarnation (numerically) is continued')
+  const plan = planCoordinatedWrite(held, ctx({ 'b~1': 40 }), 'a', 9, undefined, mine)
   t.deepEqual(ids(plan.kept), ['a~3.5'])
   t.deepEqual(Object.keys(planCoordinatedWrite([], ctx({ z: 1, b: 1, m: 1 }), 'a', 0).context.vv), ['b', 'm', 'z'], 'context keys are sorted')
   t.deepEqual(planCoordinatedWrite([], ctx({ a: 1 }, [dot('a', 2), dot('b', 3)]), 'c', 0).context, { vv: { a: 2 }, dots: [dot('b', 3)] }, 'the client context is compacted')
 })
 
 test('planCoordinatedWrite prunes the context first: a pruned actor\'s version is kept as a sibling everywhere', (t) => {
-  const held = [version(dot('x~1', 1)), version(dot('y~1', 1)), version(dot('z~1', 5), ctx({ 'z~1': 4 }))]
+  // y wrote (y~1,1) itself; x's and z's versions reached it by replication.
+  const setup = () => {
+    const y = node('y')
+    write(y, undefined)
+    receive(y, [version(dot('x~1', 1)), version(dot('z~1', 5), ctx({ 'z~1': 4 }))])
+    return y
+  }
+  const y = setup()
+  const held = heldOn(y)
+  t.deepEqual(sortedIds(held), ['x~1.1', 'y~1.1', 'z~1.5'])
+  t.deepEqual(y.keys.get(K)?.issued, { 'y~1': 1 })
   const client = contextOf(held)
   t.deepEqual(client, { vv: { 'x~1': 1, 'y~1': 1, 'z~1': 5 }, dots: [] })
-  const w = write(held, client, 'y', 1, 2)
+  const w = write(y, client, { maxEntries: 2 })
   // z~1 (5) ranks first, then x~1 before y~1 on the tie.
   t.deepEqual(w.version.context, { vv: { 'x~1': 1, 'z~1': 5 }, dots: [] })
-  t.deepEqual(w.version.dot, dot('y~1', 2), 'y~1 was pruned from the context, its held dot still keeps the counter above it')
+  t.deepEqual(w.version.dot, dot('y~1', 2), 'y~1 was pruned from the context; the recorded incarnation still continues above its held dot')
   t.deepEqual(sortedIds(w.held), ['y~1.1', 'y~1.2'])
   t.deepEqual(ids(reconcile(held, [w.version])), ['y~1.1', 'y~1.2'], 'a replica drops exactly what the coordinator dropped')
   // Without a bound nothing is pruned.
-  t.deepEqual(ids(write(held, client, 'y', 1).held), ['y~1.2'])
+  t.deepEqual(ids(write(setup(), client).held), ['y~1.2'])
 })
 
 // A pruned context can hide the highest counter of an incarnation while a lower sibling keeps the
 // incarnation visible; the node's own per-key record of what it issued (`issued`, kept by the store
 // beside the versions) is what keeps the dot from being issued twice.
 test('planCoordinatedWrite never reissues a dot, even when pruning hid the highest one of its incarnation', (t) => {
-  const A: { held: Versioned[]; inc: number; mine: Record<string, number> } = { held: [], inc: 0, mine: {} }
-  const C: { held: Versioned[]; inc: number; mine: Record<string, number> } = { held: [], inc: 0, mine: {} }
+  const A = node('A')
+  const C = node('C')
   const issued = new Set<string>()
-  const on = (node: typeof A, name: string, context: CausalContext | undefined, maxEntries?: number) => {
-    const w = write(node.held, context, name, node.inc, maxEntries, node.mine)
-    node.held = w.held
-    node.inc = w.incarnation
-    node.mine = { ...node.mine, [w.version.dot.actor]: w.version.dot.counter }
+  const on = (n: SimNode, context: CausalContext | undefined, maxEntries?: number) => {
+    const w = write(n, context, maxEntries === undefined ? {} : { maxEntries })
     issued.add(versionId(w.version.dot))
     return w.version
   }
-  const a1 = on(A, 'A', undefined) // (A~1,1)
-  const a2 = on(A, 'A', EMPTY_CONTEXT) // (A~1,2), a sibling of (A~1,1)
-  t.deepEqual(sortedIds(A.held), ['A~1.1', 'A~1.2'])
+  const a1 = on(A, undefined) // (A~1,1)
+  const a2 = on(A, EMPTY_CONTEXT) // (A~1,2), a sibling of (A~1,1)
+  t.deepEqual(sortedIds(heldOn(A)), ['A~1.1', 'A~1.2'])
   // C holds only (A~1,2) and writes a few times; the last write's context is pruned to one actor.
-  C.held = [a2]
-  const c1 = on(C, 'C', undefined)
-  on(C, 'C', undefined)
-  on(C, 'C', undefined)
-  const c4 = on(C, 'C', undefined, 1)
+  receive(C, [a2])
+  const c1 = on(C, undefined)
+  on(C, undefined)
+  on(C, undefined)
+  const c4 = on(C, undefined, 1)
   t.deepEqual(c4.context, { vv: { 'C~1': 3 }, dots: [] }, 'A~1 (top 2) was pruned, C~1 (top 3) kept')
   // A learns c1 (which supersedes (A~1,2)), then c4 (which supersedes c1).
-  A.held = reconcile(A.held, [c1])
-  A.held = reconcile(A.held, [c4])
-  t.deepEqual(sortedIds(A.held), ['A~1.1', 'C~1.4'])
+  receive(A, [c1])
+  receive(A, [c4])
+  t.deepEqual(sortedIds(heldOn(A)), ['A~1.1', 'C~1.4'])
   t.is(a1.dot.actor, 'A~1')
+  t.deepEqual(A.keys.get(K)?.issued, { 'A~1': 2 }, 'replication left A\'s record as it was')
   // Without its record A would continue A~1 above what it still sees (1), i.e. (A~1,2) again, and a
   // replica still holding the first (A~1,2) would take the new version for one it already has.
   const before = new Set(issued)
-  const next = on(A, 'A', undefined)
+  const next = on(A, undefined)
   t.false(before.has(versionId(next.dot)), `${versionId(next.dot)} was already issued for another write`)
+  t.deepEqual(next.dot, dot('A~1', 3))
+})
+
+// Regression: a context is a client's, and a client may send one it read from another key. The
+// node's incarnation A~9 belongs to K2; continuing it on K1 would issue (A~9,4) for K1 while A's next
+// write to K2 issues (A~9,4) there too: one dot, two versions (and version ids key stored bytes).
+test('regression: a context taken from another key never makes the node continue that key\'s incarnation', (t) => {
+  const A = node('A', 8)
+  for (let i = 0; i < 3; i++) write(A, contextOf(heldOn(A, 'K2')), { key: 'K2' })
+  t.deepEqual(ids(heldOn(A, 'K2')), ['A~9.3'])
+  t.deepEqual(A.keys.get('K2')?.issued, { 'A~9': 3 })
+  const fromK2 = contextOf(heldOn(A, 'K2'))
+  t.deepEqual(fromK2, { vv: { 'A~9': 3 }, dots: [] })
+
+  // K1 on A: no record (here it holds another node's version; the same holds with nothing at all).
+  receive(A, [version(dot('B~1', 1))], 'K1')
+  t.is(A.keys.get('K1')?.issued, undefined)
+  const w = write(A, fromK2, { key: 'K1' })
+  t.notDeepEqual(w.version.dot, dot('A~9', 4), 'K2\'s incarnation is not continued on K1')
+  t.deepEqual(w.version.dot, dot('A~10', 1), 'a fresh incarnation')
+  t.is(A.incarnations, 10)
+  t.deepEqual(A.keys.get('K1')?.issued, { 'A~10': 1 })
+  t.deepEqual(sortedIds(heldOn(A, 'K1')), ['A~10.1', 'B~1.1'], 'the foreign context supersedes nothing of K1')
+  // The same with nothing held for K1.
+  const A2 = node('A', 8)
+  for (let i = 0; i < 3; i++) write(A2, contextOf(heldOn(A2, 'K2')), { key: 'K2' })
+  t.deepEqual(write(A2, fromK2, { key: 'K1' }).version.dot, dot('A~10', 1))
+
+  // K2 goes on with its own incarnation: (A~9,4) is issued once, for K2.
+  t.deepEqual(write(A, fromK2, { key: 'K2' }).version.dot, dot('A~9', 4))
+  t.deepEqual(write(A, contextOf(heldOn(A, 'K1')), { key: 'K1' }).version.dot, dot('A~10', 2))
+})
+
+// Regression (riak kv679, reaped tombstone): A's record for the key goes with the key. A late copy
+// of one of A's versions coming back must not make A continue that incarnation: the next counter
+// may already have been issued (here, the reaped tombstone), and a replica or a client context that
+// still has it would take the new write for one already seen.
+test('regression: after a key is reaped, a late version of the node\'s old incarnation does not make it continue it', (t) => {
+  const A = node('A', 2)
+  for (let i = 0; i < 4; i++) write(A, contextOf(heldOn(A)))
+  const late = heldOn(A)[0] as Versioned
+  t.deepEqual(late.dot, dot('A~3', 4))
+  const tombstone = write(A, contextOf(heldOn(A))).version // the delete, (A~3,5)
+  t.deepEqual(tombstone.dot, dot('A~3', 5))
+  t.deepEqual(A.keys.get(K)?.issued, { 'A~3': 5 })
+  const sawTombstone = contextOf([tombstone]) // what a client (or a replica) that read the tombstone holds
+
+  reap(A, K)
+  t.deepEqual(heldOn(A), [])
+  // (A~3,4) comes back late (a hint handed off, a replica that was away).
+  receive(A, [late])
+  t.deepEqual(ids(heldOn(A)), ['A~3.4'])
+  t.is(A.keys.get(K)?.issued, undefined, 'the record did not come back with it')
+
+  for (const context of [undefined, contextOf([late]), EMPTY_CONTEXT]) {
+    const plan = planCoordinatedWrite(heldOn(A), context, A.actor, A.incarnations, undefined, A.keys.get(K)?.issued)
+    t.notDeepEqual(plan.dot, dot('A~3', 5), '(A~3,5) was the reaped tombstone')
+    t.deepEqual(plan.dot, dot('A~4', 1), 'a fresh incarnation')
+  }
+  const w = write(A, undefined)
+  t.deepEqual(w.version.dot, dot('A~4', 1))
+  t.false(covers(sawTombstone, w.version.dot), 'what saw the tombstone has not seen the new write')
+  t.deepEqual(ids(reconcile([tombstone], [w.version])), ['A~3.5', 'A~4.1'], 'a replica still holding the tombstone keeps the new write')
+  t.deepEqual(w.held, [w.version], 'the new write supersedes the late version it was written over')
+  t.deepEqual(A.keys.get(K)?.issued, { 'A~4': 1 })
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +528,8 @@ interface History {
   held: Versioned[][]
   /** Each node's persisted count of key incarnations. */
   incarnations: number[]
+  /** Each node's own record for the key of the highest counter it issued per incarnation (the store's `issued`). */
+  issued: Record<string, number>[]
   /** Every version ever created, in creation order. */
   all: Versioned[]
   /** Reads clients have made earlier (stale reads are legitimate too). */
@@ -403,6 +538,12 @@ interface History {
   seen: Map<string, ReadonlySet<string>>
   /** maxContextEntries of every coordinated write. */
   maxEntries: number
+  /** Chance per step that a replica forgets the key (versions and record), when all it holds is held elsewhere too. */
+  forget: number
+  /** Times a replica forgot the key. */
+  forgotten: number
+  /** Writes through a node with no record for the key while its own old incarnation was in what it held or was sent. */
+  freshOverOwn: number
 }
 
 const EMPTY_READ: Read = { context: EMPTY_CONTEXT, seen: new Set() }
@@ -421,16 +562,37 @@ function readOf(h: History, set: readonly Versioned[]): Read {
 function coordinatedWrite(h: History, rng: Prng, read: Read | undefined): Versioned {
   const x = rng.int(ACTORS.length)
   const held = h.held[x] as Versioned[]
-  const plan = planCoordinatedWrite(held, read?.context, ACTORS[x] as string, h.incarnations[x] as number, h.maxEntries)
+  const actor = ACTORS[x] as string
+  const issued = h.issued[x] as Record<string, number>
+  const plan = planCoordinatedWrite(held, read?.context, actor, h.incarnations[x] as number, h.maxEntries, issued)
   const v: Versioned = { dot: plan.dot, context: plan.context }
+  if (Object.keys(issued).length === 0) {
+    const own = (a: string) => a.startsWith(`${actor}~`)
+    const contexts = [...held.map((u) => u.context), ...(read ? [read.context] : [])]
+    if (held.some((u) => own(u.dot.actor)) || contexts.some((c) => Object.keys(c.vv).some(own) || c.dots.some((d) => own(d.actor)))) h.freshOverOwn++
+  }
   h.held[x] = [...plan.kept, v]
   h.incarnations[x] = plan.incarnation
+  h.issued[x] = { ...issued, [plan.dot.actor]: plan.dot.counter }
   h.all.push(v)
   h.seen.set(versionId(v.dot), (read ?? readOf(h, held)).seen)
   return v
 }
 
 function step(h: History, rng: Prng): void {
+  if (h.forget > 0 && rng.chance(h.forget)) {
+    // A replica forgets the key (reaped, or its last copy quarantined): its record goes with it.
+    // Only when every version it holds is held elsewhere too, so nothing is lost with it.
+    const x = rng.int(ACTORS.length)
+    const elsewhere = h.held.filter((_, i) => i !== x).flat()
+    const mine = h.held[x] as Versioned[]
+    if (mine.length > 0 && mine.every((v) => elsewhere.some((u) => versionId(u.dot) === versionId(v.dot)))) {
+      h.held[x] = []
+      h.issued[x] = {}
+      h.forgotten++
+      return
+    }
+  }
   const nonEmpty = h.held.flatMap((s, i) => (s.length > 0 ? [i] : []))
   if (nonEmpty.length > 0 && rng.chance(0.45)) {
     // Replicate one version from a replica that holds it to another replica.
@@ -447,8 +609,19 @@ function step(h: History, rng: Prng): void {
   coordinatedWrite(h, rng, r < 0.55 ? read : r < 0.75 ? undefined : rng.pick(h.reads))
 }
 
-function randomHistory(rng: Prng, maxEntries = Number.POSITIVE_INFINITY): History {
-  const h: History = { held: ACTORS.map(() => []), incarnations: ACTORS.map(() => 0), all: [], reads: [], seen: new Map(), maxEntries }
+function randomHistory(rng: Prng, maxEntries = Number.POSITIVE_INFINITY, forget = 0): History {
+  const h: History = {
+    held: ACTORS.map(() => []),
+    incarnations: ACTORS.map(() => 0),
+    issued: ACTORS.map(() => ({})),
+    all: [],
+    reads: [],
+    seen: new Map(),
+    maxEntries,
+    forget,
+    forgotten: 0,
+    freshOverOwn: 0,
+  }
   const steps = rng.range(5, 60)
   for (let i = 0; i < steps; i++) step(h, rng)
   return h
@@ -512,6 +685,8 @@ for (const [label, maxEntries, base] of [
       const h = randomHistory(rng, maxEntries)
       for (const v of h.all) {
         const seen = h.seen.get(versionId(v.dot)) as ReadonlySet<string>
+        // Isolated dots come from one incarnation's siblings: a node writing twice over a stale
+        // context issues (A~1,2) and (A~1,3); a read of a replica holding only the second sees {A~1:1}+(A~1,3).
         if (v.context.dots.length > 0) isolated++
         for (const u of h.all) {
           const c = covers(v.context, u.dot)
@@ -541,8 +716,11 @@ test('property: a write over the full context of everything leaves exactly one s
 })
 
 test('property: planCoordinatedWrite never reuses a dot across a whole run', (t) => {
+  let forgotten = 0
+  let freshOverOwn = 0
   forEachSeed(RUNS, 24, (rng, seed) => {
-    const h = randomHistory(rng)
+    // Replicas also forget the key now and then (and its record with it), then get old versions back.
+    const h = randomHistory(rng, Number.POSITIVE_INFINITY, 0.08)
     // A few more writes through every actor with contexts of every kind.
     for (let i = 0; i < 10; i++) coordinatedWrite(h, rng, rng.chance(0.5) ? undefined : rng.pick([EMPTY_READ, ...h.reads]))
     const seen = new Set<string>()
@@ -557,5 +735,9 @@ test('property: planCoordinatedWrite never reuses a dot across a whole run', (t)
       // A new dot is never already covered by the context it was written over.
       t.false(covers(v.context, v.dot), `seed ${seed}: ${id} covered by its own context`)
     }
+    forgotten += h.forgotten
+    freshOverOwn += h.freshOverOwn
   })
+  t.log(`${forgotten} keys forgotten; ${freshOverOwn} writes with no record over the node's own old incarnation`)
+  t.true(forgotten > 0 && freshOverOwn > 0, 'the generator makes nodes write again after forgetting a key they wrote')
 })
