@@ -6,7 +6,7 @@
  * the membership for good are dropped after `dropAfterMs`, with a log line.
  */
 import cron, { type ScheduledTask } from 'node-cron'
-import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
+import { isClientError, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
@@ -73,27 +73,46 @@ export class HintReplayer {
     const space: Space = { kind: 'hint', target }
     const started = Date.now()
     let delivered = 0
+    let refused = 0
     try {
+      // One pass over the target's hints in key order: a hint the target refuses (a 4xx, e.g. a size
+      // limit it has and we did not) is kept and skipped, so it cannot block the hints after it.
+      let after: { bucket: string; key: string } | undefined
       for (let batches = 0; batches < 100; batches++) {
-        const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100)
+        const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100, after)
         if (batch.length === 0) break
+        after = batch[batch.length - 1]
         await runBounded(batch, this.init.concurrency ?? 8, async (item) => {
-          for (const v of item.versions) await this.deliver(ref, space, item.bucket, item.key, v)
-          delivered += item.versions.length
+          for (const v of item.versions) {
+            try {
+              await this.deliver(ref, space, item.bucket, item.key, v)
+              delivered++
+            } catch (err) {
+              if (!isClientError(err)) throw err
+              refused++
+              this.c.log.warn({ target, bucket: item.bucket, key: item.key, err: String(err) }, 'hint refused by its target; kept for later')
+            }
+          }
         })
       }
-      this.backoff.delete(target)
+      if (refused === 0) this.backoff.delete(target)
+      else this.backOff(target)
     } catch (err) {
-      const fails = (this.backoff.get(target)?.fails ?? 0) + 1
-      const waitMs = Math.min(this.init.maxBackoffMs ?? 60_000, 1000 * 2 ** fails)
-      this.backoff.set(target, { fails, until: Date.now() + waitMs })
-      this.c.log.warn({ target, delivered, err: String(err), retryInMs: waitMs }, 'hint delivery failed')
+      this.c.log.warn({ target, delivered, err: String(err), retryInMs: this.backOff(target) }, 'hint delivery failed')
     }
     if (delivered > 0) {
       this.delivered += delivered
       this.c.log.info({ target, delivered, ms: Date.now() - started, pending: this.c.store.hintTotals()[target]?.versions ?? 0 }, 'hints handed off')
     }
     return delivered
+  }
+
+  /** Exponential backoff for a target after a failed or partly refused pass; returns the wait. */
+  private backOff(target: string): number {
+    const fails = (this.backoff.get(target)?.fails ?? 0) + 1
+    const waitMs = Math.min(this.init.maxBackoffMs ?? 60_000, 1000 * 2 ** fails)
+    this.backoff.set(target, { fails, until: Date.now() + waitMs })
+    return waitMs
   }
 
   private async deliver(target: NodeRef, space: Space, bucket: string, key: string, v: Version): Promise<void> {

@@ -254,10 +254,11 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   /** Up to `limit` hinted keys for `target`, after `after` (bucket, key). */
-  hintBatch(target: string, limit: number): { bucket: string; key: string; versions: Version[] }[] {
+  hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): { bucket: string; key: string; versions: Version[] }[] {
     const out: { bucket: string; key: string; versions: Version[] }[] = []
-    for (const { key, value } of this.hints.getRange({ start: [target, '', ''] })) {
+    for (const { key, value } of this.hints.getRange({ start: after ? [target, after.bucket, after.key] : [target, '', ''] })) {
       if (key[0] !== target || out.length >= limit) break
+      if (after && key[1] === after.bucket && key[2] === after.key) continue
       out.push({ bucket: key[1], key: key[2], versions: value.versions.map(publicVersion) })
     }
     return out

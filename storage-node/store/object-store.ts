@@ -35,7 +35,8 @@ export interface ObjectStore {
   /** Remove versions by dot from a space (hints handed off). */
   drop(space: Space, bucket: string, key: string, dots: readonly Dot[]): Promise<number>
   hintTotals(): Record<string, HintStats>
-  hintBatch(target: string, limit: number): { bucket: string; key: string; versions: Version[] }[]
+  /** Up to `limit` hinted keys for `target`, in key order, after `after` when given. */
+  hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): { bucket: string; key: string; versions: Version[] }[]
   /** Keys holding only tombstones, the newest written before `olderThanMs`. */
   reapCandidates(olderThanMs: number, limit: number): { bucket: string; key: string; versions: Version[] }[]
   /** Forget a key whose held versions are all tombstones among `dots` (or nothing). */
