@@ -17,7 +17,7 @@ import { CorruptReplicaError, HintStoreFullError, NoSuchVersionError, TooManySib
 import type { Logger } from '../../shared/log.js'
 import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
-import type { BlobFiles, Durability, ReceivedBody } from './blob-files.js'
+import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; otherwise bytes are inline (or empty). */
@@ -132,7 +132,7 @@ export class LmdbObjectStore implements ObjectStore {
         context: plan.context,
         tombstone: req.tombstone,
         size: body?.size ?? 0,
-        etag: body?.etag ?? EMPTY_SHA256,
+        etag: body?.etag ?? EMPTY_ETAG,
         contentType: req.contentType,
         lastModified: this.now(),
         node: this.init.nodeId,
@@ -354,4 +354,3 @@ export class LmdbObjectStore implements ObjectStore {
   }
 }
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
