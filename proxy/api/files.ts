@@ -70,7 +70,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     }
   }
   const readOnce = async (ctx: Context, withBody: boolean, bucket: string, key: string, r: number) => {
-    const outcome = await c.reader.read(bucket, key, r, requestId(ctx))
+    const outcome = await c.reader.read(bucket, key, r, requestId(ctx), withBody)
     const live = outcome.versions.filter((v) => !v.tombstone)
     const wanted = typeof ctx.query.version === 'string' ? ctx.query.version : undefined
     const chosen = wanted === undefined ? (live.length === 1 ? live[0] : undefined) : live.find((v) => versionId(v.dot) === wanted)
@@ -111,7 +111,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     await c.buckets.assertExists(bucket)
     if (context === undefined) {
       // No context: delete whatever is visible now, on every replica, not only what the coordinator holds.
-      const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx))
+      const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx), false)
       if (!outcome.versions.some((v) => !v.tombstone)) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
       context = contextOf(outcome.versions)
     }

@@ -25,7 +25,7 @@ export class BucketRegistry {
   constructor(private readonly c: BucketRegistryComponents, private readonly cfg: { r: number; w: number }) {}
 
   private async record(bucket: string) {
-    const read = await this.c.reader.read(BUCKETS_NAMESPACE, bucket, this.cfg.r)
+    const read = await this.c.reader.read(BUCKETS_NAMESPACE, bucket, this.cfg.r, undefined, false)
     return { read, live: read.versions.filter((v) => !v.tombstone) }
   }
 

@@ -40,14 +40,18 @@ export interface ReadCoordinatorComponents {
 export class ReadCoordinator {
   constructor(private readonly c: ReadCoordinatorComponents, private readonly cfg: { n: number }) {}
 
-  async read(bucket: string, key: string, r: number, requestId?: string): Promise<ReadOutcome> {
+  /** `withData` false: the caller needs only the versions (HEAD, existence, delete), so no bytes ride along. */
+  async read(bucket: string, key: string, r: number, requestId?: string, withData = true): Promise<ReadOutcome> {
     const plan = planTargets(this.c.view.preferenceList(bucket, key), this.cfg.n, (id) => this.c.view.isUsable(id))
     if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])
     // Every replica sends the bytes of a single small version along with its versions, so whichever
     // R answer first, the read needs no second request for the data.
     const calls = plan.targets.map((t) => ({
       node: t.node.id,
-      promise: this.c.nodes.versionsWithData(t.node, bucket, key, { requestId, hintFor: t.hintFor }).then(
+      promise: (withData
+        ? this.c.nodes.versionsWithData(t.node, bucket, key, { requestId, hintFor: t.hintFor })
+        : this.c.nodes.versions(t.node, bucket, key, { requestId, hintFor: t.hintFor })
+      ).then(
         (a): Answer => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions, data: 'data' in a ? (a.data as Buffer | undefined) : undefined }),
         (err: unknown) => {
           if (isNodeFailure(err)) this.c.view.markFailed(t.node.id)

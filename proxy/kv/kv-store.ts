@@ -46,7 +46,7 @@ export class KvStore {
   }
 
   async exists(storageKey: string): Promise<boolean> {
-    const outcome = await this.c.reader.read(KV_NAMESPACE, storageKey, this.cfg.r)
+    const outcome = await this.c.reader.read(KV_NAMESPACE, storageKey, this.cfg.r, undefined, false)
     return outcome.versions.some((v) => !v.tombstone)
   }
 
