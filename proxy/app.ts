@@ -4,6 +4,7 @@ import Router from '@koa/router'
 import Koa from 'koa'
 import { NotFoundError } from '../shared/errors.js'
 import { errorMiddleware } from '../shared/http/error-middleware.js'
+import type { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import type { Logger } from '../shared/log.js'
 import { HEADER_REQUEST_ID } from '../shared/wire/headers.js'
 import { mountBucketRoutes } from './api/buckets.js'
@@ -21,6 +22,7 @@ export interface ProxyAppComponents extends FileRoutesComponents {
   view: MembershipView
   nodes: NodeClient
   repairer: ReadRepairer
+  bodyGuard: SlowBodyGuard
   log: Logger
 }
 
@@ -32,6 +34,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig & { kvConcu
   mountKvRoutes(router, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
   mountClusterRoutes(router, c.view, c.repairer, c.nodes, cfg)
   app.use(errorMiddleware(c.log))
+  app.use(c.bodyGuard.middleware())
   app.use(async (ctx, next) => {
     ctx.state.requestId = ctx.get(HEADER_REQUEST_ID) || randomUUID()
     ctx.set(HEADER_REQUEST_ID, ctx.state.requestId)

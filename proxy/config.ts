@@ -1,7 +1,7 @@
 /** The proxy's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_N, DEFAULT_R, DEFAULT_VNODES, DEFAULT_W } from '../shared/constants.js'
-import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
+import { loadSecret, parseFraction, parseIntArg, parseSeeds } from '../shared/config/common.js'
 
 export interface ProxyConfig {
   host: string
@@ -21,6 +21,13 @@ export interface ProxyConfig {
   postQuorumMs: number
   /** Bound on one replica's answer to a small-body write, after which a stand-in is tried. */
   replicaTimeoutMs: number
+  /** Chance that a read asks all N replicas instead of R (background read repair of the others). */
+  readRepairChance: number
+  /** A replica silent this long during a read gets a speculative request to another. */
+  speculativeReadMs: number
+  /** A request body averaging under minBodyBytesPerSec over this window is cut with 408 (0 bytes/s: never). */
+  slowBodyWindowMs: number
+  minBodyBytesPerSec: number
   /** Key-value API: batch bounds (413 past them) and requests of one batch in flight. */
   kvMaxBatchKeys: number
   kvMaxBatchBytes: number
@@ -44,6 +51,10 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--local-down-ms <ms>', 'how long a failed node is skipped', parseIntArg(0, 600_000), 2000)
     .option('--post-quorum-ms <ms>', 'when stand-ins are involved, after W acks wait this long for them, so the answer names the hints', parseIntArg(0, 10_000), 50)
     .option('--replica-timeout-ms <ms>', 'bound on a replica answering a small write before a stand-in is tried', parseIntArg(100, 600_000), 3000)
+    .option('--read-repair-chance <p>', 'chance that a read asks every replica instead of R, repairing the others', parseFraction, 0.1)
+    .option('--speculative-read-ms <ms>', 'ask one more replica when a read has waited this long (0: never)', parseIntArg(0, 60_000), 100)
+    .option('--slow-body-window-ms <ms>', 'window over which a request body must average --min-body-bytes-per-s', parseIntArg(100, 3_600_000), 30_000)
+    .option('--min-body-bytes-per-s <n>', 'slowest request body tolerated, else 408 (0: no limit)', parseIntArg(0, 2 ** 31 - 1), 1024)
     .option('--kv-max-batch-keys <n>', 'keys per /set, /fetch, /query batch', parseIntArg(1, 1_000_000), 1000)
     .option('--kv-max-batch-bytes <n>', 'bytes per key-value batch body', parseIntArg(1024, 2 ** 31 - 1), 16 * 1024 * 1024)
     .option('--kv-concurrency <n>', 'requests of one batch in flight', parseIntArg(1, 1024), 32)
@@ -68,6 +79,10 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     localDownMs: o.localDownMs,
     postQuorumMs: o.postQuorumMs,
     replicaTimeoutMs: o.replicaTimeoutMs,
+    readRepairChance: o.readRepairChance,
+    speculativeReadMs: o.speculativeReadMs,
+    slowBodyWindowMs: o.slowBodyWindowMs,
+    minBodyBytesPerSec: o.minBodyBytesPerS,
     kvMaxBatchKeys: o.kvMaxBatchKeys,
     kvMaxBatchBytes: o.kvMaxBatchBytes,
     kvConcurrency: o.kvConcurrency,

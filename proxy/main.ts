@@ -1,6 +1,7 @@
 /** Proxy entry point: parse config, wire the coordinator, learn membership, serve; SIGTERM stops it. */
 import { InternalTransport } from '../shared/http/internal-transport.js'
 import { serve } from '../shared/http/serve.js'
+import { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import { createLogger } from '../shared/log.js'
 import { createProxyApp } from './app.js'
 import { BucketRegistry } from './buckets/bucket-registry.js'
@@ -26,13 +27,14 @@ async function main(): Promise<void> {
   const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }))
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
-  const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n })
+  const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })
   const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs, replicaTimeoutMs: cfg.replicaTimeoutMs })
   const lister = new Lister(view, nodes, { n: cfg.n })
   const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
+  const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
   const app = createProxyApp(
-    { view, nodes, repairer, buckets, reader, writer, lister, kv, log },
+    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, log },
     { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
   )
 
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping')
     view.stop()
+    bodyGuard.stop()
     server.close(() => process.exit(0))
     server.closeIdleConnections()
     setTimeout(() => process.exit(0), 3000).unref()

@@ -67,6 +67,11 @@ export class EntityTooLargeError extends StoreError {
   readonly code = 'EntityTooLarge'
   readonly status = 413
 }
+/** The client sent its body too slowly (a trickle that would hold the server). */
+export class RequestTimeoutError extends StoreError {
+  readonly code = 'RequestTimeout'
+  readonly status = 408
+}
 export class BadDigestError extends StoreError {
   readonly code = 'BadDigest'
   readonly status = 400

@@ -1,13 +1,14 @@
 /** Public file routes: raw PUT, multipart POST, GET/HEAD with siblings, DELETE (both path forms), listing. */
 import type Router from '@koa/router'
 import type { Context } from 'koa'
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../shared/constants.js'
+import { DEFAULT_LIST_LIMIT, INLINE_MAX_BYTES, MAX_LIST_LIMIT } from '../../shared/constants.js'
 import { EntityTooLargeError, InvalidArgumentError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
 import { clockOf, contextOf, versionId } from '../../shared/vclock/versions.js'
 import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
+import { readWhole } from '../coordinator/body-streams.js'
 import type { Lister } from '../coordinator/lister.js'
 import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
@@ -41,7 +42,10 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     const w = writeQuorum(ctx, cfg)
     if (Number(ctx.get('content-length') || 0) > cfg.maxObjectBytes) throw new EntityTooLargeError(`object is larger than the limit of ${cfg.maxObjectBytes} bytes`)
     await c.buckets.assertExists(bucket)
-    const outcome = await c.writer.write({ bucket, key, body: ctx.req, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
+    // A small body of declared length is read whole: no streams in between for the common case.
+    const declared = ctx.get('content-length') === '' ? undefined : Number(ctx.get('content-length'))
+    const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(ctx.req, declared) : ctx.req
+    const outcome = await c.writer.write({ bucket, key, body, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
     ctx.status = 201
     ctx.body = { success: true, ...outcome }
   })

@@ -2,7 +2,6 @@
  * Buckets are records in a reserved namespace of the same ring, replicated and versioned like any
  * object. A short positive cache spares file requests a quorum read of the bucket record.
  */
-import { Readable } from 'node:stream'
 import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
 import { BucketAlreadyExistsError, BucketNotEmptyError, NoSuchBucketError } from '../../shared/errors.js'
 import { contextOf } from '../../shared/vclock/versions.js'
@@ -39,7 +38,7 @@ export class BucketRegistry {
   async create(bucket: string, w: number): Promise<WriteOutcome> {
     const { read, live } = await this.record(bucket)
     if (live.length > 0) throw new BucketAlreadyExistsError(`bucket ${bucket} already exists`)
-    const body = Readable.from([Buffer.from(JSON.stringify({ name: bucket, created: new Date().toISOString() }))])
+    const body = Buffer.from(JSON.stringify({ name: bucket, created: new Date().toISOString() }))
     const out = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body, context: contextOf(read.versions), contentType: 'application/json', w })
     this.seen.set(bucket, Date.now() + EXISTS_CACHE_MS)
     return out

@@ -1,6 +1,6 @@
 /** Stream plumbing for writes: peek at the head of a body, cap its size, and fan it out to several replicas. */
 import { PassThrough, type Readable, Transform } from 'node:stream'
-import { EntityTooLargeError } from '../../shared/errors.js'
+import { EntityTooLargeError, InvalidRequestError } from '../../shared/errors.js'
 
 /**
  * Read up to `limit` bytes. `complete` says the body ended within them (then `head` is all of it);
@@ -32,6 +32,18 @@ export async function peekBody(body: Readable, limit: number): Promise<{ complet
     }
   })()
   return { complete: false, rest }
+}
+
+/** Read a small body of known length whole (no peeking or size-capping stream in between). */
+export async function readWhole(body: Readable, expected: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk)
+    size += chunk.length
+  }
+  if (size !== expected) throw new InvalidRequestError(`body ended after ${size} of ${expected} bytes`)
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
 }
 
 /** Fails the stream with 413 once more than `maxBytes` have passed. */

@@ -62,3 +62,73 @@ export function gatherQuorum<T>(
     }
   })
 }
+
+/**
+ * Ask only as many as needed: start `needed` calls, and one more from the rest whenever a call
+ * fails or the quorum is still short after `speculateAfterMs` (a slow, not dead, replica: Cassandra's
+ * speculative retry). Resolves once `needed` succeeded or the candidates ran out; `unasked` are the
+ * indexes of calls never started, `all` settles when every started call has.
+ */
+export function gatherFirst<T>(
+  calls: readonly { node: string; start: () => Promise<T> }[],
+  needed: number,
+  speculateAfterMs: number,
+): Promise<QuorumResult<T> & { unasked: number[] }> {
+  return new Promise((resolve) => {
+    const ok: { node: string; value: T }[] = []
+    const failed: { node: string; error: unknown }[] = []
+    const outcomes: Promise<Outcome<T>>[] = []
+    let next = 0
+    let running = 0
+    let settled = false
+    let timer: NodeJS.Timeout | undefined
+    const finish = () => {
+      settled = true
+      clearTimeout(timer)
+      const unasked = Array.from({ length: calls.length - next }, (_, i) => next + i)
+      resolve({ ok: [...ok], failed: [...failed], all: Promise.all(outcomes), unasked })
+    }
+    const check = () => {
+      if (settled) return
+      if (ok.length >= needed) return finish()
+      while (ok.length + running < needed && next < calls.length) launch()
+      if (ok.length + running < needed) finish()
+    }
+    const launch = () => {
+      const { node, start } = calls[next++] as (typeof calls)[number]
+      running++
+      let call: Promise<T>
+      try {
+        call = start()
+      } catch (err) {
+        call = Promise.reject(err)
+      }
+      outcomes.push(
+        call.then(
+            (value): Outcome<T> => {
+              running--
+              ok.push({ node, value })
+              check()
+              return { node, ok: true, value }
+            },
+            (error: unknown): Outcome<T> => {
+              running--
+              failed.push({ node, error })
+              check()
+              return { node, ok: false, error }
+            },
+          ),
+      )
+    }
+    const speculate = () => {
+      timer = setTimeout(() => {
+        if (settled || next >= calls.length) return
+        launch()
+        speculate()
+      }, speculateAfterMs)
+      timer.unref()
+    }
+    check()
+    if (!settled && speculateAfterMs > 0) speculate()
+  })
+}

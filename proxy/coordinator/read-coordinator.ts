@@ -5,15 +5,15 @@
  * repair, counted). An empty answer from a stand-in does not count toward R: it only says the
  * stand-in holds no hint, not that the key is absent.
  */
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { NoSuchVersionError, QuorumNotReachedError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { reconcile, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { isNodeFailure, type NodeClient, type NodeRef, RemoteError } from '../../shared/http/node-client.js'
-import { gatherQuorum } from './quorum.js'
-import { planTargets } from './sloppy-quorum.js'
+import { gatherFirst, gatherQuorum } from './quorum.js'
+import { planTargets, type Target } from './sloppy-quorum.js'
 import type { ReadRepairer } from './read-repair.js'
 
 /** A replica that answered: a primary, or a stand-in answering from its hints for `hintFor`. */
@@ -37,28 +37,58 @@ export interface ReadCoordinatorComponents {
   log: Logger
 }
 
-export class ReadCoordinator {
-  constructor(private readonly c: ReadCoordinatorComponents, private readonly cfg: { n: number }) {}
+export interface ReadConfig {
+  n: number
+  /**
+   * Chance that a read with every primary up asks all N replicas rather than R, so replicas the
+   * quorum reads skip still get read-repaired now and then (Cassandra's read_repair_chance).
+   */
+  fullReadChance: number
+  /** A replica silent this long gets a speculative request to one more (0: never). */
+  speculateAfterMs: number
+  random?: () => number
+}
 
-  /** `withData` false: the caller needs only the versions (HEAD, existence, delete), so no bytes ride along. */
+export class ReadCoordinator {
+  constructor(private readonly c: ReadCoordinatorComponents, private readonly cfg: ReadConfig) {}
+
+  /**
+   * Read at quorum R. With every primary up, only R of them are asked (at random, so load spreads;
+   * R + W > N makes R answers enough), and the others only when those answers disagree (then
+   * they are read-repaired too) or once in a while by `fullReadChance`. With a stand-in among the
+   * targets, all are asked (a stand-in's empty answer does not count).
+   * `withData` false: the caller needs only the versions (HEAD, existence, delete), so no bytes ride along.
+   */
   async read(bucket: string, key: string, r: number, requestId?: string, withData = true): Promise<ReadOutcome> {
     const plan = planTargets(this.c.view.preferenceList(bucket, key), this.cfg.n, (id) => this.c.view.isUsable(id))
     if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])
-    // Every replica sends the bytes of a single small version along with its versions, so whichever
-    // R answer first, the read needs no second request for the data.
-    const calls = plan.targets.map((t) => ({
-      node: t.node.id,
-      promise: (withData
-        ? this.c.nodes.versionsWithData(t.node, bucket, key, { requestId, hintFor: t.hintFor })
-        : this.c.nodes.versions(t.node, bucket, key, { requestId, hintFor: t.hintFor })
-      ).then(
-        (a): Answer => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions, data: 'data' in a ? (a.data as Buffer | undefined) : undefined }),
-        (err: unknown) => {
-          if (isNodeFailure(err)) this.c.view.markFailed(t.node.id)
-          throw err
-        },
-      ),
-    }))
+    const random = this.cfg.random ?? Math.random
+    const ask = (t: Target, data: boolean) => this.ask(bucket, key, t, data, requestId)
+    if (plan.targets.some((t) => t.hintFor !== undefined) || r >= plan.targets.length || random() < this.cfg.fullReadChance) {
+      return this.readAll(bucket, key, r, plan.targets, (t) => ask(t, withData))
+    }
+    const order = shuffled(plan.targets, random)
+    const q = await gatherFirst(
+      order.map((t) => ({ node: t.node.id, start: () => ask(t, withData) })),
+      r,
+      this.cfg.speculateAfterMs,
+    )
+    if (q.ok.length < r) throw new QuorumNotReachedError(r, q.ok.map((o) => o.node), q.failed.map((f) => String(f.error)))
+    const outcome = merge(q.ok.map((o) => o.value))
+    void q.all.then(async (all) => {
+      const answers = all.flatMap((a) => (a.ok && a.value ? [a.value] : []))
+      if (q.unasked.length > 0 && disagree(answers)) {
+        const more = await Promise.allSettled(q.unasked.map((i) => ask(order[i] as Target, false)))
+        for (const m of more) if (m.status === 'fulfilled') answers.push(m.value)
+      }
+      this.c.repairer.repair(bucket, key, merge(answers), answers)
+    })
+    return outcome
+  }
+
+  /** Ask every target; wait for R answers that count (a stand-in's empty answer does not). */
+  private async readAll(bucket: string, key: string, r: number, targets: readonly Target[], ask: (t: Target) => Promise<Answer>): Promise<ReadOutcome> {
+    const calls = targets.map((t) => ({ node: t.node.id, promise: ask(t) }))
     const q = await gatherQuorum(calls, r, (a) => !a.node.hintFor || a.versions.length > 0, false)
     const counted = q.ok.filter((o) => !o.value.node.hintFor || o.value.versions.length > 0)
     if (counted.length < r && q.ok.length < r) {
@@ -77,10 +107,22 @@ export class ReadCoordinator {
     return outcome
   }
 
-  /** Stream one version's bytes from the first holder that serves them. */
-  async openVersion(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string): Promise<Readable> {
+  /** One replica's versions (and, with `withData`, the bytes of its one small live version). */
+  private ask(bucket: string, key: string, t: Target, withData: boolean, requestId: string | undefined): Promise<Answer> {
+    const opts = { requestId, hintFor: t.hintFor }
+    return (withData ? this.c.nodes.versionsWithData(t.node, bucket, key, opts) : this.c.nodes.versions(t.node, bucket, key, opts)).then(
+      (a): Answer => ({ node: { ...t.node, hintFor: t.hintFor }, versions: a.versions, data: 'data' in a ? (a.data as Buffer | undefined) : undefined }),
+      (err: unknown) => {
+        if (isNodeFailure(err)) this.c.view.markFailed(t.node.id)
+        throw err
+      },
+    )
+  }
+
+  /** One version's bytes: those that came with the read, else streamed from the first holder that serves them. */
+  async openVersion(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string): Promise<Readable | Buffer> {
     const inline = outcome.inline.get(id)
-    if (inline) return Readable.from([inline])
+    if (inline) return inline
     const holders = outcome.holders.get(id) ?? []
     const corrupt: Holder[] = []
     for (const h of holders) {
@@ -119,4 +161,20 @@ export function merge(answers: readonly Answer[]): ReadOutcome {
     if (a.data && live.length === 1 && holders.has(versionId((live[0] as Version).dot))) inline.set(versionId((live[0] as Version).dot), a.data)
   }
   return { versions, holders, inline }
+}
+
+/** True when some answer lacks a version another answer has (or holds one the merge dropped). */
+function disagree(answers: readonly Answer[]): boolean {
+  const merged = new Set(reconcile(...answers.map((a) => a.versions)).map((v) => versionId(v.dot)))
+  return answers.some((a) => a.versions.length !== merged.size || a.versions.some((v) => !merged.has(versionId(v.dot))))
+}
+
+/** A copy of `items` in random order (Fisher-Yates). */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
+  }
+  return out
 }

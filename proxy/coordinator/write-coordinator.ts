@@ -7,13 +7,13 @@
  * (staged), then one of them coordinates and the others commit the staged bytes under that version.
  */
 import { randomUUID } from 'node:crypto'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
-import { QuorumNotReachedError } from '../../shared/errors.js'
+import { EntityTooLargeError, QuorumNotReachedError } from '../../shared/errors.js'
 import { isClientError, isNodeFailure, type NodeClient, type WriteBody } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
-import { type CausalContext, clockOf } from '../../shared/vclock/versions.js'
+import { type CausalContext, clockOf, versionId } from '../../shared/vclock/versions.js'
 import type { WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { capSize, peekBody, tee } from './body-streams.js'
@@ -23,8 +23,8 @@ import { planTargets, replacementFor, type Target } from './sloppy-quorum.js'
 export interface WriteRequest {
   bucket: string
   key: string
-  /** null for a tombstone. */
-  body: Readable | null
+  /** null for a tombstone; a Buffer when the bytes are already in hand (small bodies). */
+  body: Readable | Buffer | null
   context?: CausalContext | undefined
   contentType?: string | undefined
   w: number
@@ -63,15 +63,13 @@ export class WriteCoordinator {
   async write(req: WriteRequest): Promise<WriteOutcome> {
     const plan = planTargets(this.c.view.preferenceList(req.bucket, req.key), this.cfg.n, (id) => this.c.view.isUsable(id))
     if (plan.targets.length < req.w) {
-      req.body?.resume()
+      if (req.body && !Buffer.isBuffer(req.body)) req.body.resume()
       throw new QuorumNotReachedError(req.w, [], [`only ${plan.targets.length} live nodes can take this key (of ${plan.primaries.length} replicas and their fallbacks)`])
     }
-    const sized = req.body ? req.body.pipe(capSize(this.cfg.maxObjectBytes)) : null
-    req.body?.once('error', (err) => sized?.destroy(err))
-    const peeked = sized ? await peekBody(sized, INLINE_MAX_BYTES) : ({ complete: true, head: Buffer.alloc(0) } as const)
+    const peeked = await this.peek(req.body)
     const acked = peeked.complete
       ? await this.writeWhole(req, plan.targets, plan.spares, plan.extraHints, req.body ? { buffer: peeked.head } : null)
-      : await this.writeStaged(req, plan.targets, peeked.rest)
+      : await this.writeStaged(req, plan.targets, plan.spares, peeked.rest)
     const first = acked[0] as Acked
     return {
       bucket: req.bucket,
@@ -83,6 +81,18 @@ export class WriteCoordinator {
       vector_clock: clockOf(first.answer.version),
       vector_clocks: clocksByNode(acked),
     }
+  }
+
+  /** The whole body when it is small (or a tombstone's none), else the stream to stage. */
+  private async peek(body: Readable | Buffer | null): Promise<{ complete: true; head: Buffer } | { complete: false; rest: Readable }> {
+    if (body === null) return { complete: true, head: Buffer.alloc(0) }
+    if (Buffer.isBuffer(body)) {
+      if (body.length > this.cfg.maxObjectBytes) throw new EntityTooLargeError(`object is larger than the limit of ${this.cfg.maxObjectBytes} bytes`)
+      return body.length <= INLINE_MAX_BYTES ? { complete: true, head: body } : { complete: false, rest: Readable.from([body]) }
+    }
+    const sized = body.pipe(capSize(this.cfg.maxObjectBytes))
+    body.once('error', (err) => sized.destroy(err))
+    return peekBody(sized, INLINE_MAX_BYTES)
   }
 
   /** Body in hand: coordinate on the first target that answers, then replicate to the rest; failed targets get stand-ins. */
@@ -123,7 +133,7 @@ export class WriteCoordinator {
   }
 
   /** Large body: stream it to every target at once, then coordinate on one and commit the staged bytes on the others. */
-  private async writeStaged(req: WriteRequest, targets: Target[], body: Readable): Promise<Acked[]> {
+  private async writeStaged(req: WriteRequest, targets: Target[], spares: Target['node'][], body: Readable): Promise<Acked[]> {
     const uploadId = randomUUID()
     const { branches, drop } = tee(body, targets.length)
     const staged = await Promise.allSettled(
@@ -156,12 +166,37 @@ export class WriteCoordinator {
             throw err
           }),
         }))
-        return this.quorum(req, { target, answer }, rest, failures, [], ready.some((t) => t.hintFor !== undefined))
+        const acked = await this.quorum(req, { target, answer }, rest, failures, [], ready.some((t) => t.hintFor !== undefined))
+        const lost = targets.filter((_, j) => staged[j]?.status === 'rejected')
+        for (const t of lost) {
+          const stand = replacementFor(t, spares)
+          if (stand) void this.copyToStandIn(req, answer.version, acked, stand)
+        }
+        return acked
       } catch (err) {
         this.noteFailure(target, err, failures)
       }
     }
     throw new QuorumNotReachedError(req.w, [], failures)
+  }
+
+  /**
+   * A target that failed while a large body streamed to it cannot be sent the bytes again (they
+   * were not kept), so once the write has its quorum a stand-in copies them from a replica that
+   * has them and keeps a hint: the failed replica is then handed its copy when it returns, as for
+   * small writes, instead of waiting for a read to repair it. Background; logged.
+   */
+  private async copyToStandIn(req: WriteRequest, version: WriteAnswer['version'], acked: readonly Acked[], stand: Target): Promise<void> {
+    const source = acked[0]
+    if (!source) return
+    try {
+      const bytes = await this.c.nodes.openData(source.target.node, req.bucket, req.key, versionId(version.dot), this.callOptions(req, source.target))
+      await this.c.nodes.replicate(stand.node, req.bucket, req.key, version, { stream: bytes }, { requestId: req.requestId, hintFor: stand.hintFor })
+      this.c.log.info({ bucket: req.bucket, key: req.key, standIn: stand.node.id, hintFor: stand.hintFor }, 'stand-in took a replica lost mid-upload')
+    } catch (err) {
+      if (isNodeFailure(err)) this.c.view.markFailed(stand.node.id)
+      this.c.log.warn({ bucket: req.bucket, key: req.key, standIn: stand.node.id, hintFor: stand.hintFor, err: String(err) }, 'stand-in copy after a failed upload failed')
+    }
   }
 
   /**

@@ -3,7 +3,6 @@
  * namespace, so replication, quorums, siblings, hinted handoff and gossip apply unchanged.
  * Batches are fanned out with bounded concurrency.
  */
-import { Readable } from 'node:stream'
 import { KV_NAMESPACE } from '../../shared/constants.js'
 import { StoreError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
@@ -42,7 +41,7 @@ export class KvStore {
   constructor(private readonly c: KvStoreComponents, private readonly cfg: KvStoreConfig) {}
 
   async set(storageKey: string, value: { encoding: Encoding; bytes: Buffer }, context?: CausalContext): Promise<void> {
-    await this.c.writer.write({ bucket: KV_NAMESPACE, key: storageKey, body: Readable.from([value.bytes]), context, contentType: contentTypeFor(value.encoding), w: this.cfg.w })
+    await this.c.writer.write({ bucket: KV_NAMESPACE, key: storageKey, body: value.bytes, context, contentType: contentTypeFor(value.encoding), w: this.cfg.w })
   }
 
   async exists(storageKey: string): Promise<boolean> {
@@ -69,9 +68,10 @@ export class KvStore {
   }
 
   private async valueOf(storageKey: string, outcome: ReadOutcome, v: Version): Promise<Encoded> {
-    const stream = await this.c.reader.openVersion(KV_NAMESPACE, storageKey, outcome, versionId(v.dot))
+    const data = await this.c.reader.openVersion(KV_NAMESPACE, storageKey, outcome, versionId(v.dot))
+    if (Buffer.isBuffer(data)) return encodeDatum(valueEncodingOf(v.contentType), data)
     const chunks: Buffer[] = []
-    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c)
+    for await (const c of data as AsyncIterable<Buffer>) chunks.push(c)
     return encodeDatum(valueEncodingOf(v.contentType), Buffer.concat(chunks))
   }
 

@@ -23,6 +23,13 @@ export function parseIntArg(min: number, max: number) {
   }
 }
 
+/** A probability: a number from 0 to 1. */
+export function parseFraction(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1')
+  return n
+}
+
 /** The cluster secret: --secret-file wins, then CLUSTER_SECRET; refuses to run without one. */
 export function loadSecret(secretFile: string | undefined, env: NodeJS.ProcessEnv): string {
   const secret = secretFile ? readFileSync(secretFile, 'utf8').trim() : (env.CLUSTER_SECRET ?? '').trim()

@@ -7,8 +7,8 @@
  */
 import http, { type IncomingMessage } from 'node:http'
 import { pipeline, type Readable } from 'node:stream'
-import { HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
-import { signRequest } from './signing.js'
+import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
+import { newNonce, signRequest } from './signing.js'
 
 export interface InternalTransportInit {
   secret: string
@@ -39,11 +39,12 @@ export class InternalTransport {
   /** Send a request; resolves with the response (body still streaming) once its headers arrive. */
   request(r: InternalRequest): Promise<IncomingMessage> {
     const colon = r.address.lastIndexOf(':')
-    const ts = Date.now()
+    const stamp = { method: r.method, path: r.path, timestampMs: Date.now(), nonce: newNonce() }
     const headers: Record<string, string> = {
       ...r.headers,
-      [HEADER_TIMESTAMP]: String(ts),
-      [HEADER_SIGNATURE]: signRequest(this.init.secret, r.method, r.path, ts),
+      [HEADER_TIMESTAMP]: String(stamp.timestampMs),
+      [HEADER_NONCE]: stamp.nonce,
+      [HEADER_SIGNATURE]: signRequest(this.init.secret, stamp),
     }
     if (Buffer.isBuffer(r.body) || typeof r.body === 'string') headers['content-length'] = String(Buffer.byteLength(r.body))
     else if (r.body === undefined && r.method !== 'GET') headers['content-length'] = '0'

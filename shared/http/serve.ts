@@ -4,8 +4,8 @@ import type Koa from 'koa'
 
 /**
  * Listen on host:port. No bound on a whole request (large bodies stream for as long as they
- * flow), but a socket silent for 2 minutes is closed and headers must arrive within 20 s, so a
- * client that trickles or stalls does not hold the server; idle keep-alive sockets live 65 s.
+ * flow), but a socket silent for 2 minutes is closed and headers must arrive within 20 s; idle
+ * keep-alive sockets live 65 s. A body that trickles is cut by the proxy's SlowBodyGuard.
  */
 export async function serve(app: Koa, host: string, port: number): Promise<Server> {
   const server: Server = app.listen(port, host)

@@ -5,8 +5,8 @@
  */
 import http from 'node:http'
 import got, { type Got } from 'got'
-import { HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
-import { signRequest } from './signing.js'
+import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
+import { newNonce, signRequest } from './signing.js'
 
 export interface SignedClientInit {
   secret: string
@@ -30,9 +30,10 @@ export function createSignedClient(init: SignedClientInit): Got {
       beforeRequest: [
         (options) => {
           const url = options.url as URL
-          const ts = Date.now()
-          options.headers[HEADER_TIMESTAMP] = String(ts)
-          options.headers[HEADER_SIGNATURE] = signRequest(init.secret, options.method, url.pathname + url.search, ts)
+          const stamp = { method: options.method, path: url.pathname + url.search, timestampMs: Date.now(), nonce: newNonce() }
+          options.headers[HEADER_TIMESTAMP] = String(stamp.timestampMs)
+          options.headers[HEADER_NONCE] = stamp.nonce
+          options.headers[HEADER_SIGNATURE] = signRequest(init.secret, stamp)
         },
       ],
     },

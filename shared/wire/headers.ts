@@ -8,6 +8,7 @@ export const HEADER_REQUEST_ID = 'x-request-id'
 /** Internal: HMAC signature of method + path + timestamp, and its timestamp. */
 export const HEADER_SIGNATURE = 'x-store-signature'
 export const HEADER_TIMESTAMP = 'x-store-timestamp'
+export const HEADER_NONCE = 'x-store-nonce'
 /** Internal: base64url JSON metadata that travels beside a streamed body. */
 export const HEADER_WRITE = 'x-store-write'
 export const HEADER_VERSION = 'x-store-version'

@@ -14,7 +14,9 @@ import { createBucket, get, put } from '../helpers/http.js'
 
 let cluster: TestCluster
 test.before(async () => {
-  cluster = await TestCluster.start(4, { proxyArgs: ['--max-object-bytes', String(1024 * 1024)], nodeArgs: ['--max-object-bytes', String(1024 * 1024)] })
+  cluster = await TestCluster.start(4, {
+    proxyArgs: ['--max-object-bytes', String(1024 * 1024), '--slow-body-window-ms', '1500', '--min-body-bytes-per-s', '200'],
+    nodeArgs: ['--max-object-bytes', String(1024 * 1024)] })
   await createBucket(cluster.url, 'bad')
   await put(cluster.url, 'bad', 'keep', 'precious')
 })
@@ -72,27 +74,89 @@ test('a body shorter than its Content-Length never becomes a version', async (t)
   t.is((await get(cluster.url, 'bad', 'short')).status, 404)
 })
 
+test('a client trickling its body is cut with 408 and does not hold the proxy; nothing is stored', async (t) => {
+  const port = cluster.layout.proxyPort
+  const started = Date.now()
+  const answer = new Promise<{ status: number; ms: number }>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write('PUT /buckets/bad/files/trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n'))
+    // 10 bytes every 250 ms = 40 bytes/s, under the 200 bytes/s the proxy was started with.
+    const drip = setInterval(() => s.writable && s.write('x'.repeat(10)), 250)
+    let text = ''
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1')
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text)
+      if (m) resolve({ status: Number(m[1]), ms: Date.now() - started })
+    })
+    s.on('close', () => {
+      clearInterval(drip)
+      resolve({ status: 0, ms: Date.now() - started })
+    })
+    s.on('error', reject)
+    setTimeout(() => s.destroy(), 15_000).unref()
+  })
+  // While it trickles, the proxy serves others as usual.
+  t.is((await get(cluster.url, 'bad', 'keep')).status, 200)
+  const { status, ms } = await answer
+  t.is(status, 408, `answered ${status} after ${ms} ms`)
+  t.true(ms < 10_000, `cut after ${ms} ms`)
+  t.is((await get(cluster.url, 'bad', 'trickle')).status, 404)
+  t.is(await (await get(cluster.url, 'bad', 'keep')).text(), 'precious')
+})
+
+test('a slow but steady body above the minimum rate is not cut', async (t) => {
+  const body = Buffer.alloc(3000, 0x79)
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: cluster.layout.proxyPort, method: 'PUT', path: '/buckets/bad/files/steady', headers: { 'content-length': body.length }, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    // 300 bytes every 250 ms = 1,200 bytes/s for 2.5 s: slower than a window, faster than the minimum.
+    let sent = 0
+    const drip = setInterval(() => {
+      req.write(body.subarray(sent, sent + 300))
+      sent += 300
+      if (sent >= body.length) {
+        clearInterval(drip)
+        req.end()
+      }
+    }, 250)
+  })
+  t.is(status, 201)
+  t.is((await (await get(cluster.url, 'bad', 'steady')).arrayBuffer()).byteLength, 3000)
+})
+
 test('headers over 16 KB get 431', async (t) => {
   const status = await raw(cluster.layout.proxyPort, `GET /buckets/bad/files/keep HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
   t.is(status, 431)
 })
 
-test('nodes refuse stale, foreign and missing signatures, and corrupt gossip', async (t) => {
+test('nodes refuse stale, foreign, missing and replayed signatures, and corrupt gossip', async (t) => {
   const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
   const port = cluster.layout.nodePorts[0] as number
   const path = internalRoutes.versions.path('bad', 'keep')
-  const sign = (ts: number, p = path, method = 'GET') => createHmac('sha256', secret).update(`${method}\n${p}\n${ts}`).digest('base64url')
-  const call = (headers: Record<string, string>, method = 'GET', p = path, body?: string) =>
-    fetch(`http://127.0.0.1:${port}${p}`, { method, headers, body })
-  const old = Date.now() - 120_000
-  t.is((await call({ 'x-store-timestamp': String(old), 'x-store-signature': sign(old) })).status, 401, 'stale (replayed later) signature')
+  let n = 0
+  const nonce = () => `test-nonce-${process.pid}-${++n}-padding`
+  const headers = (ts: number, p = path, method = 'GET', nonceValue = nonce()) => ({
+    'x-store-timestamp': String(ts),
+    'x-store-nonce': nonceValue,
+    'x-store-signature': createHmac('sha256', secret).update(`${method}\n${p}\n${ts}\n${nonceValue}`).digest('base64url'),
+  })
+  const call = (h: Record<string, string>, method = 'GET', p = path, body?: string) => fetch(`http://127.0.0.1:${port}${p}`, { method, headers: h, body })
+  t.is((await call(headers(Date.now() - 120_000))).status, 401, 'stale (replayed later) signature')
   const now = Date.now()
-  t.is((await call({ 'x-store-timestamp': String(now), 'x-store-signature': sign(now, internalRoutes.versions.path('bad', 'other')) })).status, 401, 'signature of another path')
-  t.is((await call({ 'x-store-timestamp': 'soon', 'x-store-signature': 'x' })).status, 401)
-  t.is((await call({ 'x-store-timestamp': String(now), 'x-store-signature': sign(now) })).status, 200, 'a fresh signature works')
+  t.is((await call(headers(now, internalRoutes.versions.path('bad', 'other')))).status, 401, 'signature of another path')
+  t.is((await call({ 'x-store-timestamp': 'soon', 'x-store-nonce': nonce(), 'x-store-signature': 'x' })).status, 401)
+  const { 'x-store-nonce': _, ...noNonce } = headers(now)
+  t.is((await call(noNonce)).status, 401, 'no nonce')
+  const fresh = headers(now)
+  t.is((await call(fresh)).status, 200, 'a fresh signature works')
+  const replay = await call(fresh)
+  t.is(replay.status, 401, 'the same signed request a second time (within the 30 s window) is refused')
+  t.regex(await replay.text(), /replayed/)
   const gossip = internalRoutes.gossip.path()
   const ts = Date.now()
-  const bad = await call({ 'x-store-timestamp': String(ts), 'x-store-signature': sign(ts, gossip, 'POST'), 'content-type': 'application/json' }, 'POST', gossip, JSON.stringify({ from: 'x', members: [{ id: 'node-9', address: 'nowhere', generation: -1, heartbeat: 'many' }] }))
+  const bad = await call({ ...headers(ts, gossip, 'POST'), 'content-type': 'application/json' }, 'POST', gossip, JSON.stringify({ from: 'x', members: [{ id: 'node-9', address: 'nowhere', generation: -1, heartbeat: 'many' }] }))
   t.is(bad.status, 400)
   const m = (await (await fetch(`http://127.0.0.1:${port}/membership`)).json()) as { members: { id: string }[] }
   t.false(m.members.some((x) => x.id === 'node-9'), 'a corrupt gossip message is not merged')

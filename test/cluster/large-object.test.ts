@@ -1,10 +1,14 @@
-/** A file larger than 100 MB streams up and down byte-identical through the proxy. */
+/**
+ * A file larger than 100 MB streams up and down byte-identical through the proxy; a replica killed
+ * while a large body streams to it is replaced by a stand-in holding a hint, and gets its copy back.
+ */
 import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import { Readable } from 'node:stream'
 import test from 'ava'
 import { TestCluster } from '../helpers/cluster.js'
-import { createBucket } from '../helpers/http.js'
+import { createBucket, put } from '../helpers/http.js'
+import { eventually, heldBy } from '../helpers/internal.js'
 
 let cluster: TestCluster
 test.before(async () => {
@@ -61,4 +65,52 @@ test('150 MB upload and download are byte-identical', async (t) => {
   const digest = got.digest('hex')
   t.is(digest, sent.digest('hex'))
   t.is(res.headers.get('etag'), `"${digest}"`)
+})
+
+test('a replica killed -9 mid-upload: the write succeeds, a stand-in keeps a hint, the replica gets its copy after restart', async (t) => {
+  await createBucket(cluster.url, 'midway')
+  const probe = (await (await put(cluster.url, 'midway', 'big', 'probe')).json()) as { pref_list: string[] }
+  const victim = probe.pref_list[2] as string
+  const size = 24 * 1024 * 1024
+  let streamed = 0
+  // 1 MiB every 40 ms: the upload is still streaming when the replica dies.
+  const body = Readable.from(
+    (async function* () {
+      for (const c of chunks(size)) {
+        await new Promise((r) => setTimeout(r, 40))
+        streamed += c.length
+        yield c
+      }
+    })(),
+  )
+  const up = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(`${cluster.url}/buckets/midway/files/big`, { method: 'PUT', headers: { 'content-length': String(size) } }, (res) => {
+      let text = ''
+      res.on('data', (d: Buffer) => {
+        text += d
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+    body.pipe(req)
+  })
+  await eventually(async () => streamed >= 4 * 1024 * 1024, 10_000, 'upload under way')
+  await cluster.stop(victim, 'SIGKILL')
+  const answer = await up
+  t.is(answer.status, 201, answer.text)
+  const written = JSON.parse(answer.text) as { replicas_written: string[] }
+  t.false(written.replicas_written.includes(victim))
+  await eventually(
+    async () => {
+      const c = (await (await fetch(`${cluster.url}/cluster`)).json()) as { pending_hints: Record<string, { versions: number }> }
+      return (c.pending_hints[victim]?.versions ?? 0) >= 1
+    },
+    10_000,
+    'a stand-in holds a hint for the killed replica',
+  )
+  await cluster.restart(victim)
+  await eventually(async () => (await heldBy(cluster, victim, 'midway', 'big')).some((v) => v.size === size), 30_000, 'the restarted replica holds the upload')
+  const res = await fetch(`${cluster.url}/buckets/midway/files/big`)
+  t.true(res.status === 200 || res.status === 300, `status ${res.status}`)
+  await res.arrayBuffer()
 })

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { gatherQuorum, type QuorumResult } from '../../../proxy/coordinator/quorum.js'
+import { gatherFirst, gatherQuorum, type QuorumResult } from '../../../proxy/coordinator/quorum.js'
 
 /** A promise settled from outside. */
 function deferred<T>() {
@@ -216,4 +216,72 @@ test('needed = 0 resolves at once, even while every call is pending', async (t) 
   for (const d of ds) d.resolve('x')
   await settle()
   t.true(resolvedAtOnce, 'quorum of 0 already reached before any call settled')
+})
+
+/** `n` lazily started calls; `started` lists which were started, in order. */
+function lazyCalls(n: number) {
+  const ds = Array.from({ length: n }, () => deferred<string>())
+  const started: number[] = []
+  return {
+    ds,
+    started,
+    calls: ds.map((d, i) => ({
+      node: `n${i}`,
+      start: () => {
+        started.push(i)
+        return d.promise
+      },
+    })),
+  }
+}
+
+test('gatherFirst asks only `needed` replicas while they answer', async (t) => {
+  const { ds, started, calls } = lazyCalls(3)
+  const q = gatherFirst(calls, 2, 0)
+  t.deepEqual(started, [0, 1])
+  ds[1]?.resolve('b')
+  ds[0]?.resolve('a')
+  const r = await q
+  t.deepEqual(r.ok.map((o) => o.value).sort(), ['a', 'b'])
+  t.deepEqual(r.unasked, [2])
+  t.is((await r.all).length, 2)
+})
+
+test('gatherFirst replaces a failed call with the next candidate', async (t) => {
+  const { ds, started, calls } = lazyCalls(3)
+  const q = gatherFirst(calls, 2, 0)
+  ds[0]?.reject(new Error('down'))
+  await settle()
+  t.deepEqual(started, [0, 1, 2])
+  ds[1]?.resolve('b')
+  ds[2]?.resolve('c')
+  const r = await q
+  t.deepEqual(r.ok.map((o) => o.value).sort(), ['b', 'c'])
+  t.is(r.failed.length, 1)
+  t.deepEqual(r.unasked, [])
+})
+
+test('gatherFirst gives up when too few candidates are left', async (t) => {
+  const { ds, calls } = lazyCalls(3)
+  const q = gatherFirst(calls, 2, 0)
+  ds[0]?.reject(new Error('x'))
+  await settle()
+  ds[1]?.reject(new Error('y'))
+  const r = await q
+  t.is(r.ok.length, 0)
+  t.is(r.failed.length, 2)
+  ds[2]?.resolve('c')
+  t.is((await r.all).length, 3, 'all covers every started call')
+})
+
+test('gatherFirst speculates on one more replica when the quorum is slow', async (t) => {
+  const { ds, started, calls } = lazyCalls(3)
+  const q = gatherFirst(calls, 2, 20)
+  ds[0]?.resolve('a')
+  await new Promise((r) => setTimeout(r, 60))
+  t.deepEqual(started, [0, 1, 2], 'a third replica was asked while the second stayed silent')
+  ds[2]?.resolve('c')
+  const r = await q
+  t.deepEqual(r.ok.map((o) => o.value).sort(), ['a', 'c'])
+  ds[1]?.resolve('b')
 })

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { SIGNATURE_MAX_SKEW_MS } from '../../../shared/constants.js'
-import { checkSignature, signRequest } from '../../../shared/http/signing.js'
+import { checkSignature, newNonce, ReplayGuard, signRequest } from '../../../shared/http/signing.js'
 import { forEachSeed } from '../../helpers/prng.js'
 
 const SECRET = 'cluster-secret'
@@ -8,14 +8,21 @@ const METHOD = 'PUT'
 const PATH = '/internal/v1/objects/b/k%2Fx/replicate?w=2'
 const TS = 1_700_000_000_000
 
-const sig = signRequest(SECRET, METHOD, PATH, TS)
-const check = (over: { secret?: string; method?: string; path?: string; ts?: string | undefined; sig?: string | undefined; now?: number } = {}) =>
+const NONCE = 'AAAAAAAAAAAAAAAAAAAAAAAA'
+const sign = (method: string, path: string, timestampMs: number, nonce = NONCE) => signRequest(SECRET, { method, path, timestampMs, nonce })
+const sig = sign(METHOD, PATH, TS)
+const check = (
+  over: { secret?: string; method?: string; path?: string; ts?: string | undefined; nonce?: string | undefined; sig?: string | undefined; now?: number } = {},
+) =>
   checkSignature(
     over.secret ?? SECRET,
-    over.method ?? METHOD,
-    over.path ?? PATH,
-    'ts' in over ? over.ts : String(TS),
-    'sig' in over ? over.sig : sig,
+    {
+      method: over.method ?? METHOD,
+      path: over.path ?? PATH,
+      timestamp: 'ts' in over ? over.ts : String(TS),
+      nonce: 'nonce' in over ? over.nonce : NONCE,
+      signature: 'sig' in over ? over.sig : sig,
+    },
     over.now ?? TS + 1234,
   )
 
@@ -23,7 +30,7 @@ test('a valid, fresh signature passes', (t) => {
   t.is(check(), null)
   t.is(check({ now: TS }), null)
   t.is(check({ method: 'put' }), null, 'the method is case-insensitive')
-  t.is(signRequest(SECRET, 'put', PATH, TS), sig)
+  t.is(sign('put', PATH, TS), sig)
   t.regex(sig, /^[A-Za-z0-9_-]{43}$/)
 })
 
@@ -38,6 +45,9 @@ test('missing headers are refused', (t) => {
   t.is(check({ sig: undefined }), 'missing signature')
   t.is(check({ ts: undefined, sig: undefined }), 'missing signature')
   t.is(check({ ts: '' }), 'missing signature')
+  t.is(check({ nonce: undefined }), 'missing signature')
+  t.is(check({ nonce: 'short' }), 'malformed nonce')
+  t.is(check({ nonce: 'has spaces and is long enough' }), 'malformed nonce')
   t.is(check({ sig: '' }), 'missing signature')
 })
 
@@ -68,7 +78,8 @@ test('a bad signature or the wrong secret is refused', (t) => {
   t.is(check({ sig: 'x' }), 'bad signature')
   t.is(check({ sig: sig.slice(0, -1) }), 'bad signature')
   t.is(check({ sig: `${sig}=` }), 'bad signature')
-  t.is(check({ sig: signRequest(SECRET, METHOD, PATH, TS + 1) }), 'bad signature')
+  t.is(check({ sig: sign(METHOD, PATH, TS + 1) }), 'bad signature')
+  t.is(check({ nonce: 'BAAAAAAAAAAAAAAAAAAAAAAA' }), 'bad signature', 'the nonce is signed')
   for (let i = 0; i < sig.length; i++) {
     const flipped = sig.slice(0, i) + (sig[i] === 'A' ? 'B' : 'A') + sig.slice(i + 1)
     t.is(check({ sig: flipped }), 'bad signature', `char ${i}`)
@@ -82,12 +93,41 @@ test('property: only the exact (method, path, timestamp, secret) verifies', (t) 
     const m = rng.pick(methods)
     const p = rng.pick(paths)
     const ts = TS + rng.int(1_000_000)
-    const s = signRequest(SECRET, m, p, ts)
+    const s = sign(m, p, ts)
     const m2 = rng.chance(0.5) ? m : rng.pick(methods)
     const p2 = rng.chance(0.5) ? p : rng.pick(paths)
     const skew = rng.range(-40_000, 40_000)
-    const got = checkSignature(SECRET, m2, p2, String(ts), s, ts + skew)
+    const got = checkSignature(SECRET, { method: m2, path: p2, timestamp: String(ts), nonce: NONCE, signature: s }, ts + skew)
     const want = Math.abs(skew) > SIGNATURE_MAX_SKEW_MS ? 'stale signature' : m2 === m && p2 === p ? null : 'bad signature'
     t.is(got, want, `seed ${seed}`)
+  })
+})
+
+test('a nonce is accepted once; a replay inside the window is refused', (t) => {
+  const guard = new ReplayGuard(60_000, 0)
+  const a = newNonce()
+  t.regex(a, /^[A-Za-z0-9_-]{16}$/)
+  t.true(guard.firstUse(a, 1))
+  t.false(guard.firstUse(a, 2))
+  t.true(guard.firstUse(newNonce(), 3))
+  t.false(guard.firstUse(a, 59_999), 'still known just before the first rotation')
+  t.false(guard.firstUse(a, 60_000), 'still known after one rotation (in the previous generation)')
+  t.false(guard.firstUse(a, 119_999))
+})
+
+test('property: a nonce stays known for at least one window after its use (longer than any fresh timestamp)', (t) => {
+  forEachSeed(50, 77, (rng, seed) => {
+    const window = 60_000
+    const guard = new ReplayGuard(window, 0)
+    let now = 0
+    const used: { nonce: string; at: number }[] = []
+    for (let i = 0; i < 300; i++) {
+      now += rng.int(2_000)
+      const nonce = newNonce()
+      t.true(guard.firstUse(nonce, now), `seed ${seed}`)
+      used.push({ nonce, at: now })
+      const earlier = rng.pick(used)
+      if (now - earlier.at < window) t.false(guard.firstUse(earlier.nonce, now), `seed ${seed}: replay ${now - earlier.at} ms later`)
+    }
   })
 })
