@@ -68,8 +68,11 @@ export class ReadCoordinator {
       return this.readAll(bucket, key, r, plan.targets, (t) => ask(t, withData))
     }
     const order = shuffled(plan.targets, random)
+    // One of the first R sends the bytes along (and any replica asked later, in place of a failed
+    // or slow one): the others' versions only confirm them. If the one with bytes turns out stale,
+    // openVersion fetches them from a holder of the winning version.
     const q = await gatherFirst(
-      order.map((t) => ({ node: t.node.id, start: () => ask(t, withData) })),
+      order.map((t, i) => ({ node: t.node.id, start: () => ask(t, withData && (i === 0 || i >= r)) })),
       r,
       this.cfg.speculateAfterMs,
     )

@@ -16,9 +16,14 @@ export interface SignedStamp {
 
 const NONCE_RE = /^[A-Za-z0-9_-]{16,64}$/
 
-/** A fresh random nonce (96 bits, base64url). */
+/** Per-process random prefix + counter: unique without drawing random bytes per request (a measurable cost on the hot path). */
+const NONCE_PREFIX = randomBytes(12).toString('base64url')
+let nonceCounter = 0
+
+/** A nonce never used before by any process (96 random bits of prefix, then a counter). */
 export function newNonce(): string {
-  return randomBytes(12).toString('base64url')
+  nonceCounter = (nonceCounter + 1) % Number.MAX_SAFE_INTEGER
+  return `${NONCE_PREFIX}${nonceCounter.toString(36)}`
 }
 
 export function signRequest(secret: string, s: SignedStamp): string {
