@@ -23,6 +23,18 @@ export interface ClusterLayout {
   /** Extra flags for every node / the proxy (tests use fast gossip timings). */
   nodeArgs?: readonly string[]
   proxyArgs?: readonly string[]
+  /** Where node-i runs, when not on `host` like the proxy: nodePlacement[i-1] (the fault suite's network namespaces). */
+  nodePlacement?: readonly NodePlacement[]
+}
+
+/** A node's own address and the command it runs under, for nodes that do not share the proxy's host. */
+export interface NodePlacement {
+  /** Address the node binds (default: the layout's host). */
+  host?: string
+  /** host:port the node announces and others dial, when not host:port (e.g. a forwarding link proxy in front of it). */
+  advertise?: string
+  /** Command the node is run under, e.g. ['ip', 'netns', 'exec', 'ns-1'] (it must exec node in place so the pid stays the node's). */
+  commandPrefix?: readonly string[]
 }
 
 export interface ProcessSpec {
@@ -30,6 +42,8 @@ export interface ProcessSpec {
   script: string
   args: string[]
   healthUrl: string
+  /** Run as `prefix... node script args` instead of `node script args`. */
+  commandPrefix?: readonly string[]
 }
 
 export function secretFile(layout: ClusterLayout): string {
@@ -42,21 +56,32 @@ export function ensureSecret(layout: ClusterLayout): void {
   if (!existsSync(secretFile(layout))) writeFileSync(secretFile(layout), randomBytes(32).toString('hex'), { mode: 0o600 })
 }
 
+/** The address node-i binds. */
+export function nodeHost(layout: ClusterLayout, i: number): string {
+  return layout.nodePlacement?.[i - 1]?.host ?? layout.host
+}
+
+/** The address node-i is reached at by the others (its advertised one). */
 export function nodeAddress(layout: ClusterLayout, i: number): string {
-  return `${layout.host}:${layout.nodePorts[i - 1]}`
+  return layout.nodePlacement?.[i - 1]?.advertise ?? `${nodeHost(layout, i)}:${layout.nodePorts[i - 1]}`
 }
 
 export function nodeSpec(layout: ClusterLayout, i: number): ProcessSpec {
   const seeds = layout.nodePorts.map((_, j) => nodeAddress(layout, j + 1)).filter((_, j) => j + 1 !== i)
   const port = layout.nodePorts[i - 1] as number
+  const place = layout.nodePlacement?.[i - 1]
+  const host = nodeHost(layout, i)
   return {
     name: `node-${i}`,
     script: join(layout.root, 'dist/storage-node/main.js'),
     args: [
-      '--id', `node-${i}`, '--host', layout.host, '--port', String(port), '--data', join(layout.dataDir, `node-${i}`),
+      '--id', `node-${i}`, '--host', host, '--port', String(port), '--data', join(layout.dataDir, `node-${i}`),
+      ...(place?.advertise ? ['--advertise', place.advertise] : []),
       '--seeds', seeds.join(','), '--secret-file', secretFile(layout), ...(layout.nodeArgs ?? []),
     ],
-    healthUrl: `http://${layout.host}:${port}/health`,
+    // Health is checked on the bound address, not the advertised one: a fault injected on the way must not fail a start.
+    healthUrl: `http://${host}:${port}/health`,
+    ...(place?.commandPrefix ? { commandPrefix: place.commandPrefix } : {}),
   }
 }
 
@@ -97,7 +122,8 @@ export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: n
   mkdirSync(layout.logDir, { recursive: true })
   mkdirSync(layout.runDir, { recursive: true })
   const log = openSync(join(layout.logDir, `${spec.name}.log`), 'a')
-  const child = spawn(process.execPath, [spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], cwd: layout.root })
+  const [command, ...prefixArgs] = [...(spec.commandPrefix ?? []), process.execPath]
+  const child = spawn(command as string, [...prefixArgs, spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], cwd: layout.root })
   child.unref()
   if (!child.pid) throw new Error(`could not start ${spec.name}`)
   writeFileSync(pidFile(layout, spec.name), String(child.pid))

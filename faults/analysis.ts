@@ -59,6 +59,14 @@ export interface Analysis {
   /** Live versions beyond one per key in the final read, and keys holding more than one. */
   siblingsLeft: number
   keysWithSiblings: number
+  /**
+   * Final siblings carrying a value an acknowledged write had read and so superseded: the value
+   * lives on under a second version (dot) its reader's context did not cover, e.g. a write
+   * committed late by a coordinator the proxy had given up on. Not a loss; a stale sibling.
+   */
+  resurrected: Anomaly[]
+  /** Final siblings whose bytes equal another sibling's of the same key (the same write under two dots). */
+  duplicateSiblings: number
 }
 
 export function analyze(input: {
@@ -147,6 +155,13 @@ export function analyze(input: {
   }
 
   const readable = final.filter((f) => f.readable)
+  const resurrected: Anomaly[] = []
+  for (const f of readable) {
+    for (const e of new Set(f.etags)) {
+      const reader = (readers.get(e) ?? []).find((w) => w.key === f.key && w.outcome === 'acknowledged')
+      if (reader) resurrected.push({ where: 'final-read', key: f.key, detail: `${registry.nameOf(e) ?? e} was read and superseded by ${reader.value}, yet is still a sibling` })
+    }
+  }
   return {
     attempted: writes.length,
     acknowledged: writes.filter((w) => w.outcome === 'acknowledged').length,
@@ -159,5 +174,7 @@ export function analyze(input: {
     unverifiedKeys: [...unverified],
     siblingsLeft: readable.reduce((n, f) => n + Math.max(0, f.etags.length - 1), 0),
     keysWithSiblings: readable.filter((f) => f.etags.length > 1).length,
+    resurrected,
+    duplicateSiblings: readable.reduce((n, f) => n + f.etags.length - new Set(f.etags).size, 0),
   }
 }

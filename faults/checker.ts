@@ -1,5 +1,5 @@
 /**
- * One fault scenario, end to end, on a running TestCluster: seed the keys, run the read-modify-write
+ * One fault scenario, end to end, on a running FaultCluster: seed the keys, run the read-modify-write
  * workload with the scenario's nemesis beside it, stop both, heal (restart what is down, SIGCONT
  * what is stopped), wait for hinted handoff, measure convergence of the replicas, read every key
  * through the proxy with R=3 and from every replica with the signed internal API, and judge the
@@ -15,8 +15,8 @@ import { NodeClient } from '../shared/http/node-client.js'
 import { STAGING_TTL_MS } from '../shared/constants.js'
 import { versionId } from '../shared/vclock/versions.js'
 import type { Version } from '../shared/wire/internal-api.js'
-import type { TestCluster } from '../test/helpers/cluster.js'
 import { type Analysis, analyze, type Anomaly, type FinalKey, type LostWrite, type Observation } from './analysis.js'
+import { type FaultCluster, nodeAddressOf } from './fault-cluster.js'
 import { jsonOf, send } from './http-client.js'
 import { ValueRegistry } from './values.js'
 import { pause, type ReadResult, readKey, SMALL_TIMEOUTS, Workload, type WriteAttempt } from './workload.js'
@@ -30,7 +30,7 @@ export interface NemesisEvent {
 }
 
 export interface NemesisEnv {
-  cluster: TestCluster
+  cluster: FaultCluster
   nodeIds: readonly string[]
   /** Primaries of each key, from the seed writes. */
   prefLists: ReadonlyMap<string, readonly string[]>
@@ -54,6 +54,12 @@ export interface Scenario {
   expectLoss?: boolean
   /** Large objects: body sizes, and the (smaller) client and key counts. */
   large?: { minBytes: number; maxBytes: number; clients: number; keys: number }
+  /**
+   * The cluster it needs: absent, the loopback TestCluster; 'netns', every node in its own network
+   * namespace; 'netns-links', that plus a link proxy in front of every node (skipped where
+   * namespaces or iptables are not available).
+   */
+  network?: 'netns' | 'netns-links'
 }
 
 export interface CheckOptions {
@@ -105,6 +111,9 @@ export interface ScenarioResult {
   unverifiedKeys: number
   siblingsLeft: number
   keysWithSiblings: number
+  /** Final siblings holding a value an acknowledged write had superseded, and siblings duplicating another's bytes (see analysis.ts). */
+  resurrected: number
+  duplicateSiblings: number
   availabilityPct: number
   /** Heal start to every key's primaries holding the same versions; null if they never did within the bounds. */
   convergenceS: number | null
@@ -123,19 +132,25 @@ export interface ScenarioResult {
   prefLists: Record<string, readonly string[]>
   tmpFiles: TmpFile[]
   tmpFilesOlderThanTtl: number
-  samples: { lost: LostWrite[]; phantoms: Anomaly[]; torn: Anomaly[]; notFoundReads: string[]; divergent: string[]; errors: string[] }
+  samples: { lost: LostWrite[]; phantoms: Anomaly[]; torn: Anomaly[]; resurrected: Anomaly[]; notFoundReads: string[]; divergent: string[]; errors: string[] }
   wallS: number
 }
 
 const BUCKET = 'faults'
 
-export function nodeIdsOf(cluster: TestCluster): string[] {
+export function nodeIdsOf(cluster: FaultCluster): string[] {
   return cluster.layout.nodePorts.map((_, i) => `node-${i + 1}`)
 }
 
-/** Restart every process that is down and SIGCONT every one that runs (a stopped one resumes). */
-export async function heal(cluster: TestCluster): Promise<string[]> {
+/** Undo network faults, restart every process that is down and SIGCONT every one that runs (a stopped one resumes). */
+export async function heal(cluster: FaultCluster): Promise<string[]> {
   const healed: string[] = []
+  if (cluster.net) {
+    // The nemesis heals in its finally; this is the check that nothing was left in force.
+    const left = await cluster.net.rulesInForce()
+    await cluster.net.heal()
+    if (Object.keys(left).length > 0) healed.push(`iptables rules on ${Object.keys(left).join(', ')}`)
+  }
   for (const name of [...nodeIdsOf(cluster), 'proxy']) {
     const pid = runningPid(cluster.layout, name)
     if (pid !== undefined) {
@@ -152,7 +167,7 @@ export async function heal(cluster: TestCluster): Promise<string[]> {
 }
 
 /** Sum of hinted versions every node still holds for others (a node that does not answer counts as 1). */
-export async function pendingHints(cluster: TestCluster): Promise<number> {
+export async function pendingHints(cluster: FaultCluster): Promise<number> {
   const counts = await Promise.all(
     nodeIdsOf(cluster).map(async (id) => {
       try {
@@ -172,19 +187,23 @@ interface ReplicaState {
   /** Per key: each primary's version ids, or null when it did not answer. */
   held: Map<string, Map<string, Version[] | null>>
   divergent: string[]
+  /** Why a replica did not answer (the first error per node), for the report. */
+  unreachable: Map<string, string>
 }
 
-async function replicaStates(nodes: NodeClient, cluster: TestCluster, prefLists: ReadonlyMap<string, readonly string[]>): Promise<ReplicaState> {
+async function replicaStates(nodes: NodeClient, cluster: FaultCluster, prefLists: ReadonlyMap<string, readonly string[]>): Promise<ReplicaState> {
   const held = new Map<string, Map<string, Version[] | null>>()
   const divergent: string[] = []
+  const unreachable = new Map<string, string>()
   await Promise.all(
     [...prefLists].map(async ([key, prefs]) => {
       const byNode = new Map<string, Version[] | null>()
       for (const id of prefs) {
         try {
           byNode.set(id, (await nodes.versions(refOf(cluster, id), BUCKET, key)).versions)
-        } catch {
+        } catch (err) {
           byNode.set(id, null)
+          if (!unreachable.has(id)) unreachable.set(id, err instanceof Error ? err.message : String(err))
         }
       }
       held.set(key, byNode)
@@ -192,24 +211,24 @@ async function replicaStates(nodes: NodeClient, cluster: TestCluster, prefLists:
       if (new Set(shapes).size > 1 || shapes.includes('unreachable')) divergent.push(key)
     }),
   )
-  return { held, divergent }
+  return { held, divergent, unreachable }
 }
 
-function refOf(cluster: TestCluster, id: string): { id: string; address: string } {
-  return { id, address: `127.0.0.1:${cluster.layout.nodePorts[Number(id.replace('node-', '')) - 1]}` }
+function refOf(cluster: FaultCluster, id: string): { id: string; address: string } {
+  return { id, address: nodeAddressOf(cluster, id) }
 }
 
 /** `key: node-1 [version=value ...] node-2 [...]` for the first few divergent keys. */
 function describeDivergence(state: ReplicaState, registry: ValueRegistry, max = 5): string[] {
   return state.divergent.slice(0, max).map((key) => {
     const parts = [...(state.held.get(key) ?? new Map<string, Version[] | null>())].map(([id, vs]) =>
-      vs === null ? `${id} unreachable` : `${id} [${vs.map((v) => `${versionId(v.dot)}=${v.tombstone ? 'tombstone' : (registry.nameOf(v.etag) ?? v.etag)}`).join(' ')}]`,
+      vs === null ? `${id} unreachable (${state.unreachable.get(id) ?? '?'})` : `${id} [${vs.map((v) => `${versionId(v.dot)}=${v.tombstone ? 'tombstone' : (registry.nameOf(v.etag) ?? v.etag)}`).join(' ')}]`,
     )
     return `${key}: ${parts.join(' ')}`
   })
 }
 
-async function waitConverged(nodes: NodeClient, cluster: TestCluster, prefLists: ReadonlyMap<string, readonly string[]>, boundMs: number): Promise<ReplicaState> {
+async function waitConverged(nodes: NodeClient, cluster: FaultCluster, prefLists: ReadonlyMap<string, readonly string[]>, boundMs: number): Promise<ReplicaState> {
   const deadline = Date.now() + boundMs
   for (let i = 0; i < 1000; i++) {
     const s = await replicaStates(nodes, cluster, prefLists)
@@ -220,7 +239,7 @@ async function waitConverged(nodes: NodeClient, cluster: TestCluster, prefLists:
 }
 
 /** Hash every live version's bytes on every primary, to catch torn or invented bytes on disk. */
-async function replicaObservations(nodes: NodeClient, cluster: TestCluster, state: ReplicaState): Promise<Observation[]> {
+async function replicaObservations(nodes: NodeClient, cluster: FaultCluster, state: ReplicaState): Promise<Observation[]> {
   const out: Observation[] = []
   for (const [key, byNode] of state.held) {
     for (const [id, versions] of byNode) {
@@ -247,7 +266,7 @@ async function replicaObservations(nodes: NodeClient, cluster: TestCluster, stat
   return out
 }
 
-function tmpFiles(cluster: TestCluster): TmpFile[] {
+function tmpFiles(cluster: FaultCluster): TmpFile[] {
   const out: TmpFile[] = []
   const now = Date.now()
   for (const id of nodeIdsOf(cluster)) {
@@ -312,7 +331,7 @@ async function finalRead(base: string, key: string): Promise<{ read: ReadResult 
   return { read: undefined, quorum: 'failed' }
 }
 
-export async function runScenario(cluster: TestCluster, scenario: Scenario, opts: CheckOptions): Promise<ScenarioResult> {
+export async function runScenario(cluster: FaultCluster, scenario: Scenario, opts: CheckOptions): Promise<ScenarioResult> {
   const wallStart = Date.now()
   const log = (l: string) => opts.log?.(`[${scenario.name}] ${l}`)
   const rng = mulberry32(opts.seed)
@@ -459,6 +478,8 @@ export async function runScenario(cluster: TestCluster, scenario: Scenario, opts
       unverifiedKeys: a.unverifiedKeys.length,
       siblingsLeft: a.siblingsLeft,
       keysWithSiblings: a.keysWithSiblings,
+      resurrected: a.resurrected.length,
+      duplicateSiblings: a.duplicateSiblings,
       availabilityPct: a.attempted === 0 ? 0 : Math.round((1000 * a.acknowledged) / a.attempted) / 10,
       convergenceS: convergedAt === null ? null : Math.round((convergedAt - healStart) / 100) / 10,
       convergedBy,
@@ -479,6 +500,7 @@ export async function runScenario(cluster: TestCluster, scenario: Scenario, opts
         lost: a.lost.slice(0, 10),
         phantoms: a.phantoms.slice(0, 10),
         torn: a.torn.slice(0, 10),
+        resurrected: a.resurrected.slice(0, 10),
         divergent: describeDivergence(before, registry),
         notFoundReads: workload.reads.filter((r) => r.outcome === 'not-found').slice(0, 10).map((r) => `${r.key} by client ${r.client} at ${new Date(r.at).toISOString()}: ${r.error ?? ''}`),
         errors: [

@@ -1,10 +1,12 @@
 /**
  * The fault injectors, one scenario each. A nemesis acts only while the workload runs, bounds its
- * rounds, signals processes by pid (through the TestCluster and the launcher's pid files), and
+ * rounds, signals processes by pid (through the cluster and the launcher's pid files), and
  * undoes everything it did in a finally: a killed process is restarted, a stopped one continued.
+ * The network nemeses (partitions, loss, slow links) live in network-nemeses.ts.
  */
 import { runningPid } from '../cluster-ctl/launcher.js'
 import type { Nemesis, NemesisEnv, Scenario } from './checker.js'
+import { lossyLinks, partition, slowLinks } from './network-nemeses.js'
 
 /** No scenario runs more fault rounds than this, whatever its duration. */
 const MAX_ROUNDS = 100
@@ -169,6 +171,30 @@ export const SCENARIOS: readonly Scenario[] = [
     description: '20-50 MB streamed uploads; kill -9 the proxy mid-upload, restarted ~1 s later (staged bodies are orphaned)',
     nemesis: killProxy({ min: 300, max: 1500 }),
     large: LARGE,
+  },
+  {
+    name: 'partition',
+    description: 'every node in its own network namespace; iptables DROP cuts 2 random nodes from the other 3 for ~5 s, then flushed for ~3 s; the proxy reaches both sides',
+    nemesis: partition({ onMs: 5000, offMs: 3000, minority: 2, proxy: 'both' }),
+    network: 'netns',
+  },
+  {
+    name: 'partition-proxy-one-side',
+    description: 'as partition, but the proxy (root namespace) is also cut from one side, either one at random: writes need stand-ins and hints',
+    nemesis: partition({ onMs: 5000, offMs: 3000, minority: 2, proxy: 'one-side' }),
+    network: 'netns',
+  },
+  {
+    name: 'slow-links',
+    description: 'a TCP link proxy in front of every node (advertised with --advertise): 1-2 nodes get 100-2000 ms per chunk each way for ~4 s, every link 5-25 ms, 5% of new connections and a third of the slow nodes\' reset',
+    nemesis: slowLinks({ onMs: 4000, offMs: 2000, delaysMs: [100, 400, 2000], resetFraction: 0.05 }),
+    network: 'netns-links',
+  },
+  {
+    name: 'lossy-links',
+    description: 'iptables statistic DROP of 10-30% of the packets arriving at 1-2 nodes for ~4 s, then flushed for ~2 s (TCP retransmits)',
+    nemesis: lossyLinks({ onMs: 4000, offMs: 2000, probabilities: [0.1, 0.2, 0.3] }),
+    network: 'netns',
   },
 ]
 

@@ -1,12 +1,15 @@
 /**
- * Running scenarios each on a fresh 5-node TestCluster (so stand-ins exist), keeping what the
- * processes logged before teardown removes it, and the markdown summary of the results.
+ * Running scenarios each on a fresh 5-node cluster (so stand-ins exist): the loopback TestCluster,
+ * or a NetnsCluster (a namespace per node) for network scenarios. Keeps what the processes logged
+ * before teardown removes it, and the markdown summary of the results.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { TestCluster } from '../test/helpers/cluster.js'
 import { type CheckOptions, runScenario, type Scenario, type ScenarioResult } from './checker.js'
+import type { FaultCluster } from './fault-cluster.js'
 import { copyLogs, type LogSummary, summarizeLogs } from './logs.js'
+import { NetnsCluster } from './netns/netns-cluster.js'
 
 export const FAULT_CLUSTER_NODES = 5
 /** Hint delivery every second, so convergence is measured in seconds. */
@@ -15,7 +18,7 @@ export const FAULT_NODE_ARGS = ['--handoff-schedule', '* * * * * *']
 export type SuiteResult = ScenarioResult & { logs: LogSummary[]; logCopy?: string | undefined }
 
 /** Clusters running now, so a crash or Ctrl-C can still kill their processes (a finally does not run then). */
-const active = new Set<TestCluster>()
+const active = new Set<FaultCluster>()
 
 /** Tear down every cluster still running (for process-level error and signal handlers). */
 export async function teardownActive(): Promise<void> {
@@ -27,7 +30,9 @@ export async function teardownActive(): Promise<void> {
 
 /** Start a fresh cluster, run the scenario, summarize (and optionally copy) the logs, always tear down. */
 export async function runOnFreshCluster(scenario: Scenario, opts: CheckOptions, keepLogsIn?: string): Promise<SuiteResult> {
-  const cluster = await TestCluster.start(FAULT_CLUSTER_NODES, { nodeArgs: FAULT_NODE_ARGS })
+  const cluster: FaultCluster = scenario.network
+    ? await NetnsCluster.start({ nodes: FAULT_CLUSTER_NODES, nodeArgs: FAULT_NODE_ARGS, linkProxies: scenario.network === 'netns-links' })
+    : await TestCluster.start(FAULT_CLUSTER_NODES, { nodeArgs: FAULT_NODE_ARGS })
   active.add(cluster)
   try {
     const result = await runScenario(cluster, scenario, opts)
@@ -62,6 +67,7 @@ export function markdownTable(results: readonly ScenarioResult[]): string {
     'lost',
     'phantom values',
     'siblings left',
+    'stale siblings',
     'availability %',
     'convergence s',
     'no answer',
@@ -77,6 +83,7 @@ export function markdownTable(results: readonly ScenarioResult[]): string {
     r.lost,
     r.phantom,
     r.siblingsLeft,
+    `${r.resurrected} (${r.duplicateSiblings} dup)`,
     r.availabilityPct,
     r.convergenceS === null ? 'never' : `${r.convergenceS} (${r.convergedBy})`,
     r.noAnswer,

@@ -20,7 +20,10 @@ export interface NodeConfig {
   id: string
   host: string
   port: number
-  /** host:port others reach this node at. */
+  /**
+   * host:port others reach this node at: what it announces in gossip. `--advertise`, else the
+   * host:port it binds. They differ behind NAT or a forwarding proxy (the fault suite's link proxies).
+   */
   address: string
   dataDir: string
   seeds: readonly string[]
@@ -47,6 +50,14 @@ export interface NodeConfig {
   logLevel: string
 }
 
+/** `host:port` with a port in 1..65535 (the same shape as a seed). */
+function parseAdvertise(v: string): string {
+  const m = /^([^\s:]+):(\d{1,5})$/.exec(v)
+  const port = Number(m?.[2])
+  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError('expected host:port')
+  return v
+}
+
 export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   const g = defaultGossipConfig()
   const cmd = new Command('storage-node')
@@ -55,8 +66,9 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       if (!NODE_ID_RE.test(v)) throw new InvalidArgumentError('letters, digits, "-" and "_", at most 63')
       return v
     })
-    .option('--host <host>', 'address to bind and advertise', '127.0.0.1')
+    .option('--host <host>', 'address to bind (and to advertise, unless --advertise)', '127.0.0.1')
     .requiredOption('--port <port>', 'port to listen on', parseIntArg(1, 65535))
+    .option('--advertise <host:port>', 'address to announce to the cluster when others must reach this node elsewhere than --host:--port (default: --host:--port)', parseAdvertise)
     .requiredOption('--data <dir>', 'data directory')
     .option('--seeds <list>', 'host:port of live members to join through, comma-separated', '')
     .option('--secret-file <file>', 'file holding the cluster secret (else env CLUSTER_SECRET)')
@@ -102,7 +114,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     id: o.id,
     host: o.host,
     port: o.port,
-    address: `${o.host}:${o.port}`,
+    address: o.advertise ?? `${o.host}:${o.port}`,
     dataDir: resolve(o.data),
     seeds: parseSeeds(o.seeds),
     secret: loadSecret(o.secretFile, env),

@@ -94,7 +94,9 @@ export class ReadCoordinator {
     const calls = targets.map((t) => ({ node: t.node.id, promise: ask(t) }))
     const q = await gatherQuorum(calls, r, (a) => !a.node.hintFor || a.versions.length > 0, false)
     const counted = q.ok.filter((o) => !o.value.node.hintFor || o.value.versions.length > 0)
-    if (counted.length < r && q.ok.length < r) {
+    // Empty stand-in answers alone say nothing about the key (a proxy cut off from every primary
+    // must not answer "no such bucket/key"): at least one answer must count.
+    if ((counted.length < r && q.ok.length < r) || counted.length === 0) {
       throw new QuorumNotReachedError(
         r,
         q.ok.map((o) => o.node),

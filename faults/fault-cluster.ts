@@ -1,0 +1,26 @@
+/**
+ * What the checker and the nemeses need of a running cluster. The loopback TestCluster
+ * (test/helpers/cluster.ts) has all of it but `net`; the NetnsCluster (faults/netns/) puts every
+ * storage node in its own network namespace and adds `net`, the network fault controls.
+ */
+import type { ClusterLayout } from '../cluster-ctl/launcher.js'
+import type { NetworkFaults } from './netns/network-faults.js'
+
+export interface FaultCluster {
+  readonly layout: ClusterLayout
+  /** The proxy's base URL. */
+  readonly url: string
+  /** A node's base URL as the checker reaches it: its bound address, never through an injected fault. */
+  nodeUrl(id: string): string
+  stop(name: string, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>
+  restart(name: string): Promise<void>
+  waitForStatus(id: string, status: 'up' | 'down', timeoutMs?: number): Promise<void>
+  teardown(): Promise<void>
+  /** Partitions, packet loss and slow links: only where nodes have their own network namespaces. */
+  readonly net?: NetworkFaults
+}
+
+/** `host:port` of a node as the checker reaches it. */
+export function nodeAddressOf(cluster: FaultCluster, id: string): string {
+  return new URL(cluster.nodeUrl(id)).host
+}

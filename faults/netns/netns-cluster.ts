@@ -1,0 +1,158 @@
+/**
+ * A cluster whose storage nodes each run in their own network namespace with their own address
+ * (10.213.<k>.11, .12, ...), started through the same launcher as every other cluster; the proxy
+ * and the checker stay in the root namespace and reach the nodes over the bridge. With
+ * `linkProxies`, each node advertises a TcpFaultProxy on the bridge address instead of itself, so
+ * all traffic to it (from peers and the proxy) crosses a link whose delay and resets a nemesis
+ * controls. Teardown stops every process by pid, the link proxies, and removes the namespaces,
+ * veths, bridge and (with them) every iptables rule, whatever failed before.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import {
+  type ClusterLayout,
+  freePorts,
+  knownProcesses,
+  type NodePlacement,
+  nodeSpec,
+  proxySpec,
+  startCluster,
+  startProcess,
+  stopProcesses,
+  waitHealthy,
+} from '../../cluster-ctl/launcher.js'
+import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from '../../cluster-ctl/netns.js'
+import { probeNetworkFaults } from '../../cluster-ctl/netns-probe.js'
+import { FAST_GOSSIP_ARGS } from '../../test/helpers/cluster.js'
+import type { FaultCluster } from '../fault-cluster.js'
+import { TcpFaultProxy } from '../link/tcp-fault-proxy.js'
+import { NetworkFaults } from './network-faults.js'
+
+/** Every node has its own namespace, hence its own port space: the same port numbers as `make run`. */
+const NODE_BASE_PORT = 9000
+
+export class NetworkFaultsUnavailableError extends Error {
+  override readonly name = 'NetworkFaultsUnavailableError'
+}
+
+export interface NetnsClusterOptions {
+  nodes: number
+  nodeArgs?: readonly string[]
+  proxyArgs?: readonly string[]
+  /** Put a TcpFaultProxy in front of every node (slow-link scenarios). */
+  linkProxies?: boolean
+  rng?: () => number
+}
+
+export class NetnsCluster implements FaultCluster {
+  private constructor(
+    readonly layout: ClusterLayout,
+    readonly dir: string,
+    readonly network: TestNetwork,
+    readonly net: NetworkFaults,
+    private readonly links: readonly TcpFaultProxy[],
+  ) {}
+
+  static async start(opts: NetnsClusterOptions): Promise<NetnsCluster> {
+    const support = await probeNetworkFaults()
+    if (!support.ok) throw new NetworkFaultsUnavailableError(support.reason)
+    const names = Array.from({ length: opts.nodes }, (_, i) => `node-${i + 1}`)
+    const network = await createTestNetwork(names)
+    const dir = mkdtempSync(join(tmpdir(), 'dynamo-netns-'))
+    const links: TcpFaultProxy[] = []
+    const nodePorts = names.map((_, i) => NODE_BASE_PORT + i + 1)
+    let cluster: NetnsCluster | undefined
+    try {
+      const placement: NodePlacement[] = []
+      const linkOf = new Map<string, TcpFaultProxy>()
+      for (const [i, host] of network.hosts.entries()) {
+        const place: NodePlacement = { host: host.address, commandPrefix: inNamespace(host) }
+        if (opts.linkProxies) {
+          const link = new TcpFaultProxy({ listenHost: network.bridgeAddress, targetHost: host.address, targetPort: nodePorts[i] as number, ...(opts.rng ? { rng: opts.rng } : {}) })
+          links.push(link)
+          linkOf.set(host.name, link)
+          place.advertise = await link.start()
+        }
+        placement.push(place)
+      }
+      const [proxyPort] = await freePorts(1)
+      const layout: ClusterLayout = {
+        root: resolve(import.meta.dirname, '../..'),
+        host: '127.0.0.1',
+        proxyPort: proxyPort as number,
+        nodePorts,
+        nodePlacement: placement,
+        dataDir: join(dir, 'data'),
+        runDir: join(dir, 'run'),
+        logDir: join(dir, 'logs'),
+        nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
+        proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
+      }
+      registerRunDir(network, layout.runDir)
+      cluster = new NetnsCluster(layout, dir, network, new NetworkFaults(network, support.iptables, linkOf), links)
+      await startCluster(layout, 60_000)
+      return cluster
+    } catch (err) {
+      if (cluster) await cluster.teardown()
+      else {
+        for (const l of links) await l.stop()
+        await destroyTestNetwork(network)
+        rmSync(dir, { recursive: true, force: true })
+      }
+      throw err
+    }
+  }
+
+  get url(): string {
+    return `http://${this.layout.host}:${this.layout.proxyPort}`
+  }
+
+  private index(id: string): number {
+    const i = Number(id.replace('node-', ''))
+    if (!Number.isInteger(i) || i < 1 || i > this.layout.nodePorts.length) throw new Error(`no node ${id}`)
+    return i
+  }
+
+  nodeUrl(id: string): string {
+    const i = this.index(id)
+    return `http://${this.network.hosts[i - 1]?.address}:${this.layout.nodePorts[i - 1]}`
+  }
+
+  async stop(name: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    await stopProcesses(this.layout, [name], signal)
+  }
+
+  async restart(name: string): Promise<void> {
+    const spec = name === 'proxy' ? proxySpec(this.layout) : nodeSpec(this.layout, this.index(name))
+    startProcess(this.layout, spec)
+    await waitHealthy([spec.healthUrl], 30_000)
+  }
+
+  /** Wait until the proxy sees `id` with the given status. */
+  async waitForStatus(id: string, status: 'up' | 'down', timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      try {
+        const c = (await (await fetch(`${this.url}/cluster`, { signal: AbortSignal.timeout(2000) })).json()) as { nodes: { id: string; status: string }[] }
+        if (c.nodes.find((m) => m.id === id)?.status === status) return
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`${id} did not become ${status} within ${timeoutMs} ms`)
+  }
+
+  /** Processes by pid, then link proxies, then the network (and its rules); each step runs whatever the previous did. */
+  async teardown(): Promise<void> {
+    const problems: string[] = []
+    try {
+      await stopProcesses(this.layout, knownProcesses(this.layout), 'SIGKILL')
+    } catch (err) {
+      problems.push(`stopping processes: ${String(err)}`)
+    }
+    for (const l of this.links) await l.stop().catch((err: unknown) => problems.push(`link proxy: ${String(err)}`))
+    problems.push(...(await destroyTestNetwork(this.network)))
+    rmSync(this.dir, { recursive: true, force: true })
+    if (problems.length > 0) throw new Error(`teardown left something behind: ${problems.join('; ')}`)
+  }
+}
