@@ -4,7 +4,7 @@ import type { Context } from 'koa'
 import { DEFAULT_LIST_LIMIT, INLINE_MAX_BYTES, MAX_LIST_LIMIT } from '../../shared/constants.js'
 import { EntityTooLargeError, InvalidArgumentError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
-import { clockOf, contextOf, versionId } from '../../shared/vclock/versions.js'
+import { clockOf, contextOf, distinctWrites, versionId } from '../../shared/vclock/versions.js'
 import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
@@ -75,9 +75,11 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
   }
   const readOnce = async (ctx: Context, withBody: boolean, bucket: string, key: string, r: number) => {
     const outcome = await c.reader.read(bucket, key, r, requestId(ctx), withBody)
-    const live = outcome.versions.filter((v) => !v.tombstone)
+    const all = outcome.versions.filter((v) => !v.tombstone)
+    // Versions of one retried request count once (the context below still covers them all).
+    const live = distinctWrites(all)
     const wanted = typeof ctx.query.version === 'string' ? ctx.query.version : undefined
-    const chosen = wanted === undefined ? (live.length === 1 ? live[0] : undefined) : live.find((v) => versionId(v.dot) === wanted)
+    const chosen = wanted === undefined ? (live.length === 1 ? live[0] : undefined) : all.find((v) => versionId(v.dot) === wanted)
     if (live.length === 0) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
     ctx.set(HEADER_CONTEXT, encodeContext(contextOf(outcome.versions), cfg.secret))
     ctx.set(HEADER_SIBLINGS, String(live.length))
@@ -138,7 +140,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
       bucket,
       files: page.keys.map(({ key, live }) => {
         const newest = live.reduce((a, b) => (b.lastModified > a.lastModified ? b : a))
-        return { key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.lastModified).toISOString(), siblings: live.length }
+        return { key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.lastModified).toISOString(), siblings: distinctWrites(live).length }
       }),
       next_cursor: page.next === undefined ? null : Buffer.from(page.next).toString('base64url'),
       truncated: page.next !== undefined,

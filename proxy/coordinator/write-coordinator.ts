@@ -224,8 +224,16 @@ export class WriteCoordinator {
     return acked
   }
 
+  /** One id per client request: a retry on another coordinator carries the same one. */
+  private readonly writeIds = new WeakMap<WriteRequest, string>()
+
   private coordinateRequest(req: WriteRequest) {
-    return { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream' }
+    let writeId = this.writeIds.get(req)
+    if (!writeId) {
+      writeId = randomUUID()
+      this.writeIds.set(req, writeId)
+    }
+    return { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId }
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

@@ -6,7 +6,7 @@
 import { KV_NAMESPACE } from '../../shared/constants.js'
 import { StoreError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
-import { type CausalContext, clockOf, contextOf, versionId } from '../../shared/vclock/versions.js'
+import { type CausalContext, clockOf, contextOf, distinctWrites, versionId } from '../../shared/vclock/versions.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { Lister } from '../coordinator/lister.js'
@@ -55,7 +55,7 @@ export class KvStore {
   }
 
   private async pairOf(key: Encoded, storageKey: string, outcome: ReadOutcome): Promise<FetchedPair> {
-    const live = outcome.versions.filter((v) => !v.tombstone)
+    const live = distinctWrites(outcome.versions.filter((v) => !v.tombstone))
     if (live.length === 0) return { key, value: null }
     const context = encodeContext(contextOf(outcome.versions), this.cfg.secret)
     const values = await Promise.all(live.map((v) => this.valueOf(storageKey, outcome, v)))

@@ -165,3 +165,26 @@ export function planCoordinatedWrite<V extends Versioned>(
   const dot = { actor, counter: Math.max(seen.get(actor) ?? 0, issued[actor] ?? 0) + 1 }
   return { dot, context, kept: held.filter((h) => !covers(context, h.dot)), incarnation }
 }
+
+/**
+ * The versions a reader should see as distinct: versions made by one client request (same
+ * `writeId`, same bytes, same kind) are one write, though a retry on another coordinator gave
+ * them different dots. The first in version-id order stands for the group; the context of a read
+ * still covers every dot, so the next write supersedes them all.
+ */
+export function distinctWrites<V extends Versioned & { writeId?: string | undefined; etag: string; tombstone: boolean }>(versions: readonly V[]): V[] {
+  const seen = new Map<string, V>()
+  const out: V[] = []
+  const ordered = [...versions].sort((a, b) => (versionId(a.dot) < versionId(b.dot) ? -1 : versionId(a.dot) > versionId(b.dot) ? 1 : 0))
+  for (const v of ordered) {
+    if (!v.writeId) {
+      out.push(v)
+      continue
+    }
+    const key = `${v.writeId}\u0000${v.etag}\u0000${v.tombstone}`
+    if (seen.has(key)) continue
+    seen.set(key, v)
+    out.push(v)
+  }
+  return versions.filter((v) => out.includes(v))
+}

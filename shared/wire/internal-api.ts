@@ -8,6 +8,8 @@ import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
 import { CausalContextSchema, DotSchema, VectorClockSchema } from '../vclock/schemas.js'
 
+const WriteIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
+
 /** One version of an object, as every replica stores and reports it. */
 export const VersionSchema = z.object({
   dot: DotSchema,
@@ -22,6 +24,12 @@ export const VersionSchema = z.object({
   lastModified: z.number().int().nonnegative(),
   /** Node id of the coordinator that created the version. */
   node: z.string().min(1).max(64),
+  /**
+   * Id of the client request that made it. A write re-coordinated on another node after a timeout
+   * can leave two versions of one request (the slow node may still commit); same id and bytes mark
+   * them as one write (see distinctWrites).
+   */
+  writeId: WriteIdSchema.optional(),
 })
 export type Version = z.infer<typeof VersionSchema>
 
@@ -31,6 +39,8 @@ export const CoordinateRequestSchema = z.object({
   context: CausalContextSchema.optional(),
   tombstone: z.boolean().default(false),
   contentType: z.string().max(256).default('application/octet-stream'),
+  /** Id of the client request, the same on every coordinator it is tried on. */
+  writeId: WriteIdSchema.optional(),
 })
 export type CoordinateRequest = z.input<typeof CoordinateRequestSchema>
 

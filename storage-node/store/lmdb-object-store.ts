@@ -136,6 +136,7 @@ export class LmdbObjectStore implements ObjectStore {
         contentType: req.contentType,
         lastModified: this.now(),
         node: this.init.nodeId,
+        ...(req.writeId ? { writeId: req.writeId } : {}),
       }
       // lmdb-js keeps the writes a transaction callback made before it threw: every check that can
       // throw (sibling limit above, hint limit inside writeSet) runs before the first write.

@@ -6,6 +6,7 @@ import {
   compact,
   contextOf,
   covers,
+  distinctWrites,
   type Dot,
   displayClock,
   EMPTY_CONTEXT,
@@ -740,4 +741,33 @@ test('property: planCoordinatedWrite never reuses a dot across a whole run', (t)
   })
   t.log(`${forgotten} keys forgotten; ${freshOverOwn} writes with no record over the node's own old incarnation`)
   t.true(forgotten > 0 && freshOverOwn > 0, 'the generator makes nodes write again after forgetting a key they wrote')
+})
+
+test('distinctWrites: versions of one retried request count once; everything else is kept', (t) => {
+  const w = (actor: string, counter: number, writeId?: string, etag = 'a', tombstone = false) => ({ ...version(dot(actor, counter)), etag, tombstone, ...(writeId ? { writeId } : {}) })
+  const a = w('n1', 1, 'req-00001')
+  const b = w('n2', 1, 'req-00001')
+  const c = w('n3', 1, 'req-00002')
+  const d = w('n4', 1)
+  const e = w('n5', 1)
+  t.deepEqual(ids(distinctWrites([b, a])), [versionId(a.dot)], 'the lower version id stands for the pair')
+  t.deepEqual(sortedIds(distinctWrites([a, b, c, d, e])), sortedIds([a, c, d, e]), 'one of the pair, all others')
+  t.is(distinctWrites([a, w('n2', 1, 'req-00001', 'other-bytes')]).length, 2, 'same id, different bytes: both kept')
+  t.is(distinctWrites([a, w('n2', 1, 'req-00001', 'a', true)]).length, 2, 'a tombstone is not the same write as a value')
+  t.deepEqual(distinctWrites([]), [])
+})
+
+test('property: distinctWrites keeps one per (writeId, etag, kind) group and every version without an id', (t) => {
+  forEachSeed(200, 91, (rng, seed) => {
+    const vs = Array.from({ length: rng.int(8) }, (_, i) => ({
+      ...version(dot(`n${i}`, 1 + rng.int(3))),
+      etag: rng.pick(['x', 'y']),
+      tombstone: rng.chance(0.2),
+      ...(rng.chance(0.7) ? { writeId: rng.pick(['req-aaaaaaaa', 'req-bbbbbbbb']) } : {}),
+    }))
+    const out = distinctWrites(vs)
+    const groups = new Set(vs.filter((v) => v.writeId).map((v) => `${v.writeId}/${v.etag}/${v.tombstone}`))
+    t.is(out.length, vs.filter((v) => !v.writeId).length + groups.size, `seed ${seed}`)
+    t.true(out.every((v) => vs.includes(v)), `seed ${seed}: only inputs`)
+  })
 })
