@@ -85,7 +85,7 @@ export class ReadCoordinator {
         for (const m of more) if (m.status === 'fulfilled') answers.push(m.value)
       }
       this.c.repairer.repair(bucket, key, merge(answers), answers)
-    })
+    }).catch((err: unknown) => this.c.log.warn({ bucket, key, err: String(err) }, 'read repair not started'))
     return outcome
   }
 
@@ -108,7 +108,7 @@ export class ReadCoordinator {
     void q.all.then((all) => {
       const answers = all.flatMap((a) => (a.ok && a.value ? [a.value] : []))
       this.c.repairer.repair(bucket, key, merge(answers), answers.filter((a) => !a.node.hintFor))
-    })
+    }).catch((err: unknown) => this.c.log.warn({ bucket, key, err: String(err) }, 'read repair not started'))
     return outcome
   }
 

@@ -167,11 +167,16 @@ export class WriteCoordinator {
           }),
         }))
         const acked = await this.quorum(req, { target, answer }, rest, failures, [], ready.some((t) => t.hintFor !== undefined))
-        const lost = targets.filter((_, j) => staged[j]?.status === 'rejected')
-        for (const t of lost) {
-          const stand = replacementFor(t, spares)
-          if (stand) void this.copyToStandIn(req, answer.version, acked, stand)
-        }
+        // Replicas left without the version: failed while staging, failed to coordinate before
+        // `target` did, or failed to commit (known once every commit has settled).
+        const lost = [...targets.filter((_, j) => staged[j]?.status === 'rejected'), ...ready.slice(0, i)]
+        const committing = ready.slice(i + 1)
+        void Promise.allSettled(rest).then((settled) => {
+          for (const t of [...lost, ...committing.filter((_, j) => settled[j]?.status === 'rejected')]) {
+            const stand = replacementFor(t, spares)
+            if (stand) void this.copyToStandIn(req, answer.version, acked, stand)
+          }
+        })
         return acked
       } catch (err) {
         this.noteFailure(target, err, failures)

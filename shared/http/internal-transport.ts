@@ -25,7 +25,7 @@ export interface InternalRequest {
   path: string
   headers?: Record<string, string>
   body?: Buffer | string | Readable
-  /** Bound on the whole exchange, for small metadata calls only. */
+  /** Bound on the wait for the answer's headers (the whole exchange for small bodies); a streamed answer body is bounded only by the idle timeout. */
   totalTimeoutMs?: number
 }
 

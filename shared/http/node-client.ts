@@ -63,6 +63,12 @@ export interface CallOptions {
 
 /** Timeout of small metadata calls; streamed bodies have only the socket idle timeout. */
 const METADATA_TIMEOUT_MS = 5000
+/**
+ * How long a holder may take to start answering with a version's bytes before the reader tries
+ * the next one (a paused node otherwise holds a read for the whole socket idle timeout). Once
+ * bytes flow, only the idle timeout applies.
+ */
+const DATA_FIRST_BYTE_TIMEOUT_MS = 2000
 
 export class NodeClient {
   constructor(private readonly transport: InternalTransport) {}
@@ -161,7 +167,13 @@ export class NodeClient {
     const q = opts?.hintFor ? `?hint_for=${encodeURIComponent(opts.hintFor)}` : ''
     let res: Awaited<ReturnType<InternalTransport['request']>>
     try {
-      res = await this.transport.request({ address: node.address, method: 'GET', path: `${internalRoutes.data.path(bucket, key, versionId)}${q}`, headers: this.headers(opts) })
+      res = await this.transport.request({
+        address: node.address,
+        method: 'GET',
+        path: `${internalRoutes.data.path(bucket, key, versionId)}${q}`,
+        headers: this.headers(opts),
+        totalTimeoutMs: DATA_FIRST_BYTE_TIMEOUT_MS,
+      })
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
     }

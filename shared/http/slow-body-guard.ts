@@ -53,8 +53,10 @@ export class SlowBodyGuard {
         continue
       }
       const bytes = w.req.socket.bytesRead
-      // Unread bytes in the request's buffer: the server is the slow one; start the window again.
-      if (w.req.readableLength > 0 || w.req.isPaused()) {
+      // Unread bytes in the request's buffer: the server is the slow one (it is not reading; when a
+      // pipe pauses the request, what arrives meanwhile piles up there), so start the window again.
+      // (Not isPaused(): an async iterator reading the body also leaves the stream non-flowing.)
+      if (w.req.readableLength > 0) {
         w.bytesAtMark = bytes
         w.markAt = now
         continue
@@ -72,13 +74,16 @@ export class SlowBodyGuard {
   private cut(w: Watched, elapsedMs: number): void {
     this.watched.delete(w)
     const err = new RequestTimeoutError(`request body slower than ${this.init.minBytesPerSec} bytes/s over ${Math.round(elapsedMs / 1000)} s`)
-    if (!w.res.headersSent) {
-      const { status, body } = toErrorResponse(err)
-      w.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
-      w.res.end(JSON.stringify(body))
+    // The handler's reads of the body fail with this error (so what it staged is cleaned up) once
+    // the 408 has gone out: destroying the socket at once could turn the answer into a reset.
+    const drop = () => {
+      w.req.destroy(err)
     }
-    // The handler's reads of the body fail with this error, so what it staged is cleaned up.
-    w.req.destroy(err)
+    if (w.res.headersSent) return drop()
+    const { status, body } = toErrorResponse(err)
+    w.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
+    w.res.end(JSON.stringify(body), drop)
+    setTimeout(drop, 1000).unref()
   }
 
   stop(): void {

@@ -6,7 +6,7 @@ import { checkSignature, ReplayGuard } from '../../shared/http/signing.js'
 import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
 
 export function requireSignature(secret: string, now: () => number = Date.now): Middleware {
-  const replays = new ReplayGuard()
+  const replays = new ReplayGuard(undefined, now())
   return async (ctx, next) => {
     if (ctx.path.startsWith(`${INTERNAL_API_PREFIX}/`) || ctx.path === INTERNAL_API_PREFIX) {
       const at = now()

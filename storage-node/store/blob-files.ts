@@ -111,7 +111,13 @@ export class BlobFiles {
       unsynced += batched
       batched = 0
       await writing
-      writing = background(f.writev(batch))
+      const expected = batch.reduce((n, c) => n + c.length, 0)
+      // A write cut short (a full disk after part of it) must fail the body, not leave a short file.
+      writing = background(
+        f.writev(batch).then(({ bytesWritten }) => {
+          if (bytesWritten !== expected) throw new Error(`short write to ${tmpPath}: ${bytesWritten} of ${expected} bytes`)
+        }),
+      )
       if (durable && unsynced >= SYNC_EVERY_BYTES) {
         unsynced = 0
         await syncing

@@ -132,3 +132,12 @@ test('property: a nonce stays known for at least one window after its use (longe
     }
   })
 })
+
+test('the default replay window outlasts the timestamp skew on both sides (60 s)', (t) => {
+  const guard = new ReplayGuard(undefined, 0)
+  const n = newNonce()
+  t.true(guard.firstUse(n, 0))
+  // A request stamped at -30 s is accepted until +30 s: its nonce must still be known then.
+  t.false(guard.firstUse(n, 2 * SIGNATURE_MAX_SKEW_MS - 1))
+  t.false(guard.firstUse(n, 2 * SIGNATURE_MAX_SKEW_MS))
+})
