@@ -117,7 +117,8 @@ export interface ScenarioResult {
   availabilityPct: number
   /** Heal start to every key's primaries holding the same versions; null if they never did within the bounds. */
   convergenceS: number | null
-  convergedBy: 'handoff' | 'read-repair' | 'never'
+  /** background: hinted handoff and anti-entropy, with no read; read-repair: only after the final reads. */
+  convergedBy: 'background' | 'read-repair' | 'never'
   pendingHintsAfterWait: number
   divergentKeysBeforeRepair: number
   divergentKeysAfterRepair: number
@@ -420,7 +421,7 @@ export async function runScenario(cluster: FaultCluster, scenario: Scenario, opt
     await pause(opts.settleMs)
     const before = await replicaStates(nodes, cluster, seeded.prefLists)
     if (before.divergent.length > 0) convergedAt = null
-    let convergedBy: ScenarioResult['convergedBy'] = convergedAt !== null ? 'handoff' : 'never'
+    let convergedBy: ScenarioResult['convergedBy'] = convergedAt !== null ? 'background' : 'never'
     log(`divergent keys before read repair: ${before.divergent.length}`)
 
     const final: FinalKey[] = []

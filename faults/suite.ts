@@ -13,7 +13,8 @@ import { NetnsCluster } from './netns/netns-cluster.js'
 
 export const FAULT_CLUSTER_NODES = 5
 /** Hint delivery every second, so convergence is measured in seconds. */
-export const FAULT_NODE_ARGS = ['--handoff-schedule', '* * * * * *']
+/** Hint delivery every second, and anti-entropy over every segment every second: convergence is measured, not waited for. */
+export const FAULT_NODE_ARGS = ['--handoff-schedule', '* * * * * *', '--anti-entropy-interval-ms', '1000', '--anti-entropy-segments', '256']
 
 export type SuiteResult = ScenarioResult & { logs: LogSummary[]; logCopy?: string | undefined }
 

@@ -3,13 +3,16 @@ import Router from '@koa/router'
 import Koa from 'koa'
 import { errorMiddleware } from '../shared/http/error-middleware.js'
 import type { Logger } from '../shared/log.js'
+import type { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import type { Membership } from './gossip/membership.js'
+import { mountAntiEntropyRoutes } from './routes/anti-entropy.js'
 import { requireSignature } from './routes/auth.js'
 import { mountMembershipRoutes } from './routes/membership.js'
 import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects.js'
 
 export interface NodeAppComponents extends ObjectRoutesComponents {
   membership: Membership
+  antiEntropy: AntiEntropy
   /** Extra fields of GET /health: gossip traffic, pending hints. */
   status: () => Record<string, unknown>
   secret: string
@@ -21,6 +24,7 @@ export function createNodeApp(c: NodeAppComponents): Koa {
   const router = new Router()
   mountObjectRoutes(router, c)
   mountMembershipRoutes(router, c.membership, c.status)
+  mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
   app.use(errorMiddleware(c.log))
   app.use(requireSignature(c.secret))
   app.use(router.routes())

@@ -47,6 +47,8 @@ export interface NodeConfig {
   stagingTtlMs: number
   /** 'fsync' (default) or 'none' (acknowledge before data reaches the disk; for measurements and throwaway data). */
   durability: Durability
+  /** Anti-entropy exchanges (see storage-node/anti-entropy/). */
+  antiEntropy: { intervalMs: number; segmentsPerRound: number; maxKeysPerRound: number }
   logLevel: string
 }
 
@@ -96,6 +98,9 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     )
     .option('--max-hint-bytes <n>', 'bytes of hints held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), 10 * 1024 ** 3)
     .option('--hint-drop-after-ms <ms>', 'drop hints for a node missing from the membership this long', parseIntArg(0, Number.MAX_SAFE_INTEGER), 7 * 24 * 3_600_000)
+    .option('--anti-entropy-interval-ms <ms>', 'time between anti-entropy exchanges with a random peer (0: off)', parseIntArg(0, 2 ** 31 - 1), 10_000)
+    .option('--anti-entropy-segments <n>', 'key segments (of 256) compared per exchange', parseIntArg(1, 256), 16)
+    .option('--anti-entropy-max-keys <n>', 'keys reconciled per exchange at most', parseIntArg(1, 1_000_000), 1000)
     .option('--staging-ttl-ms <ms>', 'drop staged upload bodies never committed after this long', parseIntArg(1000, 2 ** 31 - 1), STAGING_TTL_MS)
     .option(
       '--durability <mode>',
@@ -129,6 +134,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     maxObjectBytes: o.maxObjectBytes,
     n: o.n,
     vnodes: o.vnodes,
+    antiEntropy: { intervalMs: o.antiEntropyIntervalMs, segmentsPerRound: o.antiEntropySegments, maxKeysPerRound: o.antiEntropyMaxKeys },
     tombstoneGraceMs: o.tombstoneGraceMs,
     reapIntervalMs: o.reapIntervalMs,
     maxSiblings: o.maxSiblings,

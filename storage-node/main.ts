@@ -9,6 +9,7 @@ import { createNodeApp } from './app.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
 import { Membership } from './gossip/membership.js'
+import { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import { HintReplayer } from './handoff/hint-replayer.js'
 import { TombstoneReaper } from './reaper/tombstone-reaper.js'
 import { StagingArea } from './staging/staging-area.js'
@@ -55,13 +56,28 @@ async function main(): Promise<void> {
     { store, membership, nodes, log: log.child({ component: 'handoff' }) },
     { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs },
   )
-  const app = createNodeApp({ nodeId: cfg.id, store, blobs, staging, membership, status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals() }), secret: cfg.secret, log })
+  const antiEntropy = new AntiEntropy(
+    { store, blobs, membership, nodes, log: log.child({ component: 'anti-entropy' }) },
+    { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes },
+  )
+  const app = createNodeApp({
+    nodeId: cfg.id,
+    store,
+    blobs,
+    staging,
+    membership,
+    antiEntropy,
+    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats } }),
+    secret: cfg.secret,
+    log,
+  })
 
   staging.start()
   const server = await serve(app, cfg.host, cfg.port)
   gossiper.start()
   reaper.start()
   replayer.start()
+  antiEntropy.start()
   log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
 
   let stopping = false
@@ -69,6 +85,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'stopping')
+    await antiEntropy.stop()
     await replayer.stop()
     await reaper.stop()
     await gossiper.stop()

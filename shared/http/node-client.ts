@@ -15,6 +15,10 @@ import {
   encodeHeaderJson,
   ReapAnswerSchema,
   type ReapAnswer,
+  type SegmentDigestsAnswer,
+  SegmentDigestsAnswerSchema,
+  type SegmentKeysAnswer,
+  SegmentKeysAnswerSchema,
   internalRoutes,
   ListAnswerSchema,
   type ListAnswer,
@@ -117,6 +121,28 @@ export class NodeClient {
       body: JSON.stringify({ dots }),
       headers: this.headers(opts, { 'content-type': 'application/json' }),
       totalTimeoutMs: METADATA_TIMEOUT_MS,
+    })
+  }
+
+  /** Anti-entropy: the node's digests of `segments`, over the keys it replicates with `peer`. */
+  segmentDigests(node: NodeRef, peer: string, segments: readonly number[]): Promise<SegmentDigestsAnswer> {
+    return this.call(node, SegmentDigestsAnswerSchema, {
+      method: 'POST',
+      path: internalRoutes.segmentDigests.path(),
+      body: JSON.stringify({ peer, segments }),
+      headers: { 'content-type': 'application/json' },
+      totalTimeoutMs: METADATA_TIMEOUT_MS * 2,
+    })
+  }
+
+  /** Anti-entropy: the keys of one segment the node replicates with `peer`, with the version ids it holds. */
+  segmentKeys(node: NodeRef, peer: string, segment: number): Promise<SegmentKeysAnswer> {
+    return this.call(node, SegmentKeysAnswerSchema, {
+      method: 'POST',
+      path: internalRoutes.segmentKeys.path(),
+      body: JSON.stringify({ peer, segment }),
+      headers: { 'content-type': 'application/json' },
+      totalTimeoutMs: METADATA_TIMEOUT_MS * 2,
     })
   }
 

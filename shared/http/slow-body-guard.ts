@@ -79,7 +79,10 @@ export class SlowBodyGuard {
     const drop = () => {
       w.req.destroy(err)
     }
-    if (w.res.headersSent) return drop()
+    if (w.res.headersSent) {
+      drop()
+      return
+    }
     const { status, body } = toErrorResponse(err)
     w.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
     w.res.end(JSON.stringify(body), drop)

@@ -83,6 +83,7 @@ export const NodeHealthSchema = z.object({
   node: z.string(),
   gossip: z.object({ exchanges: z.number(), failures: z.number(), bytesOut: z.number(), bytesIn: z.number() }),
   hints: z.record(z.string(), z.object({ versions: z.number(), bytes: z.number() })),
+  antiEntropy: z.object({ rounds: z.number(), keysRepaired: z.number(), versionsPushed: z.number(), versionsPulled: z.number() }).optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
 
@@ -102,7 +103,26 @@ export const internalRoutes = {
   },
   list: { pattern: `${INTERNAL_API_PREFIX}/keys/:bucket`, path: (b: string) => `${INTERNAL_API_PREFIX}/keys/${enc(b)}` },
   gossip: { pattern: `${INTERNAL_API_PREFIX}/gossip`, path: () => `${INTERNAL_API_PREFIX}/gossip` },
+  segmentDigests: { pattern: `${INTERNAL_API_PREFIX}/anti-entropy/digests`, path: () => `${INTERNAL_API_PREFIX}/anti-entropy/digests` },
+  segmentKeys: { pattern: `${INTERNAL_API_PREFIX}/anti-entropy/keys`, path: () => `${INTERNAL_API_PREFIX}/anti-entropy/keys` },
 } as const
+
+/**
+ * Anti-entropy between two replicas: each side summarises, per segment, only the keys the two of
+ * them replicate (both among the key's N primaries in its own view of the ring), so equal data
+ * gives equal digests.
+ */
+const SegmentSchema = z.number().int().min(0).max(255)
+export const SegmentDigestsRequestSchema = z.object({ peer: z.string().min(1).max(64), segments: z.array(SegmentSchema).max(256) })
+export const SegmentDigestsAnswerSchema = z.object({ node: z.string(), digests: z.array(z.string()) })
+export type SegmentDigestsAnswer = z.infer<typeof SegmentDigestsAnswerSchema>
+export const SegmentKeysRequestSchema = z.object({ peer: z.string().min(1).max(64), segment: SegmentSchema })
+export const SegmentKeysAnswerSchema = z.object({
+  node: z.string(),
+  /** Keys with the ids of the versions held (sorted, space-separated). */
+  keys: z.array(z.object({ bucket: z.string(), key: z.string(), ids: z.string() })),
+})
+export type SegmentKeysAnswer = z.infer<typeof SegmentKeysAnswerSchema>
 
 /** base64url JSON for metadata headers. */
 export function encodeHeaderJson(value: unknown): string {

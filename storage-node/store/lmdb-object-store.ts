@@ -19,6 +19,7 @@ import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
+import { SegmentIndex } from './segment-index.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; otherwise bytes are inline (or empty). */
 interface StoredVersion extends Version {
@@ -63,6 +64,8 @@ export class LmdbObjectStore implements ObjectStore {
   private readonly hintStats: Database<HintStats, string>
   /** Keys whose every held version is a tombstone -> when the newest of them was written (reaping candidates). */
   private readonly tombstones: Database<number, [string, string]>
+  /** Own keys by anti-entropy segment (see segment-index.ts). */
+  readonly segments: SegmentIndex
   private readonly now: () => number
 
   constructor(private readonly init: LmdbObjectStoreInit) {
@@ -74,7 +77,17 @@ export class LmdbObjectStore implements ObjectStore {
     this.meta = this.root.openDB<string | number, string>({ name: 'meta' })
     this.hintStats = this.root.openDB<HintStats, string>({ name: 'hint-stats' })
     this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
+    this.segments = new SegmentIndex(this.root)
+    this.indexExisting()
     this.actor = this.loadActor()
+  }
+
+  /** A data directory written before the segment index existed gets its index built once. */
+  private indexExisting(): void {
+    if (!this.segments.isEmpty()) return
+    this.root.transactionSync(() => {
+      for (const { key, value } of this.objects.getRange({})) this.segments.record(key[0], key[1], value.versions)
+    })
   }
 
   /** A fresh data directory gets a fresh epoch: its counters can never collide with a lost disk's (riak kv679). */
@@ -205,6 +218,7 @@ export class LmdbObjectStore implements ObjectStore {
     }
     if (next.length === 0) this.objects.remove([bucket, key])
     else this.objects.put([bucket, key], rec)
+    this.segments.record(bucket, key, next)
     if (next.length > 0 && next.every((n) => n.tombstone)) this.tombstones.put([bucket, key], Math.max(...next.map((n) => n.lastModified)))
     else this.tombstones.remove([bucket, key])
   }
@@ -341,6 +355,10 @@ export class LmdbObjectStore implements ObjectStore {
     for (const { value } of this.objects.getRange({})) for (const v of value.versions) if (v.blob) names.add(v.blob)
     for (const { value } of this.hints.getRange({})) for (const v of value.versions) if (v.blob) names.add(v.blob)
     return names
+  }
+
+  segmentEntries(segment: number): Iterable<{ bucket: string; key: string; ids: string }> {
+    return this.segments.entries(segment)
   }
 
   /** Wait until what was committed is as durable as configured. */

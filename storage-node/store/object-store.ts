@@ -41,5 +41,7 @@ export interface ObjectStore {
   reapCandidates(olderThanMs: number, limit: number): { bucket: string; key: string; versions: Version[] }[]
   /** Forget a key whose held versions are all tombstones among `dots` (or nothing). */
   reap(bucket: string, key: string, dots: readonly Dot[]): Promise<boolean>
+  /** Own keys of one anti-entropy segment (0..255), with the ids of the versions held. */
+  segmentEntries(segment: number): Iterable<{ bucket: string; key: string; ids: string }>
   close(): Promise<void>
 }

@@ -11,6 +11,7 @@ import type { Version } from '../../../shared/wire/internal-api.js'
 import { BlobFiles, EMPTY_ETAG, type ReceivedBody } from '../../../storage-node/store/blob-files.js'
 import { LmdbObjectStore, type LmdbObjectStoreInit } from '../../../storage-node/store/lmdb-object-store.js'
 import type { Space } from '../../../storage-node/store/object-store.js'
+import { segmentOf } from '../../../storage-node/store/segment-index.js'
 
 const INLINE_MAX = 1024
 const MAX_OBJECT = 64 * 1024
@@ -685,4 +686,35 @@ test('reapCandidates lists tombstone-only keys older than the cut-off; reap forg
   await store.coordinate('b', 'back', { tombstone: true }, null)
   t.deepEqual(candidates(NOW + 31), [], 'the newest tombstone dates the key')
   t.deepEqual(candidates(NOW + 41), ['back'])
+})
+
+test('the segment index follows every change of the own data (and not of hints)', async (t) => {
+  const { store, blobs } = await openStore(t)
+  const seg = segmentOf('b', 'k')
+  const entry = () => [...store.segmentEntries(seg)].find((e) => e.bucket === 'b' && e.key === 'k')
+  t.is(entry(), undefined)
+  const one = await store.coordinate('b', 'k', {}, await body(blobs, 'one'))
+  t.is(entry()?.ids, versionId(one.version.dot))
+  const two = await store.coordinate('b', 'k', { context: EMPTY_CONTEXT }, await body(blobs, 'two'))
+  t.is(entry()?.ids, [versionId(one.version.dot), versionId(two.version.dot)].sort().join(' '), 'siblings: both ids, sorted')
+  await store.coordinate('b', 'hinted', {}, await body(blobs, 'h'), { kind: 'hint', target: 'node-2' })
+  t.false([...store.segmentEntries(segmentOf('b', 'hinted'))].some((e) => e.key === 'hinted'), 'hints are not indexed')
+  const dead = await store.coordinate('b', 'k', { context: contextOf(store.versions('b', 'k')), tombstone: true }, null)
+  t.is(entry()?.ids, versionId(dead.version.dot))
+  t.true(await store.reap('b', 'k', [dead.version.dot]))
+  t.is(entry(), undefined, 'a reaped key leaves the index')
+  for (let s = 0; s < 256; s++) for (const e of store.segmentEntries(s)) t.is(segmentOf(e.bucket, e.key), s)
+})
+
+test('a store opened without a segment index (older data) builds it from its versions', async (t) => {
+  const first = await openStore(t)
+  const w = await first.store.coordinate('b', 'old', {}, await body(first.blobs, 'x'))
+  // Simulate data written before the index existed: empty the index, reopen.
+  const { open } = await import('lmdb')
+  await first.close()
+  const env = open({ path: join(first.dir, 'meta'), compression: false })
+  await env.openDB({ name: 'segments' }).clearAsync()
+  await env.close()
+  const again = await openStore(t, first.dir)
+  t.is([...again.store.segmentEntries(segmentOf('b', 'old'))].find((e) => e.key === 'old')?.ids, versionId(w.version.dot))
 })
