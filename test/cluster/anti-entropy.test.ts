@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto'
 import test from 'ava'
+import { objectPosition } from '../../shared/ring/hash.js'
+import { HashRing } from '../../shared/ring/hash-ring.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { createBucket, put } from '../helpers/http.js'
@@ -68,4 +70,26 @@ test('nodes report their anti-entropy rounds and repairs in /health', async (t) 
     repaired += h.antiEntropy?.keysRepaired ?? 0
   }
   t.true(repaired >= 2)
+})
+
+// Runs last (ava --serial keeps file order): it adds a 5th node to this file's cluster.
+test('a node that joins gets the existing keys of the ranges it now replicates', async (t) => {
+  const keys = Array.from({ length: 60 }, (_, i) => `before-join-${i}`)
+  for (const k of keys) t.is((await put(cluster.url, 'entropy', k, k)).status, 201)
+  const joined = await cluster.addNode()
+  const ring = new HashRing(['node-1', 'node-2', 'node-3', 'node-4', joined], 128)
+  const mine = keys.filter((k) => ring.preferenceList(objectPosition('entropy', k)).slice(0, 3).includes(joined))
+  t.true(mine.length > 10, `${mine.length} of the keys now have ${joined} among their primaries`)
+  const started = Date.now()
+  await eventually(
+    async () => {
+      for (const k of mine) if ((await heldBy(cluster, joined, 'entropy', k)).length !== 1) return false
+      return true
+    },
+    20_000,
+    `${joined} holds every key it now replicates`,
+  )
+  t.log(`${joined} held all ${mine.length} keys of its ranges ${Date.now() - started} ms after it was healthy`)
+  const others = keys.filter((k) => !mine.includes(k))
+  for (const k of others.slice(0, 10)) t.deepEqual(await heldBy(cluster, joined, 'entropy', k), [], `${k} is not its to hold`)
 })
