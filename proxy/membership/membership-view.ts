@@ -26,11 +26,38 @@ export class MembershipView {
 
   constructor(private readonly client: NodeClient, private readonly init: MembershipViewInit, private readonly log: Logger) {}
 
-  /** Poll until some node answered (or `waitMs` passed), then keep polling in the background. */
+  /**
+   * Before serving, learn the view of every seed (or wait `waitMs`): a node that has just started may
+   * know only part of the cluster, and a ring built from a partial view places writes on nodes that
+   * are not the keys' primaries. Then keep polling in the background.
+   */
   async start(waitMs = 10_000): Promise<void> {
     const deadline = Date.now() + waitMs
-    while (!(await this.poll()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    for (;;) {
+      await Promise.all(this.init.seeds.map((seed) => this.pollOne(seed)))
+      if (this.missingSeeds().length === 0 || Date.now() >= deadline) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    const missing = this.missingSeeds()
+    if (missing.length > 0) this.log.warn({ missing }, 'serving before every seed is known: writes may land off their primaries until anti-entropy moves them')
     this.timer = setInterval(() => void this.poll(), this.init.pollIntervalMs)
+  }
+
+  /** Seeds no known member has as its address. */
+  private missingSeeds(): string[] {
+    const addresses = new Set([...this.members.values()].map((m) => m.address))
+    return this.init.seeds.filter((s) => !addresses.has(s))
+  }
+
+  private async pollOne(address: string): Promise<boolean> {
+    try {
+      this.merge((await this.client.membership(address)).members)
+      this.lastPollOk = Date.now()
+      return true
+    } catch (err) {
+      this.log.debug({ address, err: String(err) }, 'membership poll failed')
+      return false
+    }
   }
 
   stop(): void {
@@ -41,15 +68,7 @@ export class MembershipView {
   private async poll(): Promise<boolean> {
     const known = [...this.members.values()].filter((m) => this.isUsable(m.id)).map((m) => m.address)
     const candidates = [...shuffle(known), ...shuffle([...this.init.seeds])]
-    for (const address of candidates.slice(0, 3)) {
-      try {
-        this.merge((await this.client.membership(address)).members)
-        this.lastPollOk = Date.now()
-        return true
-      } catch (err) {
-        this.log.debug({ address, err: String(err) }, 'membership poll failed')
-      }
-    }
+    for (const address of candidates.slice(0, 3)) if (await this.pollOne(address)) return true
     return false
   }
 
