@@ -8,6 +8,7 @@ import type { Nemesis, NemesisEnv } from './checker.js'
 import { nodeAddressOf } from './fault-cluster.js'
 import { jsonOf, send } from './http-client.js'
 import type { NetworkFaults, ProxyReach } from './netns/network-faults.js'
+import { shuffled } from '../shared/shuffled.js'
 
 /** No scenario runs more fault rounds than this, whatever its duration. */
 const MAX_ROUNDS = 100
@@ -21,13 +22,12 @@ function about(ms: number, rng: () => number): number {
   return ms * (0.75 + rng() * 0.5)
 }
 
-function shuffled<T>(xs: readonly T[], rng: () => number): T[] {
-  const out = [...xs]
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1))
-    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
-  }
-  return out
+
+/** One or two random nodes, sorted. */
+function oneOrTwoNodes(env: NemesisEnv): string[] {
+  return shuffled(env.nodeIds, env.rng)
+    .slice(0, 1 + Math.floor(env.rng() * 2))
+    .sort()
 }
 
 function netOf(env: NemesisEnv): NetworkFaults {
@@ -97,9 +97,7 @@ export function lossyLinks(opts: { onMs: number; offMs: number; probabilities: r
     try {
       await env.sleep(about(1000, env.rng))
       for (let round = 0; round < MAX_ROUNDS && env.active(); round++) {
-        const victims = shuffled(env.nodeIds, env.rng)
-          .slice(0, 1 + Math.floor(env.rng() * 2))
-          .sort()
+        const victims = oneOrTwoNodes(env)
         const p = pick(opts.probabilities, env.rng)
         await net.loss(victims, p)
         env.note('packet loss', `${Math.round(p * 100)}% of packets into ${victims.join(', ')}`)
@@ -125,9 +123,7 @@ export function slowLinks(opts: { onMs: number; offMs: number; delaysMs: readonl
     try {
       await env.sleep(about(1000, env.rng))
       for (let round = 0; round < MAX_ROUNDS && env.active(); round++) {
-        const victims = shuffled(env.nodeIds, env.rng)
-          .slice(0, 1 + Math.floor(env.rng() * 2))
-          .sort()
+        const victims = oneOrTwoNodes(env)
         const delayMs = pick(opts.delaysMs, env.rng)
         net.slow(env.nodeIds, { delayMs: 5, jitterMs: 20, resetFraction: opts.resetFraction, resetWithinMs: 3000 })
         net.slow(victims, { delayMs, jitterMs: delayMs / 4 })

@@ -12,6 +12,7 @@ import { reconcile, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { isNodeFailure, type NodeClient, type NodeRef, RemoteError } from '../../shared/http/node-client.js'
+import { shuffled } from '../../shared/shuffled.js'
 import { gatherFirst, gatherQuorum } from './quorum.js'
 import { planTargets, type Target } from './sloppy-quorum.js'
 import type { ReadRepairer } from './read-repair.js'
@@ -172,14 +173,4 @@ export function merge(answers: readonly Answer[]): ReadOutcome {
 function disagree(answers: readonly Answer[]): boolean {
   const merged = new Set(reconcile(...answers.map((a) => a.versions)).map((v) => versionId(v.dot)))
   return answers.some((a) => a.versions.length !== merged.size || a.versions.some((v) => !merged.has(versionId(v.dot))))
-}
-
-/** A copy of `items` in random order (Fisher-Yates). */
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items]
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j] as T, out[i] as T]
-  }
-  return out
 }

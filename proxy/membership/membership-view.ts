@@ -7,6 +7,7 @@
 import type { Logger } from '../../shared/log.js'
 import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
+import { shuffled } from '../../shared/shuffled.js'
 import type { MemberView } from '../../shared/wire/membership.js'
 import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 
@@ -67,7 +68,7 @@ export class MembershipView {
   /** Ask one live known node (or a seed) for its view and merge it. */
   private async poll(): Promise<boolean> {
     const known = [...this.members.values()].filter((m) => this.isUsable(m.id)).map((m) => m.address)
-    const candidates = [...shuffle(known), ...shuffle([...this.init.seeds])]
+    const candidates = [...shuffled(known), ...shuffled(this.init.seeds)]
     for (const address of candidates.slice(0, 3)) if (await this.pollOne(address)) return true
     return false
   }
@@ -125,12 +126,4 @@ export class MembershipView {
   get lastPollAgeMs(): number {
     return Date.now() - this.lastPollOk
   }
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[items[i], items[j]] = [items[j] as T, items[i] as T]
-  }
-  return items
 }

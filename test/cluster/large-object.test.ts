@@ -18,6 +18,21 @@ test.after.always(async () => {
   await cluster?.teardown()
 })
 
+/** PUT a streamed body; resolves with the status and the answer's text. */
+function upload(url: string, body: Readable, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'PUT', headers }, (res) => {
+      let text = ''
+      res.on('data', (d: Buffer) => {
+        text += d
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+    body.pipe(req)
+  })
+}
+
 /** Deterministic pseudo-random bytes, generated chunk by chunk (never the whole object in memory). */
 function* chunks(totalBytes: number): Generator<Buffer> {
   let seed = 42
@@ -37,17 +52,7 @@ test('150 MB upload and download are byte-identical', async (t) => {
   await createBucket(cluster.url, 'large')
   const sent = createHash('sha256')
   const body = Readable.from(chunks(size)).on('data', (c: Buffer) => sent.update(c))
-  const up = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(`${cluster.url}/buckets/large/files/big.bin`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      let text = ''
-      res.on('data', (d: Buffer) => {
-        text += d
-      })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-    })
-    req.on('error', reject)
-    body.pipe(req)
-  })
+  const up = await upload(`${cluster.url}/buckets/large/files/big.bin`, body, { 'transfer-encoding': 'chunked' })
   t.is(up.status, 201, up.text)
   const written = JSON.parse(up.text) as { replicas_written: string[] }
   t.true(written.replicas_written.length >= 2)
@@ -83,17 +88,7 @@ test('a replica killed -9 mid-upload: the write succeeds, a stand-in keeps a hin
       }
     })(),
   )
-  const up = new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(`${cluster.url}/buckets/midway/files/big`, { method: 'PUT', headers: { 'content-length': String(size) } }, (res) => {
-      let text = ''
-      res.on('data', (d: Buffer) => {
-        text += d
-      })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-    })
-    req.on('error', reject)
-    body.pipe(req)
-  })
+  const up = upload(`${cluster.url}/buckets/midway/files/big`, body, { 'content-length': String(size) })
   await eventually(async () => streamed >= 4 * 1024 * 1024, 10_000, 'upload under way')
   await cluster.stop(victim, 'SIGKILL')
   const answer = await up
