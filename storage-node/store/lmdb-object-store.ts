@@ -13,12 +13,13 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
-import { CorruptReplicaError, HintStoreFullError, NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
+import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
+import { HintLedger } from './hint-ledger.js'
 import { SegmentIndex } from './segment-index.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; otherwise bytes are inline (or empty). */
@@ -61,7 +62,7 @@ export class LmdbObjectStore implements ObjectStore {
   private readonly hints: Database<StoredRecord, [string, string, string]>
   private readonly inline: Database<Buffer, string>
   private readonly meta: Database<string | number, string>
-  private readonly hintStats: Database<HintStats, string>
+  private readonly hintLedger: HintLedger
   /** Keys whose every held version is a tombstone -> when the newest of them was written (reaping candidates). */
   private readonly tombstones: Database<number, [string, string]>
   /** Own keys by anti-entropy segment (see segment-index.ts). */
@@ -75,7 +76,7 @@ export class LmdbObjectStore implements ObjectStore {
     this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
     this.meta = this.root.openDB<string | number, string>({ name: 'meta' })
-    this.hintStats = this.root.openDB<HintStats, string>({ name: 'hint-stats' })
+    this.hintLedger = new HintLedger(this.root, this.meta, init.maxHintBytes)
     this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
     this.segments = new SegmentIndex(this.root)
     this.indexExisting()
@@ -201,7 +202,7 @@ export class LmdbObjectStore implements ObjectStore {
     const nextIds = new Set(next.map((n) => versionId(n.dot)))
     const dropped = held.filter((h) => !nextIds.has(versionId(h.dot)))
     if (stored || dropped.length > 0) {
-      if (space.kind === 'hint') this.accountHints(space.target, stored ? [version] : [], dropped)
+      if (space.kind === 'hint') this.hintLedger.account(space.target, stored ? [version] : [], dropped)
       this.putSet(space, bucket, key, next, issued ?? this.record(space, bucket, key)?.issued)
       if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(this.inlineKey(space, bucket, key, id), body.bytes)
       for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
@@ -223,20 +224,6 @@ export class LmdbObjectStore implements ObjectStore {
     else this.tombstones.remove([bucket, key])
   }
 
-  /** Inside a transaction: keep per-target hint totals, refusing to grow past the limit. */
-  private accountHints(target: string, added: Version[], dropped: Version[]): void {
-    const addBytes = added.reduce((a, v) => a + v.size, 0)
-    const total = Number(this.meta.get('hintBytes') ?? 0)
-    const limit = this.init.maxHintBytes ?? Number.POSITIVE_INFINITY
-    if (addBytes > 0 && total + addBytes > limit) throw new HintStoreFullError(`hint storage is full (${total} of ${limit} bytes)`)
-    const delta = addBytes - dropped.reduce((a, v) => a + v.size, 0)
-    const s = this.hintStats.get(target) ?? { versions: 0, bytes: 0 }
-    const next = { versions: s.versions + added.length - dropped.length, bytes: s.bytes + delta }
-    if (next.versions <= 0) this.hintStats.remove(target)
-    else this.hintStats.put(target, next)
-    this.meta.put('hintBytes', Math.max(0, total + delta))
-  }
-
   private async finish(outcome: StoreWriteResult & { droppedFiles: string[] }, blob: string | undefined): Promise<StoreWriteResult> {
     await this.durable()
     if (blob && !outcome.stored) await this.init.blobs.remove(blob)
@@ -251,7 +238,7 @@ export class LmdbObjectStore implements ObjectStore {
       const held = this.held(space, bucket, key)
       const dropped = held.filter((h) => ids.has(versionId(h.dot)))
       if (dropped.length === 0) return dropped
-      if (space.kind === 'hint') this.accountHints(space.target, [], dropped)
+      if (space.kind === 'hint') this.hintLedger.account(space.target, [], dropped)
       this.putSet(space, bucket, key, held.filter((h) => !ids.has(versionId(h.dot))), this.record(space, bucket, key)?.issued)
       for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
       return dropped
@@ -263,10 +250,9 @@ export class LmdbObjectStore implements ObjectStore {
 
   /** Pending hints per target node. */
   hintTotals(): Record<string, HintStats> {
-    const out: Record<string, HintStats> = {}
-    for (const { key, value } of this.hintStats.getRange({})) out[key] = value
-    return out
+    return this.hintLedger.totals()
   }
+
 
   /** Up to `limit` hinted keys for `target`, after `after` (bucket, key). */
   hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): { bucket: string; key: string; versions: Version[] }[] {
@@ -329,7 +315,7 @@ export class LmdbObjectStore implements ObjectStore {
       const held = this.held(space, bucket, key)
       const rest = held.filter((h) => versionId(h.dot) !== versionId(v.dot))
       if (rest.length === held.length) return
-      if (space.kind === 'hint') this.accountHints(space.target, [], [v])
+      if (space.kind === 'hint') this.hintLedger.account(space.target, [], [v])
       this.putSet(space, bucket, key, rest, this.record(space, bucket, key)?.issued)
       if (!v.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(v.dot)))
     })
