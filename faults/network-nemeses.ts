@@ -30,6 +30,28 @@ function oneOrTwoNodes(env: NemesisEnv): string[] {
     .sort()
 }
 
+/**
+ * The shape every network nemesis shares: wait a moment, then rounds of `fault` (which injects and
+ * holds it), a heal (noted as `healed`) and ~`offMs` of calm, while the workload runs and at most
+ * MAX_ROUNDS times; whatever happens, everything is healed before it returns.
+ */
+function faultRounds(offMs: number, healed: string, fault: (env: NemesisEnv, net: NetworkFaults) => Promise<void>): Nemesis {
+  return async (env) => {
+    const net = netOf(env)
+    try {
+      await env.sleep(about(1000, env.rng))
+      for (let round = 0; round < MAX_ROUNDS && env.active(); round++) {
+        await fault(env, net)
+        await net.heal()
+        env.note('heal', healed)
+        await env.sleep(about(offMs, env.rng))
+      }
+    } finally {
+      await healForCleanup(env, net)
+    }
+  }
+}
+
 function netOf(env: NemesisEnv): NetworkFaults {
   if (!env.cluster.net) throw new Error('this nemesis needs a cluster with network namespaces (NetnsCluster)')
   return env.cluster.net
@@ -64,52 +86,30 @@ async function downAsSeenBy(env: NemesisEnv, id: string): Promise<string> {
  * 'one-side' leaves it one side each round (either one, at random).
  */
 export function partition(opts: { onMs: number; offMs: number; minority: number; proxy: 'both' | 'one-side' }): Nemesis {
-  return async (env) => {
-    const net = netOf(env)
-    try {
-      await env.sleep(about(1000, env.rng))
-      for (let round = 0; round < MAX_ROUNDS && env.active(); round++) {
-        const order = shuffled(env.nodeIds, env.rng)
-        const a = order.slice(0, opts.minority).sort()
-        const b = order.slice(opts.minority).sort()
-        const reach: ProxyReach = opts.proxy === 'both' ? 'both' : pick(['a', 'b'] as const, env.rng)
-        await net.partition(a, b, reach)
-        env.note('partition', `{${a.join(',')}} | {${b.join(',')}}, proxy reaches ${reach === 'both' ? 'both sides' : `only {${(reach === 'a' ? a : b).join(',')}}`}`)
-        const onMs = about(opts.onMs, env.rng)
-        const seenAfterMs = Math.min(2000, onMs / 2)
-        await env.sleep(seenAfterMs)
-        if (env.active()) env.note('gossip', `${await downAsSeenBy(env, a[0] as string)}; ${await downAsSeenBy(env, b[0] as string)}`)
-        await env.sleep(onMs - seenAfterMs)
-        await net.heal()
-        env.note('heal', 'flushed every rule')
-        await env.sleep(about(opts.offMs, env.rng))
-      }
-    } finally {
-      await healForCleanup(env, net)
-    }
-  }
+  return faultRounds(opts.offMs, 'flushed every rule', async (env, net) => {
+    const order = shuffled(env.nodeIds, env.rng)
+    const a = order.slice(0, opts.minority).sort()
+    const b = order.slice(opts.minority).sort()
+    const reach: ProxyReach = opts.proxy === 'both' ? 'both' : pick(['a', 'b'] as const, env.rng)
+    await net.partition(a, b, reach)
+    env.note('partition', `{${a.join(',')}} | {${b.join(',')}}, proxy reaches ${reach === 'both' ? 'both sides' : `only {${(reach === 'a' ? a : b).join(',')}}`}`)
+    const onMs = about(opts.onMs, env.rng)
+    const seenAfterMs = Math.min(2000, onMs / 2)
+    await env.sleep(seenAfterMs)
+    if (env.active()) env.note('gossip', `${await downAsSeenBy(env, a[0] as string)}; ${await downAsSeenBy(env, b[0] as string)}`)
+    await env.sleep(onMs - seenAfterMs)
+  })
 }
 
 /** Every ~4 s: one or two random nodes lose each arriving packet with probability ~`probability` for ~`onMs`. */
 export function lossyLinks(opts: { onMs: number; offMs: number; probabilities: readonly number[] }): Nemesis {
-  return async (env) => {
-    const net = netOf(env)
-    try {
-      await env.sleep(about(1000, env.rng))
-      for (let round = 0; round < MAX_ROUNDS && env.active(); round++) {
-        const victims = oneOrTwoNodes(env)
-        const p = pick(opts.probabilities, env.rng)
-        await net.loss(victims, p)
-        env.note('packet loss', `${Math.round(p * 100)}% of packets into ${victims.join(', ')}`)
-        await env.sleep(about(opts.onMs, env.rng))
-        await net.heal()
-        env.note('heal', 'flushed every rule')
-        await env.sleep(about(opts.offMs, env.rng))
-      }
-    } finally {
-      await healForCleanup(env, net)
-    }
-  }
+  return faultRounds(opts.offMs, 'flushed every rule', async (env, net) => {
+    const victims = oneOrTwoNodes(env)
+    const p = pick(opts.probabilities, env.rng)
+    await net.loss(victims, p)
+    env.note('packet loss', `${Math.round(p * 100)}% of packets into ${victims.join(', ')}`)
+    await env.sleep(about(opts.onMs, env.rng))
+  })
 }
 
 /**
@@ -118,26 +118,15 @@ export function lossyLinks(opts: { onMs: number; offMs: number; probabilities: r
  * and a third of their open connections are reset mid-round.
  */
 export function slowLinks(opts: { onMs: number; offMs: number; delaysMs: readonly number[]; resetFraction: number }): Nemesis {
-  return async (env) => {
-    const net = netOf(env)
-    try {
-      await env.sleep(about(1000, env.rng))
-      for (let round = 0; round < MAX_ROUNDS && env.active(); round++) {
-        const victims = oneOrTwoNodes(env)
-        const delayMs = pick(opts.delaysMs, env.rng)
-        net.slow(env.nodeIds, { delayMs: 5, jitterMs: 20, resetFraction: opts.resetFraction, resetWithinMs: 3000 })
-        net.slow(victims, { delayMs, jitterMs: delayMs / 4 })
-        env.note('slow links', `${victims.join(', ')}: ${delayMs}-${delayMs * 1.25} ms per chunk each way; every link 5-25 ms, ${opts.resetFraction * 100}% of new connections reset`)
-        const onMs = about(opts.onMs, env.rng)
-        await env.sleep(onMs / 2)
-        if (env.active()) env.note('reset', `${net.resetConnections(victims, 1 / 3)} open connections of ${victims.join(', ')}`)
-        await env.sleep(onMs / 2)
-        await net.heal()
-        env.note('heal', 'every link clean')
-        await env.sleep(about(opts.offMs, env.rng))
-      }
-    } finally {
-      await healForCleanup(env, net)
-    }
-  }
+  return faultRounds(opts.offMs, 'every link clean', async (env, net) => {
+    const victims = oneOrTwoNodes(env)
+    const delayMs = pick(opts.delaysMs, env.rng)
+    net.slow(env.nodeIds, { delayMs: 5, jitterMs: 20, resetFraction: opts.resetFraction, resetWithinMs: 3000 })
+    net.slow(victims, { delayMs, jitterMs: delayMs / 4 })
+    env.note('slow links', `${victims.join(', ')}: ${delayMs}-${delayMs * 1.25} ms per chunk each way; every link 5-25 ms, ${opts.resetFraction * 100}% of new connections reset`)
+    const onMs = about(opts.onMs, env.rng)
+    await env.sleep(onMs / 2)
+    if (env.active()) env.note('reset', `${net.resetConnections(victims, 1 / 3)} open connections of ${victims.join(', ')}`)
+    await env.sleep(onMs / 2)
+  })
 }

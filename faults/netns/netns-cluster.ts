@@ -22,8 +22,8 @@ import {
   stopProcesses,
   waitHealthy,
 } from '../../cluster-ctl/launcher.js'
-import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from '../../cluster-ctl/netns.js'
-import { probeNetworkFaults } from '../../cluster-ctl/netns-probe.js'
+import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from './netns.js'
+import { probeNetworkFaults } from './netns-probe.js'
 import { FAST_GOSSIP_ARGS } from '../../test/helpers/cluster.js'
 import type { FaultCluster } from '../fault-cluster.js'
 import { TcpFaultProxy } from '../link/tcp-fault-proxy.js'

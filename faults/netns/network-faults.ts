@@ -4,8 +4,8 @@
  * resets in the link proxies (when the cluster has them). The proxy and the checker live in the
  * root namespace and reach the nodes from the bridge address.
  */
-import { NamespaceFirewall } from '../../cluster-ctl/iptables.js'
-import type { TestNetwork } from '../../cluster-ctl/netns.js'
+import { NamespaceFirewall } from './iptables.js'
+import type { TestNetwork } from './netns.js'
 import { CLEAN_LINK, type LinkFaults, type TcpFaultProxy } from '../link/tcp-fault-proxy.js'
 
 /** Which side of a partition the proxy (root namespace) still reaches. */

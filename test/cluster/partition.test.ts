@@ -8,8 +8,8 @@
  * skipped, with the reason in their title.
  */
 import test from 'ava'
-import { ownedNetworks } from '../../cluster-ctl/netns.js'
-import { probeNetworkFaults } from '../../cluster-ctl/netns-probe.js'
+import { ownedNetworks } from '../../faults/netns/netns.js'
+import { probeNetworkFaults } from '../../faults/netns/netns-probe.js'
 import { type CheckOptions, DEFAULT_CHECK_OPTIONS } from '../../faults/checker.js'
 import { scenarioByName } from '../../faults/nemeses.js'
 import { runOnFreshCluster } from '../../faults/suite.js'

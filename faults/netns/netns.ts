@@ -8,7 +8,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { command, tryCommand } from './command.js'
-import { isAlive } from './launcher.js'
+import { isAlive } from '../../cluster-ctl/launcher.js'
 
 /** All test networks live in 10.213.0.0/16: one /24 per live network, so concurrent runs never share addresses. */
 export const TEST_NET_PREFIX = '10.213'
