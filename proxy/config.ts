@@ -1,7 +1,7 @@
 /** The proxy's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_N, DEFAULT_R, DEFAULT_VNODES, DEFAULT_W } from '../shared/constants.js'
-import { loadSecret, parseFraction, parseIntArg, parseSeeds } from '../shared/config/common.js'
+import { INTERNAL_RPC_HELP, loadSecret, parseFraction, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
 
 export interface ProxyConfig {
   host: string
@@ -25,6 +25,8 @@ export interface ProxyConfig {
   readRepairChance: number
   /** A replica silent this long during a read gets a speculative request to another. */
   speculativeReadMs: number
+  /** Small writes and reads to nodes over multiplexed RPC channels (shared/rpc/) instead of one HTTP request each. */
+  internalRpc: boolean
   /** A request body averaging under minBodyBytesPerSec over this window is cut with 408 (0 bytes/s: never). */
   slowBodyWindowMs: number
   minBodyBytesPerSec: number
@@ -58,6 +60,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--kv-max-batch-keys <n>', 'keys per /set, /fetch, /query batch', parseIntArg(1, 1_000_000), 1000)
     .option('--kv-max-batch-bytes <n>', 'bytes per key-value batch body', parseIntArg(1024, 2 ** 31 - 1), 16 * 1024 * 1024)
     .option('--kv-concurrency <n>', 'requests of one batch in flight', parseIntArg(1, 1024), 32)
+    .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -81,6 +84,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     replicaTimeoutMs: o.replicaTimeoutMs,
     readRepairChance: o.readRepairChance,
     speculativeReadMs: o.speculativeReadMs,
+    internalRpc: o.internalRpc as boolean,
     slowBodyWindowMs: o.slowBodyWindowMs,
     minBodyBytesPerSec: o.minBodyBytesPerS,
     kvMaxBatchKeys: o.kvMaxBatchKeys,

@@ -8,6 +8,7 @@ import { BucketRegistry } from './buckets/bucket-registry.js'
 import { parseProxyConfig } from './config.js'
 import { Lister } from './coordinator/lister.js'
 import { NodeClient } from '../shared/http/node-client.js'
+import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { ReadCoordinator } from './coordinator/read-coordinator.js'
 import { ReadRepairer } from './coordinator/read-repair.js'
 import { WriteCoordinator } from './coordinator/write-coordinator.js'
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const log = createLogger('proxy', cfg.logLevel)
-  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }))
+  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }), cfg.internalRpc ? new RpcClient({ secret: cfg.secret }) : undefined)
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })

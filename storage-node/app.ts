@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js'
 import type { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import type { Membership } from './gossip/membership.js'
 import { mountAntiEntropyRoutes } from './routes/anti-entropy.js'
-import { requireSignature } from './routes/auth.js'
+import { type RequestVerifier, requireSignature } from './routes/auth.js'
 import { mountMembershipRoutes } from './routes/membership.js'
 import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects.js'
 
@@ -15,7 +15,7 @@ export interface NodeAppComponents extends ObjectRoutesComponents {
   antiEntropy: AntiEntropy
   /** Extra fields of GET /health: gossip traffic, pending hints. */
   status: () => Record<string, unknown>
-  secret: string
+  verifier: RequestVerifier
   log: Logger
 }
 
@@ -26,7 +26,7 @@ export function createNodeApp(c: NodeAppComponents): Koa {
   mountMembershipRoutes(router, c.membership, c.status)
   mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
   app.use(errorMiddleware(c.log))
-  app.use(requireSignature(c.secret))
+  app.use(requireSignature(c.verifier))
   app.use(router.routes())
   app.use(router.allowedMethods())
   app.on('error', (err) => c.log.debug({ err: String(err) }, 'connection error'))

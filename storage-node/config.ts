@@ -11,7 +11,7 @@ import {
   INLINE_MAX_BYTES,
   STAGING_TTL_MS,
 } from '../shared/constants.js'
-import { loadSecret, parseIntArg, parseSeeds } from '../shared/config/common.js'
+import { INTERNAL_RPC_HELP, loadSecret, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
 import { NODE_ID_RE } from '../shared/names.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
 import type { Durability } from './store/blob-files.js'
@@ -49,6 +49,8 @@ export interface NodeConfig {
   durability: Durability
   /** Anti-entropy exchanges (see storage-node/anti-entropy/). */
   antiEntropy: { intervalMs: number; segmentsPerRound: number; maxKeysPerRound: number }
+  /** Small writes and reads to other nodes (handoff, anti-entropy) over RPC channels instead of HTTP requests. */
+  internalRpc: boolean
   logLevel: string
 }
 
@@ -111,6 +113,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       },
       'fsync',
     )
+    .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -145,5 +148,6 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     stagingTtlMs: o.stagingTtlMs,
     durability: o.durability,
     logLevel: o.logLevel,
+    internalRpc: o.internalRpc as boolean,
   })
 }

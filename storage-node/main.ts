@@ -3,9 +3,13 @@ import { mkdirSync } from 'node:fs'
 import { InternalTransport } from '../shared/http/internal-transport.js'
 import { NodeClient } from '../shared/http/node-client.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
+import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
 import { createNodeApp } from './app.js'
+import { RequestVerifier } from './routes/auth.js'
+import { RpcServer } from './rpc/rpc-server.js'
+import { ObjectService } from './service/object-service.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
 import { Membership } from './gossip/membership.js'
@@ -47,7 +51,7 @@ async function main(): Promise<void> {
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
   const client = createSignedClient({ secret: cfg.secret })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
-  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }))
+  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }), cfg.internalRpc ? new RpcClient({ secret: cfg.secret }) : undefined)
   const reaper = new TombstoneReaper(
     { store, membership, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
@@ -60,20 +64,25 @@ async function main(): Promise<void> {
     { store, blobs, membership, nodes, log: log.child({ component: 'anti-entropy' }) },
     { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes },
   )
+  const service = new ObjectService({ nodeId: cfg.id, store, blobs })
+  const verifier = new RequestVerifier(cfg.secret)
+  const rpc = new RpcServer({ nodeId: cfg.id, service, blobs, verifier, log: log.child({ component: 'rpc' }) })
   const app = createNodeApp({
     nodeId: cfg.id,
     store,
     blobs,
     staging,
+    service,
     membership,
     antiEntropy,
     status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats } }),
-    secret: cfg.secret,
+    verifier,
     log,
   })
 
   staging.start()
   const server = await serve(app, cfg.host, cfg.port)
+  rpc.attach(server)
   gossiper.start()
   reaper.start()
   replayer.start()
@@ -94,6 +103,8 @@ async function main(): Promise<void> {
       server.closeIdleConnections()
       setTimeout(() => server.closeAllConnections(), 2000).unref()
     })
+    rpc.closeAll()
+    nodes.close()
     await staging.stop()
     await store.close()
     process.exit(0)

@@ -30,6 +30,15 @@ export function parseFraction(value: string): number {
   return n
 }
 
+/** `on` or `off`. */
+export function parseOnOff(value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new InvalidArgumentError('on or off')
+  return value === 'on'
+}
+
+/** Help text of --internal-rpc, the same for both processes. */
+export const INTERNAL_RPC_HELP = 'small reads and writes between members over multiplexed RPC channels (off: one HTTP request each)'
+
 /** The cluster secret: --secret-file wins, then CLUSTER_SECRET; refuses to run without one. */
 export function loadSecret(secretFile: string | undefined, env: NodeJS.ProcessEnv): string {
   const secret = secretFile ? readFileSync(secretFile, 'utf8').trim() : (env.CLUSTER_SECRET ?? '').trim()

@@ -33,6 +33,8 @@ import {
   type WriteAnswer,
 } from '../wire/internal-api.js'
 import { MembershipAnswerSchema, type MembershipAnswer } from '../wire/membership.js'
+import { RPC_MAX_BODY_BYTES, type RpcRequest, RpcVersionsAnswerSchema } from '../wire/rpc.js'
+import type { RpcClient } from '../rpc/rpc-client.js'
 
 export interface NodeRef {
   readonly id: string
@@ -75,7 +77,28 @@ const METADATA_TIMEOUT_MS = 5000
 const DATA_FIRST_BYTE_TIMEOUT_MS = 2000
 
 export class NodeClient {
-  constructor(private readonly transport: InternalTransport) {}
+  /** Small writes and reads go over `rpc` when given (one multiplexed channel per node), else each is an HTTP request. */
+  constructor(
+    private readonly transport: InternalTransport,
+    private readonly rpc?: RpcClient,
+  ) {}
+
+  close(): void {
+    this.rpc?.close()
+    this.transport.close()
+  }
+
+  /** One call over the RPC channel: transport failures are NodeUnreachableError, error answers the same errors as over HTTP. */
+  private async rpcCall<S extends z.ZodType>(rpc: RpcClient, node: NodeRef, schema: S, req: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<{ answer: z.output<S>; body: Buffer }> {
+    let reply: Awaited<ReturnType<RpcClient['call']>>
+    try {
+      reply = await rpc.call(node.address, req, body, timeoutMs)
+    } catch (err) {
+      throw new NodeUnreachableError(node.id, err)
+    }
+    if (!reply.response.ok) throw remoteError(node, reply.response.error.status, reply.response.error.code, reply.response.error.message)
+    return { answer: schema.parse(reply.response.answer), body: reply.body }
+  }
 
   private headers(opts: CallOptions | undefined, extra: Record<string, string> = {}): Record<string, string> {
     const h = { ...extra }
@@ -100,11 +123,26 @@ export class NodeClient {
   }
 
   coordinate(node: NodeRef, bucket: string, key: string, req: CoordinateRequest, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+    const small = this.rpcBody(body)
+    if (this.rpc && small) return this.rpcWrite(this.rpc, node, { op: 'coordinate', bucket, key, hintFor: opts?.hintFor, write: req }, small.bytes, opts)
     return this.write(node, internalRoutes.coordinate.path(bucket, key), { [HEADER_WRITE]: encodeHeaderJson(req) }, body, opts)
   }
 
   replicate(node: NodeRef, bucket: string, key: string, version: Version, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+    const small = this.rpcBody(body)
+    if (this.rpc && small) return this.rpcWrite(this.rpc, node, { op: 'replicate', bucket, key, hintFor: opts?.hintFor, version }, small.bytes, opts)
     return this.write(node, internalRoutes.replicate.path(bucket, key), { [HEADER_VERSION]: encodeHeaderJson(version) }, body, opts)
+  }
+
+  /** The bytes of a body small enough for the RPC channel (a tombstone's none), or undefined. */
+  private rpcBody(body: WriteBody): { bytes: Buffer | undefined } | undefined {
+    if (body === null) return { bytes: undefined }
+    if ('buffer' in body && body.buffer.length <= RPC_MAX_BODY_BYTES) return { bytes: body.buffer }
+    return undefined
+  }
+
+  private async rpcWrite(rpc: RpcClient, node: NodeRef, req: RpcRequest, bytes: Buffer | undefined, opts?: CallOptions): Promise<WriteAnswer> {
+    return (await this.rpcCall(rpc, node, WriteAnswerSchema, req, bytes, opts?.timeoutMs ?? METADATA_TIMEOUT_MS)).answer
   }
 
   private write(node: NodeRef, path: string, meta: Record<string, string>, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
@@ -146,13 +184,21 @@ export class NodeClient {
     })
   }
 
-  versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
+  async versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
+    if (this.rpc) {
+      const { answer } = await this.rpcCall(this.rpc, node, RpcVersionsAnswerSchema, { op: 'versions', bucket, key, hintFor: opts?.hintFor, inline: false }, undefined, METADATA_TIMEOUT_MS)
+      return { node: answer.node, versions: answer.versions }
+    }
     const q = opts?.hintFor ? `?hint_for=${encodeURIComponent(opts.hintFor)}` : ''
     return this.call(node, VersionsAnswerSchema, { method: 'GET', path: `${internalRoutes.versions.path(bucket, key)}${q}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS })
   }
 
   /** The versions held, and when the node holds exactly one live small version, its bytes too (one request instead of two). */
   async versionsWithData(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer & { data?: Buffer }> {
+    if (this.rpc) {
+      const { answer, body } = await this.rpcCall(this.rpc, node, RpcVersionsAnswerSchema, { op: 'versions', bucket, key, hintFor: opts?.hintFor, inline: true }, undefined, METADATA_TIMEOUT_MS)
+      return answer.inline ? { node: answer.node, versions: answer.versions, data: body } : { node: answer.node, versions: answer.versions }
+    }
     const params = new URLSearchParams({ inline: '1' })
     if (opts?.hintFor) params.set('hint_for', opts.hintFor)
     let res: Awaited<ReturnType<InternalTransport['request']>>
@@ -219,6 +265,11 @@ function toRemoteError(node: NodeRef, status: number, body: string): Error {
     code = parsed.error?.code ?? code
     message = parsed.error?.message ?? message
   } catch {}
+  return remoteError(node, status, code, message)
+}
+
+/** The error a node's error answer stands for: the client's own error when it is one, else a RemoteError. */
+function remoteError(node: NodeRef, status: number, code: string, message: string): Error {
   if (status === 413) return new EntityTooLargeError(message)
   const known = status < 500 && status !== 401 ? clientErrorFromCode(code, message) : undefined
   return known ?? new RemoteError(node.id, status, code, message)

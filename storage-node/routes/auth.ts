@@ -5,22 +5,34 @@ import { UnauthorizedError } from '../../shared/errors.js'
 import { checkSignature, ReplayGuard } from '../../shared/http/signing.js'
 import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
 
-export function requireSignature(secret: string, now: () => number = Date.now): Middleware {
-  const replays = new ReplayGuard(undefined, now())
+/** Checks signatures and remembers the nonces of accepted requests; one per node, shared by the HTTP routes and RPC upgrades. */
+export class RequestVerifier {
+  private readonly replays: ReplayGuard
+
+  constructor(
+    private readonly secret: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.replays = new ReplayGuard(undefined, now())
+  }
+
+  /** Why the request is refused, or null when it is signed, fresh and seen for the first time. */
+  refusal(method: string, url: string, header: (name: string) => string | undefined): string | null {
+    const at = this.now()
+    const stamp = { method, path: url, timestamp: header(HEADER_TIMESTAMP), nonce: header(HEADER_NONCE), signature: header(HEADER_SIGNATURE) }
+    const why = checkSignature(this.secret, stamp, at)
+    if (why) return why
+    // Only a verified request's nonce is remembered: unsigned traffic cannot fill the guard.
+    if (!this.replays.firstUse(stamp.nonce as string, at)) return 'replayed request'
+    return null
+  }
+}
+
+export function requireSignature(verifier: RequestVerifier): Middleware {
   return async (ctx, next) => {
     if (ctx.path.startsWith(`${INTERNAL_API_PREFIX}/`) || ctx.path === INTERNAL_API_PREFIX) {
-      const at = now()
-      const stamp = {
-        method: ctx.method,
-        path: ctx.url,
-        timestamp: ctx.get(HEADER_TIMESTAMP) || undefined,
-        nonce: ctx.get(HEADER_NONCE) || undefined,
-        signature: ctx.get(HEADER_SIGNATURE) || undefined,
-      }
-      const why = checkSignature(secret, stamp, at)
+      const why = verifier.refusal(ctx.method, ctx.url, (name) => ctx.get(name) || undefined)
       if (why) throw new UnauthorizedError(`internal API: ${why}`)
-      // Only a verified request's nonce is remembered: unsigned traffic cannot fill the guard.
-      if (!replays.firstUse(stamp.nonce as string, at)) throw new UnauthorizedError('internal API: replayed request')
     }
     await next()
   }

@@ -1,11 +1,10 @@
-/** Internal object routes: thin; each parses its inputs with the wire schemas and calls the store. */
+/** Internal object routes: thin; each parses its inputs with the wire schemas and calls the object service (or the store). */
 import type Router from '@koa/router'
 import { koaBody } from 'koa-body'
 import type { Context } from 'koa'
-import { INLINE_MAX_BYTES, RESERVED_NAMESPACES } from '../../shared/constants.js'
-import { BadDigestError, CorruptReplicaError, InvalidRequestError } from '../../shared/errors.js'
-import { assertBucketName, assertKey } from '../../shared/names.js'
-import { NODE_ID_RE } from '../../shared/names.js'
+import { RESERVED_NAMESPACES } from '../../shared/constants.js'
+import { InvalidRequestError } from '../../shared/errors.js'
+import { assertBucketName } from '../../shared/names.js'
 import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
   CoordinateRequestSchema,
@@ -22,6 +21,7 @@ import {
   type WriteAnswer,
 } from '../../shared/wire/internal-api.js'
 import { versionId } from '../../shared/vclock/versions.js'
+import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { StagingArea } from '../staging/staging-area.js'
 import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
 import type { ObjectStore, Space } from '../store/object-store.js'
@@ -31,6 +31,7 @@ export interface ObjectRoutesComponents {
   store: ObjectStore
   blobs: BlobFiles
   staging: StagingArea
+  service: ObjectService
 }
 
 const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{8,80}$/
@@ -38,18 +39,13 @@ const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{8,80}$/
 function target(ctx: Context): { bucket: string; key: string } {
   const bucket = String(ctx.params.bucket)
   const key = String(ctx.params.key)
-  if (!bucket.startsWith('.')) assertBucketName(bucket)
-  else if (!RESERVED_NAMESPACES.includes(bucket)) throw new InvalidRequestError(`unknown reserved namespace ${bucket}`)
-  assertKey(key)
+  assertTarget(bucket, key)
   return { bucket, key }
 }
 
 /** The space a request addresses: hints for another node (header or ?hint_for=), else our own data. */
 function spaceOf(ctx: Context, selfId: string): Space {
-  const target = ctx.get(HEADER_HINT_FOR) || (typeof ctx.query.hint_for === 'string' ? ctx.query.hint_for : '')
-  if (!target) return { kind: 'own' }
-  if (!NODE_ID_RE.test(target)) throw new InvalidRequestError('bad hint target')
-  return target === selfId ? { kind: 'own' } : { kind: 'hint', target }
+  return spaceFor(ctx.get(HEADER_HINT_FOR) || (typeof ctx.query.hint_for === 'string' ? ctx.query.hint_for : undefined), selfId)
 }
 
 function declaredLength(ctx: Context): number | undefined {
@@ -79,22 +75,15 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const parsed = decodeHeaderJson(CoordinateRequestSchema, ctx.get(HEADER_WRITE))
     if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_WRITE} header: ${parsed.error.message}`)
     const body = await bodyOf(ctx, c, parsed.data.tombstone)
-    const result = await c.store.coordinate(bucket, key, parsed.data, parsed.data.tombstone ? null : body, spaceOf(ctx, c.nodeId))
-    ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
+    ctx.body = (await c.service.coordinate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId))) satisfies WriteAnswer
   })
 
   router.put(internalRoutes.replicate.pattern, async (ctx) => {
     const { bucket, key } = target(ctx)
     const parsed = decodeHeaderJson(VersionSchema, ctx.get(HEADER_VERSION))
     if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_VERSION} header: ${parsed.error.message}`)
-    const version = parsed.data
-    const body = await bodyOf(ctx, c, version.tombstone)
-    if (body && (body.etag !== version.etag || body.size !== version.size)) {
-      await c.blobs.discard(body)
-      throw new BadDigestError('received bytes do not match the version (size or SHA-256)')
-    }
-    const result = await c.store.replicate(bucket, key, version, version.tombstone ? null : body, spaceOf(ctx, c.nodeId))
-    ctx.body = { node: c.nodeId, ...result } satisfies WriteAnswer
+    const body = await bodyOf(ctx, c, parsed.data.tombstone)
+    ctx.body = (await c.service.replicate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId))) satisfies WriteAnswer
   })
 
   router.post(internalRoutes.reap.pattern, koaBody({ jsonLimit: '4mb', text: false, urlencoded: false }), async (ctx) => {
@@ -104,30 +93,15 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     ctx.body = { node: c.nodeId, reaped: await c.store.reap(bucket, key, req.data.dots) } satisfies ReapAnswer
   })
 
-  // With ?inline=1 and exactly one live version of at most INLINE_MAX_BYTES, the answer's body is its
-  // bytes and the versions travel in a header: a quorum read then needs no second request for the data.
+  // With ?inline=1, the only live small version's bytes are the body and the versions travel in a header.
   router.get(internalRoutes.versions.pattern, async (ctx) => {
     const { bucket, key } = target(ctx)
-    const space = spaceOf(ctx, c.nodeId)
-    const answer = { node: c.nodeId, versions: c.store.versions(bucket, key, space) } satisfies VersionsAnswer
-    const live = answer.versions.filter((v) => !v.tombstone)
-    const only = live[0]
-    if (ctx.query.inline === '1' && live.length === 1 && only && only.size <= INLINE_MAX_BYTES) {
-      try {
-        const chunks: Buffer[] = []
-        for await (const chunk of (await c.store.openData(bucket, key, versionId(only.dot), space)) as AsyncIterable<Buffer>) chunks.push(chunk)
-        ctx.set(HEADER_VERSIONS, encodeHeaderJson(answer))
-        ctx.type = 'application/octet-stream'
-        ctx.body = Buffer.concat(chunks)
-        return
-      } catch (err) {
-        if (!(err instanceof CorruptReplicaError)) throw err
-        // The copy was quarantined: answer what is left, so the reader repairs this replica.
-        ctx.body = { node: c.nodeId, versions: c.store.versions(bucket, key, space) } satisfies VersionsAnswer
-        return
-      }
-    }
-    ctx.body = answer
+    const { answer, data } = await c.service.versions(bucket, key, spaceOf(ctx, c.nodeId), ctx.query.inline === '1')
+    if (data) {
+      ctx.set(HEADER_VERSIONS, encodeHeaderJson(answer))
+      ctx.type = 'application/octet-stream'
+      ctx.body = data
+    } else ctx.body = answer satisfies VersionsAnswer
   })
 
   router.get(internalRoutes.data.pattern, async (ctx) => {

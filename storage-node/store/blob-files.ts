@@ -162,6 +162,16 @@ export class BlobFiles {
     }
   }
 
+  /**
+   * A body already in memory (received whole over the RPC channel): inline when small, else
+   * through `receive` into a durable temp file. Inline bytes are copied out of the frame, so the
+   * connection's receive buffer is not kept alive by a stored version.
+   */
+  async fromBuffer(bytes: Buffer): Promise<ReceivedBody> {
+    if (bytes.length > this.init.inlineMaxBytes) return this.receive(Readable.from([bytes]), bytes.length)
+    return { kind: 'inline', size: bytes.length, etag: createHash('sha256').update(bytes).digest('hex'), bytes: Buffer.from(bytes) }
+  }
+
   /** Move a received file to its final name and make the rename durable. Returns the blob name. */
   async commit(body: ReceivedBody & { kind: 'file' }, versionId: string): Promise<string> {
     const name = createHash('sha256').update(versionId).digest('hex')

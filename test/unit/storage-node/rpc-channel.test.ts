@@ -1,0 +1,210 @@
+/**
+ * The internal RPC channel end to end on real sockets: a node's RpcServer (on a plain HTTP server,
+ * over a real LMDB store) and the NodeClient with an RpcClient, plus raw peers that misbehave.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test, { type ExecutionContext } from 'ava'
+import { BadDigestError, InvalidBucketNameError } from '../../../shared/errors.js'
+import { InternalTransport } from '../../../shared/http/internal-transport.js'
+import { NodeClient, NodeUnreachableError } from '../../../shared/http/node-client.js'
+import { newNonce, signRequest } from '../../../shared/http/signing.js'
+import { createLogger } from '../../../shared/log.js'
+import { encodeFrame, FrameKind, FrameReader } from '../../../shared/rpc/frames.js'
+import { RpcClient } from '../../../shared/rpc/rpc-client.js'
+import { contextOf, versionId } from '../../../shared/vclock/versions.js'
+import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../../shared/wire/headers.js'
+import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../../shared/wire/rpc.js'
+import { RequestVerifier } from '../../../storage-node/routes/auth.js'
+import { RpcServer } from '../../../storage-node/rpc/rpc-server.js'
+import { ObjectService } from '../../../storage-node/service/object-service.js'
+import { BlobFiles } from '../../../storage-node/store/blob-files.js'
+import { LmdbObjectStore } from '../../../storage-node/store/lmdb-object-store.js'
+
+const SECRET = 'rpc-channel-test-secret-0123456789'
+const log = createLogger('rpc-test', 'silent')
+
+function listen(server: net.Server): Promise<string> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as net.AddressInfo).port}`)))
+}
+
+/** A node: store + object service + RPC server on a real HTTP server; stopped after the test. */
+async function startNode(t: ExecutionContext): Promise<{ address: string; rpc: RpcServer }> {
+  const dir = await mkdtemp(join(tmpdir(), 'rpc-channel-'))
+  const blobs = new BlobFiles({ dataDir: dir, inlineMaxBytes: 64 * 1024, maxObjectBytes: 1 << 30 })
+  await blobs.start()
+  const store = new LmdbObjectStore({ nodeId: 'node-1', dataDir: dir, blobs })
+  const service = new ObjectService({ nodeId: 'node-1', store, blobs })
+  const rpc = new RpcServer({ nodeId: 'node-1', service, blobs, verifier: new RequestVerifier(SECRET), log })
+  const server = http.createServer((_req, res) => res.writeHead(404).end())
+  rpc.attach(server)
+  const address = await listen(server)
+  t.teardown(async () => {
+    rpc.closeAll()
+    await new Promise((r) => server.close(r))
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return { address, rpc }
+}
+
+function client(t: ExecutionContext, secret = SECRET): NodeClient {
+  const c = new NodeClient(new InternalTransport({ secret }), new RpcClient({ secret, connectTimeoutMs: 1000 }))
+  t.teardown(() => c.close())
+  return c
+}
+
+/** A raw TCP peer that accepts the upgrade and then does what `after` says with the socket. */
+async function rawPeer(t: ExecutionContext, after: (socket: net.Socket) => void): Promise<{ address: string; connections: () => number }> {
+  let connections = 0
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    connections++
+    sockets.add(socket)
+    socket.once('data', () => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`)
+      after(socket)
+    })
+    socket.on('error', () => undefined)
+  })
+  const address = await listen(server)
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  return { address, connections: () => connections }
+}
+
+const bytes = Buffer.from('hello, rpc')
+const etag = createHash('sha256').update(bytes).digest('hex')
+
+test('coordinate, replicate and versions (with the bytes) over one channel', async (t) => {
+  const { address } = await startNode(t)
+  const nodes = client(t)
+  const node = { id: 'node-1', address }
+  const written = await nodes.coordinate(node, 'bucket-a', 'k1', { contentType: 'text/plain', writeId: 'write-id-0001' }, { buffer: bytes })
+  t.is(written.node, 'node-1')
+  t.true(written.stored)
+  t.is(written.version.etag, etag)
+  // The same version replicated into the hint space for another node, then a tombstone over it.
+  const hinted = await nodes.replicate(node, 'bucket-a', 'k1', written.version, { buffer: bytes }, { hintFor: 'node-9' })
+  t.true(hinted.stored)
+  const read = await nodes.versionsWithData(node, 'bucket-a', 'k1')
+  t.is(read.versions.length, 1)
+  t.true(read.data?.equals(bytes))
+  const hints = await nodes.versions(node, 'bucket-a', 'k1', { hintFor: 'node-9' })
+  t.deepEqual(hints.versions.map((v) => versionId(v.dot)), [versionId(written.version.dot)])
+  const deleted = await nodes.coordinate(node, 'bucket-a', 'k1', { tombstone: true, context: contextOf([written.version]) }, null)
+  t.true(deleted.version.tombstone)
+  const after = await nodes.versionsWithData(node, 'bucket-a', 'k1')
+  t.is(after.data, undefined)
+  t.true(after.versions.every((v) => v.tombstone))
+  // Many calls in flight at once on the one channel, answered by id.
+  const many = await Promise.all(Array.from({ length: 200 }, (_, i) => nodes.coordinate(node, 'bucket-a', `many-${i}`, {}, { buffer: Buffer.from(String(i)) })))
+  t.deepEqual(
+    many.map((m) => m.version.size),
+    Array.from({ length: 200 }, (_, i) => String(i).length),
+  )
+})
+
+test('error answers become the same errors as over HTTP, and nothing is stored', async (t) => {
+  const { address } = await startNode(t)
+  const nodes = client(t)
+  const node = { id: 'node-1', address }
+  await t.throwsAsync(nodes.coordinate(node, 'Bad_Bucket', 'k', {}, { buffer: bytes }), { instanceOf: InvalidBucketNameError })
+  const v = (await nodes.coordinate(node, 'bucket-b', 'k', {}, { buffer: bytes })).version
+  await t.throwsAsync(nodes.replicate(node, 'bucket-b', 'k2', v, { buffer: Buffer.from('other bytes') }), { instanceOf: BadDigestError })
+  t.deepEqual((await nodes.versions(node, 'bucket-b', 'k2')).versions, [])
+})
+
+test('a wrong secret or a replayed upgrade is refused (401) and no call runs', async (t) => {
+  const { address } = await startNode(t)
+  const err = await t.throwsAsync(client(t, 'another-secret-entirely-0000').coordinate({ id: 'node-1', address }, 'bucket-c', 'k', {}, { buffer: bytes }), {
+    instanceOf: NodeUnreachableError,
+  })
+  t.regex(err?.message ?? '', /401/)
+  // The same signed upgrade sent twice: the second is a replay.
+  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
+  const headers = { connection: 'Upgrade', upgrade: RPC_PROTOCOL, [HEADER_TIMESTAMP]: String(stamp.timestampMs), [HEADER_NONCE]: stamp.nonce, [HEADER_SIGNATURE]: signRequest(SECRET, stamp) }
+  const [host, port] = address.split(':') as [string, string]
+  const status = () =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request({ host, port: Number(port), path: RPC_UPGRADE_PATH, headers, agent: false })
+      req.once('upgrade', (res, socket) => {
+        socket.destroy()
+        resolve(res.statusCode ?? 0)
+      })
+      req.once('response', (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.once('error', reject)
+      req.end()
+    })
+  t.is(await status(), 101)
+  t.is(await status(), 401)
+})
+
+test('a silent peer: the call fails at its timeout and the next call dials again', async (t) => {
+  const peer = await rawPeer(t, () => undefined)
+  const nodes = client(t)
+  const node = { id: 'node-x', address: peer.address }
+  const started = Date.now()
+  await t.throwsAsync(nodes.coordinate(node, 'bucket-d', 'k', {}, { buffer: bytes }, { timeoutMs: 300 }), { instanceOf: NodeUnreachableError })
+  t.true(Date.now() - started < 2000)
+  await t.throwsAsync(nodes.coordinate(node, 'bucket-d', 'k', {}, { buffer: bytes }, { timeoutMs: 300 }), { instanceOf: NodeUnreachableError })
+  t.is(peer.connections(), 2)
+})
+
+test('a peer closing the channel fails the calls on it at once', async (t) => {
+  const peer = await rawPeer(t, (socket) => setTimeout(() => socket.destroy(), 50))
+  const nodes = client(t)
+  const started = Date.now()
+  await t.throwsAsync(nodes.coordinate({ id: 'node-y', address: peer.address }, 'bucket-e', 'k', {}, { buffer: bytes }, { timeoutMs: 10_000 }), {
+    instanceOf: NodeUnreachableError,
+  })
+  t.true(Date.now() - started < 5000)
+})
+
+test('a request that is not JSON gets a 400 answer; a malformed frame closes the channel; the node serves others', async (t) => {
+  const { address } = await startNode(t)
+  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
+  const [host, port] = address.split(':') as [string, string]
+  const socket = net.connect(Number(port), host)
+  socket.on('error', () => undefined)
+  socket.write(
+    `GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n` +
+      `${HEADER_TIMESTAMP}: ${stamp.timestampMs}\r\n${HEADER_NONCE}: ${stamp.nonce}\r\n${HEADER_SIGNATURE}: ${signRequest(SECRET, stamp)}\r\n\r\n`,
+  )
+  const reader = new FrameReader(1 << 20)
+  const answers: string[] = []
+  let upgraded = false
+  const answered = new Promise<void>((resolve) =>
+    socket.on('data', (chunk: Buffer) => {
+      if (!upgraded) {
+        upgraded = true
+        const end = chunk.indexOf('\r\n\r\n')
+        t.regex(chunk.toString('latin1', 0, end), /^HTTP\/1.1 101/)
+        socket.write(Buffer.concat(encodeFrame(42, FrameKind.Request, 'not json')))
+        chunk = chunk.subarray(end + 4)
+      }
+      for (const f of reader.push(chunk)) {
+        answers.push(f.head)
+        resolve()
+      }
+    }),
+  )
+  await answered
+  t.like(JSON.parse(answers[0] as string), { ok: false, error: { status: 400, code: 'InvalidRequest' } })
+  const huge = Buffer.alloc(8)
+  huge.writeUInt32BE(0xffff_fff0, 0)
+  socket.write(huge)
+  await new Promise((r) => socket.once('close', r))
+  t.true(socket.destroyed)
+  const nodes = client(t)
+  t.is((await nodes.coordinate({ id: 'node-1', address }, 'bucket-f', 'k', {}, { buffer: bytes })).node, 'node-1')
+})
