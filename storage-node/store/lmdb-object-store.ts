@@ -3,7 +3,7 @@
  * holds per-key version sets, inline bytes of small objects, hints and this node's clock identity
  * and its count of key incarnations (see planCoordinatedWrite); large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
  * is one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
- * concurrent writes share one commit and one fsync (lmdb-js batches them).
+ * concurrent writes share one commit and one fsync (see group-commit.ts).
  *
  * Versions live in a *space*: the node's own data, or the hints it holds for another node
  * (sloppy quorum). A hinted version is stored in the same transaction as its hint, is invisible to
@@ -19,6 +19,7 @@ import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
+import { GroupCommit } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { SegmentIndex } from './segment-index.js'
 
@@ -68,10 +69,12 @@ export class LmdbObjectStore implements ObjectStore {
   /** Own keys by anti-entropy segment (see segment-index.ts). */
   readonly segments: SegmentIndex
   private readonly now: () => number
+  private readonly group: GroupCommit
 
   constructor(private readonly init: LmdbObjectStoreInit) {
     this.now = init.now ?? Date.now
     this.root = open({ path: `${init.dataDir}/meta`, compression: false })
+    this.group = new GroupCommit(this.root)
     this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
     this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
@@ -178,7 +181,7 @@ export class LmdbObjectStore implements ObjectStore {
   /** Run a write transaction; a blob file committed for it is removed again if the transaction fails. */
   private async transact<T>(blob: string | undefined, fn: () => T): Promise<T> {
     try {
-      return await this.root.transaction(fn)
+      return await this.group.run(fn)
     } catch (err) {
       if (blob) await this.init.blobs.remove(blob)
       throw err
@@ -234,7 +237,7 @@ export class LmdbObjectStore implements ObjectStore {
   /** Remove versions (by dot) from a space, e.g. hints handed off. Returns how many went. */
   async drop(space: Space, bucket: string, key: string, dots: readonly Dot[]): Promise<number> {
     const ids = new Set(dots.map(versionId))
-    const outcome = await this.root.transaction(() => {
+    const outcome = await this.group.run(() => {
       const held = this.held(space, bucket, key)
       const dropped = held.filter((h) => ids.has(versionId(h.dot)))
       if (dropped.length === 0) return dropped
@@ -278,7 +281,7 @@ export class LmdbObjectStore implements ObjectStore {
   /** Forget a key whose held versions are all tombstones among `dots` (or nothing). Returns whether it is gone. */
   async reap(bucket: string, key: string, dots: readonly Dot[]): Promise<boolean> {
     const ids = new Set(dots.map(versionId))
-    const gone = await this.root.transaction(() => {
+    const gone = await this.group.run(() => {
       const held = this.held(OWN, bucket, key)
       if (!held.every((h) => h.tombstone && ids.has(versionId(h.dot)))) return false
       this.putSet(OWN, bucket, key, [])
@@ -311,7 +314,7 @@ export class LmdbObjectStore implements ObjectStore {
   private async quarantine(space: Space, bucket: string, key: string, v: StoredVersion): Promise<void> {
     this.init.log?.error({ bucket, key, version: versionId(v.dot), blob: v.blob }, 'corrupt replica quarantined')
     if (v.blob) await this.init.blobs.quarantine(v.blob)
-    await this.root.transaction(() => {
+    await this.group.run(() => {
       const held = this.held(space, bucket, key)
       const rest = held.filter((h) => versionId(h.dot) !== versionId(v.dot))
       if (rest.length === held.length) return
