@@ -94,13 +94,16 @@ export function markdown(r: Report): string {
     const mib = Math.round(r.rss.objectBytes / 2 ** 20)
     lines.push(
       '',
-      `Resident memory (VmRSS, sampled every 100 ms) during the ${mib} MiB PUT and GET; flat = peak less than ${r.rss.flatLimitMiB} MiB over the RSS before the PUT.`,
+      `Resident memory (VmRSS, sampled every 100 ms) and CPU time (user + system, /proc) during the ${mib} MiB PUT and GET; flat = peak less than ${r.rss.flatLimitMiB} MiB over the RSS before the PUT.`,
       '',
-      '| Process | Before MiB | Peak during PUT MiB | Peak during GET MiB | Growth MiB | Flat |',
-      '| --- | ---: | ---: | ---: | ---: | --- |',
+      '| Process | Before MiB | Peak during PUT MiB | Peak during GET MiB | Growth MiB | Flat | CPU s during PUT / GET |',
+      '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
     )
     for (const x of r.rss.rows) {
-      lines.push(`| ${x.name} | ${x.put?.startMiB ?? x.get?.startMiB ?? '?'} | ${x.put?.peakMiB ?? '?'} | ${x.get?.peakMiB ?? '?'} | ${x.growthMiB} | ${x.flat ? 'yes' : '**no**'} |`)
+      lines.push(
+        `| ${x.name} | ${x.put?.startMiB ?? x.get?.startMiB ?? '?'} | ${x.put?.peakMiB ?? '?'} | ${x.get?.peakMiB ?? '?'} | ${x.growthMiB} | ${x.flat ? 'yes' : '**no**'} | ` +
+          `${x.put?.cpuSeconds ?? '?'} / ${x.get?.cpuSeconds ?? '?'} |`,
+      )
     }
   }
   if (r.problems.length > 0) lines.push('', 'Problems:', '', ...r.problems.map((p) => `- ${p}`))

@@ -1,6 +1,7 @@
 /**
  * Resident memory of named processes, read from /proc/<pid>/status (VmRSS) every 100 ms while a
- * phase runs. Only for processes this run owns: with --target the cluster's pids are unknown.
+ * phase runs, and the CPU time each used over the phase (/proc/<pid>/stat). Only for processes
+ * this run owns: with --target the cluster's pids are unknown.
  */
 import { readFileSync } from 'node:fs'
 
@@ -14,6 +15,23 @@ export interface RssPeak {
   /** VmRSS at the last sample, MiB. */
   endMiB: number
   samples: number
+  /** CPU seconds (user + system) the process used while sampling. */
+  cpuSeconds: number
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
+const USER_HZ = 100
+
+/** User + system CPU time of a live process in seconds, or undefined once it is gone. */
+export function readCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ
+  } catch {
+    return undefined
+  }
 }
 
 /** VmRSS of a live process in KiB, or undefined once it is gone (or /proc is not there). */
@@ -27,7 +45,7 @@ export function readRssKiB(pid: number): number | undefined {
 }
 
 export class RssSampler {
-  private readonly peaks = new Map<string, { pid: number; start: number; peak: number; end: number; samples: number }>()
+  private readonly peaks = new Map<string, { pid: number; start: number; peak: number; end: number; samples: number; cpuStart: number; cpuEnd: number }>()
   private timer: NodeJS.Timeout | undefined
 
   constructor(
@@ -46,11 +64,13 @@ export class RssSampler {
     for (const p of this.procs) {
       const kib = readRssKiB(p.pid)
       if (kib === undefined) continue
+      const cpu = readCpuSeconds(p.pid) ?? 0
       const seen = this.peaks.get(p.name)
-      if (!seen) this.peaks.set(p.name, { pid: p.pid, start: kib, peak: kib, end: kib, samples: 1 })
+      if (!seen) this.peaks.set(p.name, { pid: p.pid, start: kib, peak: kib, end: kib, samples: 1, cpuStart: cpu, cpuEnd: cpu })
       else {
         seen.peak = Math.max(seen.peak, kib)
         seen.end = kib
+        seen.cpuEnd = cpu
         seen.samples++
       }
     }
@@ -64,7 +84,17 @@ export class RssSampler {
     return this.procs.flatMap((p) => {
       const s = this.peaks.get(p.name)
       return s
-        ? [{ name: p.name, pid: s.pid, startMiB: toMiB(s.start), peakMiB: toMiB(s.peak), endMiB: toMiB(s.end), samples: s.samples }]
+        ? [
+            {
+              name: p.name,
+              pid: s.pid,
+              startMiB: toMiB(s.start),
+              peakMiB: toMiB(s.peak),
+              endMiB: toMiB(s.end),
+              samples: s.samples,
+              cpuSeconds: Math.round((s.cpuEnd - s.cpuStart) * 100) / 100,
+            },
+          ]
         : []
     })
   }

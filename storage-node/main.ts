@@ -98,13 +98,14 @@ async function main(): Promise<void> {
     await replayer.stop()
     await reaper.stop()
     await gossiper.stop()
+    // RPC channels first: the HTTP server waits for upgraded connections, which it never closes itself.
+    rpc.closeAll()
+    nodes.close()
     await new Promise<void>((resolve) => {
       server.close(() => resolve())
       server.closeIdleConnections()
       setTimeout(() => server.closeAllConnections(), 2000).unref()
     })
-    rpc.closeAll()
-    nodes.close()
     await staging.stop()
     await store.close()
     process.exit(0)

@@ -69,6 +69,8 @@ export interface CallOptions {
 
 /** Timeout of small metadata calls; streamed bodies have only the socket idle timeout. */
 const METADATA_TIMEOUT_MS = 5000
+/** Bound on a small write sent without a timeout of its own (handoff, repairs): the HTTP transport's idle timeout. */
+const SMALL_WRITE_TIMEOUT_MS = 10_000
 /**
  * How long a holder may take to start answering with a version's bytes before the reader tries
  * the next one (a paused node otherwise holds a read for the whole socket idle timeout). Once
@@ -142,7 +144,7 @@ export class NodeClient {
   }
 
   private async rpcWrite(rpc: RpcClient, node: NodeRef, req: RpcRequest, bytes: Buffer | undefined, opts?: CallOptions): Promise<WriteAnswer> {
-    return (await this.rpcCall(rpc, node, WriteAnswerSchema, req, bytes, opts?.timeoutMs ?? METADATA_TIMEOUT_MS)).answer
+    return (await this.rpcCall(rpc, node, WriteAnswerSchema, req, bytes, opts?.timeoutMs ?? SMALL_WRITE_TIMEOUT_MS)).answer
   }
 
   private write(node: NodeRef, path: string, meta: Record<string, string>, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
@@ -282,6 +284,6 @@ export function isClientError(err: unknown): err is StoreError {
 
 /** True for errors that say something about the node's health rather than the request. */
 export function isNodeFailure(err: unknown): boolean {
-  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && err.code !== 'HintStoreFull' && err.code !== 'CorruptReplica')
+  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && err.code !== 'HintStoreFull' && err.code !== 'CorruptReplica' && err.code !== 'AnswerTooLarge')
 }
 

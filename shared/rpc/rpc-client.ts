@@ -66,7 +66,8 @@ class RpcChannel {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private corked = false
-  private lastHeardAt = Date.now()
+  /** Chunks received so far: a call that times out with none after it was sent found the channel silent. */
+  private heard = 0
   private readonly reader = new FrameReader(RPC_MAX_FRAME_BYTES)
   private readonly opening: http.ClientRequest
 
@@ -116,16 +117,22 @@ class RpcChannel {
   call(request: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<RpcReply> {
     const id = this.nextId
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1
+    let frame: Buffer[]
+    try {
+      frame = encodeFrame(id, FrameKind.Request, JSON.stringify(request), body)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return new Promise<RpcReply>((resolve, reject) => {
-      const sentAt = Date.now()
+      const heardBefore = this.heard
       const timer = setTimeout(() => {
         this.pending.delete(id)
         reject(new Error(`no answer within ${timeoutMs} ms`))
         // Nothing heard on the channel since this call left: the peer or the path is gone.
-        if (this.lastHeardAt <= sentAt) this.destroy(new Error(`rpc channel to ${this.address} silent for ${timeoutMs} ms`))
+        if (this.heard === heardBefore) this.destroy(new Error(`rpc channel to ${this.address} silent for ${timeoutMs} ms`))
       }, timeoutMs)
       this.pending.set(id, { resolve, reject, timer })
-      this.send(encodeFrame(id, FrameKind.Request, JSON.stringify(request), body))
+      this.send(frame)
     })
   }
 
@@ -165,7 +172,7 @@ class RpcChannel {
   }
 
   private received(chunk: Buffer): void {
-    this.lastHeardAt = Date.now()
+    this.heard++
     let frames: Frame[]
     try {
       frames = this.reader.push(chunk)

@@ -23,11 +23,13 @@ export interface RpcServerComponents {
   log: Logger
 }
 
-/** Calls one channel may have in flight; a peer past it is misbehaving and is cut off. */
-const MAX_IN_FLIGHT = 4096
+/** Calls one channel may have in flight, and answer bytes waiting to be sent, before the node stops reading it (TCP then holds the peer back). */
+const MAX_IN_FLIGHT = 1024
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024
 
 export class RpcServer {
   private readonly channels = new Set<Duplex>()
+  private closed = false
 
   constructor(private readonly c: RpcServerComponents) {}
 
@@ -36,14 +38,19 @@ export class RpcServer {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head))
   }
 
-  /** Close every open channel (at shutdown; peers dial again elsewhere). */
+  /** Refuse new channels and close the open ones (at shutdown, before the HTTP server closes: it would wait for them forever). */
   closeAll(): void {
+    this.closed = true
     for (const s of this.channels) s.destroy()
     this.channels.clear()
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy())
+    if (this.closed) {
+      refuse(socket, 503, 'Service Unavailable')
+      return
+    }
     if (req.url !== RPC_UPGRADE_PATH || req.headers.upgrade !== RPC_PROTOCOL) {
       refuse(socket, 404, 'Not Found')
       return
@@ -70,6 +77,21 @@ export class RpcServer {
     const reader = new FrameReader(RPC_MAX_FRAME_BYTES)
     let inFlight = 0
     let corked = false
+    let paused = false
+    // Backpressure: past the bounds, stop reading (the peer's writes then wait in TCP) until
+    // answers have gone out.
+    const pauseIfFull = () => {
+      if (!paused && (inFlight >= MAX_IN_FLIGHT || socket.writableLength >= MAX_UNSENT_BYTES)) {
+        paused = true
+        socket.pause()
+      }
+    }
+    const resumeIfRoom = () => {
+      if (paused && inFlight < MAX_IN_FLIGHT / 2 && socket.writableLength < MAX_UNSENT_BYTES / 2) {
+        paused = false
+        socket.resume()
+      }
+    }
     const send = (frame: Buffer[]) => {
       if (socket.destroyed) return
       if (!corked) {
@@ -92,20 +114,37 @@ export class RpcServer {
         return
       }
       for (const f of frames) {
-        if (f.kind !== FrameKind.Request || ++inFlight > MAX_IN_FLIGHT) {
-          this.c.log.warn({ inFlight }, 'rpc channel closed: unexpected frame or too many calls in flight')
+        if (f.kind !== FrameKind.Request) {
+          this.c.log.warn('rpc channel closed: a peer sent an answer frame')
           socket.destroy()
           return
         }
-        void this.handle(f).then(({ response, body }) => {
-          inFlight--
-          send(encodeFrame(f.id, FrameKind.Response, JSON.stringify(response), body))
-        })
+        inFlight++
+        void this.handle(f)
+          .then(({ response, body }) => send(this.answerFrame(f.id, response, body)))
+          .catch((err: unknown) => this.c.log.error({ err }, 'rpc answer not sent'))
+          .finally(() => {
+            inFlight--
+            resumeIfRoom()
+          })
       }
+      pauseIfFull()
     }
     socket.on('data', onData)
+    socket.on('drain', resumeIfRoom)
+    // Upgraded sockets allow half-open: a peer that closed its side is done with the channel.
+    socket.once('end', () => socket.destroy())
     socket.once('close', () => this.channels.delete(socket))
     if (head.length > 0) onData(head)
+  }
+
+  /** The frame of an answer; one too large for the peer to accept becomes an error answer instead. */
+  private answerFrame(id: number, response: RpcResponse, body: Buffer | undefined): Buffer[] {
+    const frame = encodeFrame(id, FrameKind.Response, JSON.stringify(response), body)
+    if (frame.reduce((n, b) => n + b.length, 0) <= RPC_MAX_FRAME_BYTES) return frame
+    this.c.log.warn({ id }, 'rpc answer larger than a frame')
+    const error: RpcResponse = { ok: false, error: { status: 500, code: 'AnswerTooLarge', message: `answer over ${RPC_MAX_FRAME_BYTES} bytes` } }
+    return encodeFrame(id, FrameKind.Response, JSON.stringify(error))
   }
 
   /** One call: never rejects (errors become error answers). */
@@ -145,6 +184,12 @@ export class RpcServer {
   }
 }
 
+/** Answer a refused upgrade and close: the socket is destroyed once the answer is out, or after a second whatever the peer does. */
 function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  const timer = setTimeout(() => socket.destroy(), 1000)
+  timer.unref()
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => {
+    clearTimeout(timer)
+    socket.destroy()
+  })
 }

@@ -74,7 +74,7 @@ export class LmdbObjectStore implements ObjectStore {
   constructor(private readonly init: LmdbObjectStoreInit) {
     this.now = init.now ?? Date.now
     this.root = open({ path: `${init.dataDir}/meta`, compression: false })
-    this.group = new GroupCommit(this.root)
+    this.group = new GroupCommit(this.root, init.durability !== 'none')
     this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
     this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })

@@ -208,3 +208,53 @@ test('a request that is not JSON gets a 400 answer; a malformed frame closes the
   const nodes = client(t)
   t.is((await nodes.coordinate({ id: 'node-1', address }, 'bucket-f', 'k', {}, { buffer: bytes })).node, 'node-1')
 })
+
+/** Open a raw socket to `address` and send an upgrade request (signed unless `signed` is false). */
+function rawUpgrade(address: string, signed = true): net.Socket {
+  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
+  const [host, port] = address.split(':') as [string, string]
+  const socket = net.connect(Number(port), host)
+  socket.on('error', () => undefined)
+  const auth = signed ? `${HEADER_TIMESTAMP}: ${stamp.timestampMs}\r\n${HEADER_NONCE}: ${stamp.nonce}\r\n${HEADER_SIGNATURE}: ${signRequest(SECRET, stamp)}\r\n` : ''
+  socket.write(`GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n${auth}\r\n`)
+  return socket
+}
+
+function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve(true)
+    const timer = setTimeout(() => resolve(false), ms)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+test('a peer ending its side of a channel gets the channel closed (no half-open sockets left on the node)', async (t) => {
+  const { address } = await startNode(t)
+  const socket = rawUpgrade(address)
+  await new Promise((r) => socket.once('data', r))
+  socket.end()
+  t.true(await closedWithin(socket, 2000))
+})
+
+test('a refused upgrade is closed by the node even when the peer keeps its side open', async (t) => {
+  const { address } = await startNode(t)
+  const socket = rawUpgrade(address, false)
+  const answer = await new Promise<string>((r) => socket.once('data', (c: Buffer) => r(c.toString('latin1'))))
+  t.regex(answer, /^HTTP\/1.1 401/)
+  t.true(await closedWithin(socket, 3000))
+})
+
+test('at shutdown the node closes its channels and refuses new ones', async (t) => {
+  const { address, rpc } = await startNode(t)
+  const nodes = client(t)
+  const node = { id: 'node-1', address }
+  await nodes.coordinate(node, 'bucket-g', 'k', {}, { buffer: bytes })
+  rpc.closeAll()
+  const err = await t.throwsAsync(nodes.coordinate(node, 'bucket-g', 'k2', {}, { buffer: bytes }), { instanceOf: NodeUnreachableError })
+  t.regex(err?.message ?? '', /closed|503/)
+  const again = await t.throwsAsync(nodes.coordinate(node, 'bucket-g', 'k3', {}, { buffer: bytes }), { instanceOf: NodeUnreachableError })
+  t.regex(again?.message ?? '', /503/)
+})
