@@ -89,6 +89,15 @@ export class CorruptReplicaError extends StoreError {
   readonly status = 502
 }
 
+/**
+ * A coordinated write reached its node after the time the proxy waits for it (the node was paused,
+ * or the request sat in a socket): the proxy has retried it elsewhere, so storing it now would only
+ * leave a stale sibling. Refused before anything is written.
+ */
+export class WriteExpiredError extends StoreError {
+  readonly code = 'WriteExpired'
+  readonly status = 503
+}
 /** Fewer than the needed replicas answered. `reached` names the nodes that did, so a partial write is reported, not hidden. */
 export class QuorumNotReachedError extends StoreError {
   readonly code = 'QuorumNotReached'

@@ -20,6 +20,9 @@ import { capSize, peekBody, tee } from './body-streams.js'
 import { gatherQuorum } from './quorum.js'
 import { planTargets, replacementFor, type Target } from './sloppy-quorum.js'
 
+/** Share of --replica-timeout-ms a coordinator has to store a write; the rest is for its commit and answer to arrive. */
+const EXPIRY_SHARE = 0.8
+
 export interface WriteRequest {
   bucket: string
   key: string
@@ -238,7 +241,9 @@ export class WriteCoordinator {
       writeId = randomUUID()
       this.writeIds.set(req, writeId)
     }
-    return { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId }
+    // The node must have stored the write well before this proxy stops waiting for it (see expiresAt).
+    const expiresAt = Date.now() + Math.floor(this.cfg.replicaTimeoutMs * EXPIRY_SHARE)
+    return { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId, expiresAt }
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

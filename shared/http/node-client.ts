@@ -282,8 +282,11 @@ export function isClientError(err: unknown): err is StoreError {
   return err instanceof StoreError && err.status < 500
 }
 
+/** 5xx answers that say nothing about the node's health. */
+const ANSWERS_OF_A_HEALTHY_NODE = new Set(['HintStoreFull', 'CorruptReplica', 'AnswerTooLarge', 'WriteExpired'])
+
 /** True for errors that say something about the node's health rather than the request. */
 export function isNodeFailure(err: unknown): boolean {
-  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && err.code !== 'HintStoreFull' && err.code !== 'CorruptReplica' && err.code !== 'AnswerTooLarge')
+  return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && !ANSWERS_OF_A_HEALTHY_NODE.has(err.code))
 }
 

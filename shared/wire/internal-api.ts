@@ -41,6 +41,11 @@ export const CoordinateRequestSchema = z.object({
   contentType: z.string().max(256).default('application/octet-stream'),
   /** Id of the client request, the same on every coordinator it is tried on. */
   writeId: WriteIdSchema.optional(),
+  /**
+   * Epoch ms after which the node must not store the write: by then the proxy has given up on this
+   * node and retried elsewhere, and a late commit would come back as a stale sibling of later writes.
+   */
+  expiresAt: z.number().int().positive().optional(),
 })
 export type CoordinateRequest = z.input<typeof CoordinateRequestSchema>
 

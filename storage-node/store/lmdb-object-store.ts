@@ -13,7 +13,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
-import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError } from '../../shared/errors.js'
+import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
@@ -129,6 +129,11 @@ export class LmdbObjectStore implements ObjectStore {
     const req = CoordinateRequestSchema.parse(request)
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
     const outcome = await this.transact(blob, () => {
+      // Checked when the write is about to be stored, not when it arrived: a node paused in between
+      // must not store a write the proxy has already retried elsewhere.
+      if (req.expiresAt !== undefined && this.now() > req.expiresAt) {
+        throw new WriteExpiredError(`${bucket}/${key}: the write expired ${this.now() - req.expiresAt} ms before it could be stored`)
+      }
       const rec = this.record(space, bucket, key)
       const held = rec?.versions ?? []
       const plan = planCoordinatedWrite(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import test, { type ExecutionContext } from 'ava'
-import { EntityTooLargeError, HintStoreFullError, NoSuchVersionError, TooManySiblingsError } from '../../../shared/errors.js'
+import { EntityTooLargeError, HintStoreFullError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { type CausalContext, clockOf, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../../shared/vclock/versions.js'
 import type { Version } from '../../../shared/wire/internal-api.js'
@@ -145,6 +145,15 @@ test('coordinate without context replaces what the node holds', async (t) => {
   await t.throwsAsync(() => store.openData('b', 'k', versionId(first.version.dot)), { instanceOf: NoSuchVersionError })
   t.is(store.versions('b', 'k')[0]?.contentType, 'text/plain')
   t.deepEqual(store.versions('b', 'other'), [])
+})
+
+test('a coordinate whose expiresAt has passed (by the store clock) stores nothing; one within it stores', async (t) => {
+  const { store, blobs } = await openStore(t)
+  await t.throwsAsync(store.coordinate('b', 'late', { expiresAt: NOW - 1 }, await body(blobs, 'late')), { instanceOf: WriteExpiredError })
+  t.deepEqual(store.versions('b', 'late'), [])
+  const inTime = await store.coordinate('b', 'late', { expiresAt: NOW }, await body(blobs, 'in time'))
+  t.true(inTime.stored)
+  t.deepEqual(ids(store.versions('b', 'late')), [versionId(inTime.version.dot)])
 })
 
 test('two coordinates with the same explicit stale context keep both versions', async (t) => {
