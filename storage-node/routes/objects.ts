@@ -5,7 +5,7 @@ import type { Context } from 'koa'
 import { RESERVED_NAMESPACES } from '../../shared/constants.js'
 import { InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName } from '../../shared/names.js'
-import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
+import { HEADER_HINT_FOR, HEADER_TIMESTAMP, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
   CoordinateRequestSchema,
   decodeHeaderJson,
@@ -74,8 +74,10 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const { bucket, key } = target(ctx)
     const parsed = decodeHeaderJson(CoordinateRequestSchema, ctx.get(HEADER_WRITE))
     if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_WRITE} header: ${parsed.error.message}`)
+    // The sender's clock against ours, from the request's signed timestamp, taken before the body is read.
+    const senderClockOffsetMs = Date.now() - Number(ctx.get(HEADER_TIMESTAMP))
     const body = await bodyOf(ctx, c, parsed.data.tombstone)
-    ctx.body = (await c.service.coordinate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId))) satisfies WriteAnswer
+    ctx.body = (await c.service.coordinate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId), senderClockOffsetMs)) satisfies WriteAnswer
   })
 
   router.put(internalRoutes.replicate.pattern, async (ctx) => {

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream'
 import { InvalidRequestError, toErrorResponse } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { encodeFrame, type Frame, FrameKind, FrameReader } from '../../shared/rpc/frames.js'
+import { HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
 import type { RequestVerifier } from '../routes/auth.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
@@ -65,10 +66,12 @@ export class RpcServer {
       return
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`)
-    this.serve(socket, head)
+    // The peer's clock against ours, from the signed timestamp of the upgrade (off by the one-way
+    // latency): expiry times in its requests are moved onto our clock with it.
+    this.serve(socket, head, Date.now() - Number(req.headers[HEADER_TIMESTAMP]))
   }
 
-  private serve(socket: Duplex, head: Buffer): void {
+  private serve(socket: Duplex, head: Buffer, peerClockOffsetMs: number): void {
     this.channels.add(socket)
     const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; setKeepAlive?: (on: boolean, ms: number) => void }
     s.setNoDelay?.(true)
@@ -120,7 +123,7 @@ export class RpcServer {
           return
         }
         inFlight++
-        void this.handle(f)
+        void this.handle(f, peerClockOffsetMs)
           .then(({ response, body }) => send(this.answerFrame(f.id, response, body)))
           .catch((err: unknown) => this.c.log.error({ err }, 'rpc answer not sent'))
           .finally(() => {
@@ -148,7 +151,7 @@ export class RpcServer {
   }
 
   /** One call: never rejects (errors become error answers). */
-  private async handle(f: Frame): Promise<{ response: RpcResponse; body?: Buffer | undefined }> {
+  private async handle(f: Frame, peerClockOffsetMs: number): Promise<{ response: RpcResponse; body?: Buffer | undefined }> {
     try {
       let raw: unknown
       try {
@@ -165,7 +168,7 @@ export class RpcServer {
       switch (r.op) {
         case 'coordinate': {
           const body = r.write.tombstone ? null : await this.c.blobs.fromBuffer(f.body)
-          return { response: { ok: true, answer: await this.c.service.coordinate(r.bucket, r.key, r.write, body, space) } }
+          return { response: { ok: true, answer: await this.c.service.coordinate(r.bucket, r.key, r.write, body, space, peerClockOffsetMs) } }
         }
         case 'replicate': {
           const body = r.version.tombstone ? null : await this.c.blobs.fromBuffer(f.body)

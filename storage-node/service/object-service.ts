@@ -34,8 +34,14 @@ export function spaceFor(hintFor: string | undefined, selfId: string): Space {
 export class ObjectService {
   constructor(private readonly c: ObjectServiceComponents) {}
 
-  async coordinate(bucket: string, key: string, write: CoordinateRequest, body: ReceivedBody | null, space: Space): Promise<WriteAnswer> {
-    const result = await this.c.store.coordinate(bucket, key, write, write.tombstone ? null : body, space)
+  /**
+   * `senderClockOffsetMs`: this node's clock minus the sender's, as measured when its request (or its
+   * RPC channel) arrived; the write's `expiresAt` is on the sender's clock and is moved onto ours, so
+   * clock skew between proxy and node does not make writes expire early or late.
+   */
+  async coordinate(bucket: string, key: string, write: CoordinateRequest, body: ReceivedBody | null, space: Space, senderClockOffsetMs = 0): Promise<WriteAnswer> {
+    const onOurClock = write.expiresAt === undefined ? write : { ...write, expiresAt: write.expiresAt + senderClockOffsetMs }
+    const result = await this.c.store.coordinate(bucket, key, onOurClock, write.tombstone ? null : body, space)
     return { node: this.c.nodeId, ...result }
   }
 

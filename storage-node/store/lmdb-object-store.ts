@@ -132,6 +132,7 @@ export class LmdbObjectStore implements ObjectStore {
       // Checked when the write is about to be stored, not when it arrived: a node paused in between
       // must not store a write the proxy has already retried elsewhere.
       if (req.expiresAt !== undefined && this.now() > req.expiresAt) {
+        this.init.log?.warn({ bucket, key, lateMs: this.now() - req.expiresAt }, 'coordinated write refused: it expired before it could be stored')
         throw new WriteExpiredError(`${bucket}/${key}: the write expired ${this.now() - req.expiresAt} ms before it could be stored`)
       }
       const rec = this.record(space, bucket, key)

@@ -258,3 +258,46 @@ test('at shutdown the node closes its channels and refuses new ones', async (t) 
   const again = await t.throwsAsync(nodes.coordinate(node, 'bucket-g', 'k3', {}, { buffer: bytes }), { instanceOf: NodeUnreachableError })
   t.regex(again?.message ?? '', /503/)
 })
+
+/** A hand-made channel whose sender clock runs `skewMs` behind the node's: upgrade signed with that clock, then one call at a time. */
+async function skewedChannel(t: ExecutionContext, address: string, skewMs: number): Promise<(head: unknown, body?: Buffer) => Promise<Record<string, unknown>>> {
+  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now() - skewMs, nonce: newNonce() }
+  const [host, port] = address.split(':') as [string, string]
+  const socket = net.connect(Number(port), host)
+  socket.on('error', () => undefined)
+  t.teardown(() => socket.destroy())
+  socket.write(
+    `GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n` +
+      `${HEADER_TIMESTAMP}: ${stamp.timestampMs}\r\n${HEADER_NONCE}: ${stamp.nonce}\r\n${HEADER_SIGNATURE}: ${signRequest(SECRET, stamp)}\r\n\r\n`,
+  )
+  const reader = new FrameReader(1 << 20)
+  let upgraded = false
+  let waiting: ((head: Record<string, unknown>) => void) | undefined
+  socket.on('data', (chunk: Buffer) => {
+    if (!upgraded) {
+      upgraded = true
+      chunk = chunk.subarray(chunk.indexOf('\r\n\r\n') + 4)
+    }
+    for (const f of reader.push(chunk)) waiting?.(JSON.parse(f.head) as Record<string, unknown>)
+  })
+  let id = 0
+  return (head, body) =>
+    new Promise((resolve) => {
+      waiting = resolve
+      socket.write(Buffer.concat(encodeFrame(++id, FrameKind.Request, JSON.stringify(head), body)))
+    })
+}
+
+test('write expiry is read on the sender clock measured at the upgrade: a skewed proxy is not refused, a late write is', async (t) => {
+  const { address } = await startNode(t)
+  const skew = 10_000
+  const call = await skewedChannel(t, address, skew)
+  const senderNow = () => Date.now() - skew
+  // 10 s behind: an expiry 1 s ahead on the sender's clock is 9 s in the past on the node's.
+  const fresh = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'k', write: { expiresAt: senderNow() + 1000 } }, bytes)
+  t.like(fresh, { ok: true })
+  const late = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'late', write: { expiresAt: senderNow() - 50 } }, bytes)
+  t.like(late, { ok: false, error: { code: 'WriteExpired', status: 503 } })
+  const held = await call({ op: 'versions', bucket: 'bucket-h', key: 'late', inline: false })
+  t.like(held, { ok: true, answer: { versions: [] } })
+})
