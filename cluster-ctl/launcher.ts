@@ -173,28 +173,34 @@ export function knownProcesses(layout: ClusterLayout): string[] {
 }
 
 /**
- * Signal processes by their pid files, all at once, and wait for them to exit (SIGKILL for those
- * still running `graceMs` after a SIGTERM). A node takes up to ~2 s to stop (it lets requests in
- * flight finish), so signalling one after another made stopping a cluster take that long per node.
+ * Signal processes by their pid files and wait for them to exit (SIGKILL for those still running
+ * `graceMs` after a SIGTERM). On SIGTERM the proxy goes first, so the requests it is finishing still
+ * reach the nodes; then the nodes, all at once (each lets its own requests in flight finish for up
+ * to ~2 s, which one after another made stopping a cluster take that long per node).
  */
 export async function stopProcesses(layout: ClusterLayout, names: readonly string[], signal: 'SIGTERM' | 'SIGKILL', graceMs = 10_000): Promise<string[]> {
-  const signalled: { name: string; pid: number }[] = []
-  for (const name of names) {
-    const pid = runningPid(layout, name)
-    rmSync(pidFile(layout, name), { force: true })
-    if (!pid) continue
-    try {
-      process.kill(pid, signal)
-    } catch {}
-    signalled.push({ name, pid })
+  const phases = signal === 'SIGTERM' ? [names.filter((n) => n === 'proxy'), names.filter((n) => n !== 'proxy')] : [names]
+  const stopped: string[] = []
+  for (const phase of phases) {
+    const signalled: { name: string; pid: number }[] = []
+    for (const name of phase) {
+      const pid = runningPid(layout, name)
+      rmSync(pidFile(layout, name), { force: true })
+      if (!pid) continue
+      try {
+        process.kill(pid, signal)
+      } catch {}
+      signalled.push({ name, pid })
+    }
+    const deadline = Date.now() + graceMs
+    while (signalled.some((p) => isAlive(p.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+    for (const { pid } of signalled) {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 10))
+    }
+    stopped.push(...signalled.map((p) => p.name))
   }
-  const deadline = Date.now() + graceMs
-  while (signalled.some((p) => isAlive(p.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
-  for (const { pid } of signalled) {
-    if (isAlive(pid)) process.kill(pid, 'SIGKILL')
-    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 10))
-  }
-  return signalled.map((p) => p.name)
+  return stopped
 }
 
 /** `n` ports free on 127.0.0.1 right now (listen on port 0, note the port, close). */

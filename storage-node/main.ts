@@ -9,6 +9,7 @@ import { createLogger } from '../shared/log.js'
 import { createNodeApp } from './app.js'
 import { RequestVerifier } from './routes/auth.js'
 import { RpcServer } from './rpc/rpc-server.js'
+import { ClockOffsets } from './service/clock-offsets.js'
 import { ObjectService } from './service/object-service.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
@@ -65,14 +66,16 @@ async function main(): Promise<void> {
     { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes },
   )
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
-  const verifier = new RequestVerifier(cfg.secret)
-  const rpc = new RpcServer({ nodeId: cfg.id, service, blobs, verifier, log: log.child({ component: 'rpc' }) })
+  const offsets = new ClockOffsets()
+  const verifier = new RequestVerifier(cfg.secret, Date.now, offsets)
+  const rpc = new RpcServer({ nodeId: cfg.id, service, blobs, verifier, offsets, log: log.child({ component: 'rpc' }) })
   const app = createNodeApp({
     nodeId: cfg.id,
     store,
     blobs,
     staging,
     service,
+    offsets,
     membership,
     antiEntropy,
     status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats } }),

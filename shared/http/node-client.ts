@@ -283,7 +283,9 @@ export function isClientError(err: unknown): err is StoreError {
 }
 
 /** 5xx answers that say nothing about the node's health. */
-const ANSWERS_OF_A_HEALTHY_NODE = new Set(['HintStoreFull', 'CorruptReplica', 'AnswerTooLarge', 'WriteExpired'])
+// WriteExpired is not among them: a node that answers it before the proxy gave up is too slow (or its
+// clock too far off) to coordinate now, and is skipped for a moment like one that timed out.
+const ANSWERS_OF_A_HEALTHY_NODE = new Set(['HintStoreFull', 'CorruptReplica', 'AnswerTooLarge'])
 
 /** True for errors that say something about the node's health rather than the request. */
 export function isNodeFailure(err: unknown): boolean {

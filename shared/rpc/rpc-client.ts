@@ -119,7 +119,7 @@ class RpcChannel {
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1
     let frame: Buffer[]
     try {
-      frame = encodeFrame(id, FrameKind.Request, JSON.stringify(request), body)
+      frame = encodeFrame(id, FrameKind.Request, JSON.stringify({ ...request, sentAt: Date.now() }), body)
     } catch (err) {
       return Promise.reject(err)
     }

@@ -26,6 +26,8 @@ const where = {
   key: z.string().min(1).max(4096),
   /** Address the hints held for this node instead of the target's own data. */
   hintFor: z.string().regex(NODE_ID_RE).optional(),
+  /** The sender's clock when it sent the call (epoch ms): the node learns the sender's clock offset from it. */
+  sentAt: z.number().int().positive().optional(),
 }
 
 export const RpcRequestSchema = z.discriminatedUnion('op', [

@@ -5,7 +5,7 @@ import type { Context } from 'koa'
 import { RESERVED_NAMESPACES } from '../../shared/constants.js'
 import { InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName } from '../../shared/names.js'
-import { HEADER_HINT_FOR, HEADER_TIMESTAMP, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
+import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
   CoordinateRequestSchema,
   decodeHeaderJson,
@@ -21,6 +21,7 @@ import {
   type WriteAnswer,
 } from '../../shared/wire/internal-api.js'
 import { versionId } from '../../shared/vclock/versions.js'
+import type { ClockOffsets } from '../service/clock-offsets.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { StagingArea } from '../staging/staging-area.js'
 import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
@@ -32,6 +33,8 @@ export interface ObjectRoutesComponents {
   blobs: BlobFiles
   staging: StagingArea
   service: ObjectService
+  /** Senders' clocks (learned by the signature check): write expiries are read with them. */
+  offsets: ClockOffsets
 }
 
 const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{8,80}$/
@@ -74,9 +77,8 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const { bucket, key } = target(ctx)
     const parsed = decodeHeaderJson(CoordinateRequestSchema, ctx.get(HEADER_WRITE))
     if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_WRITE} header: ${parsed.error.message}`)
-    // The sender's clock against ours, from the request's signed timestamp, taken before the body is read.
-    const senderClockOffsetMs = Date.now() - Number(ctx.get(HEADER_TIMESTAMP))
     const body = await bodyOf(ctx, c, parsed.data.tombstone)
+    const senderClockOffsetMs = c.offsets.offset(ctx.req.socket.remoteAddress ?? '')
     ctx.body = (await c.service.coordinate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId), senderClockOffsetMs)) satisfies WriteAnswer
   })
 

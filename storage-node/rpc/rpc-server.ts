@@ -10,9 +10,9 @@ import type { Duplex } from 'node:stream'
 import { InvalidRequestError, toErrorResponse } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { encodeFrame, type Frame, FrameKind, FrameReader } from '../../shared/rpc/frames.js'
-import { HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
 import type { RequestVerifier } from '../routes/auth.js'
+import type { ClockOffsets } from '../service/clock-offsets.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { BlobFiles } from '../store/blob-files.js'
 
@@ -21,6 +21,8 @@ export interface RpcServerComponents {
   service: ObjectService
   blobs: BlobFiles
   verifier: RequestVerifier
+  /** Senders' clocks, learned from upgrades and calls; write expiries are read with them. */
+  offsets: ClockOffsets
   log: Logger
 }
 
@@ -56,22 +58,26 @@ export class RpcServer {
       refuse(socket, 404, 'Not Found')
       return
     }
-    const why = this.c.verifier.refusal(req.method ?? 'GET', req.url, (name) => {
-      const v = req.headers[name]
-      return typeof v === 'string' ? v : undefined
-    })
+    const sender = req.socket.remoteAddress ?? ''
+    const why = this.c.verifier.refusal(
+      req.method ?? 'GET',
+      req.url,
+      (name) => {
+        const v = req.headers[name]
+        return typeof v === 'string' ? v : undefined
+      },
+      sender,
+    )
     if (why) {
       this.c.log.warn({ remote: req.socket.remoteAddress, why }, 'rpc upgrade refused')
       refuse(socket, 401, 'Unauthorized')
       return
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`)
-    // The peer's clock against ours, from the signed timestamp of the upgrade (off by the one-way
-    // latency): expiry times in its requests are moved onto our clock with it.
-    this.serve(socket, head, Date.now() - Number(req.headers[HEADER_TIMESTAMP]))
+    this.serve(socket, head, sender)
   }
 
-  private serve(socket: Duplex, head: Buffer, peerClockOffsetMs: number): void {
+  private serve(socket: Duplex, head: Buffer, sender: string): void {
     this.channels.add(socket)
     const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; setKeepAlive?: (on: boolean, ms: number) => void }
     s.setNoDelay?.(true)
@@ -108,6 +114,7 @@ export class RpcServer {
       for (const b of frame) socket.write(b)
     }
     const onData = (chunk: Buffer) => {
+      const readAt = Date.now()
       let frames: Frame[]
       try {
         frames = reader.push(chunk)
@@ -123,7 +130,7 @@ export class RpcServer {
           return
         }
         inFlight++
-        void this.handle(f, peerClockOffsetMs)
+        void this.handle(f, sender, readAt)
           .then(({ response, body }) => send(this.answerFrame(f.id, response, body)))
           .catch((err: unknown) => this.c.log.error({ err }, 'rpc answer not sent'))
           .finally(() => {
@@ -151,7 +158,7 @@ export class RpcServer {
   }
 
   /** One call: never rejects (errors become error answers). */
-  private async handle(f: Frame, peerClockOffsetMs: number): Promise<{ response: RpcResponse; body?: Buffer | undefined }> {
+  private async handle(f: Frame, sender: string, readAt: number): Promise<{ response: RpcResponse; body?: Buffer | undefined }> {
     try {
       let raw: unknown
       try {
@@ -162,13 +169,15 @@ export class RpcServer {
       const parsed = RpcRequestSchema.safeParse(raw)
       if (!parsed.success) throw new InvalidRequestError(`bad rpc request: ${parsed.error.message}`)
       const r = parsed.data
+      // Taken when the frame was read: a call that waited in the socket only raises its own sample.
+      if (r.sentAt !== undefined) this.c.offsets.sample(sender, r.sentAt, readAt)
       assertTarget(r.bucket, r.key)
       const space = spaceFor(r.hintFor, this.c.nodeId)
       if (f.body.length > RPC_MAX_BODY_BYTES) throw new InvalidRequestError(`bodies over ${RPC_MAX_BODY_BYTES} bytes use the streaming routes`)
       switch (r.op) {
         case 'coordinate': {
           const body = r.write.tombstone ? null : await this.c.blobs.fromBuffer(f.body)
-          return { response: { ok: true, answer: await this.c.service.coordinate(r.bucket, r.key, r.write, body, space, peerClockOffsetMs) } }
+          return { response: { ok: true, answer: await this.c.service.coordinate(r.bucket, r.key, r.write, body, space, this.c.offsets.offset(sender)) } }
         }
         case 'replicate': {
           const body = r.version.tombstone ? null : await this.c.blobs.fromBuffer(f.body)

@@ -21,6 +21,7 @@ import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../../share
 import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../../shared/wire/rpc.js'
 import { RequestVerifier } from '../../../storage-node/routes/auth.js'
 import { RpcServer } from '../../../storage-node/rpc/rpc-server.js'
+import { ClockOffsets } from '../../../storage-node/service/clock-offsets.js'
 import { ObjectService } from '../../../storage-node/service/object-service.js'
 import { BlobFiles } from '../../../storage-node/store/blob-files.js'
 import { LmdbObjectStore } from '../../../storage-node/store/lmdb-object-store.js'
@@ -39,7 +40,8 @@ async function startNode(t: ExecutionContext): Promise<{ address: string; rpc: R
   await blobs.start()
   const store = new LmdbObjectStore({ nodeId: 'node-1', dataDir: dir, blobs })
   const service = new ObjectService({ nodeId: 'node-1', store, blobs })
-  const rpc = new RpcServer({ nodeId: 'node-1', service, blobs, verifier: new RequestVerifier(SECRET), log })
+  const offsets = new ClockOffsets()
+  const rpc = new RpcServer({ nodeId: 'node-1', service, blobs, verifier: new RequestVerifier(SECRET, Date.now, offsets), offsets, log })
   const server = http.createServer((_req, res) => res.writeHead(404).end())
   rpc.attach(server)
   const address = await listen(server)
@@ -288,15 +290,18 @@ async function skewedChannel(t: ExecutionContext, address: string, skewMs: numbe
     })
 }
 
-test('write expiry is read on the sender clock measured at the upgrade: a skewed proxy is not refused, a late write is', async (t) => {
+test('write expiry is read on the sender clock learned from its upgrade and calls: a skewed proxy is not refused, a late write is', async (t) => {
   const { address } = await startNode(t)
   const skew = 10_000
   const call = await skewedChannel(t, address, skew)
   const senderNow = () => Date.now() - skew
   // 10 s behind: an expiry 1 s ahead on the sender's clock is 9 s in the past on the node's.
-  const fresh = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'k', write: { expiresAt: senderNow() + 1000 } }, bytes)
+  const fresh = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'k', sentAt: senderNow(), write: { expiresAt: senderNow() + 1000 } }, bytes)
   t.like(fresh, { ok: true })
-  const late = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'late', write: { expiresAt: senderNow() - 50 } }, bytes)
+  // A call stamped 5 s before it arrived (it waited somewhere): its own sample does not move the estimate.
+  const delayed = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'delayed', sentAt: senderNow() - 5000, write: { expiresAt: senderNow() - 4000 } }, bytes)
+  t.like(delayed, { ok: false, error: { code: 'WriteExpired', status: 503 } })
+  const late = await call({ op: 'coordinate', bucket: 'bucket-h', key: 'late', sentAt: senderNow(), write: { expiresAt: senderNow() - 50 } }, bytes)
   t.like(late, { ok: false, error: { code: 'WriteExpired', status: 503 } })
   const held = await call({ op: 'versions', bucket: 'bucket-h', key: 'late', inline: false })
   t.like(held, { ok: true, answer: { versions: [] } })
