@@ -166,24 +166,16 @@ export class NodeClient {
 
   /** Anti-entropy: the node's digests of `segments`, over the keys it replicates with `peer`. */
   segmentDigests(node: NodeRef, peer: string, segments: readonly number[]): Promise<SegmentDigestsAnswer> {
-    return this.call(node, SegmentDigestsAnswerSchema, {
-      method: 'POST',
-      path: internalRoutes.segmentDigests.path(),
-      body: JSON.stringify({ peer, segments }),
-      headers: { 'content-type': 'application/json' },
-      totalTimeoutMs: METADATA_TIMEOUT_MS * 2,
-    })
+    return this.antiEntropyCall(node, SegmentDigestsAnswerSchema, internalRoutes.segmentDigests.path(), { peer, segments })
   }
 
   /** Anti-entropy: the keys of one segment the node replicates with `peer`, with the version ids it holds. */
   segmentKeys(node: NodeRef, peer: string, segment: number): Promise<SegmentKeysAnswer> {
-    return this.call(node, SegmentKeysAnswerSchema, {
-      method: 'POST',
-      path: internalRoutes.segmentKeys.path(),
-      body: JSON.stringify({ peer, segment }),
-      headers: { 'content-type': 'application/json' },
-      totalTimeoutMs: METADATA_TIMEOUT_MS * 2,
-    })
+    return this.antiEntropyCall(node, SegmentKeysAnswerSchema, internalRoutes.segmentKeys.path(), { peer, segment })
+  }
+
+  private antiEntropyCall<S extends z.ZodType>(node: NodeRef, schema: S, path: string, request: object): Promise<z.output<S>> {
+    return this.call(node, schema, { method: 'POST', path, body: JSON.stringify(request), headers: { 'content-type': 'application/json' }, totalTimeoutMs: METADATA_TIMEOUT_MS * 2 })
   }
 
   async versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
