@@ -9,6 +9,7 @@
  * object's content). Frames larger than `maxFrameBytes` are a protocol error: the reader throws
  * and the connection is closed, so a peer can never make the other buffer without bound.
  */
+import type { Writable } from 'node:stream'
 
 export const FrameKind = { Request: 1, Response: 2 } as const
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
@@ -34,6 +35,26 @@ export function encodeFrame(id: number, kind: FrameKind, head: string, body?: Bu
   out.writeUInt32BE(headBytes, 9)
   out.write(head, PREFIX_BYTES, 'utf8')
   return body && bodyBytes > 0 ? [out, body] : [out]
+}
+
+/**
+ * A writer of frames to `socket` that corks it for the rest of the event-loop turn, so the frames of
+ * many calls (or answers) leave in one writev. Frames for a destroyed socket are dropped.
+ */
+export function frameWriter(socket: Writable): (frame: Buffer[]) => void {
+  let corked = false
+  return (frame) => {
+    if (socket.destroyed) return
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(() => {
+        corked = false
+        socket.uncork()
+      })
+    }
+    for (const b of frame) socket.write(b)
+  }
 }
 
 export class FrameError extends Error {}

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net'
 import { RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, type RpcRequest, type RpcResponse, RpcResponseSchema } from '../wire/rpc.js'
 import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
 import { newNonce, signRequest } from '../http/signing.js'
-import { encodeFrame, type Frame, FrameKind, FrameReader } from './frames.js'
+import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter } from './frames.js'
 
 export interface RpcClientInit {
   secret: string
@@ -65,7 +65,8 @@ class RpcChannel {
   private queued: Buffer[][] = []
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
-  private corked = false
+  /** Set once the channel is open. */
+  private write: ((frame: Buffer[]) => void) | undefined
   /** Chunks received so far: a call that times out with none after it was sent found the channel silent. */
   private heard = 0
   private readonly reader = new FrameReader(RPC_MAX_FRAME_BYTES)
@@ -137,20 +138,8 @@ class RpcChannel {
   }
 
   private send(frame: Buffer[]): void {
-    const socket = this.socket
-    if (!socket) {
-      this.queued.push(frame)
-      return
-    }
-    if (!this.corked) {
-      this.corked = true
-      socket.cork()
-      process.nextTick(() => {
-        this.corked = false
-        socket.uncork()
-      })
-    }
-    for (const b of frame) socket.write(b)
+    if (this.write) this.write(frame)
+    else this.queued.push(frame)
   }
 
   private opened(socket: Socket, head: Buffer): void {
@@ -159,6 +148,7 @@ class RpcChannel {
       return
     }
     this.socket = socket
+    this.write = frameWriter(socket)
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 10_000)
     socket.setTimeout(0)

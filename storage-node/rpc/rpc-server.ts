@@ -9,7 +9,7 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { InvalidRequestError, toErrorResponse } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { encodeFrame, type Frame, FrameKind, FrameReader } from '../../shared/rpc/frames.js'
+import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter } from '../../shared/rpc/frames.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
 import type { RequestVerifier } from '../routes/auth.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
@@ -85,7 +85,6 @@ export class RpcServer {
     s.setKeepAlive?.(true, 10_000)
     const reader = new FrameReader(RPC_MAX_FRAME_BYTES)
     let inFlight = 0
-    let corked = false
     let paused = false
     // Backpressure: past the bounds, stop reading (the peer's writes then wait in TCP) until
     // answers have gone out.
@@ -101,18 +100,7 @@ export class RpcServer {
         socket.resume()
       }
     }
-    const send = (frame: Buffer[]) => {
-      if (socket.destroyed) return
-      if (!corked) {
-        corked = true
-        socket.cork()
-        process.nextTick(() => {
-          corked = false
-          socket.uncork()
-        })
-      }
-      for (const b of frame) socket.write(b)
-    }
+    const send = frameWriter(socket)
     const onData = (chunk: Buffer) => {
       const readAt = Date.now()
       let frames: Frame[]
