@@ -59,10 +59,14 @@ export class ObjectService {
    * held, its bytes too (a quorum read then needs no second request for the data).
    */
   async versions(bucket: string, key: string, space: Space, inline: boolean): Promise<{ answer: VersionsAnswer; data?: Buffer }> {
-    const answer: VersionsAnswer = { node: this.c.nodeId, versions: this.c.store.versions(bucket, key, space) }
-    const live = answer.versions.filter((v) => !v.tombstone)
+    if (!inline) return { answer: { node: this.c.nodeId, versions: this.c.store.versions(bucket, key, space) } }
+    const { versions, data } = await this.c.store.versionsWithData(bucket, key, space)
+    const answer: VersionsAnswer = { node: this.c.nodeId, versions }
+    const live = versions.filter((v) => !v.tombstone)
     const only = live[0]
-    if (!inline || live.length !== 1 || !only || only.size > INLINE_MAX_BYTES) return { answer }
+    if (live.length !== 1 || !only || only.size > INLINE_MAX_BYTES) return { answer }
+    if (data) return { answer, data }
+    // A small version kept in a file (a node run with a lower --inline-max-bytes).
     try {
       const chunks: Buffer[] = []
       for await (const chunk of (await this.c.store.openData(bucket, key, versionId(only.dot), space)) as AsyncIterable<Buffer>) chunks.push(chunk)

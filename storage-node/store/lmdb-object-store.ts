@@ -5,6 +5,13 @@
  * is one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
  * concurrent writes share one commit and one fsync (see group-commit.ts).
  *
+ * Bytes of up to `embedMaxBytes` (8 KiB) live in the key's record itself, next to their version:
+ * a write then changes one B-tree fewer (measured in a store benchmark of 4 KiB writes in groups of
+ * five: 108 -> 53 KiB written to the disk per write, 0.10 -> 0.08 ms of CPU) and a read of them
+ * is one lookup. Larger inline bytes (up to the blob threshold) have their own table, so the
+ * records that listings and version checks decode stay small; a data directory written before
+ * bytes were embedded keeps its bytes there, and they are read from there.
+ *
  * Versions live in a *space*: the node's own data, or the hints it holds for another node
  * (sloppy quorum). A hinted version is stored in the same transaction as its hint, is invisible to
  * reads of the node's own data, and is dropped once handed off.
@@ -23,9 +30,10 @@ import { GroupCommit } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { SegmentIndex } from './segment-index.js'
 
-/** A version as stored: where its bytes are. `blob` names a file; otherwise bytes are inline (or empty). */
+/** A version as stored: where its bytes are. `blob` names a file; `bytes` are embedded; otherwise they are in the inline table (or empty). */
 interface StoredVersion extends Version {
   blob?: string
+  bytes?: Buffer
 }
 interface StoredRecord {
   versions: StoredVersion[]
@@ -43,6 +51,8 @@ export interface LmdbObjectStoreInit {
   maxClockEntries?: number
   /** Most bytes of hinted versions this node holds for others; past it, it refuses to stand in. */
   maxHintBytes?: number
+  /** Largest bytes embedded in their key's record (see above); 0: none (how older versions stored everything). */
+  embedMaxBytes?: number
   /** 'fsync' (default): acknowledge after the commit is on disk. 'none': after it is committed in memory (a crash may lose it). */
   durability?: Durability
   log?: Logger
@@ -50,9 +60,13 @@ export interface LmdbObjectStoreInit {
 }
 
 function publicVersion(v: StoredVersion): Version {
-  const { blob: _blob, ...rest } = v
+  const { blob: _blob, bytes: _bytes, ...rest } = v
   return rest
 }
+
+export const DEFAULT_EMBED_MAX_BYTES = 8 * 1024
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 const OWN: Space = { kind: 'own' }
 
@@ -164,7 +178,7 @@ export class LmdbObjectStore implements ObjectStore {
       // lmdb-js keeps the writes a transaction callback made before it threw: every check that can
       // throw (sibling limit above, hint limit inside writeSet) runs before the first write.
       const issued = { ...rec?.issued, [plan.dot.actor]: plan.dot.counter }
-      const result = this.writeSet(space, bucket, key, held, [...plan.kept, { ...version, ...(blob ? { blob } : {}) }], version, body, issued)
+      const result = this.writeSet(space, bucket, key, held, [...plan.kept, this.stored(version, blob, body)], version, body, issued)
       this.meta.put('incarnations', plan.incarnation)
       return result
     })
@@ -175,13 +189,29 @@ export class LmdbObjectStore implements ObjectStore {
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
     const outcome = await this.transact(blob, () => {
       const held = this.held(space, bucket, key)
-      const incoming: StoredVersion = { ...version, ...(blob ? { blob } : {}) }
+      const incoming = this.stored(version, blob, body)
       const next = reconcile<StoredVersion>(held, [incoming])
       const live = next.filter((n) => !n.tombstone).length
       if (live > (this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS)) this.init.log?.warn({ bucket, key, siblings: live }, 'sibling limit exceeded by a replicated version (kept: it was acknowledged elsewhere)')
       return this.writeSet(space, bucket, key, held, next, version, body)
     })
     return this.finish(outcome, blob)
+  }
+
+  /** A new version as it will be stored: with its file's name, or with its bytes when they are embedded. */
+  private stored(version: Version, blob: string | undefined, body: ReceivedBody | null): StoredVersion {
+    if (blob) return { ...version, blob }
+    return body?.kind === 'inline' && this.embeds(body.size) ? { ...version, bytes: body.bytes } : version
+  }
+
+  /** Whether inline bytes of this size are embedded in their record (rather than in the inline table). */
+  private embeds(size: number): boolean {
+    return size > 0 && size <= (this.init.embedMaxBytes ?? DEFAULT_EMBED_MAX_BYTES)
+  }
+
+  /** Whether a held version's bytes are in the inline table (not a file, not embedded, not empty). */
+  private inTable(v: StoredVersion): boolean {
+    return !v.blob && !v.bytes && v.size > 0
   }
 
   /** Run a write transaction; a blob file committed for it is removed again if the transaction fails. */
@@ -213,8 +243,8 @@ export class LmdbObjectStore implements ObjectStore {
     if (stored || dropped.length > 0) {
       if (space.kind === 'hint') this.hintLedger.account(space.target, stored ? [version] : [], dropped)
       this.putSet(space, bucket, key, next, issued ?? this.record(space, bucket, key)?.issued)
-      if (stored && body?.kind === 'inline' && body.size > 0) this.inline.put(this.inlineKey(space, bucket, key, id), body.bytes)
-      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
+      if (stored && body?.kind === 'inline' && body.size > 0 && !this.embeds(body.size)) this.inline.put(this.inlineKey(space, bucket, key, id), body.bytes)
+      for (const d of dropped) if (this.inTable(d)) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
     }
     return { version, stored, clock: displayClock(stored ? next : held.length ? held : next), droppedFiles: dropped.flatMap((d) => (d.blob ? [d.blob] : [])) }
   }
@@ -249,7 +279,7 @@ export class LmdbObjectStore implements ObjectStore {
       if (dropped.length === 0) return dropped
       if (space.kind === 'hint') this.hintLedger.account(space.target, [], dropped)
       this.putSet(space, bucket, key, held.filter((h) => !ids.has(versionId(h.dot))), this.record(space, bucket, key)?.issued)
-      for (const d of dropped) if (!d.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
+      for (const d of dropped) if (this.inTable(d)) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
       return dropped
     })
     await this.durable()
@@ -307,14 +337,39 @@ export class LmdbObjectStore implements ObjectStore {
     if (!v || v.tombstone) throw new NoSuchVersionError(`version ${id} is not held here`)
     try {
       if (v.blob) return await this.init.blobs.openVerified(v.blob, v.etag, () => void this.quarantine(space, bucket, key, v))
-      if (v.size === 0) return Readable.from([])
-      const bytes = this.inline.get(this.inlineKey(space, bucket, key, id))
-      if (!bytes || createHash('sha256').update(bytes).digest('hex') !== v.etag) throw new CorruptReplicaError(`stored bytes of version ${id} are missing or do not match their SHA-256`)
-      return Readable.from([bytes])
+      return Readable.from(v.size === 0 ? [] : [this.storedBytes(space, bucket, key, v)])
     } catch (err) {
       if (err instanceof CorruptReplicaError) await this.quarantine(space, bucket, key, v)
       throw err
     }
+  }
+
+  /**
+   * Every version held, and the bytes of the only live one when there is exactly one and it is
+   * not a file (a quorum read then needs no second request): one record lookup, no stream. A copy
+   * found corrupt is quarantined, as by openData, and the versions are those left.
+   */
+  async versionsWithData(bucket: string, key: string, space: Space = OWN): Promise<{ versions: Version[]; data?: Buffer }> {
+    const held = this.held(space, bucket, key)
+    const versions = held.map(publicVersion)
+    const live = held.filter((v) => !v.tombstone)
+    const only = live[0]
+    if (live.length !== 1 || !only || only.blob) return { versions }
+    if (only.size === 0) return { versions, data: Buffer.alloc(0) }
+    try {
+      return { versions, data: this.storedBytes(space, bucket, key, only) }
+    } catch (err) {
+      if (!(err instanceof CorruptReplicaError)) throw err
+      await this.quarantine(space, bucket, key, only)
+      return { versions: this.versions(bucket, key, space) }
+    }
+  }
+
+  /** The bytes of a held non-empty version that is not a file (embedded or in the inline table), verified against its SHA-256. */
+  private storedBytes(space: Space, bucket: string, key: string, v: StoredVersion): Buffer {
+    const bytes = v.bytes ?? this.inline.get(this.inlineKey(space, bucket, key, versionId(v.dot)))
+    if (!bytes || sha256(bytes) !== v.etag) throw new CorruptReplicaError(`stored bytes of version ${versionId(v.dot)} are missing or do not match their SHA-256`)
+    return bytes
   }
 
   private async quarantine(space: Space, bucket: string, key: string, v: StoredVersion): Promise<void> {
@@ -326,7 +381,7 @@ export class LmdbObjectStore implements ObjectStore {
       if (rest.length === held.length) return
       if (space.kind === 'hint') this.hintLedger.account(space.target, [], [v])
       this.putSet(space, bucket, key, rest, this.record(space, bucket, key)?.issued)
-      if (!v.blob) this.inline.remove(this.inlineKey(space, bucket, key, versionId(v.dot)))
+      if (this.inTable(v)) this.inline.remove(this.inlineKey(space, bucket, key, versionId(v.dot)))
     })
     await this.durable()
   }

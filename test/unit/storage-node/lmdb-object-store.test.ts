@@ -33,7 +33,7 @@ interface Opened {
   close: () => Promise<void>
 }
 
-type StoreOptions = Partial<Pick<LmdbObjectStoreInit, 'maxSiblings' | 'maxClockEntries' | 'maxHintBytes' | 'now' | 'log'>>
+type StoreOptions = Partial<Pick<LmdbObjectStoreInit, 'maxSiblings' | 'maxClockEntries' | 'maxHintBytes' | 'embedMaxBytes' | 'now' | 'log'>>
 
 /** Open a store on `dir` (a fresh dir under the test root when omitted); closed, and a fresh dir removed, after the test. */
 async function openStore(t: ExecutionContext, dir?: string, options: StoreOptions = {}): Promise<Opened> {
@@ -726,4 +726,90 @@ test('a store opened without a segment index (older data) builds it from its ver
   await env.close()
   const again = await openStore(t, first.dir)
   t.is([...again.store.segmentEntries(segmentOf('b', 'old'))].find((e) => e.key === 'old')?.ids, versionId(w.version.dot))
+})
+
+// ---------------------------------------------------------------------------------------------
+// where small bytes live: embedded in their record, or in the inline table
+
+/** The raw tables of a closed store's data directory (for checks a store does not expose). */
+async function rawTables(dir: string) {
+  const { open } = await import('lmdb')
+  const env = open({ path: join(dir, 'meta'), compression: false })
+  return {
+    env,
+    objects: env.openDB<{ versions: (Version & { bytes?: Uint8Array })[] }, [string, string]>({ name: 'objects' }),
+    inlineCount: () => [...env.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' }).getKeys({})].length,
+  }
+}
+
+test('small bytes are embedded in their record, larger ones go to the inline table; both read back alike', async (t) => {
+  for (const embedMaxBytes of [undefined, 16]) {
+    const { store, blobs, dir, close } = await openStore(t, undefined, { embedMaxBytes })
+    const small = randomBytes(10)
+    const bigger = randomBytes(INLINE_MAX)
+    const a = await store.coordinate('b', 'small', {}, await body(blobs, small))
+    const b = await store.coordinate('b', 'bigger', {}, await body(blobs, bigger))
+    t.deepEqual(await readAll(store.openData('b', 'small', versionId(a.version.dot))), small)
+    t.deepEqual((await store.versionsWithData('b', 'bigger')).data, bigger)
+    t.deepEqual((await store.versionsWithData('b', 'small')).data, small)
+    t.false('bytes' in ((await store.versionsWithData('b', 'small')).versions[0] as object), 'bytes never leave in a version')
+    t.false(JSON.stringify(store.list('b', { prefix: '', limit: 10 })).includes('bytes'))
+    await close()
+    const raw = await rawTables(dir)
+    t.is(raw.inlineCount(), embedMaxBytes === undefined ? 0 : 1, `embedMaxBytes ${embedMaxBytes}: only bytes above it are in the inline table`)
+    t.not(raw.objects.get(['b', 'small'])?.versions[0]?.bytes, undefined, '10 bytes are embedded either way')
+    t.is(raw.objects.get(['b', 'bigger'])?.versions[0]?.bytes !== undefined, embedMaxBytes === undefined)
+    await raw.env.close()
+    t.true(b.stored)
+  }
+})
+
+test('bytes written before embedding (in the inline table) are read, replaced and dropped as before', async (t) => {
+  const old = await openStore(t, undefined, { embedMaxBytes: 0 })
+  const bytes = Buffer.from('written by an older version')
+  const w = await old.store.coordinate('b', 'k', {}, await body(old.blobs, bytes))
+  const hint = await old.store.coordinate('b', 'h', {}, await body(old.blobs, 'hinted'), { kind: 'hint', target: 'node-2' })
+  await old.close()
+  const now = await openStore(t, old.dir)
+  t.deepEqual((await now.store.versionsWithData('b', 'k')).data, bytes)
+  t.deepEqual(await readAll(now.store.openData('b', 'h', versionId(hint.version.dot), { kind: 'hint', target: 'node-2' })), Buffer.from('hinted'))
+  const next = await now.store.coordinate('b', 'k', { context: contextOf([w.version]) }, await body(now.blobs, 'new'))
+  t.is(await now.store.drop({ kind: 'hint', target: 'node-2' }, 'b', 'h', [hint.version.dot]), 1)
+  t.deepEqual((await now.store.versionsWithData('b', 'k')).data, Buffer.from('new'))
+  t.deepEqual(ids(now.store.versions('b', 'k')), [versionId(next.version.dot)])
+  await now.close()
+  const raw = await rawTables(old.dir)
+  t.is(raw.inlineCount(), 0, 'the superseded and the handed-off bytes left the inline table')
+  await raw.env.close()
+})
+
+test('small bytes that no longer match their SHA-256 are never served: the copy is quarantined', async (t) => {
+  for (const embedMaxBytes of [undefined, 0]) {
+    const first = await openStore(t, undefined, { embedMaxBytes })
+    const w = await first.store.coordinate('b', 'k', {}, await body(first.blobs, 'precious bytes'))
+    const kept = await first.store.coordinate('b', 'other', {}, await body(first.blobs, 'untouched'))
+    await first.close()
+    const raw = await rawTables(first.dir)
+    if (embedMaxBytes === undefined) {
+      const rec = raw.objects.get(['b', 'k'])
+      const v = rec?.versions[0]
+      if (!rec || !v?.bytes) return t.fail('expected embedded bytes')
+      const rotten = Buffer.from(v.bytes)
+      rotten[0] = (rotten[0] ?? 0) ^ 0xff
+      await raw.objects.put(['b', 'k'], { ...rec, versions: [{ ...v, bytes: rotten }] })
+    } else {
+      const table = raw.env.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
+      const at = `b\u0000k\u0000${versionId(w.version.dot)}`
+      await table.put(at, Buffer.from('rotten bytes!!'))
+    }
+    await raw.env.close()
+    const again = await openStore(t, first.dir)
+    const answer = await again.store.versionsWithData('b', 'k')
+    t.is(answer.data, undefined, `embedMaxBytes ${embedMaxBytes}: no bytes served`)
+    t.deepEqual(answer.versions, [], 'the corrupt version left the set, so a read repairs this replica')
+    await t.throwsAsync(async () => readAll(again.store.openData('b', 'k', versionId(w.version.dot))), { instanceOf: NoSuchVersionError })
+    t.deepEqual((await again.store.versionsWithData('b', 'other')).data, Buffer.from('untouched'))
+    t.true(kept.stored)
+    await again.close()
+  }
 })
