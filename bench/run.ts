@@ -3,14 +3,15 @@
  * the same load generator and settings, scenario by scenario; results to bench/results/.
  * Everything it starts is stopped by pid on the way out, on SIGINT/SIGTERM and on a run deadline.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
+import { withBenchTables } from './readme-table.js'
 import { type Report, type Row, type RssRow, rssRows, markdown, withRatio, writeReport } from './report.js'
 import type { RssPeak } from './rss-sampler.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
-import { commitInfo, machine, parseSettings, QUICK_OUT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
+import { commitInfo, machine, parseSettings, QUICK_OUT, ROOT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
 import type { Stats } from './stats.js'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -178,6 +179,12 @@ async function main(): Promise<number> {
   if (s.out === QUICK_OUT) writeFileSync(join(s.out, '.gitignore'), '*\n')
   console.log(markdown(report))
   log(`wrote ${files.join(', ')}`)
+  // A full run of our own cluster into the committed results is what the README shows.
+  if (!s.quick && !s.target && s.out === join(ROOT, 'bench/results')) {
+    const readme = join(ROOT, 'README.md')
+    writeFileSync(readme, withBenchTables(readFileSync(readme, 'utf8'), markdown(report)))
+    log(`updated the figures in ${readme}`)
+  }
   if (!s.quick) return 0
   const failed = rows.some((r) => r.cluster.errors > 0 || r.cluster.ops === 0 || (r.baseline && (r.baseline.errors > 0 || r.baseline.ops === 0)))
   log(failed ? 'quick check FAILED: a scenario had errors or completed nothing' : 'quick check passed: every scenario completed with no errors')
