@@ -14,6 +14,8 @@ export const DEFAULT_VNODES = 128
  * ~1.3 ms here (tmp + fsync + rename + dir fsync) against ~0.2 ms for a grouped store commit.
  */
 export const INLINE_MAX_BYTES = 64 * 1024
+/** Inline bytes up to this size live inside their key's record on a node (see storage-node/store/lmdb-object-store.ts). */
+export const DEFAULT_EMBED_MAX_BYTES = 8 * 1024
 
 /** Default object size limit (SPEC: 5 GiB). */
 export const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import cron from 'node-cron'
 import {
+  DEFAULT_EMBED_MAX_BYTES,
   DEFAULT_MAX_CLOCK_ENTRIES,
   DEFAULT_MAX_OBJECT_BYTES,
   DEFAULT_MAX_SIBLINGS,
@@ -30,6 +31,8 @@ export interface NodeConfig {
   secret: string
   gossip: GossipConfig
   inlineMaxBytes: number
+  /** Inline bytes up to this size are kept inside their key's record (0: all in the inline table, as before layout 2). */
+  embedMaxBytes: number
   maxObjectBytes: number
   /** Replicas per key and virtual nodes per node: must match the proxies' (the node builds the same ring to reap tombstones). */
   n: number
@@ -82,6 +85,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--fail-after-ms <ms>', 'T_fail: silence before down', parseIntArg(10, 3_600_000), g.failAfterMs)
     .option('--cleanup-after-ms <ms>', 'T_cleanup: silence before forgotten', parseIntArg(100, 2 ** 31 - 1), g.cleanupAfterMs)
     .option('--inline-max-bytes <n>', 'objects up to this size are stored inline in LMDB', parseIntArg(0, 16 * 1024 * 1024), INLINE_MAX_BYTES)
+    .option('--embed-max-bytes <n>', 'inline objects up to this size are kept inside their key\'s record (0: in their own table, as versions before this one)', parseIntArg(0, 64 * 1024), DEFAULT_EMBED_MAX_BYTES)
     .option('--max-object-bytes <n>', 'largest object accepted', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
     .option('--n <n>', 'replicas per key (as the proxy)', parseIntArg(1, 16), DEFAULT_N)
     .option('--vnodes <n>', 'virtual nodes per node (as the proxy)', parseIntArg(1, 4096), DEFAULT_VNODES)
@@ -134,6 +138,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       cleanupAfterMs: o.cleanupAfterMs,
     },
     inlineMaxBytes: o.inlineMaxBytes,
+    embedMaxBytes: o.embedMaxBytes,
     maxObjectBytes: o.maxObjectBytes,
     n: o.n,
     vnodes: o.vnodes,

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     maxSiblings: cfg.maxSiblings,
     maxClockEntries: cfg.maxClockEntries,
     maxHintBytes: cfg.maxHintBytes,
+    embedMaxBytes: cfg.embedMaxBytes,
     durability: cfg.durability,
     log: log.child({ component: 'store' }),
   })

@@ -60,7 +60,7 @@ export class ObjectService {
    */
   async versions(bucket: string, key: string, space: Space, inline: boolean): Promise<{ answer: VersionsAnswer; data?: Buffer }> {
     if (!inline) return { answer: { node: this.c.nodeId, versions: this.c.store.versions(bucket, key, space) } }
-    const { versions, data } = await this.c.store.versionsWithData(bucket, key, space)
+    const { versions, data } = await this.c.store.versionsWithData(bucket, key, space, INLINE_MAX_BYTES)
     const answer: VersionsAnswer = { node: this.c.nodeId, versions }
     const live = versions.filter((v) => !v.tombstone)
     const only = live[0]

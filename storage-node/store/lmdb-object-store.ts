@@ -8,9 +8,10 @@
  * Bytes of up to `embedMaxBytes` (8 KiB) live in the key's record itself, next to their version:
  * a write then changes one B-tree fewer (measured in a store benchmark of 4 KiB writes in groups of
  * five: 108 -> 53 KiB written to the disk per write, 0.10 -> 0.08 ms of CPU) and a read of them
- * is one lookup. Larger inline bytes (up to the blob threshold) have their own table, so the
- * records that listings and version checks decode stay small; a data directory written before
- * bytes were embedded keeps its bytes there, and they are read from there.
+ * is one lookup. Larger inline bytes (up to the blob threshold) have their own table, so a record
+ * that listings and version checks decode holds at most `embedMaxBytes` of bytes per version; a
+ * data directory written before bytes were embedded keeps its bytes there, and they are read from
+ * there. The directory's layout number in `meta` says which (see checkLayout).
  *
  * Versions live in a *space*: the node's own data, or the hints it holds for another node
  * (sloppy quorum). A hinted version is stored in the same transaction as its hint, is invisible to
@@ -19,7 +20,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
-import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
+import { DEFAULT_EMBED_MAX_BYTES, DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
 import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
@@ -64,7 +65,13 @@ function publicVersion(v: StoredVersion): Version {
   return rest
 }
 
-export const DEFAULT_EMBED_MAX_BYTES = 8 * 1024
+/**
+ * Layouts of a data directory: 1, bytes only in the inline table; 2, small bytes may be embedded in
+ * records (code that knows only layout 1 would find them missing and quarantine them).
+ */
+export const STORE_LAYOUT = 2
+
+export class UnsupportedLayoutError extends Error {}
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
@@ -96,8 +103,28 @@ export class LmdbObjectStore implements ObjectStore {
     this.hintLedger = new HintLedger(this.root, this.meta, init.maxHintBytes)
     this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
     this.segments = new SegmentIndex(this.root)
+    try {
+      this.checkLayout()
+    } catch (err) {
+      void this.root.close()
+      throw err
+    }
     this.indexExisting()
     this.actor = this.loadActor()
+  }
+
+  /**
+   * Refuse a data directory of a newer layout than this code reads (a rollback after an upgrade),
+   * rather than quarantine what it cannot read; mark the directory as layout 2 before the first
+   * embedded write.
+   */
+  private checkLayout(): void {
+    const found = this.meta.get('layout')
+    const layout = typeof found === 'number' ? found : 1
+    if (layout > STORE_LAYOUT) {
+      throw new UnsupportedLayoutError(`${this.init.dataDir} was written in store layout ${layout}; this version reads layouts up to ${STORE_LAYOUT}: run the newer version`)
+    }
+    if (layout < STORE_LAYOUT && (this.init.embedMaxBytes ?? DEFAULT_EMBED_MAX_BYTES) > 0) this.meta.putSync('layout', STORE_LAYOUT)
   }
 
   /** A data directory written before the segment index existed gets its index built once. */
@@ -345,16 +372,17 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   /**
-   * Every version held, and the bytes of the only live one when there is exactly one and it is
-   * not a file (a quorum read then needs no second request): one record lookup, no stream. A copy
+   * Every version held, and the bytes of the only live one when there is exactly one, it is not a
+   * file and has at most `maxBytes` (a quorum read then needs no second request): one record
+   * lookup, no stream. A copy
    * found corrupt is quarantined, as by openData, and the versions are those left.
    */
-  async versionsWithData(bucket: string, key: string, space: Space = OWN): Promise<{ versions: Version[]; data?: Buffer }> {
+  async versionsWithData(bucket: string, key: string, space: Space, maxBytes: number): Promise<{ versions: Version[]; data?: Buffer }> {
     const held = this.held(space, bucket, key)
     const versions = held.map(publicVersion)
     const live = held.filter((v) => !v.tombstone)
     const only = live[0]
-    if (live.length !== 1 || !only || only.blob) return { versions }
+    if (live.length !== 1 || !only || only.blob || only.size > maxBytes) return { versions }
     if (only.size === 0) return { versions, data: Buffer.alloc(0) }
     try {
       return { versions, data: this.storedBytes(space, bucket, key, only) }

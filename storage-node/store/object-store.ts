@@ -29,8 +29,8 @@ export interface ObjectStore {
   replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
   /** Every version held for the key (tombstones included). */
   versions(bucket: string, key: string, space?: Space): Version[]
-  /** Every version held and, when exactly one live version is held and it is not a file, its bytes (verified). */
-  versionsWithData(bucket: string, key: string, space?: Space): Promise<{ versions: Version[]; data?: Buffer }>
+  /** Every version held and, when exactly one live version is held, not a file and of at most `maxBytes`, its bytes (verified). */
+  versionsWithData(bucket: string, key: string, space: Space, maxBytes: number): Promise<{ versions: Version[]; data?: Buffer }>
   /** The bytes of one held version. */
   openData(bucket: string, key: string, versionId: string, space?: Space): Promise<Readable>
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean }

@@ -9,13 +9,14 @@ import type { Logger } from '../../../shared/log.js'
 import { type CausalContext, clockOf, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../../shared/vclock/versions.js'
 import type { Version } from '../../../shared/wire/internal-api.js'
 import { BlobFiles, EMPTY_ETAG, type ReceivedBody } from '../../../storage-node/store/blob-files.js'
-import { LmdbObjectStore, type LmdbObjectStoreInit } from '../../../storage-node/store/lmdb-object-store.js'
+import { LmdbObjectStore, type LmdbObjectStoreInit, STORE_LAYOUT, UnsupportedLayoutError } from '../../../storage-node/store/lmdb-object-store.js'
 import type { Space } from '../../../storage-node/store/object-store.js'
 import { segmentOf } from '../../../storage-node/store/segment-index.js'
 
 const INLINE_MAX = 1024
 const MAX_OBJECT = 64 * 1024
 const NOW = 1_700_000_000_000
+const OWN: Space = { kind: 'own' }
 
 let root = ''
 test.before(async () => {
@@ -750,9 +751,9 @@ test('small bytes are embedded in their record, larger ones go to the inline tab
     const a = await store.coordinate('b', 'small', {}, await body(blobs, small))
     const b = await store.coordinate('b', 'bigger', {}, await body(blobs, bigger))
     t.deepEqual(await readAll(store.openData('b', 'small', versionId(a.version.dot))), small)
-    t.deepEqual((await store.versionsWithData('b', 'bigger')).data, bigger)
-    t.deepEqual((await store.versionsWithData('b', 'small')).data, small)
-    t.false('bytes' in ((await store.versionsWithData('b', 'small')).versions[0] as object), 'bytes never leave in a version')
+    t.deepEqual((await store.versionsWithData('b', 'bigger', OWN, MAX_OBJECT)).data, bigger)
+    t.deepEqual((await store.versionsWithData('b', 'small', OWN, MAX_OBJECT)).data, small)
+    t.false('bytes' in ((await store.versionsWithData('b', 'small', OWN, MAX_OBJECT)).versions[0] as object), 'bytes never leave in a version')
     t.false(JSON.stringify(store.list('b', { prefix: '', limit: 10 })).includes('bytes'))
     await close()
     const raw = await rawTables(dir)
@@ -770,12 +771,16 @@ test('bytes written before embedding (in the inline table) are read, replaced an
   const w = await old.store.coordinate('b', 'k', {}, await body(old.blobs, bytes))
   const hint = await old.store.coordinate('b', 'h', {}, await body(old.blobs, 'hinted'), { kind: 'hint', target: 'node-2' })
   await old.close()
+  const before = await rawTables(old.dir)
+  t.is(before.inlineCount(), 2, 'embedMaxBytes 0 writes the older layout: bytes in the inline table')
+  t.is(before.env.openDB<number, string>({ name: 'meta' }).get('layout'), undefined, 'and leaves the layout unmarked (1)')
+  await before.env.close()
   const now = await openStore(t, old.dir)
-  t.deepEqual((await now.store.versionsWithData('b', 'k')).data, bytes)
+  t.deepEqual((await now.store.versionsWithData('b', 'k', OWN, MAX_OBJECT)).data, bytes)
   t.deepEqual(await readAll(now.store.openData('b', 'h', versionId(hint.version.dot), { kind: 'hint', target: 'node-2' })), Buffer.from('hinted'))
   const next = await now.store.coordinate('b', 'k', { context: contextOf([w.version]) }, await body(now.blobs, 'new'))
   t.is(await now.store.drop({ kind: 'hint', target: 'node-2' }, 'b', 'h', [hint.version.dot]), 1)
-  t.deepEqual((await now.store.versionsWithData('b', 'k')).data, Buffer.from('new'))
+  t.deepEqual((await now.store.versionsWithData('b', 'k', OWN, MAX_OBJECT)).data, Buffer.from('new'))
   t.deepEqual(ids(now.store.versions('b', 'k')), [versionId(next.version.dot)])
   await now.close()
   const raw = await rawTables(old.dir)
@@ -804,12 +809,37 @@ test('small bytes that no longer match their SHA-256 are never served: the copy 
     }
     await raw.env.close()
     const again = await openStore(t, first.dir)
-    const answer = await again.store.versionsWithData('b', 'k')
+    const answer = await again.store.versionsWithData('b', 'k', OWN, MAX_OBJECT)
     t.is(answer.data, undefined, `embedMaxBytes ${embedMaxBytes}: no bytes served`)
     t.deepEqual(answer.versions, [], 'the corrupt version left the set, so a read repairs this replica')
     await t.throwsAsync(async () => readAll(again.store.openData('b', 'k', versionId(w.version.dot))), { instanceOf: NoSuchVersionError })
-    t.deepEqual((await again.store.versionsWithData('b', 'other')).data, Buffer.from('untouched'))
+    t.deepEqual((await again.store.versionsWithData('b', 'other', OWN, MAX_OBJECT)).data, Buffer.from('untouched'))
     t.true(kept.stored)
     await again.close()
   }
+})
+
+test('a data directory is marked with its layout; one of a newer layout is refused, not read', async (t) => {
+  const first = await openStore(t)
+  await first.store.coordinate('b', 'k', {}, await body(first.blobs, 'x'))
+  await first.close()
+  const raw = await rawTables(first.dir)
+  const meta = raw.env.openDB<number, string>({ name: 'meta' })
+  t.is(meta.get('layout'), STORE_LAYOUT)
+  await meta.put('layout', STORE_LAYOUT + 1)
+  await raw.env.close()
+  await t.throwsAsync(async () => openStore(t, first.dir), { instanceOf: UnsupportedLayoutError, message: /layout 3/ })
+})
+
+test('versionsWithData leaves out bytes above maxBytes, and no result of the store carries bytes', async (t) => {
+  const { store, blobs } = await openStore(t)
+  const w = await store.coordinate('b', 'k', {}, await body(blobs, randomBytes(600)))
+  t.deepEqual(Object.keys(await store.versionsWithData('b', 'k', OWN, 100)), ['versions'])
+  t.is((await store.versionsWithData('b', 'k', OWN, 600)).data?.length, 600)
+  const hinted = await store.coordinate('b', 'h', {}, await body(blobs, 'hinted'), { kind: 'hint', target: 'node-2' })
+  const replicated = await store.replicate('b', 'r', foreignVersion('node-3.cafe0001', 1, EMPTY_CONTEXT, await body(blobs, 'from node 3')), await body(blobs, 'from node 3'))
+  t.true(replicated.stored)
+  t.deepEqual((await store.versionsWithData('b', 'r', OWN, 100)).data, Buffer.from('from node 3'), 'replicated bytes are embedded and read back')
+  const everything = JSON.stringify([w, hinted, replicated, store.versions('b', 'k'), store.versions('b', 'h', { kind: 'hint', target: 'node-2' }), store.hintBatch('node-2', 10), store.list('b', { prefix: '', limit: 10 })])
+  t.false(everything.includes('"bytes"'))
 })
