@@ -374,8 +374,8 @@ export class LmdbObjectStore implements ObjectStore {
   /**
    * Every version held, and the bytes of the only live one when there is exactly one, it is not a
    * file and has at most `maxBytes` (a quorum read then needs no second request): one record
-   * lookup, no stream. A copy
-   * found corrupt is quarantined, as by openData, and the versions are those left.
+   * lookup, no stream. A copy found corrupt is quarantined, as by openData, and the versions are
+   * those left.
    */
   async versionsWithData(bucket: string, key: string, space: Space, maxBytes: number): Promise<{ versions: Version[]; data?: Buffer }> {
     const held = this.held(space, bucket, key)
