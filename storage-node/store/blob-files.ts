@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
 import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
 
@@ -68,15 +68,29 @@ export class BlobFiles {
     await fsyncDir(this.init.dataDir)
   }
 
-  /** Remove blob files no stored version refers to (a crash between rename and commit, or before an unlink). */
-  async sweepOrphans(referenced: ReadonlySet<string>): Promise<number> {
-    let removed = 0
+  /**
+   * Remove blob files no stored version refers to (left by a crash between rename and commit, or
+   * before an unlink). Only files last modified before `olderThanMs` are candidates, so the sweep can
+   * run while the node serves: a file renamed into place since is never taken for an orphan while
+   * its commit is in flight. `referenced` (a full scan of the store) is asked for only when there
+   * is a candidate.
+   */
+  async sweepOrphans(referenced: () => Promise<ReadonlySet<string>>, olderThanMs: number): Promise<number> {
+    const candidates: string[] = []
     for (const d of await readdir(this.blobDir)) {
       for (const f of await readdir(join(this.blobDir, d))) {
-        if (referenced.has(f)) continue
-        await unlink(join(this.blobDir, d, f)).catch(() => undefined)
-        removed++
+        const path = join(this.blobDir, d, f)
+        const modified = await stat(path).then((s) => s.mtimeMs, () => Number.POSITIVE_INFINITY)
+        if (modified < olderThanMs) candidates.push(path)
       }
+    }
+    if (candidates.length === 0) return 0
+    const names = await referenced()
+    let removed = 0
+    for (const path of candidates) {
+      if (names.has(basename(path))) continue
+      await unlink(path).catch(() => undefined)
+      removed++
     }
     return removed
   }

@@ -427,11 +427,28 @@ export class LmdbObjectStore implements ObjectStore {
     return { entries, truncated: false }
   }
 
-  /** Names of every blob file a stored version (data or hint) refers to. */
-  referencedBlobs(): Set<string> {
+  /**
+   * Names of every blob file a stored version (data or hint) refers to. A full scan of the records
+   * (with their embedded bytes), so it reads `slice` records at a time and gives the event loop a
+   * turn in between: a node can serve while it runs.
+   */
+  async referencedBlobs(slice = 1000): Promise<Set<string>> {
     const names = new Set<string>()
-    for (const { value } of this.objects.getRange({})) for (const v of value.versions) if (v.blob) names.add(v.blob)
-    for (const { value } of this.hints.getRange({})) for (const v of value.versions) if (v.blob) names.add(v.blob)
+    for (const db of [this.objects, this.hints] as Database<StoredRecord, (string | number)[]>[]) {
+      let after: (string | number)[] | undefined
+      for (;;) {
+        let seen = 0
+        for (const { key, value } of db.getRange({ start: after, limit: slice + 1 })) {
+          if (after && seen === 0 && key.length === after.length && key.every((k, i) => k === after?.[i])) continue
+          seen++
+          after = key
+          for (const v of value.versions) if (v.blob) names.add(v.blob)
+          if (seen === slice) break
+        }
+        if (seen < slice) break
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
     return names
   }
 

@@ -843,3 +843,42 @@ test('versionsWithData leaves out bytes above maxBytes, and no result of the sto
   const everything = JSON.stringify([w, hinted, replicated, store.versions('b', 'k'), store.versions('b', 'h', { kind: 'hint', target: 'node-2' }), store.hintBatch('node-2', 10), store.list('b', { prefix: '', limit: 10 })])
   t.false(everything.includes('"bytes"'))
 })
+
+// ---------------------------------------------------------------------------------------------
+// orphaned blob files
+
+test('referencedBlobs reads the records slice by slice and finds every file, data and hints', async (t) => {
+  const { store, blobs } = await openStore(t)
+  for (let i = 0; i < 23; i++) await store.coordinate('b', `k${i}`, {}, await body(blobs, i % 4 === 0 ? randomBytes(INLINE_MAX + 1) : `small ${i}`))
+  await store.coordinate('b2', 'k', {}, await body(blobs, randomBytes(INLINE_MAX + 5)))
+  await store.coordinate('b', 'hinted', {}, await body(blobs, randomBytes(INLINE_MAX + 2)), { kind: 'hint', target: 'node-2' })
+  const all = await store.referencedBlobs()
+  t.is(all.size, 8, '6 + 1 data files and 1 hinted file')
+  t.is(await blobs.countFiles(), 8)
+  for (const slice of [1, 2, 3, 7]) t.deepEqual([...(await store.referencedBlobs(slice))].sort(), [...all].sort(), `slices of ${slice}`)
+})
+
+test('sweepOrphans removes only unreferenced files older than the cut-off, and scans only when there is one', async (t) => {
+  const { store, blobs, dir } = await openStore(t)
+  await store.coordinate('b', 'kept', {}, await body(blobs, randomBytes(INLINE_MAX + 1)))
+  const { utimes, writeFile } = await import('node:fs/promises')
+  const old = join(dir, 'blobs', 'ab', 'ab-orphan-of-a-crash')
+  const fresh = join(dir, 'blobs', 'cd', 'cd-renamed-just-now')
+  await writeFile(old, 'x')
+  await writeFile(fresh, 'y')
+  const hourAgo = new Date(Date.now() - 3_600_000)
+  await utimes(old, hourAgo, hourAgo)
+  let scans = 0
+  const referenced = () => {
+    scans++
+    return store.referencedBlobs()
+  }
+  t.is(await blobs.sweepOrphans(referenced, Date.now() - 3_700_000), 0, 'nothing that old: no candidate')
+  t.is(scans, 0, 'and no scan of the store')
+  t.is(await blobs.sweepOrphans(referenced, Date.now() - 60_000), 1)
+  t.is(scans, 1)
+  t.is(await blobs.countFiles(), 2, 'the referenced file and the fresh one stay')
+  t.deepEqual((await readdir(join(dir, 'blobs', 'cd'))).includes('cd-renamed-just-now'), true)
+  const kept = store.versions('b', 'kept')[0]
+  t.truthy(kept && (await readAll(store.openData('b', 'kept', versionId(kept.dot)))).length === INLINE_MAX + 1)
+})
