@@ -21,9 +21,6 @@ import { StagingArea } from './staging/staging-area.js'
 import { BlobFiles } from './store/blob-files.js'
 import { LmdbObjectStore } from './store/lmdb-object-store.js'
 
-/** Blob files modified less than this before the start are left to a later start's sweep (in case the wall clock steps back while a write is in flight). */
-const ORPHAN_SWEEP_MARGIN_MS = 60_000
-
 async function main(): Promise<void> {
   let cfg: ReturnType<typeof parseNodeConfig>
   try {
@@ -49,9 +46,9 @@ async function main(): Promise<void> {
     durability: cfg.durability,
     log: log.child({ component: 'store' }),
   })
-  // Blob files older than this start (with a margin for a clock step) can be orphans of a crash; the
-  // sweep runs in the background once the node serves (it scans every record: seconds on a large store).
-  const orphansBefore = Date.now() - ORPHAN_SWEEP_MARGIN_MS
+  // Blob files on disk before the node serves may be orphans of a crash; the sweep runs in the
+  // background once the node serves (it scans every record: seconds on a large store).
+  const blobsAtStart = await blobs.listFiles()
   const staging = new StagingArea(blobs, cfg.stagingTtlMs)
   // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
@@ -96,7 +93,8 @@ async function main(): Promise<void> {
   replayer.start()
   antiEntropy.start()
   log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
-  void blobs.sweepOrphans(() => store.referencedBlobs(), orphansBefore).then(
+  let stopping = false
+  void blobs.sweepOrphans(blobsAtStart, () => store.referencedBlobs()).then(
     (orphans) => {
       if (orphans > 0) log.warn({ orphans }, 'removed blob files no version refers to (left by a crash)')
     },
@@ -105,7 +103,6 @@ async function main(): Promise<void> {
     },
   )
 
-  let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true

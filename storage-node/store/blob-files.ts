@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
 import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
 
@@ -68,29 +68,31 @@ export class BlobFiles {
     await fsyncDir(this.init.dataDir)
   }
 
+  /** Names of the blob files on disk now. Taken before the node serves, they are the orphan sweep's only candidates. */
+  async listFiles(): Promise<string[]> {
+    const names: string[] = []
+    for (const d of await readdir(this.blobDir)) names.push(...(await readdir(join(this.blobDir, d))))
+    return names
+  }
+
   /**
-   * Remove blob files no stored version refers to (left by a crash between rename and commit, or
-   * before an unlink). Only files last modified before `olderThanMs` are candidates, so the sweep can
-   * run while the node serves: a file renamed into place since is never taken for an orphan while
-   * its commit is in flight. `referenced` (a full scan of the store) is asked for only when there
-   * is a candidate.
+   * Remove the `candidates` (blob files listed before the node served, see listFiles) that no stored
+   * version refers to: left by a crash between a rename and its commit, or before an unlink. A file
+   * renamed into place after the listing is never a candidate, so the sweep can run while the node
+   * serves, whatever the clocks do. `referenced` (a full scan of the store) is asked for only when
+   * there is a candidate. Returns how many files it removed.
    */
-  async sweepOrphans(referenced: () => Promise<ReadonlySet<string>>, olderThanMs: number): Promise<number> {
-    const candidates: string[] = []
-    for (const d of await readdir(this.blobDir)) {
-      for (const f of await readdir(join(this.blobDir, d))) {
-        const path = join(this.blobDir, d, f)
-        const modified = await stat(path).then((s) => s.mtimeMs, () => Number.POSITIVE_INFINITY)
-        if (modified < olderThanMs) candidates.push(path)
-      }
-    }
+  async sweepOrphans(candidates: readonly string[], referenced: () => Promise<ReadonlySet<string>>): Promise<number> {
     if (candidates.length === 0) return 0
     const names = await referenced()
     let removed = 0
-    for (const path of candidates) {
-      if (names.has(basename(path))) continue
-      await unlink(path).catch(() => undefined)
-      removed++
+    for (const name of candidates) {
+      if (names.has(name)) continue
+      const gone = await unlink(join(this.blobDir, name.slice(0, 2), name)).then(
+        () => true,
+        () => false,
+      )
+      if (gone) removed++
     }
     return removed
   }

@@ -858,27 +858,26 @@ test('referencedBlobs reads the records slice by slice and finds every file, dat
   for (const slice of [1, 2, 3, 7]) t.deepEqual([...(await store.referencedBlobs(slice))].sort(), [...all].sort(), `slices of ${slice}`)
 })
 
-test('sweepOrphans removes only unreferenced files older than the cut-off, and scans only when there is one', async (t) => {
+test('sweepOrphans removes the listed files no version refers to, never one written after the listing', async (t) => {
   const { store, blobs, dir } = await openStore(t)
-  await store.coordinate('b', 'kept', {}, await body(blobs, randomBytes(INLINE_MAX + 1)))
-  const { utimes, writeFile } = await import('node:fs/promises')
-  const old = join(dir, 'blobs', 'ab', 'ab-orphan-of-a-crash')
-  const fresh = join(dir, 'blobs', 'cd', 'cd-renamed-just-now')
-  await writeFile(old, 'x')
-  await writeFile(fresh, 'y')
-  const hourAgo = new Date(Date.now() - 3_600_000)
-  await utimes(old, hourAgo, hourAgo)
+  const kept = await store.coordinate('b', 'kept', {}, await body(blobs, randomBytes(INLINE_MAX + 1)))
+  const hinted = await store.coordinate('b', 'h', {}, await body(blobs, randomBytes(INLINE_MAX + 1)), { kind: 'hint', target: 'node-2' })
+  const { writeFile } = await import('node:fs/promises')
+  await writeFile(join(dir, 'blobs', 'ab', 'ab0rphan0f0a0crash'), 'x')
   let scans = 0
   const referenced = () => {
     scans++
     return store.referencedBlobs()
   }
-  t.is(await blobs.sweepOrphans(referenced, Date.now() - 3_700_000), 0, 'nothing that old: no candidate')
-  t.is(scans, 0, 'and no scan of the store')
-  t.is(await blobs.sweepOrphans(referenced, Date.now() - 60_000), 1)
+  t.is(await blobs.sweepOrphans([], referenced), 0)
+  t.is(scans, 0, 'no candidate: no scan of the store')
+  const listed = await blobs.listFiles()
+  t.is(listed.length, 3)
+  // Renamed into place after the listing (its commit still in flight): not a candidate.
+  await writeFile(join(dir, 'blobs', 'cd', 'cd1n0f1ight'), 'y')
+  t.is(await blobs.sweepOrphans(listed, referenced), 1)
   t.is(scans, 1)
-  t.is(await blobs.countFiles(), 2, 'the referenced file and the fresh one stay')
-  t.deepEqual((await readdir(join(dir, 'blobs', 'cd'))).includes('cd-renamed-just-now'), true)
-  const kept = store.versions('b', 'kept')[0]
-  t.truthy(kept && (await readAll(store.openData('b', 'kept', versionId(kept.dot)))).length === INLINE_MAX + 1)
+  t.deepEqual((await blobs.listFiles()).sort(), listed.filter((n) => n !== 'ab0rphan0f0a0crash').concat('cd1n0f1ight').sort())
+  t.is((await readAll(store.openData('b', 'kept', versionId(kept.version.dot)))).length, INLINE_MAX + 1, 'referenced files are read back whole')
+  t.is((await readAll(store.openData('b', 'h', versionId(hinted.version.dot), { kind: 'hint', target: 'node-2' }))).length, INLINE_MAX + 1)
 })
