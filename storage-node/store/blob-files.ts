@@ -71,7 +71,8 @@ export class BlobFiles {
   /** Names of the blob files on disk now. Taken before the node serves, they are the orphan sweep's only candidates. */
   async listFiles(): Promise<string[]> {
     const names: string[] = []
-    for (const d of await readdir(this.blobDir)) names.push(...(await readdir(join(this.blobDir, d))))
+    // One push per name: spreading a huge directory listing into push() overflows the stack.
+    for (const d of await readdir(this.blobDir)) for (const f of await readdir(join(this.blobDir, d))) names.push(f)
     return names
   }
 
