@@ -12,6 +12,7 @@ import http from 'node:http'
 import { resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
+import { serverEnv } from '../cluster-ctl/malloc-env.js'
 
 const SMALL_GET_BYTES = 4096
 /** Above this a losing backend's GET answer is aborted rather than read to the end. */
@@ -142,6 +143,8 @@ function drained(o: http.ClientRequest): Promise<void> {
 function spawnRole(name: string, args: string[]): Promise<{ child: ChildProcess; name: string; port: number }> {
   const child = spawn(process.execPath, ['--import=tsx', import.meta.filename, ...args], {
     cwd: resolvePath(import.meta.dirname, '..'),
+    // The same malloc settings as the cluster's processes (cluster-ctl/malloc-env.ts): a fair comparison.
+    env: serverEnv(process.env),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   })
   return new Promise((resolve, reject) => {

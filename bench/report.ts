@@ -19,6 +19,8 @@ export interface Row {
 export interface RssRow {
   name: string
   put?: RssPeak
+  /** Between the PUT's answer and the GET, while the run waited for every process to go idle. */
+  settle?: RssPeak
   get?: RssPeak
   /** Highest peak minus the RSS before the PUT, MiB. */
   growthMiB: number
@@ -37,7 +39,7 @@ export interface Report {
   settings: Record<string, unknown>
   target: string
   rows: Row[]
-  rss: { objectBytes: number; flatLimitMiB: number; rows: RssRow[] }
+  rss: { objectBytes: number; flatLimitMiB: number; rows: RssRow[]; settleMs?: { cluster: number; baseline: number } }
   problems: string[]
 }
 
@@ -58,15 +60,17 @@ export function withRatio(row: Omit<Row, 'ratio'>): Row {
 }
 
 /** RSS per process over the PUT and GET phases; flat when the peak grew less than `flatLimitMiB` over the RSS before the PUT. */
-export function rssRows(put: readonly RssPeak[], get: readonly RssPeak[], flatLimitMiB: number): RssRow[] {
+export function rssRows(put: readonly RssPeak[], get: readonly RssPeak[], flatLimitMiB: number, settle: readonly RssPeak[] = []): RssRow[] {
   const names = [...new Set([...put.map((p) => p.name), ...get.map((p) => p.name)])]
   return names.map((name) => {
     const p = put.find((x) => x.name === name)
+    const st = settle.find((x) => x.name === name)
     const g = get.find((x) => x.name === name)
     const before = p?.startMiB ?? g?.startMiB ?? 0
-    const growthMiB = Math.round((Math.max(p?.peakMiB ?? 0, g?.peakMiB ?? 0) - before) * 10) / 10
+    const growthMiB = Math.round((Math.max(p?.peakMiB ?? 0, st?.peakMiB ?? 0, g?.peakMiB ?? 0) - before) * 10) / 10
     const row: RssRow = { name, growthMiB, flat: growthMiB < flatLimitMiB }
     if (p) row.put = p
+    if (st) row.settle = st
     if (g) row.get = g
     return row
   })
@@ -92,17 +96,20 @@ export function markdown(r: Report): string {
   lines.push('', 'Ratio = cluster throughput / baseline throughput (baseline: bare node:http coordinator, 3 no-storage backends, answers after 2). MB = 10^6 bytes.')
   if (r.rss.rows.length > 0) {
     const mib = Math.round(r.rss.objectBytes / 2 ** 20)
+    const settle = r.rss.settleMs
+      ? ` Between the PUT's answer and the GET the run waited until every process was idle: ${fmt(r.rss.settleMs.cluster / 1000)} s for the cluster (the replica beyond W finishing its copy), ${fmt(r.rss.settleMs.baseline / 1000)} s for the baseline.`
+      : ''
     lines.push(
       '',
-      `Resident memory (VmRSS, sampled every 100 ms) and CPU time (user + system, /proc) during the ${mib} MiB PUT and GET; flat = peak less than ${r.rss.flatLimitMiB} MiB over the RSS before the PUT.`,
+      `Resident memory (VmRSS, sampled every 100 ms) and CPU time (user + system, /proc) during the ${mib} MiB PUT and GET; flat = peak less than ${r.rss.flatLimitMiB} MiB over the RSS before the PUT.${settle}`,
       '',
-      '| Process | Before MiB | Peak during PUT MiB | Peak during GET MiB | Growth MiB | Flat | CPU s during PUT / GET |',
+      '| Process | Before MiB | Peak during PUT MiB | Peak during GET MiB | Growth MiB | Flat | CPU s during PUT / settle / GET |',
       '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
     )
     for (const x of r.rss.rows) {
       lines.push(
         `| ${x.name} | ${x.put?.startMiB ?? x.get?.startMiB ?? '?'} | ${x.put?.peakMiB ?? '?'} | ${x.get?.peakMiB ?? '?'} | ${x.growthMiB} | ${x.flat ? 'yes' : '**no**'} | ` +
-          `${x.put?.cpuSeconds ?? '?'} / ${x.get?.cpuSeconds ?? '?'} |`,
+          `${x.put?.cpuSeconds ?? '?'} / ${x.settle?.cpuSeconds ?? '?'} / ${x.get?.cpuSeconds ?? '?'} |`,
       )
     }
   }

@@ -114,3 +114,19 @@ export async function sampleDuring<T>(procs: readonly { name: string; pid: numbe
     sampler.stop()
   }
 }
+
+/**
+ * Wait until none of the processes uses more than `maxShare` of a core over a `windowMs` window
+ * (or `maxMs` passed); resolves with the time waited. Work a PUT leaves behind after its answer
+ * (the replica beyond W still receiving and syncing its copy) ends before the next phase.
+ */
+export async function waitIdle(procs: readonly { name: string; pid: number }[], maxMs = 30_000, windowMs = 500, maxShare = 0.1): Promise<number> {
+  const start = performance.now()
+  while (performance.now() - start < maxMs) {
+    const before = procs.map((p) => readCpuSeconds(p.pid) ?? 0)
+    await new Promise((r) => setTimeout(r, windowMs))
+    const busy = procs.some((p, i) => ((readCpuSeconds(p.pid) ?? 0) - (before[i] as number)) * 1000 > windowMs * maxShare)
+    if (!busy) break
+  }
+  return Math.round(performance.now() - start)
+}

@@ -3,13 +3,14 @@
  * the same load generator and settings, scenario by scenario; results to bench/results/.
  * Everything it starts is stopped by pid on the way out, on SIGINT/SIGTERM and on a run deadline.
  */
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { hasServerEnv, serverEnv } from '../cluster-ctl/malloc-env.js'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
 import { withBenchTables } from './readme-table.js'
 import { type Report, type Row, type RssRow, rssRows, markdown, withRatio, writeReport } from './report.js'
-import type { RssPeak } from './rss-sampler.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
 import { commitInfo, machine, parseSettings, QUICK_OUT, ROOT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
 import type { Stats } from './stats.js'
@@ -46,7 +47,7 @@ async function measure(cluster: Target, baseline: Target, title: string, run: (t
   return { cluster: c, baseline: b }
 }
 
-async function runAll(s: Settings, cluster: Target, baseline: Target, runId: string): Promise<{ rows: Row[]; rss: RssRow[]; problems: string[] }> {
+async function runAll(s: Settings, cluster: Target, baseline: Target, runId: string): Promise<{ rows: Row[]; rss: RssRow[]; settleMs: { cluster: number; baseline: number }; problems: string[] }> {
   const rows: Row[] = []
   const problems: string[] = []
   const settleMs = s.quick ? 200 : 1000
@@ -88,7 +89,7 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
   const huge = sizeLabel(s.hugeSize)
   log(`PUT+GET one ${huge}: cluster`)
   const hc = await hugeObject(cluster, bucket, `h-${runId}`, s.hugeSize)
-  log(`  PUT ${brief(hc.put)}\n  GET ${brief(hc.get)}, sha256 match: ${hc.sha256Match}`)
+  log(`  PUT ${brief(hc.put)}\n  idle ${hc.settleMs} ms after the PUT's answer\n  GET ${brief(hc.get)}, sha256 match: ${hc.sha256Match}`)
   await settle(settleMs)
   log(`PUT+GET one ${huge}: baseline`)
   const hb = await hugeObject(baseline, bucket, `h-${runId}`, s.hugeSize)
@@ -97,7 +98,7 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
   add('get-huge', `GET ${huge} (one, sha256 checked)`, 'MB/s', { cluster: hc.get, baseline: hb.get })
   if (hc.sha256Match === false) problems.push(`the ${huge} GET did not return the bytes that were PUT (sha256 mismatch)`)
   const flatLimitMiB = Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8))
-  const rss = rssRows([...hc.rss.put, ...hb.rss.put] as RssPeak[], [...hc.rss.get, ...hb.rss.get] as RssPeak[], flatLimitMiB)
+  const rss = rssRows([...hc.rss.put, ...hb.rss.put], [...hc.rss.get, ...hb.rss.get], flatLimitMiB, [...hc.rss.settle, ...hb.rss.settle])
   for (const r of rss) if (!r.flat) problems.push(`${r.name}: RSS grew by ${r.growthMiB} MiB during the ${huge} PUT/GET (limit ${flatLimitMiB} MiB)`)
 
   const listBucket = `bench-list-${runId}`
@@ -118,7 +119,7 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
       if (st.ops === 0) problems.push(`${row.title} (${who}): completed nothing`)
     }
   }
-  return { rows, rss, problems }
+  return { rows, rss, settleMs: { cluster: hc.settleMs, baseline: hb.settleMs }, problems }
 }
 
 async function main(): Promise<number> {
@@ -158,7 +159,7 @@ async function main(): Promise<number> {
   const baseline: Target = { name: 'baseline', url: b.url, procs: b.procs }
   log(`baseline coordinator ${b.url}`)
 
-  const { rows, rss, problems } = await runAll(s, cluster, baseline, runId)
+  const { rows, rss, settleMs, problems } = await runAll(s, cluster, baseline, runId)
   const report: Report = {
     date: new Date().toISOString().slice(0, 10),
     commit,
@@ -167,10 +168,11 @@ async function main(): Promise<number> {
     command: `node --import=tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     machine: machine(),
     loadBefore,
-    settings: { ...s, n: 3, r: 2, w: 2 },
+    // The malloc settings every process of the run had (cluster-ctl/malloc-env.ts), or null for glibc's defaults.
+    settings: { ...s, n: 3, r: 2, w: 2, glibcTunables: process.env.GLIBC_TUNABLES ?? null },
     target: s.target ? s.target : 'own cluster (4 nodes + proxy, N=3 R=2 W=2)',
     rows,
-    rss: { objectBytes: s.hugeSize, flatLimitMiB: Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8)), rows: rss },
+    rss: { objectBytes: s.hugeSize, flatLimitMiB: Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8)), rows: rss, settleMs },
     problems,
   }
   await cleanup()
@@ -191,7 +193,18 @@ async function main(): Promise<number> {
   return failed ? 1 : 0
 }
 
-main().then(
+/**
+ * The load generator (and its hashing of every body) runs in this process: it gets the malloc
+ * settings the servers and the baseline run with (cluster-ctl/malloc-env.ts) by running itself
+ * again with them, so neither side of a ratio is measured through glibc's defaults.
+ */
+function rerunWithServerEnv(): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: serverEnv(process.env) })
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig))
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))))
+}
+
+;(hasServerEnv(process.env) ? main() : rerunWithServerEnv()).then(
   (code) => {
     process.exitCode = code
     void cleanup().finally(() => process.exit(code))

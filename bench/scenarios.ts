@@ -7,7 +7,7 @@
  */
 import autocannon from 'autocannon'
 import { getStream, listAll, patternBody, patternSha256, putStream, type StreamResult } from './http-client.js'
-import { type RssPeak, sampleDuring } from './rss-sampler.js'
+import { type RssPeak, sampleDuring, waitIdle } from './rss-sampler.js'
 import { ErrorCounter, Latencies, makeStats, type Stats } from './stats.js'
 
 export interface Target {
@@ -129,10 +129,16 @@ export interface HugeResult {
   put: Stats
   get: Stats
   sha256Match: boolean | null
-  rss: { put: RssPeak[]; get: RssPeak[] }
+  /** Settle: from the PUT's answer until every process was idle (a replica beyond W finishing its copy), then the GET. */
+  settleMs: number
+  rss: { put: RssPeak[]; settle: RssPeak[]; get: RssPeak[] }
 }
 
-/** One streamed PUT and GET of `size` bytes, RSS sampled every 100 ms; the GET is checked by sha256 (not on the baseline, which stores nothing). */
+/**
+ * One streamed PUT and GET of `size` bytes, RSS sampled every 100 ms; the GET is checked by sha256
+ * (not on the baseline, which stores nothing). Between them the run waits until every process is
+ * idle, so the GET is not measured against the PUT's last replica still writing (timed and reported).
+ */
 export async function hugeObject(t: Target, bucket: string, key: string, size: number): Promise<HugeResult> {
   const url = `${t.url}/buckets/${bucket}/files/${key}`
   const expected = t.name === 'cluster' ? patternSha256(size) : undefined
@@ -149,13 +155,14 @@ export async function hugeObject(t: Target, bucket: string, key: string, size: n
   const putRun = await sampleDuring(t.procs, () => attempt(putStream(url, size, patternBody(size), { hash: true })))
   const p = putRun.value
   const putOk = !(p instanceof Error) && (p.status === 201 || p.status === 200) && p.bytes === size
+  const settleRun = await sampleDuring(t.procs, () => waitIdle(t.procs))
   const getRun = await sampleDuring(t.procs, () => attempt(getStream(url, size, { hash: true })))
   const g = getRun.value
   const sha256Match = expected === undefined || g instanceof Error ? null : g.sha256 === expected
   const getOk = !(g instanceof Error) && g.status === 200 && g.bytes === size && sha256Match !== false
   const putWhy = p instanceof Error ? '' : `status ${p.status} ${(p.text ?? '').slice(0, 60)}`
   const getWhy = g instanceof Error ? '' : g.status !== 200 ? `status ${g.status}` : g.bytes !== size ? `got ${g.bytes} bytes` : 'sha256 mismatch'
-  return { put: one(p, putOk, putWhy), get: one(g, getOk, getWhy), sha256Match, rss: { put: putRun.rss, get: getRun.rss } }
+  return { put: one(p, putOk, putWhy), get: one(g, getOk, getWhy), sha256Match, settleMs: settleRun.value, rss: { put: putRun.rss, settle: settleRun.rss, get: getRun.rss } }
 }
 
 /** Time full passes over a listing (`limit` keys a page) until `durationS` has passed; at least one pass, at most `maxPasses`. */

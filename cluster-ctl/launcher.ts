@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { serverEnv } from './malloc-env.js'
 
 export interface ClusterLayout {
   /** Project root holding dist/. */
@@ -123,7 +124,9 @@ export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: n
   mkdirSync(layout.runDir, { recursive: true })
   const log = openSync(join(layout.logDir, `${spec.name}.log`), 'a')
   const [command, ...prefixArgs] = [...(spec.commandPrefix ?? []), process.execPath]
-  const child = spawn(command as string, [...prefixArgs, spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], cwd: layout.root })
+  // DYNAMO_NODE_FLAGS: extra flags for every server's node (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a bench run).
+  const flags = (process.env.DYNAMO_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+  const child = spawn(command as string, [...prefixArgs, ...flags, spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], cwd: layout.root, env: serverEnv(process.env) })
   child.unref()
   if (!child.pid) throw new Error(`could not start ${spec.name}`)
   writeFileSync(pidFile(layout, spec.name), String(child.pid))
