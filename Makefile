@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 .PHONY: run stop build check bench bench-gossip faults deps typecheck lint test-unit test-cluster clean
 
-# npm ci installs exactly the lockfile. Where the registry mirror lacks other platforms' optional
-# packages (as here: biome's and msgpackr's non-linux builds), npm ci refuses the lockfile as
-# incomplete; npm install then installs the same pinned versions from it.
+# npm ci installs exactly the lockfile (it lists every platform's optional builds of biome and
+# msgpackr, which npm ci insists on). Should npm ci still refuse it as incomplete (another npm or
+# registry), npm install installs the same pinned versions from it.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund 2>npm-ci.err || { grep -m 2 -E "Missing|error code" npm-ci.err; echo "npm ci refused the lockfile (above): installing its pinned versions with npm install"; npm install --no-audit --no-fund; }
 	@rm -f npm-ci.err
