@@ -122,10 +122,10 @@ export interface OwnCluster {
 }
 
 /** 4 nodes + proxy from dist/, default settings, free ports, a temp dir; `stop` kills by pid and removes the dir. */
-export async function startOwnCluster(nodes = 4, nodeArgs: string[] = []): Promise<OwnCluster> {
+export async function startOwnCluster(nodes = 4, nodeArgs: string[] = [], proxyArgs: string[] = []): Promise<OwnCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-bench-'))
   const ports = await freePorts(nodes + 1)
-  const layout: ClusterLayout = layoutUnder(ROOT, dir, ports, { nodeArgs })
+  const layout: ClusterLayout = layoutUnder(ROOT, dir, ports, { nodeArgs, proxyArgs })
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return

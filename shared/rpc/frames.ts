@@ -40,6 +40,12 @@ export function encodeFrame(id: number, kind: FrameKind, head: string, body?: Bu
 /**
  * A writer of frames to `socket` that corks it for the rest of the event-loop turn, so the frames of
  * many calls (or answers) leave in one writev. Frames for a destroyed socket are dropped.
+ *
+ * The flush is a setImmediate, after every socket that was readable in this poll phase has been
+ * handled, not a nextTick (after the one request being handled): the calls of all requests that
+ * arrived together share one write, and the peer one wake-up. A socket write costs ~50 us here
+ * (the proxy spent a third of its CPU in them under 4 KiB GETs); in alternating runs at c16 GET/s
+ * rose 6-12 % and cluster CPU per PUT fell 5-16 % (README, "Measured figures").
  */
 export function frameWriter(socket: Writable): (frame: Buffer[]) => void {
   let corked = false
@@ -48,7 +54,7 @@ export function frameWriter(socket: Writable): (frame: Buffer[]) => void {
     if (!corked) {
       corked = true
       socket.cork()
-      process.nextTick(() => {
+      setImmediate(() => {
         corked = false
         socket.uncork()
       })
