@@ -51,6 +51,14 @@ export interface BlobFilesInit {
 export class BlobFiles {
   private readonly tmpDir: string
   private readonly blobDir: string
+  /**
+   * Names committed since this node started, until the orphan sweep ends. A name is derived from a
+   * version id, so a version re-sent after a crash (read repair, anti-entropy) is renamed onto the
+   * very orphan the sweep may hold as a candidate: such a name must be kept.
+   */
+  private committedBeforeSweepEnd: Set<string> | null = new Set()
+  /** Sweep unlinks in flight, by name: a commit of the same name waits for its unlink (the thread pool may run them in either order). */
+  private readonly unlinking = new Map<string, Promise<boolean>>()
 
   constructor(private readonly init: BlobFilesInit) {
     this.tmpDir = join(init.dataDir, 'tmp')
@@ -78,24 +86,32 @@ export class BlobFiles {
 
   /**
    * Remove the `candidates` (blob files listed before the node served, see listFiles) that no stored
-   * version refers to: left by a crash between a rename and its commit, or before an unlink. A file
-   * renamed into place after the listing is never a candidate, so the sweep can run while the node
-   * serves, whatever the clocks do. `referenced` (a full scan of the store) is asked for only when
-   * there is a candidate. Returns how many files it removed.
+   * version refers to: left by a crash between a rename and its commit, or before an unlink. A new
+   * file renamed into place after the listing is never a candidate, and a candidate's name committed
+   * again since the node started (the same version re-sent) is kept, so the sweep can run while the
+   * node serves. `referenced` (a full scan of the store) is asked for only when there is a
+   * candidate. Returns how many files it removed.
    */
   async sweepOrphans(candidates: readonly string[], referenced: () => Promise<ReadonlySet<string>>): Promise<number> {
-    if (candidates.length === 0) return 0
-    const names = await referenced()
-    let removed = 0
-    for (const name of candidates) {
-      if (names.has(name)) continue
-      const gone = await unlink(join(this.blobDir, name.slice(0, 2), name)).then(
-        () => true,
-        () => false,
-      )
-      if (gone) removed++
+    try {
+      if (candidates.length === 0) return 0
+      const names = await referenced()
+      let removed = 0
+      for (const name of candidates) {
+        // Checked and registered in one synchronous step: a commit either came first (kept) or waits.
+        if (names.has(name) || this.committedBeforeSweepEnd?.has(name)) continue
+        const gone = unlink(join(this.blobDir, name.slice(0, 2), name)).then(
+          () => true,
+          () => false,
+        )
+        this.unlinking.set(name, gone)
+        if (await gone) removed++
+        this.unlinking.delete(name)
+      }
+      return removed
+    } finally {
+      this.committedBeforeSweepEnd = null
     }
-    return removed
   }
 
   /**
@@ -192,6 +208,8 @@ export class BlobFiles {
   /** Move a received file to its final name and make the rename durable. Returns the blob name. */
   async commit(body: ReceivedBody & { kind: 'file' }, versionId: string): Promise<string> {
     const name = createHash('sha256').update(versionId).digest('hex')
+    this.committedBeforeSweepEnd?.add(name)
+    await this.unlinking.get(name)
     const dir = join(this.blobDir, name.slice(0, 2))
     await mkdir(dir, { recursive: true })
     await rename(body.tmpPath, join(dir, name))

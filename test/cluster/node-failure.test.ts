@@ -9,7 +9,7 @@ import { createSignedClient } from '../../shared/http/signed-client.js'
 import { internalRoutes, VersionsAnswerSchema } from '../../shared/wire/internal-api.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { createBucket, get, json, put } from '../helpers/http.js'
-import { eventually } from '../helpers/internal.js'
+import { eventually, heldBy } from '../helpers/internal.js'
 
 let cluster: TestCluster
 test.before(async () => {
@@ -59,7 +59,18 @@ test('after kill -9 and restart, a blob file no version refers to is swept in th
   const u = cluster.url
   await createBucket(u, 'orphans')
   const bodies = [0, 1, 2, 3, 4, 5].map((i) => Buffer.alloc(100 * 1024 + i, 0x41 + i))
-  for (const [i, b] of bodies.entries()) t.is((await put(u, 'orphans', `big-${i}`, b)).status, 201)
+  const onNode3: string[] = []
+  for (const [i, b] of bodies.entries()) {
+    const res = await put(u, 'orphans', `big-${i}`, b)
+    t.is(res.status, 201)
+    if (((await json(res)) as unknown as { pref_list: string[] }).pref_list.includes('node-3')) onNode3.push(`big-${i}`)
+  }
+  // The answer comes after W=2: node-3 may still be committing the third copy, and a kill then
+  // would leave a blob no version refers to (rightly swept). Kill it only once it holds them all.
+  await eventually(async () => {
+    for (const key of onNode3) if ((await heldBy(cluster, 'node-3', 'orphans', key)).length === 0) return false
+    return true
+  }, 10_000, 'node-3 committed its copies')
   const blobDir = join(cluster.layout.dataDir, 'node-3', 'blobs')
   const files = () => readdirSync(blobDir).flatMap((d) => readdirSync(join(blobDir, d)))
   await cluster.stop('node-3', 'SIGKILL')

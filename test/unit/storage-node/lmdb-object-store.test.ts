@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -847,6 +847,25 @@ test('versionsWithData leaves out bytes above maxBytes, and no result of the sto
 // ---------------------------------------------------------------------------------------------
 // orphaned blob files
 
+test('sweepOrphans keeps a candidate whose version is committed again during the sweep (re-sent after the crash)', async (t) => {
+  const { blobs, dir } = await openStore(t)
+  // The orphan a kill between rename and commit left: the file of version v-1.
+  const name = createHash('sha256').update('v-1').digest('hex')
+  await writeFile(join(dir, 'blobs', name.slice(0, 2), name), 'half-committed')
+  const listed = await blobs.listFiles()
+  t.deepEqual(listed, [name])
+  const resent = randomBytes(INLINE_MAX + 3)
+  // Read repair commits v-1 while the sweep scans the store (the scan saw no reference to it).
+  const referenced = async () => {
+    const received = await blobs.fromBuffer(resent)
+    if (received.kind !== 'file') throw new Error('expected a file body')
+    t.is(await blobs.commit(received, 'v-1'), name)
+    return new Set<string>()
+  }
+  t.is(await blobs.sweepOrphans(listed, referenced), 0)
+  t.deepEqual(await readFile(join(dir, 'blobs', name.slice(0, 2), name)), resent)
+})
+
 test('referencedBlobs reads the records slice by slice and finds every file, data and hints', async (t) => {
   const { store, blobs } = await openStore(t)
   for (let i = 0; i < 23; i++) await store.coordinate('b', `k${i}`, {}, await body(blobs, i % 4 === 0 ? randomBytes(INLINE_MAX + 1) : `small ${i}`))
@@ -862,7 +881,6 @@ test('sweepOrphans removes the listed files no version refers to, never one writ
   const { store, blobs, dir } = await openStore(t)
   const kept = await store.coordinate('b', 'kept', {}, await body(blobs, randomBytes(INLINE_MAX + 1)))
   const hinted = await store.coordinate('b', 'h', {}, await body(blobs, randomBytes(INLINE_MAX + 1)), { kind: 'hint', target: 'node-2' })
-  const { writeFile } = await import('node:fs/promises')
   await writeFile(join(dir, 'blobs', 'ab', 'ab0rphan0f0a0crash'), 'x')
   let scans = 0
   const referenced = () => {
