@@ -1,17 +1,18 @@
 /**
  * Private test networks on one machine (root only): a bridge in the root namespace holding
- * 10.213.<k>.1/24, and one network namespace per test host joined to it by a veth pair, host i at
- * 10.213.<k>.<10+i>. Processes run inside a host with `ip netns exec` (which execs in place, so a
+ * <net>.<k>.1/24, and one network namespace per test host joined to it by a veth pair, host i at
+ * <net>.<k>.<10+i>, where <net> is the private /16 of `DYNAMO_TEST_NET` (default 10.213.0.0/16). Processes run inside a host with `ip netns exec` (which execs in place, so a
  * pid stays the process's own). Every network is recorded in a registry file before anything is
  * created, so a run killed with SIGKILL is cleaned up by the next one (`sweepStaleNetworks`).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { command, tryCommand } from './command.js'
+import { blockInUse, testNetPrefix } from './subnet.js'
 import { isAlive } from '../../cluster-ctl/launcher.js'
 
-/** All test networks live in 10.213.0.0/16: one /24 per live network, so concurrent runs never share addresses. */
-export const TEST_NET_PREFIX = '10.213'
+/** All test networks live in one private /16 (`DYNAMO_TEST_NET`): one /24 per live network, so concurrent runs never share addresses. */
+export const TEST_NET_PREFIX = testNetPrefix(process.env.DYNAMO_TEST_NET)
 /** /run is a tmpfs, cleared at boot exactly like the namespaces it describes. */
 const REGISTRY_DIR = '/run/dynamo-test-netns'
 /** Host addresses start at .11 (node-1), leaving .1 to the bridge. */
@@ -62,12 +63,13 @@ function describe(index: number, names: readonly string[]): TestNetwork {
   }
 }
 
-/** Claim a free /24: the first index with no registry file (created exclusively, so two runs cannot both claim it) and no address in use. */
+/** Claim a free /24: the first index with no registry file (created exclusively, so two runs cannot both claim it) and no address or route of the machine in it. */
 async function claimIndex(names: readonly string[]): Promise<TestNetwork> {
   mkdirSync(REGISTRY_DIR, { recursive: true })
-  const inUse = await command('ip', ['-4', '-o', 'addr', 'show'])
+  const addrs = await command('ip', ['-4', '-o', 'addr', 'show'])
+  const routes = await command('ip', ['-4', 'route', 'show', 'table', 'all'])
   for (let index = 0; index < 256; index++) {
-    if (inUse.includes(` ${TEST_NET_PREFIX}.${index}.`)) continue
+    if (blockInUse(`${TEST_NET_PREFIX}.${index}.0/24`, addrs, routes)) continue
     const network = describe(index, names)
     let fd: number
     try {
