@@ -1,6 +1,6 @@
 # make run | stop | build | check | bench   (see README.md)
 SHELL := /bin/bash
-.PHONY: run stop build check bench bench-gossip faults deps typecheck lint test-unit test-cluster clean
+.PHONY: run stop build check bench bench-floor bench-gossip faults deps typecheck lint test-unit test-cluster clean
 
 # npm ci installs exactly the lockfile (it lists every platform's optional builds of biome and
 # msgpackr, which npm ci insists on). Should npm ci still refuse it as incomplete (another npm or
@@ -34,6 +34,10 @@ test-cluster: build
 	npx ava --serial 'test/cluster/**/*.test.ts'
 
 check: typecheck lint build test-unit test-cluster
+
+# 4 KiB PUTs: the bare baseline, the durable floor (its backends store in LMDB) and the cluster, in alternating rounds.
+bench-floor: build
+	node --import=tsx bench/durable-floor.ts $(BENCH_ARGS)
 
 bench-gossip: build
 	node --import=tsx bench/gossip-scale.ts $(BENCH_ARGS)

@@ -6,13 +6,23 @@
  * answer `x-bench-size` bytes (4 KiB by default); after 2 answers the coordinator streams one.
  * Each server is its own process (as the cluster's are), started by `startBaseline()`; children
  * exit when the parent's IPC channel closes, so a killed bench leaves nothing behind.
+ *
+ * `startBaseline({ durable: true })` is the *durable floor*: the same coordinator, but each backend
+ * stores every PUT body under its path in LMDB and answers once the write is on disk, group-committed
+ * exactly as a storage node commits (storage-node/store/group-commit.ts: one transaction and one
+ * sync per event-loop turn). No versions, clocks, checks or hints: the least a durable W=2, N=3
+ * store written in Node must do here. See bench/durable-floor.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
-import { resolve as resolvePath } from 'node:path'
+import { tmpdir } from 'node:os'
+import { join, resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
+import { open } from 'lmdb'
 import { serverEnv } from '../cluster-ctl/malloc-env.js'
+import { GroupCommit } from '../storage-node/store/group-commit.js'
 
 const SMALL_GET_BYTES = 4096
 /** Above this a losing backend's GET answer is aborted rather than read to the end. */
@@ -25,8 +35,21 @@ export interface Baseline {
   stop(): Promise<void>
 }
 
-function backendServer(): http.Server {
+/** The durable floor's store of one backend. */
+interface DurableStore {
+  /** Resolves once `body` is stored under `path` and on disk. */
+  put(path: string, body: Buffer): Promise<void>
+  get(path: string): Buffer | undefined
+}
+
+/** A backend's PUT: consume the body, then answer; `store` (the durable floor) keeps it first, and answers GETs from it. */
+function backendServer(store?: DurableStore): http.Server {
   return http.createServer((req, res) => {
+    if (req.method === 'GET' && store) {
+      const held = store.get(req.url ?? '/')
+      if (!held) return void res.writeHead(404, { 'content-length': 0 }).end()
+      return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': held.length }).end(held)
+    }
     if (req.method === 'GET') {
       const size = Number(req.headers['x-bench-size'] ?? SMALL_GET_BYTES)
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size })
@@ -45,15 +68,38 @@ function backendServer(): http.Server {
       return pump()
     }
     let bytes = 0
+    const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => {
       bytes += c.length
+      if (store) chunks.push(c)
     })
     req.once('end', () => {
-      const body = JSON.stringify({ ok: true, bytes })
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-      res.end(body)
+      const answer = (status: number): void => {
+        const body = JSON.stringify({ ok: status === 200, bytes })
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+      }
+      if (!store) return answer(200)
+      store.put(req.url ?? '/', Buffer.concat(chunks)).then(
+        () => answer(200),
+        () => answer(500),
+      )
     })
   })
+}
+
+/** The durable floor's store: an LMDB environment in `dir`, every write group-committed and synced before it resolves. */
+function durableStore(dir: string): DurableStore {
+  const root = open({ path: dir, compression: false })
+  const db = root.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' })
+  const group = new GroupCommit(root, true)
+  return {
+    put: (path, body) =>
+      group.run(() => {
+        db.put(path, body)
+      }),
+    get: (path) => db.get(path),
+  }
 }
 
 function coordinatorServer(backends: readonly number[], quorum = 2): http.Server {
@@ -166,9 +212,10 @@ function spawnRole(name: string, args: string[]): Promise<{ child: ChildProcess;
   })
 }
 
-/** Start 3 backends and the coordinator, each a child process on a free port. */
-export async function startBaseline(): Promise<Baseline> {
+/** Start 3 backends and the coordinator, each a child process on a free port; `durable`: the durable floor (data in a temp dir, removed by stop). */
+export async function startBaseline(opts: { durable?: boolean } = {}): Promise<Baseline> {
   const started: { child: ChildProcess; name: string; port: number }[] = []
+  const dataDir = opts.durable ? mkdtempSync(join(tmpdir(), 'dynamo-floor-')) : undefined
   const stop = async (): Promise<void> => {
     await Promise.all(
       started.map(
@@ -180,9 +227,10 @@ export async function startBaseline(): Promise<Baseline> {
           }),
       ),
     )
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   }
   try {
-    for (let i = 1; i <= 3; i++) started.push(await spawnRole(`backend-${i}`, ['--role', 'backend']))
+    for (let i = 1; i <= 3; i++) started.push(await spawnRole(`backend-${i}`, ['--role', 'backend', ...(dataDir ? ['--data', join(dataDir, `backend-${i}`)] : [])]))
     const ports = started.map((s) => s.port).join(',')
     started.push(await spawnRole('coordinator', ['--role', 'coordinator', '--backends', ports]))
   } catch (err) {
@@ -191,9 +239,10 @@ export async function startBaseline(): Promise<Baseline> {
   }
   for (const s of started) s.child.removeAllListeners('exit')
   const coordinator = started[started.length - 1] as { port: number }
+  const kind = dataDir ? 'floor' : 'baseline'
   return {
     url: `http://127.0.0.1:${coordinator.port}`,
-    procs: started.map((s) => ({ name: `baseline-${s.name}`, pid: s.child.pid as number })),
+    procs: started.map((s) => ({ name: `${kind}-${s.name}`, pid: s.child.pid as number })),
     stop,
   }
 }
@@ -201,7 +250,8 @@ export async function startBaseline(): Promise<Baseline> {
 function main(argv: readonly string[]): void {
   const role = argv[argv.indexOf('--role') + 1]
   const backends = (argv[argv.indexOf('--backends') + 1] ?? '').split(',').map(Number)
-  const server = role === 'coordinator' ? coordinatorServer(backends) : backendServer()
+  const data = argv.includes('--data') ? argv[argv.indexOf('--data') + 1] : undefined
+  const server = role === 'coordinator' ? coordinatorServer(backends) : backendServer(data ? durableStore(data) : undefined)
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)

@@ -1,0 +1,41 @@
+/**
+ * The durable floor of bench/durable-floor.ts is a real store: what a PUT through its coordinator
+ * wrote comes back from its backends' LMDB, a key never written is 404, and stopping it removes
+ * its processes and data.
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import test from 'ava'
+import { startBaseline } from '../../bench/baseline-coordinator.js'
+
+const floorDirs = () => new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('dynamo-floor-')))
+
+test('durable floor: PUT bodies are stored and read back; stop cleans up', async (t) => {
+  t.timeout(60_000)
+  const before = floorDirs()
+  const floor = await startBaseline({ durable: true })
+  const mine = [...floorDirs()].filter((d) => !before.has(d))
+  try {
+    t.is(floor.procs.length, 4)
+    t.true(floor.procs.every((p) => p.name.startsWith('floor-')))
+    const bodies = [Buffer.from('first'), Buffer.alloc(4096, 0x63), Buffer.from('third')]
+    for (const [i, body] of bodies.entries()) {
+      const put = await fetch(`${floor.url}/k/${i}`, { method: 'PUT', body })
+      t.is(put.status, 201)
+      await put.arrayBuffer()
+    }
+    for (const [i, body] of bodies.entries()) {
+      const got = await fetch(`${floor.url}/k/${i}`)
+      t.is(got.status, 200)
+      t.deepEqual(Buffer.from(await got.arrayBuffer()), body)
+    }
+    const missing = await fetch(`${floor.url}/k/never`)
+    t.is(missing.status, 404)
+    await missing.arrayBuffer()
+  } finally {
+    await floor.stop()
+  }
+  t.is(mine.length, 1)
+  for (const d of mine) t.false(existsSync(`${tmpdir()}/${d}`), 'data dir removed')
+  for (const p of floor.procs) t.throws(() => process.kill(p.pid, 0), undefined, `${p.name} stopped`)
+})
