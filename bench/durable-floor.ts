@@ -8,7 +8,8 @@
  * For each it prints ops/s, latency, and the CPU time (user + system, from /proc) its processes and
  * the load generator spent per PUT. The floor says what any durable W=2, N=3 store written in Node
  * can reach on this machine, so how far the cluster's ratio to the baseline can rise.
- * Usage: node --import=tsx bench/durable-floor.ts [--seconds S] [--concurrency C[,C..]] [--rounds R]
+ * Each system is first warmed (PUTs at c16 for --warmup seconds) so JIT compilation is over.
+ * Usage: node --import=tsx bench/durable-floor.ts [--seconds S] [--concurrency C[,C..]] [--rounds R] [--warmup S]
  */
 import { readCpuSeconds } from './rss-sampler.js'
 import { startBaseline } from './baseline-coordinator.js'
@@ -21,8 +22,14 @@ const args = process.argv.slice(2)
 const opt = (name: string, dflt: string): string => (args.includes(`--${name}`) ? String(args[args.indexOf(`--${name}`) + 1]) : dflt)
 const SECONDS = Number(opt('seconds', '8'))
 const CONCURRENCY = opt('concurrency', '16,64').split(',').map(Number)
-const ROUNDS = Number(opt('rounds', '2'))
+const ROUNDS = Number(opt('rounds', '3'))
+const WARMUP_S = Number(opt('warmup', '8'))
 const SIZE = 4096
+const USAGE = 'usage: node --import=tsx bench/durable-floor.ts [--seconds S] [--concurrency C[,C..]] [--rounds R] [--warmup S]'
+if ([SECONDS, ROUNDS, ...CONCURRENCY].some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(WARMUP_S) || WARMUP_S < 0) {
+  console.error(USAGE)
+  process.exit(2)
+}
 
 interface System {
   name: 'baseline' | 'floor' | 'cluster'
@@ -80,7 +87,7 @@ async function main(): Promise<void> {
     const runId = Date.now().toString(36)
     const spec: SmallSpec = { bucket: `floor-${runId}`, runId, body: Buffer.alloc(SIZE, 0x62), getKey: (i) => `g-${i}` }
     await ensureBucket(cluster.url, spec.bucket)
-    for (const s of systems) await cannon(s.url, 16, 1, SIZE, (i) => putRequest(spec, `warm-${s.name}`, i))
+    for (const s of systems) if (WARMUP_S > 0) await cannon(s.url, 16, WARMUP_S, SIZE, (i) => putRequest(spec, `warm-${s.name}`, i))
 
     const samples = new Map<string, Sample[]>()
     for (let round = 0; round < ROUNDS; round++) {

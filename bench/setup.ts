@@ -16,6 +16,8 @@ export const QUICK_OUT = join(ROOT, 'bench/results/quick')
 export interface Settings {
   quick: boolean
   durationS: number
+  /** Warm-up before the first scenario, per target: this long of small PUTs, then half as long of GETs. */
+  warmupS: number
   concurrency: number[]
   size: number
   largeSize: number
@@ -32,6 +34,8 @@ export const USAGE = `usage: node --import=tsx bench/run.ts [options]
   --quick               smoke test: ~2 s per scenario, 64 MiB instead of 1 GiB, 1,000 listed keys;
                         fails (exit 1) if any scenario had an error or completed nothing
   --duration SECONDS    per load scenario (default 10; 2 with --quick)
+  --warmup SECONDS      before the first scenario, each target takes this long of small PUTs and
+                        half as long of GETs at c16, so JIT compilation is over (default 8; 1 with --quick)
   --concurrency LIST    connections for the small-object scenarios, comma-separated (default 16,64);
                         the mixed scenario uses the largest
   --size BYTES          small-object size (default 4k); suffixes k, m, g (powers of 1024)
@@ -53,10 +57,10 @@ export function sizeLabel(bytes: number): string {
   return `${bytes} B`
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
+function positiveInt(name: string, text: string | undefined, fallback: number, min = 1): number {
   if (text === undefined) return fallback
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer, got ${text}`)
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} needs ${min === 0 ? 'a whole number >= 0' : 'a positive integer'}, got ${text}`)
   return n
 }
 
@@ -67,6 +71,7 @@ export function parseSettings(argv: string[]): Settings | 'help' {
     options: {
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       concurrency: { type: 'string' },
       size: { type: 'string' },
       'large-size': { type: 'string' },
@@ -84,6 +89,7 @@ export function parseSettings(argv: string[]): Settings | 'help' {
   const s: Settings = {
     quick,
     durationS: positiveInt('duration', v.duration, quick ? 2 : 10),
+    warmupS: positiveInt('warmup', v.warmup, quick ? 1 : 8, 0),
     concurrency,
     size: v.size ? parseSize(v.size) : 4096,
     largeSize: parseSize(v['large-size'] ?? '1m'),
