@@ -32,6 +32,8 @@ const FILL = Buffer.alloc(64 * 1024, 0x61)
 export interface Baseline {
   url: string
   procs: { name: string; pid: number }[]
+  /** The durable floor's data (removed by stop); undefined for the bare baseline. */
+  dataDir?: string | undefined
   stop(): Promise<void>
 }
 
@@ -243,6 +245,7 @@ export async function startBaseline(opts: { durable?: boolean } = {}): Promise<B
   return {
     url: `http://127.0.0.1:${coordinator.port}`,
     procs: started.map((s) => ({ name: `${kind}-${s.name}`, pid: s.child.pid as number })),
+    dataDir,
     stop,
   }
 }
