@@ -32,6 +32,8 @@ const FILL = Buffer.alloc(64 * 1024, 0x61)
 export interface Baseline {
   url: string
   procs: { name: string; pid: number }[]
+  /** The backends, each reachable directly (the durable floor's answer GETs from their own store). */
+  backendUrls: string[]
   /** The durable floor's data (removed by stop); undefined for the bare baseline. */
   dataDir?: string | undefined
   stop(): Promise<void>
@@ -47,6 +49,10 @@ interface DurableStore {
 /** A backend's PUT: consume the body, then answer; `store` (the durable floor) keeps it first, and answers GETs from it. */
 function backendServer(store?: DurableStore): http.Server {
   return http.createServer((req, res) => {
+    if (store && req.method !== 'GET' && req.method !== 'PUT') {
+      req.resume()
+      return void res.writeHead(405, { allow: 'GET, PUT', 'content-length': 0 }).end()
+    }
     if (req.method === 'GET' && store) {
       const held = store.get(req.url ?? '/')
       if (!held) return void res.writeHead(404, { 'content-length': 0 }).end()
@@ -125,9 +131,16 @@ function coordinatorServer(backends: readonly number[], quorum = 2): http.Server
     }
     const outs = backends.map((port) => {
       const out = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent })
-      out.on('error', fail)
+      // A backend fails at most once, whichever of its errors or its answer says so.
+      let failedHere = false
+      const failHere = (): void => {
+        if (failedHere) return
+        failedHere = true
+        fail()
+      }
+      out.on('error', failHere)
       out.once('response', (r) => {
-        r.on('error', fail)
+        r.on('error', failHere)
         if (done) return discard(r)
         if (isGet) {
           if (++answered < quorum) {
@@ -142,6 +155,8 @@ function coordinatorServer(backends: readonly number[], quorum = 2): http.Server
           return
         }
         r.resume()
+        // A backend that did not store (the durable floor's 500) is a failed replica, not a written one.
+        if ((r.statusCode ?? 502) >= 300) return failHere()
         r.once('end', () => {
           if (done || ++answered < quorum) return
           done = true
@@ -245,6 +260,7 @@ export async function startBaseline(opts: { durable?: boolean } = {}): Promise<B
   return {
     url: `http://127.0.0.1:${coordinator.port}`,
     procs: started.map((s) => ({ name: `${kind}-${s.name}`, pid: s.child.pid as number })),
+    backendUrls: started.slice(0, -1).map((s) => `http://127.0.0.1:${s.port}`),
     dataDir,
     stop,
   }

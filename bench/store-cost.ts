@@ -3,7 +3,7 @@
  * bare LMDB put, and a storage node's store (replicate; replicate after decoding and validating an
  * RPC request head; coordinate), all group-committed and synced (storage-node/store/group-commit.ts),
  * k writes per group. Separates what a commit costs from what a write adds to it.
- * Usage: node --import=tsx bench/store-cost.ts [--writes N] [--groups K[,K..]]
+ * The store's cases include what a node does to a received body (SHA-256 and a copy, ~0.01 ms).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,11 +15,10 @@ import { RpcRequestSchema } from '../shared/wire/rpc.js'
 import { BlobFiles } from '../storage-node/store/blob-files.js'
 import { GroupCommit } from '../storage-node/store/group-commit.js'
 import { LmdbObjectStore } from '../storage-node/store/lmdb-object-store.js'
+import { Owned } from './owned.js'
+import { intOptionsOrUsage } from './script-args.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, dflt: string): string => (args.includes(`--${name}`) ? String(args[args.indexOf(`--${name}`) + 1]) : dflt)
-const WRITES = Number(opt('writes', '3000'))
-const GROUPS = opt('groups', '1,4,12').split(',').map(Number)
+const USAGE = 'usage: node --import=tsx bench/store-cost.ts [--writes N] [--groups K[,K..]]'
 const BYTES = Buffer.alloc(4096, 0x62)
 const WARM_GROUPS = 200
 
@@ -29,12 +28,12 @@ const cpuMs = (): number => {
 }
 
 /** `WRITES` writes in groups of `k` concurrent ones (after a warm-up): CPU and wall ms per write. */
-async function measure(k: number, write: (i: number) => Promise<unknown>): Promise<{ cpu: number; wall: number }> {
+async function measure(writes: number, k: number, write: (i: number) => Promise<unknown>): Promise<{ cpu: number; wall: number }> {
   const group = (base: number) => Promise.all(Array.from({ length: k }, (_, j) => write(base + j)))
   for (let g = 0; g < WARM_GROUPS; g++) await group(1e9 + g * k)
   const c0 = cpuMs()
   const t0 = performance.now()
-  const groups = Math.ceil(WRITES / k)
+  const groups = Math.ceil(writes / k)
   for (let g = 0; g < groups; g++) await group(g * k)
   return { cpu: (cpuMs() - c0) / (groups * k), wall: (performance.now() - t0) / (groups * k) }
 }
@@ -44,12 +43,12 @@ function version(i: number, etag: string): Version {
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(WRITES) || WRITES < 1 || GROUPS.some((k) => !Number.isInteger(k) || k < 1)) {
-    console.error('usage: node --import=tsx bench/store-cost.ts [--writes N] [--groups K[,K..]]')
-    process.exitCode = 2
-    return
-  }
+  const o = intOptionsOrUsage(process.argv.slice(2), { writes: { default: 3000 }, groups: { default: [1, 4, 12], list: true } }, USAGE)
+  if (!o) return
+  const writes = o.writes[0] as number
+  const owned = new Owned()
   const dir = mkdtempSync(join(tmpdir(), 'store-cost-'))
+  owned.add(() => rmSync(dir, { recursive: true, force: true }))
   try {
     const blobs = new BlobFiles({ dataDir: join(dir, 'node'), inlineMaxBytes: 64 * 1024, maxObjectBytes: 2 ** 30 })
     await blobs.start()
@@ -82,19 +81,19 @@ async function main(): Promise<void> {
           store.coordinate('bench', `c-${k}-${i}`, { tombstone: false, contentType: 'application/octet-stream', expiresAt: Date.now() + 10_000 }, await blobs.fromBuffer(BYTES)),
       ],
     ]
-    console.log(`Durable 4 KiB writes in one process, ${WRITES} per row after ${WARM_GROUPS} warm-up groups`)
+    console.log(`Durable 4 KiB writes in one process, ${writes} per row after ${WARM_GROUPS} warm-up groups`)
     console.log('| writes per group | case | CPU ms per write | wall ms per write |')
     console.log('| ---: | --- | ---: | ---: |')
-    for (const k of GROUPS) {
+    for (const k of o.groups) {
       for (const [name, make] of cases) {
-        const m = await measure(k, make(k))
+        const m = await measure(writes, k, make(k))
         console.log(`| ${k} | ${name} | ${m.cpu.toFixed(3)} | ${m.wall.toFixed(3)} |`)
       }
     }
     await store.close()
     await floorRoot.close()
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await owned.stopAll()
   }
 }
 

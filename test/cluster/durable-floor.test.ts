@@ -1,7 +1,7 @@
 /**
  * The durable floor of bench/durable-floor.ts is a real store: what a PUT through its coordinator
- * wrote comes back from its backends' LMDB, a key never written is 404, and stopping it removes
- * its processes and data.
+ * wrote comes back through it and from each of its backends' LMDB, a key never written is 404, a
+ * method it does not store is refused, and stopping it removes its processes and data.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import test from 'ava'
@@ -28,6 +28,26 @@ test('durable floor: PUT bodies are stored and read back; stop cleans up', async
       t.is(got.status, 200)
       t.deepEqual(Buffer.from(await got.arrayBuffer()), body)
     }
+    // Every backend holds every body (the coordinator answered after 2; the third has finished by now or soon).
+    t.is(floor.backendUrls.length, 3)
+    for (const backend of floor.backendUrls) {
+      for (const [i, body] of bodies.entries()) {
+        let held: Buffer | undefined
+        for (let attempt = 0; attempt < 50 && !held; attempt++) {
+          const r = await fetch(`${backend}/k/${i}`)
+          const bytes = Buffer.from(await r.arrayBuffer())
+          if (r.status === 200) held = bytes
+          else await new Promise((done) => setTimeout(done, 100))
+        }
+        t.deepEqual(held, body, `${backend} holds /k/${i}`)
+      }
+    }
+    // A backend of the floor refuses what it cannot store (a HEAD or DELETE must not overwrite a body).
+    const del = await fetch(`${floor.backendUrls[0]}/k/0`, { method: 'DELETE' })
+    t.is(del.status, 405)
+    await del.arrayBuffer()
+    const still = await fetch(`${floor.backendUrls[0]}/k/0`)
+    t.deepEqual(Buffer.from(await still.arrayBuffer()), bodies[0])
     const missing = await fetch(`${floor.url}/k/never`)
     t.is(missing.status, 404)
     await missing.arrayBuffer()
