@@ -1,6 +1,6 @@
 /**
  * A cluster whose storage nodes each run in their own network namespace with their own address
- * (10.213.<k>.11, .12, ...), started through the same launcher as every other cluster; the proxy
+ * (<net>.<k>.11, .12, ...: see netns.ts), started through the same launcher as every other cluster; the proxy
  * and the checker stay in the root namespace and reach the nodes over the bridge. With
  * `linkProxies`, each node advertises a TcpFaultProxy on the bridge address instead of itself, so
  * all traffic to it (from peers and the proxy) crosses a link whose delay and resets a nemesis

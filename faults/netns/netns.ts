@@ -1,8 +1,9 @@
 /**
  * Private test networks on one machine (root only): a bridge in the root namespace holding
  * <net>.<k>.1/24, and one network namespace per test host joined to it by a veth pair, host i at
- * <net>.<k>.<10+i>, where <net> is the private /16 of `DYNAMO_TEST_NET` (default 10.213.0.0/16). Processes run inside a host with `ip netns exec` (which execs in place, so a
- * pid stays the process's own). Every network is recorded in a registry file before anything is
+ * <net>.<k>.<10+i>, where <net> is the private /16 of `DYNAMO_TEST_NET`, or else one the machine
+ * has no address or route in (see subnet.ts). Processes run inside a host with `ip netns exec`
+ * (which execs in place, so a pid stays the process's own). Every network is recorded in a registry file before anything is
  * created, so a run killed with SIGKILL is cleaned up by the next one (`sweepStaleNetworks`).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
@@ -11,8 +12,6 @@ import { command, tryCommand } from './command.js'
 import { blockInUse, testNetPrefix } from './subnet.js'
 import { isAlive } from '../../cluster-ctl/launcher.js'
 
-/** All test networks live in one private /16 (`DYNAMO_TEST_NET`): one /24 per live network, so concurrent runs never share addresses. */
-export const TEST_NET_PREFIX = testNetPrefix(process.env.DYNAMO_TEST_NET)
 /** /run is a tmpfs, cleared at boot exactly like the namespaces it describes. */
 const REGISTRY_DIR = '/run/dynamo-test-netns'
 /** Host addresses start at .11 (node-1), leaving .1 to the bridge. */
@@ -48,29 +47,35 @@ function registryFile(index: number): string {
   return join(REGISTRY_DIR, `net-${index}.json`)
 }
 
-function describe(index: number, names: readonly string[]): TestNetwork {
+/** `prefix`: the test /16's first two octets; the network is its /24 number `index`. */
+function describe(prefix: string, index: number, names: readonly string[]): TestNetwork {
   // Interface names are limited to 15 bytes: keep them short and derived from the index alone.
   return {
     index,
     bridge: `dyn${index}br`,
-    bridgeAddress: `${TEST_NET_PREFIX}.${index}.1`,
+    bridgeAddress: `${prefix}.${index}.1`,
     hosts: names.map((name, j) => ({
       name,
       namespace: `dynamo-${index}-${name}`,
       veth: `dyn${index}v${j + 1}`,
-      address: `${TEST_NET_PREFIX}.${index}.${FIRST_HOST_OCTET + j + 1}`,
+      address: `${prefix}.${index}.${FIRST_HOST_OCTET + j + 1}`,
     })),
   }
 }
 
-/** Claim a free /24: the first index with no registry file (created exclusively, so two runs cannot both claim it) and no address or route of the machine in it. */
+/**
+ * Claim a free /24 of the test /16 (all test networks of a run live in one private /16, one /24 per
+ * live network): the first index with no registry file (created exclusively, so two runs cannot
+ * both claim it) and no address or route of the machine in it.
+ */
 async function claimIndex(names: readonly string[]): Promise<TestNetwork> {
   mkdirSync(REGISTRY_DIR, { recursive: true })
   const addrs = await command('ip', ['-4', '-o', 'addr', 'show'])
   const routes = await command('ip', ['-4', 'route', 'show', 'table', 'all'])
+  const prefix = testNetPrefix(process.env.DYNAMO_TEST_NET, addrs, routes)
   for (let index = 0; index < 256; index++) {
-    if (blockInUse(`${TEST_NET_PREFIX}.${index}.0/24`, addrs, routes)) continue
-    const network = describe(index, names)
+    if (blockInUse(`${prefix}.${index}.0/24`, addrs, routes)) continue
+    const network = describe(prefix, index, names)
     let fd: number
     try {
       fd = openSync(registryFile(index), 'wx')
@@ -84,7 +89,7 @@ async function claimIndex(names: readonly string[]): Promise<TestNetwork> {
     }
     return network
   }
-  throw new Error(`no free /24 left in ${TEST_NET_PREFIX}.0.0/16`)
+  throw new Error(`no free /24 left in ${prefix}.0.0/16`)
 }
 
 /** Create a bridge and one namespace per name; on any failure, removes what it made and throws. */

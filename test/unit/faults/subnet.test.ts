@@ -12,14 +12,31 @@ local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1
 broadcast 10.99.3.255 dev br9 table local proto kernel scope link src 10.99.3.1
 `
 
-test('testNetPrefix: default 10.213, any private /16 accepted, anything else refused', (t) => {
-  t.is(testNetPrefix(undefined), '10.213')
-  t.is(testNetPrefix(''), '10.213')
-  t.is(testNetPrefix('10.77.0.0/16'), '10.77')
-  t.is(testNetPrefix('172.31.0.0/16'), '172.31')
-  t.is(testNetPrefix(' 192.168.0.0/16 '), '192.168')
+test('testNetPrefix: DYNAMO_TEST_NET taken when it is a private /16, anything else refused', (t) => {
+  t.is(testNetPrefix('10.77.0.0/16', ADDRS, ROUTES), '10.77')
+  t.is(testNetPrefix('172.31.0.0/16', ADDRS, ROUTES), '172.31')
+  t.is(testNetPrefix(' 192.168.0.0/16 ', ADDRS, ROUTES), '192.168')
   for (const bad of ['8.8.0.0/16', '172.32.0.0/16', '192.169.0.0/16', '10.213', '10.213.0.0/24', '10.256.0.0/16', '10.1.2.0/16', 'ten']) {
-    t.throws(() => testNetPrefix(bad), { message: /DYNAMO_TEST_NET/ }, bad)
+    t.throws(() => testNetPrefix(bad, ADDRS, ROUTES), { message: /DYNAMO_TEST_NET/ }, bad)
+  }
+})
+
+test('testNetPrefix unset: the first private /16 with no address or route of the machine', (t) => {
+  t.is(testNetPrefix(undefined, '', ''), '10.213')
+  t.is(testNetPrefix('', '', ''), '10.213')
+  t.is(testNetPrefix(undefined, ADDRS, ROUTES), '10.214', '10.213 holds a route')
+  t.is(testNetPrefix(undefined, '', 'default via 192.0.2.1 dev eth0\n10.213.0.0/16 dev x\n10.214.9.0/24 dev y\n'), '10.215')
+  t.is(testNetPrefix(undefined, '', '10.0.0.0/8 dev tun0\n'), '172.16', 'a 10/8 VPN: the next private block')
+  t.is(testNetPrefix(undefined, '', '10.0.0.0/8 dev tun0\n172.16.0.0/12 dev tun1\n'), '192.168')
+  t.throws(() => testNetPrefix(undefined, '', '10.0.0.0/8 dev a\n172.16.0.0/12 dev b\n192.168.0.0/16 dev c\n'), { message: /DYNAMO_TEST_NET/ })
+  // Property: whatever /16s are routed, the choice is free and every candidate before it is used.
+  for (let seed = 0; seed < 50; seed++) {
+    const routed = Array.from({ length: 1 + (seed % 7) }, (_, i) => (213 + ((seed * 31 + i * 7) % 40)) % 256)
+    const routes = routed.map((b) => `10.${b}.${seed % 256}.0/24 dev t${b}`).join('\n')
+    const prefix = testNetPrefix(undefined, '', routes)
+    t.false(blockInUse(`${prefix}.0.0/16`, '', routes), prefix)
+    const second = Number(prefix.split('.')[1])
+    for (let b = 213; b !== second; b = (b + 1) % 256) t.true(routed.includes(b), `10.${b} skipped only if routed`)
   }
 })
 
