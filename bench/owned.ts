@@ -8,12 +8,16 @@ export class Owned {
   private readonly starting = new Set<Promise<unknown>>()
   private stopping: Promise<void> | undefined
 
-  constructor() {
+  /** `onSignal` hears of a SIGINT/SIGTERM before the stopping starts (to log it). */
+  constructor(onSignal?: (signal: NodeJS.Signals) => void) {
     for (const [signal, code] of [
       ['SIGINT', 130],
       ['SIGTERM', 143],
     ] as const) {
-      process.once(signal, () => void this.stopAll().then(() => process.exit(code)))
+      process.once(signal, () => {
+        onSignal?.(signal)
+        void this.stopAll().then(() => process.exit(code))
+      })
     }
   }
 

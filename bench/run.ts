@@ -9,21 +9,16 @@ import { join } from 'node:path'
 import { hasServerEnv, serverEnv } from '../cluster-ctl/malloc-env.js'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
+import { Owned } from './owned.js'
 import { withBenchTables } from './readme-table.js'
 import { type Report, type Row, type RssRow, rssRows, markdown, withRatio, writeReport } from './report.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
 import { commitInfo, machine, parseSettings, QUICK_OUT, ROOT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
 import type { Stats } from './stats.js'
 
-const cleanups: (() => Promise<void>)[] = []
-let cleaning: Promise<void> | undefined
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup:', err))
-  })()
-  return cleaning
-}
+/** What this run started (created in main, so the parent that only re-runs itself owns nothing). */
+let owned: Owned | undefined
+const cleanup = (): Promise<void> => owned?.stopAll() ?? Promise.resolve()
 
 function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
@@ -147,25 +142,19 @@ async function main(): Promise<number> {
     log(`run deadline of ${deadlineMs / 60_000} min passed: stopping`)
     void cleanup().finally(() => process.exit(2))
   }, deadlineMs).unref()
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`${sig}: stopping everything this run started`)
-      void cleanup().finally(() => process.exit(130))
-    })
-  }
+  const own = new Owned((sig) => log(`${sig}: stopping everything this run started`))
+  owned = own
   let cluster: Target
   if (s.target) {
     cluster = { name: 'cluster', url: s.target, procs: [] }
     log(`measuring ${s.target} (memory of its processes is not sampled)`)
   } else {
     log('starting the cluster: 4 nodes + proxy, N=3 R=2 W=2, default settings')
-    const own = await startOwnCluster(4)
-    cleanups.push(own.stop)
-    cluster = { name: 'cluster', url: own.url, procs: own.procs }
-    log(`  proxy ${own.url}; pids ${own.procs.map((p) => `${p.name}=${p.pid}`).join(' ')}`)
+    const started = await own.start(() => startOwnCluster(4))
+    cluster = { name: 'cluster', url: started.url, procs: started.procs }
+    log(`  proxy ${started.url}; pids ${started.procs.map((p) => `${p.name}=${p.pid}`).join(' ')}`)
   }
-  const b = await startBaseline()
-  cleanups.push(b.stop)
+  const b = await own.start(() => startBaseline())
   const baseline: Target = { name: 'baseline', url: b.url, procs: b.procs }
   log(`baseline coordinator ${b.url}`)
 

@@ -1,6 +1,6 @@
 /**
- * Options and CPU readings shared by the small bench scripts (durable-floor, store-cost,
- * warmup-curve): whole-number options parsed strictly (an unknown or malformed option is a usage
+ * Options and CPU readings shared by the bench scripts (setup.ts's settings use `wholeNumber`;
+ * durable-floor, store-cost and warmup-curve `intOptions`): whole-number options parsed strictly (an unknown or malformed option is a usage
  * error, never silently ignored), and the CPU time of processes that must still be alive.
  */
 import { parseArgs } from 'node:util'
@@ -34,14 +34,16 @@ export function intOptions<K extends string>(argv: readonly string[], spec: Reco
       out[key] = Array.isArray(dflt) ? dflt : [dflt]
       continue
     }
-    const parts = list ? text.split(',') : [text]
-    const nums = parts.map((p) => Number(p.trim()))
-    if (parts.some((p) => p.trim() === '') || nums.some((n) => !Number.isInteger(n) || n < min)) {
-      throw new UsageError(`--${key} needs ${list ? 'a comma-separated list of ' : ''}whole numbers >= ${min}, got ${text}`)
-    }
-    out[key] = nums
+    out[key] = (list ? text.split(',') : [text]).map((part) => wholeNumber(key, part, min, text))
   }
   return out
+}
+
+/** `text` as a whole number >= `min`, else a UsageError naming `--name` (and `whole`, the option's full text). */
+export function wholeNumber(name: string, text: string, min = 1, whole = text): number {
+  const n = Number(text.trim())
+  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`--${name} needs whole numbers >= ${min}, got ${whole}`)
+  return n
 }
 
 /** `intOptions`, or undefined after printing the problem and `usage` and setting exit code 2. */

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { wholeNumber } from './script-args.js'
 import { type ClusterLayout, freePorts, knownProcesses, layoutUnder, runningPid, startCluster, stopProcesses } from '../cluster-ctl/launcher.js'
 
 export const ROOT = resolve(import.meta.dirname, '..')
@@ -58,10 +59,7 @@ export function sizeLabel(bytes: number): string {
 }
 
 function positiveInt(name: string, text: string | undefined, fallback: number, min = 1): number {
-  if (text === undefined) return fallback
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} needs ${min === 0 ? 'a whole number >= 0' : 'a positive integer'}, got ${text}`)
-  return n
+  return text === undefined ? fallback : wholeNumber(name, text, min)
 }
 
 export function parseSettings(argv: string[]): Settings | 'help' {
