@@ -21,6 +21,12 @@ import type { RootDatabase } from 'lmdb'
 const ABORTABLE_SYNCHRONOUS = 1 | 2
 const NO_SYNC_FLUSH = 0x10000
 
+/** Told the outcome of every group's transaction (e.g. to keep derived state in step with it). */
+export interface CommitListener {
+  committed(): void
+  aborted(): void
+}
+
 interface Queued {
   fn: () => unknown
   resolve: (value: unknown) => void
@@ -29,27 +35,44 @@ interface Queued {
 
 export class GroupCommit {
   private queue: Queued[] = []
-  private scheduled = false
+  private scheduled: Promise<void> | undefined
+  private closed = false
 
   /** `durable`: sync each group's commit to disk before resolving; else leave it to the OS (a crash may lose it). */
   constructor(
     private readonly root: RootDatabase,
     private readonly durable: boolean,
+    private readonly listener?: CommitListener,
   ) {}
 
   /** Run `fn` inside the next group's transaction; resolves with its result once the group is committed (and synced when durable). */
   run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
-      if (!this.scheduled) {
-        this.scheduled = true
-        setImmediate(() => this.commit())
+      if (this.closed) {
+        reject(new Error('the store is closed'))
+        return
       }
+      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
+      this.scheduled ??= new Promise<void>((done) =>
+        setImmediate(() => {
+          this.scheduled = undefined
+          try {
+            this.commit()
+          } finally {
+            done()
+          }
+        }),
+      )
     })
   }
 
+  /** Refuse new work; resolves once the group already asked for has committed. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.scheduled
+  }
+
   private commit(): void {
-    this.scheduled = false
     const group = this.queue
     this.queue = []
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = []
@@ -68,9 +91,11 @@ export class GroupCommit {
       }, this.durable ? ABORTABLE_SYNCHRONOUS : ABORTABLE_SYNCHRONOUS | NO_SYNC_FLUSH)
     } catch (err) {
       // The commit itself failed (a full map, an I/O error): nothing of the group is stored.
+      this.listener?.aborted()
       for (const q of group) q.reject(err)
       return
     }
+    this.listener?.committed()
     group.forEach((q, i) => {
       const o = outcomes[i] as (typeof outcomes)[number]
       if (o.ok) q.resolve(o.value)

@@ -77,6 +77,15 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
 
 const OWN: Space = { kind: 'own' }
 
+/** Meta key of the segment index's state: 'open' while a store has it open, 'clean' once closed with every change written. */
+const INDEX_STATE = 'segmentIndex'
+/** The segment index's pending changes are written once this many have gathered, or this long after the last flush. */
+const INDEX_FLUSH_CHANGES = 20_000
+const INDEX_FLUSH_MS = 5_000
+const INDEX_CHECK_MS = 1_000
+/** Changes written per group commit by a flush (a few ms of the event loop). */
+const INDEX_SLICE = 512
+
 export class LmdbObjectStore implements ObjectStore {
   readonly actor: string
   private readonly root: RootDatabase
@@ -91,26 +100,32 @@ export class LmdbObjectStore implements ObjectStore {
   readonly segments: SegmentIndex
   private readonly now: () => number
   private readonly group: GroupCommit
+  private readonly indexTimer: NodeJS.Timeout
+  private indexFlush: Promise<void> | undefined
+  private indexFlushedAt = 0
+  private closing = false
 
   constructor(private readonly init: LmdbObjectStoreInit) {
     this.now = init.now ?? Date.now
     this.root = open({ path: `${init.dataDir}/meta`, compression: false })
-    this.group = new GroupCommit(this.root, init.durability !== 'none')
+    this.segments = new SegmentIndex(this.root)
+    this.group = new GroupCommit(this.root, init.durability !== 'none', this.segments)
     this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
     this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
     this.meta = this.root.openDB<string | number, string>({ name: 'meta' })
     this.hintLedger = new HintLedger(this.root, this.meta, init.maxHintBytes)
     this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
-    this.segments = new SegmentIndex(this.root)
     try {
       this.checkLayout()
     } catch (err) {
       void this.root.close()
       throw err
     }
-    this.indexExisting()
+    this.openIndex()
     this.actor = this.loadActor()
+    this.indexTimer = setInterval(() => this.flushIndex(false), INDEX_CHECK_MS)
+    this.indexTimer.unref()
   }
 
   /**
@@ -127,12 +142,49 @@ export class LmdbObjectStore implements ObjectStore {
     if (layout < STORE_LAYOUT && (this.init.embedMaxBytes ?? DEFAULT_EMBED_MAX_BYTES) > 0) this.meta.putSync('layout', STORE_LAYOUT)
   }
 
-  /** A data directory written before the segment index existed gets its index built once. */
-  private indexExisting(): void {
-    if (!this.segments.isEmpty()) return
-    this.root.transactionSync(() => {
-      for (const { key, value } of this.objects.getRange({})) this.segments.record(key[0], key[1], value.versions)
-    })
+  /**
+   * The segment index's changes reach its table after their writes (see segment-index.ts), so a
+   * store that was not closed cleanly lost some: its index is rebuilt from the records, in one
+   * transaction, before the first write. So is an empty index beside records (a data directory
+   * written before the index existed). Then the index is marked open until close marks it clean.
+   */
+  private openIndex(): void {
+    const clean = this.meta.get(INDEX_STATE) === 'clean'
+    if (!clean || (this.segments.isEmpty() && this.objects.getKeysCount({ limit: 1 }) > 0)) {
+      const t0 = performance.now()
+      let keys = 0
+      const objects = this.objects
+      this.root.transactionSync(() => {
+        keys = this.segments.rebuild(
+          (function* () {
+            for (const { key, value } of objects.getRange({})) yield { bucket: key[0], key: key[1], versions: value.versions }
+          })(),
+        )
+      })
+      if (keys > 0) this.init.log?.info({ keys, ms: Math.round(performance.now() - t0) }, clean ? 'segment index built from the records' : 'segment index rebuilt from the records (the store was not closed cleanly)')
+    }
+    this.meta.putSync(INDEX_STATE, 'open')
+  }
+
+  /**
+   * Write the index's pending changes, a slice per group commit, once enough have gathered or
+   * enough time has passed (`all`: every one now). One flush runs at a time.
+   */
+  private flushIndex(all: boolean): Promise<void> {
+    const due = all || this.segments.unflushed >= INDEX_FLUSH_CHANGES || (this.segments.unflushed > 0 && performance.now() - this.indexFlushedAt >= INDEX_FLUSH_MS)
+    if (!due) return this.indexFlush ?? Promise.resolve()
+    this.indexFlush ??= (async () => {
+      try {
+        while (this.segments.unflushed > 0) await this.group.run(() => this.segments.flushSlice(INDEX_SLICE))
+        this.indexFlushedAt = performance.now()
+      } catch (err) {
+        // Left pending, for the next flush or the final one at close.
+        if (!this.closing) this.init.log?.warn({ err: String(err) }, 'segment index flush failed')
+      } finally {
+        this.indexFlush = undefined
+      }
+    })()
+    return this.indexFlush
   }
 
   /** A fresh data directory gets a fresh epoch: its counters can never collide with a lost disk's (riak kv679). */
@@ -463,6 +515,16 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true
+    clearInterval(this.indexTimer)
+    await this.group.close()
+    await this.indexFlush
+    // Every committed change of the index, and the mark that it is complete, in one synced transaction.
+    this.root.transactionSync(() => {
+      this.segments.flushSlice(Number.POSITIVE_INFINITY)
+      this.meta.put(INDEX_STATE, 'clean')
+    })
+    this.segments.committed()
     await this.root.flushed
     await this.root.close()
   }

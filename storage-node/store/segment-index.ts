@@ -1,8 +1,19 @@
 /**
  * The anti-entropy index of a node's own data: keys grouped into 256 segments by the top byte of
- * their ring position, each with the ids of the versions held. Kept in the same LMDB transaction as
- * the versions (one small write per change), so comparing a segment with a peer reads one key range
- * instead of the whole store.
+ * their ring position, each with the ids of the versions held, so comparing a segment with a peer
+ * reads one key range instead of the whole store.
+ *
+ * The index is derived data, and it is kept off the write path (as Riak's AAE hash trees are): a
+ * write's transaction records the key's new ids in memory, and they reach the index table later,
+ * every few seconds, in key order, a slice per group commit (see flushSlice). Written with every
+ * write's transaction, the index cost a storage node ~0.2 ms of CPU per 4 KiB PUT (1.22 -> 0.98
+ * ms per PUT over the cluster at concurrency 64, measured with it switched off): a leaf page of a
+ * second B-tree dirtied, written and synced per write. Flushed in key order, one page takes the
+ * changes of many writes. Readers of a segment see the table merged with what is not yet flushed.
+ *
+ * What is not yet flushed is lost with a crash: the store marks the index open in its meta table
+ * before its first write and clean after its last flush at close, and rebuilds the index from the
+ * records when it opens one that was not closed cleanly (see LmdbObjectStore).
  */
 import type { Database, RootDatabase } from 'lmdb'
 import { objectPosition } from '../../shared/ring/hash.js'
@@ -22,31 +33,131 @@ export interface SegmentEntry {
   ids: string
 }
 
+type IndexKey = [number, string, string]
+/** A key's ids as they now are; null: the key is gone. */
+type Change = { at: IndexKey; ids: string | null }
+
+const changeKey = (at: IndexKey): string => `${at[0]}\u0000${at[1]}\u0000${at[2]}`
+
+function compareAt(a: IndexKey, b: IndexKey): number {
+  if (a[0] !== b[0]) return a[0] - b[0]
+  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1
+  return a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0
+}
+
 export class SegmentIndex {
-  private readonly db: Database<string, [number, string, string]>
+  private readonly db: Database<string, IndexKey>
+  /** Changes made by the transaction now running (they count once it has committed). */
+  private staged: Change[] = []
+  /** Committed changes not yet in the table, by segment, then by key. */
+  private readonly pending = new Map<number, Map<string, Change>>()
+  private pendingCount = 0
+  /** Changes written by the transaction now running (back to pending if it fails). */
+  private flushing: Change[] = []
 
   constructor(root: RootDatabase) {
-    this.db = root.openDB<string, [number, string, string]>({ name: 'segments' })
+    this.db = root.openDB<string, IndexKey>({ name: 'segments' })
   }
 
   /** Inside a write transaction: the key now holds `versions` (none: it is gone). */
   record(bucket: string, key: string, versions: readonly Pick<Version, 'dot'>[]): void {
-    const at: [number, string, string] = [segmentOf(bucket, key), bucket, key]
-    if (versions.length === 0) this.db.remove(at)
-    else
-      this.db.put(
-        at,
-        versions
-          .map((v) => versionId(v.dot))
-          .sort()
-          .join(' '),
-      )
+    const ids = versions.length === 0 ? null : versions.map((v) => versionId(v.dot)).sort().join(' ')
+    this.staged.push({ at: [segmentOf(bucket, key), bucket, key], ids })
   }
 
-  *entries(segment: number): Generator<SegmentEntry> {
-    for (const { key, value } of this.db.getRange({ start: [segment, '', ''], end: [segment + 1, '', ''] })) {
-      yield { bucket: key[1], key: key[2], ids: value }
+  /** The write transaction committed: what it recorded counts, what it flushed is in the table. */
+  committed(): void {
+    for (const c of this.staged) {
+      let bySegment = this.pending.get(c.at[0])
+      if (!bySegment) {
+        bySegment = new Map()
+        this.pending.set(c.at[0], bySegment)
+      }
+      const k = changeKey(c.at)
+      if (!bySegment.has(k)) this.pendingCount++
+      bySegment.set(k, c)
     }
+    this.staged = []
+    this.flushing = []
+  }
+
+  /** The write transaction failed: nothing it recorded happened, and what it flushed is still pending. */
+  aborted(): void {
+    this.staged = []
+    for (const c of this.flushing) {
+      let bySegment = this.pending.get(c.at[0])
+      if (!bySegment) {
+        bySegment = new Map()
+        this.pending.set(c.at[0], bySegment)
+      }
+      const k = changeKey(c.at)
+      // A change committed since is newer than the one that failed to reach the table.
+      if (bySegment.has(k)) continue
+      bySegment.set(k, c)
+      this.pendingCount++
+    }
+    this.flushing = []
+  }
+
+  /** Committed changes not yet in the table. */
+  get unflushed(): number {
+    return this.pendingCount
+  }
+
+  /**
+   * Inside a write transaction: write up to `max` pending changes to the table, the lowest keys
+   * first (neighbouring keys share leaf pages). Returns how many it wrote.
+   */
+  flushSlice(max: number): number {
+    const segments = [...this.pending.keys()].sort((a, b) => a - b)
+    let written = 0
+    for (const s of segments) {
+      const bySegment = this.pending.get(s) as Map<string, Change>
+      const changes = [...bySegment.values()].sort((a, b) => compareAt(a.at, b.at))
+      for (const c of changes) {
+        if (written === max) return written
+        if (c.ids === null) this.db.remove(c.at)
+        else this.db.put(c.at, c.ids)
+        bySegment.delete(changeKey(c.at))
+        this.pendingCount--
+        this.flushing.push(c)
+        written++
+      }
+      this.pending.delete(s)
+    }
+    return written
+  }
+
+  /** Inside a write transaction: empty the table and index every record given (pending changes are dropped: the records are newer). */
+  rebuild(records: Iterable<{ bucket: string; key: string; versions: readonly Pick<Version, 'dot'>[] }>): number {
+    this.db.clearSync()
+    this.pending.clear()
+    this.pendingCount = 0
+    let n = 0
+    for (const r of records) {
+      if (r.versions.length === 0) continue
+      this.db.put([segmentOf(r.bucket, r.key), r.bucket, r.key], r.versions.map((v) => versionId(v.dot)).sort().join(' '))
+      n++
+    }
+    return n
+  }
+
+  /** The keys of one segment, in key order: the table merged with the changes not yet flushed. */
+  *entries(segment: number): Generator<SegmentEntry> {
+    const bySegment = this.pending.get(segment)
+    if (!bySegment || bySegment.size === 0) {
+      for (const { key, value } of this.db.getRange({ start: [segment, '', ''], end: [segment + 1, '', ''] })) yield { bucket: key[1], key: key[2], ids: value }
+      return
+    }
+    const merged = new Map<string, SegmentEntry & { at: IndexKey }>()
+    for (const { key, value } of this.db.getRange({ start: [segment, '', ''], end: [segment + 1, '', ''] })) {
+      merged.set(changeKey(key), { at: key, bucket: key[1], key: key[2], ids: value })
+    }
+    for (const [k, c] of bySegment) {
+      if (c.ids === null) merged.delete(k)
+      else merged.set(k, { at: c.at, bucket: c.at[1], key: c.at[2], ids: c.ids })
+    }
+    for (const e of [...merged.values()].sort((a, b) => compareAt(a.at, b.at))) yield { bucket: e.bucket, key: e.key, ids: e.ids }
   }
 
   isEmpty(): boolean {

@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { EntityTooLargeError, HintStoreFullError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
@@ -727,6 +730,54 @@ test('a store opened without a segment index (older data) builds it from its ver
   await env.close()
   const again = await openStore(t, first.dir)
   t.is([...again.store.segmentEntries(segmentOf('b', 'old'))].find((e) => e.key === 'old')?.ids, versionId(w.version.dot))
+})
+
+/** Info lines a store logs (the rest of a logger is not used by it). */
+function infoLog(): { log: Logger; lines: string[] } {
+  const lines: string[] = []
+  const log = { info: (_obj: unknown, msg: string) => lines.push(msg), warn: () => {}, error: () => {} } as unknown as Logger
+  return { log, lines }
+}
+
+/** Every entry of the segment index, as sorted `[bucket/key, ids]` pairs. */
+const allEntries = (store: LmdbObjectStore): [string, string][] => {
+  const out: [string, string][] = []
+  for (let s = 0; s < 256; s++) for (const e of store.segmentEntries(s)) out.push([`${e.bucket}/${e.key}`, e.ids])
+  return out.sort(([a], [b]) => (a < b ? -1 : 1))
+}
+const sortedPairs = (pairs: Iterable<[string, string]>): [string, string][] => [...pairs].sort(([a], [b]) => (a < b ? -1 : 1))
+
+test('a store closed cleanly keeps its segment index: reopened, it is read from the table, not rebuilt', async (t) => {
+  const first = await openStore(t)
+  const written = new Map<string, string>()
+  for (let i = 0; i < 30; i++) written.set(`b/k${i}`, versionId((await first.store.coordinate('b', `k${i}`, {}, await body(first.blobs, `v${i}`))).version.dot))
+  await first.close()
+  const { log, lines } = infoLog()
+  const again = await openStore(t, first.dir, { log })
+  t.deepEqual(lines.filter((l) => l.includes('segment index')), [])
+  t.deepEqual(allEntries(again.store), sortedPairs(written))
+})
+
+const execFileAsync = promisify(execFile)
+const crashWriter = fileURLToPath(new URL('../../helpers/crash-writer.ts', import.meta.url))
+
+test('a store killed with its segment index changes in memory rebuilds the index from its records when reopened', async (t) => {
+  const dir = await mkdtemp(join(root, 'node-'))
+  // The writer is killed by its own SIGKILL once it has printed what it wrote.
+  const run = await execFileAsync(process.execPath, ['--import=tsx', crashWriter, dir, '20']).then(
+    () => undefined,
+    (err: { signal?: string; stdout?: string }) => err,
+  )
+  t.is(run?.signal, 'SIGKILL')
+  const written = JSON.parse(run?.stdout ?? '{}') as Record<string, string>
+  t.is(Object.keys(written).length, 40)
+  t.true(written.k0?.endsWith('.2'), 'k0 was overwritten after the clean close')
+  const { log, lines } = infoLog()
+  const { store } = await openStore(t, dir, { log })
+  t.true(lines.some((l) => l.includes('rebuilt')), lines.join('; '))
+  t.deepEqual(allEntries(store), sortedPairs(Object.entries(written).map(([k, id]): [string, string] => [`b/${k}`, id])))
+  t.is(store.versions('b', 'k7').length, 1, 'the acknowledged writes themselves are there')
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
 })
 
 // ---------------------------------------------------------------------------------------------

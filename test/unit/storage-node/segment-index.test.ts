@@ -1,0 +1,162 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test, { type ExecutionContext } from 'ava'
+import { open, type RootDatabase } from 'lmdb'
+import { GroupCommit } from '../../../storage-node/store/group-commit.js'
+import { SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
+
+async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
+  const dir = await mkdtemp(join(tmpdir(), 'segment-index-'))
+  const root = open({ path: dir, compression: false })
+  t.teardown(async () => {
+    await root.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return root
+}
+
+/** A small deterministic generator (mulberry32), so a failing case can be replayed from its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
+  }
+}
+
+const ids = (...counters: number[]) => counters.map((c) => ({ dot: { actor: 'n~1', counter: c } }))
+const idText = (...counters: number[]) => counters.map((c) => `n~1.${c}`).sort().join(' ')
+
+/** Every entry of every segment, as `bucket/key -> ids` (in key order, for comparison). */
+function everything(index: SegmentIndex): Map<string, string> {
+  const out = new Map<string, string>()
+  for (let s = 0; s < SEGMENTS; s++) {
+    let last = ''
+    for (const e of index.entries(s)) {
+      const k = `${e.bucket}/${e.key}`
+      if (segmentOf(e.bucket, e.key) !== s) throw new Error(`${k} listed in segment ${s}`)
+      if (k <= last) throw new Error(`segment ${s} is not in key order at ${k}`)
+      last = k
+      out.set(k, e.ids)
+    }
+  }
+  return sorted(out)
+}
+
+const sorted = (m: Map<string, string>): Map<string, string> => new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+
+test('a committed change is read back at once, before and after it reaches the table', async (t) => {
+  const root = await openRoot(t)
+  {
+    const index = new SegmentIndex(root)
+    root.transactionSync(() => index.record('b', 'k', ids(2, 1)))
+    index.committed()
+    t.is(index.unflushed, 1)
+    t.deepEqual([...index.entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
+    root.transactionSync(() => t.is(index.flushSlice(10), 1))
+    index.committed()
+    t.is(index.unflushed, 0)
+    t.deepEqual([...index.entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
+    // A second index object over the same table (a reopened store) finds it there.
+    t.deepEqual([...new SegmentIndex(root).entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
+    root.transactionSync(() => index.record('b', 'k', []))
+    index.committed()
+    t.deepEqual([...index.entries(segmentOf('b', 'k'))], [], 'a pending removal hides the flushed entry')
+    root.transactionSync(() => index.flushSlice(10))
+    index.committed()
+    t.deepEqual([...new SegmentIndex(root).entries(segmentOf('b', 'k'))], [])
+  }
+})
+
+test('what an aborted transaction recorded never counts; what it flushed stays pending', async (t) => {
+  const root = await openRoot(t)
+  const index = new SegmentIndex(root)
+  root.transactionSync(() => index.record('b', 'kept', ids(1)))
+  index.committed()
+  t.throws(() =>
+    root.transactionSync(() => {
+      index.flushSlice(10)
+      index.record('b', 'lost', ids(1))
+      throw new Error('disk full')
+    }),
+  )
+  index.aborted()
+  t.is(index.unflushed, 1)
+  t.deepEqual(everything(index), new Map([['b/kept', idText(1)]]))
+  t.deepEqual(everything(new SegmentIndex(root)), new Map(), 'the table holds nothing of the aborted flush')
+})
+
+test('a group commit tells the index how each group ended', async (t) => {
+  const root = await openRoot(t)
+  const index = new SegmentIndex(root)
+  const group = new GroupCommit(root, false, index)
+  await Promise.all([group.run(() => index.record('b', 'x', ids(1))), group.run(() => index.record('b', 'y', ids(3)))])
+  t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
+  await group.run(() => index.flushSlice(1))
+  t.is(index.unflushed, 1)
+  await group.close()
+  await t.throwsAsync(group.run(() => index.record('b', 'z', ids(1))), { message: /closed/ })
+  t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
+})
+
+test('property: after any run of writes, slice flushes and aborted transactions, reads equal the committed state', async (t) => {
+  for (let seed = 1; seed <= 25; seed++) {
+    const root = await openRoot(t)
+    const index = new SegmentIndex(root)
+    const random = rng(seed)
+    const model = new Map<string, string>()
+    const keys = Array.from({ length: 40 }, (_, i) => ({ bucket: i % 3 === 0 ? 'a' : 'b', key: `k${i}` }))
+    for (let step = 0; step < 120; step++) {
+      const changes = Array.from({ length: 1 + Math.floor(random() * 6) }, () => {
+        const k = keys[Math.floor(random() * keys.length)] as (typeof keys)[number]
+        const counters = random() < 0.2 ? [] : Array.from({ length: 1 + Math.floor(random() * 3) }, () => 1 + Math.floor(random() * 9))
+        return { ...k, counters }
+      })
+      const slice = random() < 0.4 ? Math.floor(random() * 8) : 0
+      const abort = random() < 0.15
+      const tx = () =>
+        root.transactionSync(() => {
+          if (slice > 0) index.flushSlice(slice)
+          for (const c of changes) index.record(c.bucket, c.key, ids(...c.counters))
+          if (abort) throw new Error('aborted')
+        })
+      if (abort) {
+        t.throws(tx)
+        index.aborted()
+      } else {
+        tx()
+        index.committed()
+        for (const c of changes) {
+          if (c.counters.length === 0) model.delete(`${c.bucket}/${c.key}`)
+          else model.set(`${c.bucket}/${c.key}`, idText(...c.counters))
+        }
+      }
+      t.deepEqual(everything(index), sorted(model), `seed ${seed}, step ${step}`)
+    }
+    root.transactionSync(() => index.flushSlice(Number.POSITIVE_INFINITY))
+    index.committed()
+    t.is(index.unflushed, 0)
+    t.deepEqual(everything(new SegmentIndex(root)), sorted(model), `seed ${seed}: the table alone, after a full flush`)
+  }
+})
+
+test('rebuild replaces the table and what was pending with the records given', async (t) => {
+  const root = await openRoot(t)
+  const index = new SegmentIndex(root)
+  root.transactionSync(() => {
+    index.record('b', 'stale', ids(1))
+    index.flushSlice(10)
+  })
+  index.committed()
+  root.transactionSync(() => index.record('b', 'pending', ids(1)))
+  index.committed()
+  root.transactionSync(() => t.is(index.rebuild([{ bucket: 'b', key: 'x', versions: ids(4) }, { bucket: 'b', key: 'gone', versions: [] }]), 1))
+  index.committed()
+  t.is(index.unflushed, 0)
+  t.deepEqual(everything(index), new Map([['b/x', idText(4)]]))
+  t.false(index.isEmpty())
+})
