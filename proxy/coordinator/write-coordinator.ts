@@ -1,14 +1,12 @@
 /**
  * Coordinated writes (Dynamo 4.5-4.6): the first live target advances its own counter over the
- * client's context; the proxy sends that version to the targets and answers after W
- * acknowledgements (the rest finish in the background). A primary that is down, or fails on the
- * way, is replaced by a stand-in holding a hint for it (sloppy quorum).
- * Small bodies are held in memory: the first target plans the version (makes it without storing
- * it), then every target, the planner included, stores it at once, so a write waits for one round
- * of durable commits, not two. Large bodies are streamed to every target at once (staged), then one
- * of them coordinates (plans and stores) and the others commit the staged bytes under that version.
+ * client's context and stores the version; the proxy replicates that version to the other targets
+ * and answers after W acknowledgements (the rest finish in the background). A primary that is
+ * down, or fails on the way, is replaced by a stand-in holding a hint for it (sloppy quorum).
+ * Small bodies are held in memory and sent whole; large ones are streamed to every target at once
+ * (staged), then one of them coordinates and the others commit the staged bytes under that version.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
 import { EntityTooLargeError, QuorumNotReachedError } from '../../shared/errors.js'
@@ -16,7 +14,7 @@ import { isClientError, isNodeFailure, type NodeClient, type WriteBody } from '.
 import type { Logger } from '../../shared/log.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import { type CausalContext, clockOf, versionId } from '../../shared/vclock/versions.js'
-import type { PlanAnswer, PlanRequest, WriteAnswer } from '../../shared/wire/internal-api.js'
+import type { WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { capSize, peekBody, tee } from './body-streams.js'
 import { gatherQuorum } from './quorum.js'
@@ -59,12 +57,6 @@ interface Acked {
   answer: WriteAnswer
 }
 
-/** The acknowledgements of a write, and the node that made its version. */
-interface Written {
-  coordinator: string
-  acked: Acked[]
-}
-
 export class WriteCoordinator {
   constructor(
     private readonly c: WriteCoordinatorComponents,
@@ -78,14 +70,14 @@ export class WriteCoordinator {
       throw new QuorumNotReachedError(req.w, [], [`only ${plan.targets.length} live nodes can take this key (of ${plan.primaries.length} replicas and their fallbacks)`])
     }
     const peeked = await this.peek(req.body)
-    const { coordinator, acked } = peeked.complete
-      ? await this.writeWhole(req, plan.targets, plan.spares, plan.extraHints, req.body ? peeked.head : null)
+    const acked = peeked.complete
+      ? await this.writeWhole(req, plan.targets, plan.spares, plan.extraHints, req.body ? { buffer: peeked.head } : null)
       : await this.writeStaged(req, plan.targets, plan.spares, peeked.rest)
     const first = acked[0] as Acked
     return {
       bucket: req.bucket,
       key: req.key,
-      node: coordinator,
+      node: first.answer.node,
       pref_list: plan.primaries.map((p) => p.id),
       replicas_written: [...new Set(acked.map((a) => a.answer.node))],
       hinted: acked.flatMap((a) => (a.target.hintFor ? [{ node: a.answer.node, for: a.target.hintFor }] : [])),
@@ -106,34 +98,26 @@ export class WriteCoordinator {
     return peekBody(sized, INLINE_MAX_BYTES)
   }
 
-  /**
-   * Body in hand: the first target that answers plans the version, then every target stores it at
-   * once, the planner too (its own copy is one of the W like any other); failed targets get
-   * stand-ins. A plan that fails or goes unanswered stores nothing, so trying the next target
-   * cannot leave two versions of one write.
-   */
-  private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], bytes: Buffer | null): Promise<Written> {
+  /** Body in hand: coordinate on the first target that answers, then replicate to the rest; failed targets get stand-ins. */
+  private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: WriteBody): Promise<Acked[]> {
     const failures: string[] = []
-    const body: WriteBody = bytes ? { buffer: bytes } : null
-    const planRequest = this.planRequest(req, bytes)
-    // A live primary plans when there is one: a stand-in plans in its (empty) hint space, so a plain
-    // re-upload through it would become a sibling instead of an update.
+    // A live primary coordinates when there is one: a stand-in coordinates in its (empty) hint space,
+    // so a plain re-upload through it would become a sibling instead of an update.
     const queue = [...targets].sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
-    const tried: Target[] = []
     while (queue.length > 0) {
       const target = queue.shift() as Target
-      let planned: PlanAnswer
+      let answer: WriteAnswer
       try {
-        planned = await this.c.nodes.plan(target.node, req.bucket, req.key, planRequest, this.callOptions(req, target))
+        answer = await this.c.nodes.coordinate(target.node, req.bucket, req.key, this.coordinateRequest(req), body, this.callOptions(req, target))
       } catch (err) {
         this.noteFailure(target, err, failures)
-        tried.push(target)
+        const stand = replacementFor(target, spares)
+        if (stand) queue.push(stand)
         continue
       }
-      const { version } = planned
       const replicate = async (t: Target): Promise<Acked> => {
         try {
-          return { target: t, answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, version, body, this.callOptions(req, t)) }
+          return { target: t, answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, answer.version, body, this.callOptions(req, t)) }
         } catch (err) {
           this.noteFailure(t, err, failures)
           const stand = replacementFor(t, spares)
@@ -143,29 +127,16 @@ export class WriteCoordinator {
       }
       const extras = extraHints.map(async (t) => ({
         target: t,
-        answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, version, body, this.callOptions(req, t)),
+        answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, answer.version, body, this.callOptions(req, t)),
       }))
-      // A target whose plan failed is not waited for again: its stand-in takes the version and a hint for it.
-      const standIns = tried.flatMap((t) => {
-        const stand = replacementFor(t, spares)
-        return stand ? [stand] : []
-      })
-      const all = [target, ...queue, ...standIns].map(replicate)
       const expectHints = targets.some((t) => t.hintFor !== undefined) || extras.length > 0 || failures.length > 0
-      return { coordinator: planned.node, acked: await this.quorum(req, [], all, failures, extras, expectHints) }
+      return this.quorum(req, { target, answer }, queue.map(replicate), failures, extras, expectHints)
     }
     throw new QuorumNotReachedError(req.w, [], failures)
   }
 
-  /** What a target needs to plan the version of these bytes (none: a tombstone). */
-  private planRequest(req: WriteRequest, bytes: Buffer | null): PlanRequest {
-    const { expiresAt: _expiresAt, ...write } = this.coordinateRequest(req)
-    const data = bytes ?? Buffer.alloc(0)
-    return { ...write, size: data.length, etag: createHash('sha256').update(data).digest('hex') }
-  }
-
   /** Large body: stream it to every target at once, then coordinate on one and commit the staged bytes on the others. */
-  private async writeStaged(req: WriteRequest, targets: Target[], spares: Target['node'][], body: Readable): Promise<Written> {
+  private async writeStaged(req: WriteRequest, targets: Target[], spares: Target['node'][], body: Readable): Promise<Acked[]> {
     const uploadId = randomUUID()
     const { branches, drop } = tee(body, targets.length)
     const staged = await Promise.allSettled(
@@ -198,7 +169,7 @@ export class WriteCoordinator {
             throw err
           }),
         }))
-        const acked = await this.quorum(req, [{ target, answer }], rest, failures, [], ready.some((t) => t.hintFor !== undefined))
+        const acked = await this.quorum(req, { target, answer }, rest, failures, [], ready.some((t) => t.hintFor !== undefined))
         // Replicas left without the version: failed while staging, failed to coordinate before
         // `target` did, or failed to commit (known once every commit has settled).
         const lost = [...targets.filter((_, j) => staged[j]?.status === 'rejected'), ...ready.slice(0, i)]
@@ -209,7 +180,7 @@ export class WriteCoordinator {
             if (stand) void this.copyToStandIn(req, answer.version, acked, stand)
           }
         })
-        return { coordinator: answer.node, acked }
+        return acked
       } catch (err) {
         this.noteFailure(target, err, failures)
       }
@@ -237,18 +208,22 @@ export class WriteCoordinator {
   }
 
   /**
-   * Wait for W acknowledgements (`done` and `rest`; `extras` never count), then, as Swift's
+   * Wait for W acknowledgements (`first` and `rest`; `extras` never count), then, as Swift's
    * post_quorum_timeout does, a moment more for the stragglers, so the answer names every replica
    * and hint written by then. The others finish in the background.
    */
-  private async quorum(req: WriteRequest, done: Acked[], rest: Promise<Acked>[], failures: string[], extras: Promise<Acked>[], expectHints: boolean): Promise<Acked[]> {
-    const acked: Acked[] = [...done]
+  private async quorum(
+    req: WriteRequest,
+    first: Acked,
+    rest: Promise<Acked>[],
+    failures: string[],
+    extras: Promise<Acked>[],
+    expectHints: boolean,
+  ): Promise<Acked[]> {
+    const acked: Acked[] = [first]
     for (const p of [...rest, ...extras]) p.then((a) => acked.push(a), () => undefined)
-    const q = await gatherQuorum(
-      rest.map((promise, i) => ({ node: String(i), promise })),
-      Math.max(0, req.w - done.length),
-    )
-    if (done.length + q.ok.length < req.w) throw new QuorumNotReachedError(req.w, [...done, ...q.ok.map((o) => o.value)].map((a) => a.answer.node), failures)
+    const q = await gatherQuorum(rest.map((promise, i) => ({ node: String(i), promise })), req.w - 1)
+    if (1 + q.ok.length < req.w) throw new QuorumNotReachedError(req.w, [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node), failures)
     // Only a write with stand-ins (or failures that may have brought some) waits: its answer should
     // name the hints it left. A healthy write answers at W.
     if ((expectHints || failures.length > 0) && this.cfg.postQuorumMs > 0) {

@@ -24,9 +24,6 @@ import {
   type ListAnswer,
   type NodeHealth,
   NodeHealthSchema,
-  type PlanAnswer,
-  PlanAnswerSchema,
-  type PlanRequest,
   StageAnswerSchema,
   type StageAnswer,
   type Version,
@@ -131,19 +128,6 @@ export class NodeClient {
     const small = this.rpcBody(body)
     if (this.rpc && small) return this.rpcWrite(this.rpc, node, { op: 'coordinate', bucket, key, hintFor: opts?.hintFor, write: req }, small.bytes, opts)
     return this.write(node, internalRoutes.coordinate.path(bucket, key), { [HEADER_WRITE]: encodeHeaderJson(req) }, body, opts)
-  }
-
-  /** The version the node would coordinate, not stored (see PlanRequestSchema). */
-  async plan(node: NodeRef, bucket: string, key: string, req: PlanRequest, opts?: CallOptions): Promise<PlanAnswer> {
-    const timeoutMs = opts?.timeoutMs ?? METADATA_TIMEOUT_MS
-    if (this.rpc) return (await this.rpcCall(this.rpc, node, PlanAnswerSchema, { op: 'plan', bucket, key, hintFor: opts?.hintFor, write: req }, undefined, timeoutMs)).answer
-    return this.call(node, PlanAnswerSchema, {
-      method: 'POST',
-      path: internalRoutes.plan.path(bucket, key),
-      body: JSON.stringify(req),
-      headers: this.headers(opts, { 'content-type': 'application/json' }),
-      totalTimeoutMs: timeoutMs,
-    })
   }
 
   replicate(node: NodeRef, bucket: string, key: string, version: Version, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {

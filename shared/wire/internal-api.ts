@@ -49,20 +49,6 @@ export const CoordinateRequestSchema = z.object({
 })
 export type CoordinateRequest = z.input<typeof CoordinateRequestSchema>
 
-/**
- * Planned write (POST .../plan): the node makes the version it would coordinate over `context` for
- * bytes of this size and SHA-256, and answers it without storing it; the proxy then replicates it to
- * every target, the planner included, at once. The node never issues its dot again.
- */
-export const PlanRequestSchema = CoordinateRequestSchema.omit({ expiresAt: true }).extend({
-  size: z.number().int().nonnegative(),
-  etag: z.string().regex(/^[0-9a-f]{64}$/),
-})
-export type PlanRequest = z.input<typeof PlanRequestSchema>
-
-export const PlanAnswerSchema = z.object({ node: z.string(), version: VersionSchema })
-export type PlanAnswer = z.infer<typeof PlanAnswerSchema>
-
 /** Answer of coordinate and replicate: the version written and the clock the replica now holds for the key. */
 export const WriteAnswerSchema = z.object({
   node: z.string(),
@@ -113,7 +99,6 @@ const base = (bucket: string, key: string) => `${INTERNAL_API_PREFIX}/objects/${
 export const internalRoutes = {
   stage: { pattern: `${INTERNAL_API_PREFIX}/staging/:uploadId`, path: (uploadId: string) => `${INTERNAL_API_PREFIX}/staging/${enc(uploadId)}` },
   coordinate: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/coordinate`, path: (b: string, k: string) => `${base(b, k)}/coordinate` },
-  plan: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/plan`, path: (b: string, k: string) => `${base(b, k)}/plan` },
   replicate: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/replicate`, path: (b: string, k: string) => `${base(b, k)}/replicate` },
   reap: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/reap`, path: (b: string, k: string) => `${base(b, k)}/reap` },
   versions: { pattern: `${INTERNAL_API_PREFIX}/objects/:bucket/:key/versions`, path: (b: string, k: string) => `${base(b, k)}/versions` },

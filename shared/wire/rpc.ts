@@ -1,7 +1,7 @@
 /**
  * The internal RPC channel's messages, defined once (see shared/rpc/frames.ts for the framing).
- * It carries the small, frequent calls of the data path (plan; coordinate and replicate with a small
- * body; versions with inline data); everything else, and every large body, stays on the HTTP
+ * It carries the small, frequent calls of the data path (coordinate and replicate with a small
+ * body, versions with inline data); everything else, and every large body, stays on the HTTP
  * routes of internal-api.ts. Requests name the same operations and carry the same schemas as
  * those routes; answers are the same answer schemas, or an error with the status and code the
  * HTTP route would have answered.
@@ -9,7 +9,7 @@
 import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
 import { NODE_ID_RE } from '../names.js'
-import { CoordinateRequestSchema, PlanRequestSchema, VersionSchema, VersionsAnswerSchema } from './internal-api.js'
+import { CoordinateRequestSchema, VersionSchema, VersionsAnswerSchema } from './internal-api.js'
 
 /** The HTTP Upgrade that opens a channel: path (signed like every internal request) and protocol token. */
 export const RPC_UPGRADE_PATH = `${INTERNAL_API_PREFIX}/rpc`
@@ -33,7 +33,6 @@ const where = {
 export const RpcRequestSchema = z.discriminatedUnion('op', [
   /** The frame's body is the object's bytes (none for a tombstone). */
   z.object({ op: z.literal('coordinate'), ...where, write: CoordinateRequestSchema }),
-  z.object({ op: z.literal('plan'), ...where, write: PlanRequestSchema }),
   z.object({ op: z.literal('replicate'), ...where, version: VersionSchema }),
   /** With `inline`, a node holding exactly one live small version sends its bytes as the frame's body. */
   z.object({ op: z.literal('versions'), ...where, inline: z.boolean() }),

@@ -12,8 +12,6 @@ import {
   encodeHeaderJson,
   internalRoutes,
   ListQuerySchema,
-  type PlanAnswer,
-  PlanRequestSchema,
   type ListAnswer,
   type ReapAnswer,
   ReapRequestSchema,
@@ -82,13 +80,6 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const body = await bodyOf(ctx, c, parsed.data.tombstone)
     const senderClockOffsetMs = c.offsets.offset(ctx.req.socket.remoteAddress ?? '')
     ctx.body = (await c.service.coordinate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId), senderClockOffsetMs)) satisfies WriteAnswer
-  })
-
-  router.post(internalRoutes.plan.pattern, koaBody({ jsonLimit: '4mb', text: false, urlencoded: false }), async (ctx) => {
-    const { bucket, key } = target(ctx)
-    const req = PlanRequestSchema.safeParse(ctx.request.body)
-    if (!req.success) throw new InvalidRequestError(`bad plan request: ${req.error.message}`)
-    ctx.body = (await c.service.plan(bucket, key, req.data, spaceOf(ctx, c.nodeId))) satisfies PlanAnswer
   })
 
   router.put(internalRoutes.replicate.pattern, async (ctx) => {

@@ -167,8 +167,6 @@ export class RpcServer {
           const body = r.write.tombstone ? null : await this.c.blobs.fromBuffer(f.body)
           return { response: { ok: true, answer: await this.c.service.coordinate(r.bucket, r.key, r.write, body, space, this.c.offsets.offset(sender)) } }
         }
-        case 'plan':
-          return { response: { ok: true, answer: await this.c.service.plan(r.bucket, r.key, r.write, space) } }
         case 'replicate': {
           const body = r.version.tombstone ? null : await this.c.blobs.fromBuffer(f.body)
           return { response: { ok: true, answer: await this.c.service.replicate(r.bucket, r.key, r.version, body, space) } }

@@ -7,7 +7,7 @@ import { INLINE_MAX_BYTES, RESERVED_NAMESPACES } from '../../shared/constants.js
 import { BadDigestError, CorruptReplicaError, InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName, assertKey, NODE_ID_RE } from '../../shared/names.js'
 import { versionId } from '../../shared/vclock/versions.js'
-import type { CoordinateRequest, PlanAnswer, PlanRequest, Version, VersionsAnswer, WriteAnswer } from '../../shared/wire/internal-api.js'
+import type { CoordinateRequest, Version, VersionsAnswer, WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
 import type { ObjectStore, Space } from '../store/object-store.js'
 
@@ -43,11 +43,6 @@ export class ObjectService {
     const onOurClock = write.expiresAt === undefined ? write : { ...write, expiresAt: write.expiresAt + senderClockOffsetMs }
     const result = await this.c.store.coordinate(bucket, key, onOurClock, write.tombstone ? null : body, space)
     return { node: this.c.nodeId, ...result }
-  }
-
-  /** The version this node would coordinate, not stored: the proxy replicates it to every target, this node included. */
-  async plan(bucket: string, key: string, write: PlanRequest, space: Space): Promise<PlanAnswer> {
-    return { node: this.c.nodeId, version: await this.c.store.plan(bucket, key, write, space) }
   }
 
   async replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space: Space): Promise<WriteAnswer> {

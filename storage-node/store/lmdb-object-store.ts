@@ -1,7 +1,7 @@
 /**
  * The durable versioned store of one node: LMDB (embedded, transactional, copy-on-write B+tree)
  * holds per-key version sets, inline bytes of small objects, hints and this node's clock identity
- * and the key incarnations it has reserved (see planVersion); large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
+ * and its count of key incarnations (see planCoordinatedWrite); large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
  * is one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
  * concurrent writes share one commit and one fsync (see group-commit.ts).
  *
@@ -23,8 +23,8 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import { DEFAULT_EMBED_MAX_BYTES, DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
 import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { type CausalContext, displayClock, INCARNATION_SEPARATOR, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
-import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type PlanRequest, PlanRequestSchema, type Version } from '../../shared/wire/internal-api.js'
+import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
+import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
 import { GroupCommit } from './group-commit.js'
@@ -85,10 +85,6 @@ const INDEX_FLUSH_MS = 5_000
 const INDEX_CHECK_MS = 1_000
 /** Changes written per group commit by a flush (a few ms of the event loop). */
 const INDEX_SLICE = 512
-/** Key incarnations reserved on disk at a time (see planVersion): a crash wastes at most this many numbers. */
-const INCARNATION_BLOCK = 65_536
-/** Most keys with a dot planned here and not (yet) stored here that are remembered; past it, every incarnation issued so far is retired. */
-const MAX_UNSTORED_PLANS = 10_000
 
 export class LmdbObjectStore implements ObjectStore {
   readonly actor: string
@@ -108,14 +104,6 @@ export class LmdbObjectStore implements ObjectStore {
   private indexFlush: Promise<void> | undefined
   private indexFlushedAt = 0
   private closing = false
-  /** Incarnations up to this one may have been issued by an earlier run of this store (or retired): never continued. */
-  private continueFloor = 0
-  /** The last incarnation issued, and the last one reserved on disk (a restart starts above it). */
-  private lastIncarnation = 0
-  private reservedIncarnations = 0
-  private reserving: Promise<void> | undefined
-  /** Per space and key: the newest dot planned here in this run that this store has not stored. */
-  private readonly unstored = new Map<string, Dot>()
 
   constructor(private readonly init: LmdbObjectStoreInit) {
     this.now = init.now ?? Date.now
@@ -199,119 +187,14 @@ export class LmdbObjectStore implements ObjectStore {
     return this.indexFlush
   }
 
-  /**
-   * A fresh data directory gets a fresh epoch: its counters can never collide with a lost disk's
-   * (riak kv679). Every run reserves a block of key incarnations on disk before it issues any, and
-   * continues none issued before it (see planVersion).
-   */
+  /** A fresh data directory gets a fresh epoch: its counters can never collide with a lost disk's (riak kv679). */
   private loadActor(): string {
     const existing = this.meta.get('actor')
-    const actor = typeof existing === 'string' ? existing : `${this.init.nodeId}.${randomBytes(4).toString('hex')}`
-    if (typeof existing !== 'string') this.meta.putSync('actor', actor)
-    // Written by older versions as the last incarnation issued; now the highest reserved. Either way nothing above it was issued.
-    const reserved = Number(this.meta.get('incarnations') ?? 0)
-    this.continueFloor = reserved
-    this.lastIncarnation = reserved
-    this.reservedIncarnations = reserved + INCARNATION_BLOCK
-    this.meta.putSync('incarnations', this.reservedIncarnations)
+    if (typeof existing === 'string') return existing
+    const actor = `${this.init.nodeId}.${randomBytes(4).toString('hex')}`
+    this.meta.putSync('actor', actor)
+    this.meta.putSync('incarnations', 0)
     return actor
-  }
-
-  private planKey(space: Space, bucket: string, key: string): string {
-    return `${space.kind === 'own' ? '' : space.target}\u0000${bucket}\u0000${key}`
-  }
-
-  /** This node's incarnation number in an actor id, or undefined for another node's actor. */
-  private ownIncarnation(actor: string): number | undefined {
-    const prefix = `${this.actor}${INCARNATION_SEPARATOR}`
-    if (!actor.startsWith(prefix)) return undefined
-    const n = actor.slice(prefix.length)
-    return /^\d+$/.test(n) ? Number(n) : undefined
-  }
-
-  /**
-   * The dot and context of a version this node coordinates for a key (see planCoordinatedWrite):
-   * a dot planned here goes out before this node has stored it (see plan), so a crash can leave it
-   * on other replicas and not here. So a run continues only incarnations it issued itself, counting
-   * past the key's record and past any dot it planned and has not stored; a new incarnation comes
-   * from a block reserved on disk before it was issued. No dot is ever issued twice.
-   */
-  private planVersion(space: Space, bucket: string, key: string, rec: StoredRecord | undefined, context: CausalContext | undefined) {
-    const issued: Record<string, number> = {}
-    for (const [a, c] of Object.entries(rec?.issued ?? {})) if ((this.ownIncarnation(a) ?? 0) > this.continueFloor) issued[a] = c
-    const planned = this.unstored.get(this.planKey(space, bucket, key))
-    if (planned && (this.ownIncarnation(planned.actor) ?? 0) > this.continueFloor) issued[planned.actor] = Math.max(issued[planned.actor] ?? 0, planned.counter)
-    const plan = planCoordinatedWrite(rec?.versions ?? [], context, this.actor, this.lastIncarnation, this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES, issued)
-    this.lastIncarnation = Math.max(this.lastIncarnation, plan.incarnation)
-    if (this.reservedIncarnations - this.lastIncarnation < INCARNATION_BLOCK / 2) void this.reserveIncarnations().catch(() => undefined)
-    return plan
-  }
-
-  /** Reserve the next block of incarnations on disk (one at a time). */
-  private reserveIncarnations(): Promise<void> {
-    this.reserving ??= this.group
-      .run(() => {
-        const next = Math.max(Number(this.meta.get('incarnations') ?? 0), this.lastIncarnation) + INCARNATION_BLOCK
-        this.meta.put('incarnations', next)
-        return next
-      })
-      .then((next) => {
-        this.reservedIncarnations = Math.max(this.reservedIncarnations, next)
-      })
-      .finally(() => {
-        this.reserving = undefined
-      })
-    return this.reserving
-  }
-
-  /** Remember a dot planned here until this store holds it (bounded: past the bound every incarnation issued so far is retired). */
-  private rememberPlanned(space: Space, bucket: string, key: string, dot: Dot): void {
-    if (this.unstored.size >= MAX_UNSTORED_PLANS) {
-      this.continueFloor = this.lastIncarnation
-      this.unstored.clear()
-    }
-    this.unstored.set(this.planKey(space, bucket, key), dot)
-  }
-
-  /** A dot planned here is now in the key's record (stored, or its counter recorded as issued). */
-  private forgetPlanned(space: Space, bucket: string, key: string, dot: Dot): void {
-    const k = this.planKey(space, bucket, key)
-    const planned = this.unstored.get(k)
-    if (planned && planned.actor === dot.actor && planned.counter <= dot.counter) this.unstored.delete(k)
-  }
-
-  /**
-   * A new version of the key coordinated by this node over the request's context, for bytes of the
-   * given size and SHA-256, made but not stored: the proxy sends it to every replica at once, this
-   * node included (replicate), so a write costs one round of commits instead of two. Its dot is
-   * never issued again, whether or not it is ever stored here.
-   */
-  async plan(bucket: string, key: string, request: PlanRequest, space: Space = OWN): Promise<Version> {
-    const req = PlanRequestSchema.parse(request)
-    const rec = this.record(space, bucket, key)
-    const plan = this.planVersion(space, bucket, key, rec, req.context)
-    this.checkSiblings(bucket, key, plan.kept, req.tombstone)
-    this.rememberPlanned(space, bucket, key, plan.dot)
-    while (plan.incarnation > this.reservedIncarnations) await this.reserveIncarnations()
-    return {
-      dot: plan.dot,
-      context: plan.context,
-      tombstone: req.tombstone,
-      size: req.tombstone ? 0 : req.size,
-      etag: req.tombstone ? EMPTY_ETAG : req.etag,
-      contentType: req.contentType,
-      lastModified: this.now(),
-      node: this.init.nodeId,
-      ...(req.writeId ? { writeId: req.writeId } : {}),
-    }
-  }
-
-  private checkSiblings(bucket: string, key: string, kept: readonly Version[], tombstone: boolean): void {
-    const live = kept.filter((k) => !k.tombstone).length + (tombstone ? 0 : 1)
-    const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
-    if (live > maxSiblings) {
-      throw new TooManySiblingsError(`${bucket}/${key} would have ${live} concurrent versions (limit ${maxSiblings}): read it and write back with its context to resolve them`)
-    }
   }
 
   private record(space: Space, bucket: string, key: string): StoredRecord | undefined {
@@ -347,8 +230,19 @@ export class LmdbObjectStore implements ObjectStore {
       }
       const rec = this.record(space, bucket, key)
       const held = rec?.versions ?? []
-      const plan = this.planVersion(space, bucket, key, rec, req.context)
-      this.checkSiblings(bucket, key, plan.kept, req.tombstone)
+      const plan = planCoordinatedWrite(
+        held,
+        req.context,
+        this.actor,
+        Number(this.meta.get('incarnations') ?? 0),
+        this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES,
+        rec?.issued,
+      )
+      const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
+      const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
+      if (live > maxSiblings) {
+        throw new TooManySiblingsError(`${bucket}/${key} would have ${live} concurrent versions (limit ${maxSiblings}): read it and write back with its context to resolve them`)
+      }
       const version: Version = {
         dot: plan.dot,
         context: plan.context,
@@ -364,29 +258,22 @@ export class LmdbObjectStore implements ObjectStore {
       // throw (sibling limit above, hint limit inside writeSet) runs before the first write.
       const issued = { ...rec?.issued, [plan.dot.actor]: plan.dot.counter }
       const result = this.writeSet(space, bucket, key, held, [...plan.kept, this.stored(version, blob, body)], version, body, issued)
-      // Stored with the version it named, should the reserved block not have been on disk yet.
-      if (plan.incarnation > Number(this.meta.get('incarnations') ?? 0)) this.meta.put('incarnations', plan.incarnation + INCARNATION_BLOCK)
+      this.meta.put('incarnations', plan.incarnation)
       return result
     })
-    this.forgetPlanned(space, bucket, key, outcome.version.dot)
     return this.finish(outcome, blob)
   }
 
   async replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space: Space = OWN): Promise<StoreWriteResult> {
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
-    const own = (this.ownIncarnation(version.dot.actor) ?? 0) > this.continueFloor
     const outcome = await this.transact(blob, () => {
-      const rec = this.record(space, bucket, key)
-      const held = rec?.versions ?? []
+      const held = this.held(space, bucket, key)
       const incoming = this.stored(version, blob, body)
       const next = reconcile<StoredVersion>(held, [incoming])
       const live = next.filter((n) => !n.tombstone).length
       if (live > (this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS)) this.init.log?.warn({ bucket, key, siblings: live }, 'sibling limit exceeded by a replicated version (kept: it was acknowledged elsewhere)')
-      // A version this run planned (see plan): the record now names its counter as issued.
-      const issued = own ? { ...rec?.issued, [version.dot.actor]: Math.max(rec?.issued?.[version.dot.actor] ?? 0, version.dot.counter) } : undefined
-      return this.writeSet(space, bucket, key, held, next, version, body, issued)
+      return this.writeSet(space, bucket, key, held, next, version, body)
     })
-    if (own && outcome.stored) this.forgetPlanned(space, bucket, key, version.dot)
     return this.finish(outcome, blob)
   }
 

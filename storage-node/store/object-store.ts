@@ -1,7 +1,7 @@
 /** What a storage node's store offers: versioned objects, reconciled with dotted version vectors, and hints. */
 import type { Readable } from 'node:stream'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
-import type { CoordinateRequest, Dot, ListEntry, PlanRequest, Version } from '../../shared/wire/internal-api.js'
+import type { CoordinateRequest, Dot, ListEntry, Version } from '../../shared/wire/internal-api.js'
 import type { ReceivedBody } from './blob-files.js'
 
 export interface StoreWriteResult {
@@ -25,8 +25,6 @@ export interface ObjectStore {
   readonly actor: string
   /** Advance this node's counter over the context and store the new version durably. */
   coordinate(bucket: string, key: string, req: CoordinateRequest, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
-  /** The version this node would coordinate over the request's context, not stored (the proxy replicates it, here too); its dot is never issued again. */
-  plan(bucket: string, key: string, req: PlanRequest, space?: Space): Promise<Version>
   /** Store a version made elsewhere, keeping every version it does not supersede. */
   replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
   /** Every version held for the key (tombstones included). */
