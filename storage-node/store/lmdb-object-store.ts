@@ -102,8 +102,9 @@ export class LmdbObjectStore implements ObjectStore {
   private readonly group: GroupCommit
   private readonly indexTimer: NodeJS.Timeout
   private indexFlush: Promise<void> | undefined
-  private indexFlushedAt = 0
+  private indexFlushedAt = performance.now()
   private closing = false
+  private closed: Promise<void> | undefined
 
   constructor(private readonly init: LmdbObjectStoreInit) {
     this.now = init.now ?? Date.now
@@ -124,7 +125,7 @@ export class LmdbObjectStore implements ObjectStore {
     }
     this.openIndex()
     this.actor = this.loadActor()
-    this.indexTimer = setInterval(() => this.flushIndex(false), INDEX_CHECK_MS)
+    this.indexTimer = setInterval(() => this.flushIndex(), INDEX_CHECK_MS)
     this.indexTimer.unref()
   }
 
@@ -167,24 +168,31 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   /**
-   * Write the index's pending changes, a slice per group commit, once enough have gathered or
-   * enough time has passed (`all`: every one now). One flush runs at a time.
+   * Once enough changes have gathered, or enough time has passed: write the changes pending now
+   * (not those that arrive meanwhile: they wait for the next flush), a slice per group commit. One
+   * flush runs at a time.
    */
-  private flushIndex(all: boolean): Promise<void> {
-    const due = all || this.segments.unflushed >= INDEX_FLUSH_CHANGES || (this.segments.unflushed > 0 && performance.now() - this.indexFlushedAt >= INDEX_FLUSH_MS)
-    if (!due) return this.indexFlush ?? Promise.resolve()
-    this.indexFlush ??= (async () => {
-      try {
-        while (this.segments.unflushed > 0) await this.group.run(() => this.segments.flushSlice(INDEX_SLICE))
-        this.indexFlushedAt = performance.now()
-      } catch (err) {
-        // Left pending, for the next flush or the final one at close.
-        if (!this.closing) this.init.log?.warn({ err: String(err) }, 'segment index flush failed')
-      } finally {
-        this.indexFlush = undefined
+  private flushIndex(): void {
+    const pendingNow = this.segments.unflushed
+    const due = pendingNow >= INDEX_FLUSH_CHANGES || (pendingNow > 0 && performance.now() - this.indexFlushedAt >= INDEX_FLUSH_MS)
+    if (!due || this.indexFlush) return
+    // .finally runs after the assignment, whatever the flush does.
+    this.indexFlush = this.writePendingIndex(this.segments.pendingKeys()).finally(() => {
+      this.indexFlushedAt = performance.now()
+      this.indexFlush = undefined
+    })
+  }
+
+  private async writePendingIndex(keys: ReturnType<SegmentIndex['pendingKeys']>): Promise<void> {
+    try {
+      for (let i = 0; i < keys.length; i += INDEX_SLICE) {
+        const slice = keys.slice(i, i + INDEX_SLICE)
+        await this.group.run(() => this.segments.flushKeys(slice))
       }
-    })()
-    return this.indexFlush
+    } catch (err) {
+      // Left pending, for the next flush or the final one at close.
+      if (!this.closing) this.init.log?.warn({ err: String(err) }, 'segment index flush failed')
+    }
   }
 
   /** A fresh data directory gets a fresh epoch: its counters can never collide with a lost disk's (riak kv679). */
@@ -514,19 +522,32 @@ export class LmdbObjectStore implements ObjectStore {
     else await this.root.flushed
   }
 
-  async close(): Promise<void> {
+  /** Close once (later calls get the same promise): no new writes, the index complete and marked clean, then the environment. */
+  close(): Promise<void> {
+    this.closed ??= this.closeOnce()
+    return this.closed
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closing = true
     clearInterval(this.indexTimer)
     await this.group.close()
     await this.indexFlush
     // Every committed change of the index, and the mark that it is complete, in one synced transaction.
-    this.root.transactionSync(() => {
-      this.segments.flushSlice(Number.POSITIVE_INFINITY)
-      this.meta.put(INDEX_STATE, 'clean')
-    })
-    this.segments.committed()
+    try {
+      this.root.transactionSync(() => {
+        this.segments.flushSlice(Number.POSITIVE_INFINITY)
+        this.meta.put(INDEX_STATE, 'clean')
+      })
+      this.segments.committed()
+    } catch (err) {
+      // The mark stays 'open': the next open rebuilds the index from the records.
+      this.segments.aborted()
+      this.init.log?.error({ err: String(err) }, 'segment index not written at close; it will be rebuilt at the next start')
+    }
     await this.root.flushed
     await this.root.close()
   }
+
 }
 

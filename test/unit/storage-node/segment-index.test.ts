@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
 import { GroupCommit } from '../../../storage-node/store/group-commit.js'
-import { SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
+import { compareUtf8, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
 
 async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'segment-index-'))
@@ -31,6 +31,13 @@ function rng(seed: number): () => number {
 const ids = (...counters: number[]) => counters.map((c) => ({ dot: { actor: 'n~1', counter: c } }))
 const idText = (...counters: number[]) => counters.map((c) => `n~1.${c}`).sort().join(' ')
 
+/** Every entry of every segment in the order the index lists them. */
+function listing(index: SegmentIndex): string[] {
+  const out: string[] = []
+  for (let s = 0; s < SEGMENTS; s++) for (const e of index.entries(s)) out.push(`${s}/${e.bucket}/${e.key}=${e.ids}`)
+  return out
+}
+
 /** Every entry of every segment, as `bucket/key -> ids` (in key order, for comparison). */
 function everything(index: SegmentIndex): Map<string, string> {
   const out = new Map<string, string>()
@@ -39,7 +46,7 @@ function everything(index: SegmentIndex): Map<string, string> {
     for (const e of index.entries(s)) {
       const k = `${e.bucket}/${e.key}`
       if (segmentOf(e.bucket, e.key) !== s) throw new Error(`${k} listed in segment ${s}`)
-      if (k <= last) throw new Error(`segment ${s} is not in key order at ${k}`)
+      if (last && compareUtf8(k, last) <= 0) throw new Error(`segment ${s} is not in key order at ${k}`)
       last = k
       out.set(k, e.ids)
     }
@@ -109,7 +116,9 @@ test('property: after any run of writes, slice flushes and aborted transactions,
     const index = new SegmentIndex(root)
     const random = rng(seed)
     const model = new Map<string, string>()
-    const keys = Array.from({ length: 40 }, (_, i) => ({ bucket: i % 3 === 0 ? 'a' : 'b', key: `k${i}` }))
+    // Keys beyond ASCII too: U+E000-U+FFFF and above U+FFFF order differently in UTF-16 and UTF-8.
+    const tails = ['', '\uff01', '\u{1f600}', '\u00e9', '\ue000x']
+    const keys = Array.from({ length: 40 }, (_, i) => ({ bucket: i % 3 === 0 ? 'a' : 'b', key: `k${i % 8}${tails[i % tails.length]}` }))
     for (let step = 0; step < 120; step++) {
       const changes = Array.from({ length: 1 + Math.floor(random() * 6) }, () => {
         const k = keys[Math.floor(random() * keys.length)] as (typeof keys)[number]
@@ -137,9 +146,11 @@ test('property: after any run of writes, slice flushes and aborted transactions,
       }
       t.deepEqual(everything(index), sorted(model), `seed ${seed}, step ${step}`)
     }
+    const merged = listing(index)
     root.transactionSync(() => index.flushSlice(Number.POSITIVE_INFINITY))
     index.committed()
     t.is(index.unflushed, 0)
+    t.deepEqual(listing(new SegmentIndex(root)), merged, `seed ${seed}: the table lists in the order the merged reads did`)
     t.deepEqual(everything(new SegmentIndex(root)), sorted(model), `seed ${seed}: the table alone, after a full flush`)
   }
 })
@@ -159,4 +170,64 @@ test('rebuild replaces the table and what was pending with the records given', a
   t.is(index.unflushed, 0)
   t.deepEqual(everything(index), new Map([['b/x', idText(4)]]))
   t.false(index.isEmpty())
+})
+
+test('compareUtf8 orders strings as their UTF-8 bytes (LMDB\'s key order), unlike plain <', (t) => {
+  t.true('\uff01' > '\u{1f600}', 'UTF-16 code units put the emoji first')
+  t.true(compareUtf8('\uff01', '\u{1f600}') < 0)
+  const random = rng(7)
+  const pool = ['a', 'z', '\u00e9', '\u0800', '\ud7ff', '\ue000', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}']
+  for (let i = 0; i < 2000; i++) {
+    const word = () => Array.from({ length: Math.floor(random() * 4) }, () => pool[Math.floor(random() * pool.length)]).join('')
+    const [a, b] = [word(), word()]
+    t.is(Math.sign(compareUtf8(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
+  }
+})
+
+test('flushKeys writes only the keys it is given that are still pending', async (t) => {
+  const root = await openRoot(t)
+  const index = new SegmentIndex(root)
+  root.transactionSync(() => {
+    for (const k of ['x', 'y', 'z']) index.record('b', k, ids(1))
+  })
+  index.committed()
+  const snapshot = index.pendingKeys()
+  t.is(snapshot.length, 3)
+  root.transactionSync(() => index.record('b', 'late', ids(2)))
+  index.committed()
+  root.transactionSync(() => t.is(index.flushKeys(snapshot), 3))
+  index.committed()
+  t.is(index.unflushed, 1, 'the change that came after the snapshot waits for the next flush')
+  root.transactionSync(() => t.is(index.flushKeys(snapshot), 0, 'nothing of the snapshot is left'))
+  index.committed()
+  t.deepEqual(everything(index), new Map([['b/late', idText(2)], ['b/x', idText(1)], ['b/y', idText(1)], ['b/z', idText(1)]]))
+})
+
+test('a segment lists keys beyond ASCII in the table\'s order whether or not their changes are pending', async (t) => {
+  // Two keys of one segment whose order differs between UTF-16 code units and UTF-8 bytes.
+  let pair: [string, string] | undefined
+  for (let i = 0; i < 64 && !pair; i++) {
+    for (let j = 0; j < 64 && !pair; j++) {
+      const [a, b] = [`k\uff01${i}`, `k\u{1f600}${j}`]
+      if (segmentOf('b', a) === segmentOf('b', b)) pair = [a, b]
+    }
+  }
+  if (!pair) return t.fail('no pair of keys in one segment found')
+  const [bmp, astral] = pair
+  const seg = segmentOf('b', bmp)
+  const root = await openRoot(t)
+  const index = new SegmentIndex(root)
+  root.transactionSync(() => {
+    index.record('b', astral, ids(1))
+    index.flushSlice(10)
+  })
+  index.committed()
+  root.transactionSync(() => index.record('b', bmp, ids(2)))
+  index.committed()
+  const merged = [...index.entries(seg)].map((e) => e.key)
+  root.transactionSync(() => index.flushSlice(10))
+  index.committed()
+  const table = [...index.entries(seg)].map((e) => e.key)
+  t.deepEqual(table, [bmp, astral], 'LMDB orders by UTF-8 bytes')
+  t.deepEqual(merged, table)
 })
