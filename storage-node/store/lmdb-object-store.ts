@@ -29,7 +29,7 @@ import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from '
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
 import { GroupCommit } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
-import { SegmentIndex } from './segment-index.js'
+import { type IndexKey, SegmentIndex } from './segment-index.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; `bytes` are embedded; otherwise they are in the inline table (or empty). */
 interface StoredVersion extends Version {
@@ -103,7 +103,6 @@ export class LmdbObjectStore implements ObjectStore {
   private readonly indexTimer: NodeJS.Timeout
   private indexFlush: Promise<void> | undefined
   private indexFlushedAt = performance.now()
-  private closing = false
   private closed: Promise<void> | undefined
 
   constructor(private readonly init: LmdbObjectStoreInit) {
@@ -153,15 +152,9 @@ export class LmdbObjectStore implements ObjectStore {
     const clean = this.meta.get(INDEX_STATE) === 'clean'
     if (!clean || (this.segments.isEmpty() && this.objects.getKeysCount({ limit: 1 }) > 0)) {
       const t0 = performance.now()
-      let keys = 0
-      const objects = this.objects
-      this.root.transactionSync(() => {
-        keys = this.segments.rebuild(
-          (function* () {
-            for (const { key, value } of objects.getRange({})) yield { bucket: key[0], key: key[1], versions: value.versions }
-          })(),
-        )
-      })
+      const keys = this.root.transactionSync(() =>
+        this.segments.rebuild(this.objects.getRange({}).map(({ key, value }) => ({ bucket: key[0], key: key[1], versions: value.versions }))),
+      )
       if (keys > 0) this.init.log?.info({ keys, ms: Math.round(performance.now() - t0) }, clean ? 'segment index built from the records' : 'segment index rebuilt from the records (the store was not closed cleanly)')
     }
     this.meta.putSync(INDEX_STATE, 'open')
@@ -183,7 +176,7 @@ export class LmdbObjectStore implements ObjectStore {
     })
   }
 
-  private async writePendingIndex(keys: ReturnType<SegmentIndex['pendingKeys']>): Promise<void> {
+  private async writePendingIndex(keys: readonly IndexKey[]): Promise<void> {
     try {
       for (let i = 0; i < keys.length; i += INDEX_SLICE) {
         const slice = keys.slice(i, i + INDEX_SLICE)
@@ -191,7 +184,7 @@ export class LmdbObjectStore implements ObjectStore {
       }
     } catch (err) {
       // Left pending, for the next flush or the final one at close.
-      if (!this.closing) this.init.log?.warn({ err: String(err) }, 'segment index flush failed')
+      if (!this.closed) this.init.log?.warn({ err: String(err) }, 'segment index flush failed')
     }
   }
 
@@ -529,7 +522,6 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   private async closeOnce(): Promise<void> {
-    this.closing = true
     clearInterval(this.indexTimer)
     await this.group.close()
     await this.indexFlush
@@ -548,6 +540,5 @@ export class LmdbObjectStore implements ObjectStore {
     await this.root.flushed
     await this.root.close()
   }
-
 }
 

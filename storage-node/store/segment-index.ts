@@ -33,7 +33,8 @@ export interface SegmentEntry {
   ids: string
 }
 
-type IndexKey = [number, string, string]
+/** A row of the index table: segment, bucket, key. */
+export type IndexKey = [number, string, string]
 /** A key's ids as they now are; null: the key is gone. */
 type Change = { at: IndexKey; ids: string | null }
 
@@ -60,6 +61,11 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length
 }
 
+/** The ids of the versions held, sorted, joined by spaces (null: none, the key is gone). */
+function idsOf(versions: readonly Pick<Version, 'dot'>[]): string | null {
+  return versions.length === 0 ? null : versions.map((v) => versionId(v.dot)).sort().join(' ')
+}
+
 function compareAt(a: IndexKey, b: IndexKey): number {
   if (a[0] !== b[0]) return a[0] - b[0]
   return compareUtf8(a[1], b[1]) || compareUtf8(a[2], b[2])
@@ -71,7 +77,6 @@ export class SegmentIndex {
   private staged: Change[] = []
   /** Committed changes not yet in the table, by segment, then by key. */
   private readonly pending = new Map<number, Map<string, Change>>()
-  private pendingCount = 0
   /** Changes written by the transaction now running (back to pending if it fails). */
   private flushing: Change[] = []
 
@@ -81,22 +86,23 @@ export class SegmentIndex {
 
   /** Inside a write transaction: the key now holds `versions` (none: it is gone). */
   record(bucket: string, key: string, versions: readonly Pick<Version, 'dot'>[]): void {
-    const ids = versions.length === 0 ? null : versions.map((v) => versionId(v.dot)).sort().join(' ')
-    this.staged.push({ at: [segmentOf(bucket, key), bucket, key], ids })
+    this.staged.push({ at: [segmentOf(bucket, key), bucket, key], ids: idsOf(versions) })
+  }
+
+  /** Make `c` the pending change of its key; `unlessNewer`: keep a change already pending (it is newer). */
+  private makePending(c: Change, unlessNewer = false): void {
+    let bySegment = this.pending.get(c.at[0])
+    if (!bySegment) {
+      bySegment = new Map()
+      this.pending.set(c.at[0], bySegment)
+    }
+    const k = changeKey(c.at)
+    if (!(unlessNewer && bySegment.has(k))) bySegment.set(k, c)
   }
 
   /** The write transaction committed: what it recorded counts, what it flushed is in the table. */
   committed(): void {
-    for (const c of this.staged) {
-      let bySegment = this.pending.get(c.at[0])
-      if (!bySegment) {
-        bySegment = new Map()
-        this.pending.set(c.at[0], bySegment)
-      }
-      const k = changeKey(c.at)
-      if (!bySegment.has(k)) this.pendingCount++
-      bySegment.set(k, c)
-    }
+    for (const c of this.staged) this.makePending(c)
     this.staged = []
     this.flushing = []
   }
@@ -104,24 +110,16 @@ export class SegmentIndex {
   /** The write transaction failed: nothing it recorded happened, and what it flushed is still pending. */
   aborted(): void {
     this.staged = []
-    for (const c of this.flushing) {
-      let bySegment = this.pending.get(c.at[0])
-      if (!bySegment) {
-        bySegment = new Map()
-        this.pending.set(c.at[0], bySegment)
-      }
-      const k = changeKey(c.at)
-      // A change committed since is newer than the one that failed to reach the table.
-      if (bySegment.has(k)) continue
-      bySegment.set(k, c)
-      this.pendingCount++
-    }
+    // A change committed since is newer than the one that failed to reach the table.
+    for (const c of this.flushing) this.makePending(c, true)
     this.flushing = []
   }
 
   /** Committed changes not yet in the table. */
   get unflushed(): number {
-    return this.pendingCount
+    let n = 0
+    for (const bySegment of this.pending.values()) n += bySegment.size
+    return n
   }
 
   /** The keys with changes not yet in the table, in the table's order (a flush writes them in slices). */
@@ -150,7 +148,6 @@ export class SegmentIndex {
       else this.db.put(c.at, c.ids)
       bySegment.delete(k)
       if (bySegment.size === 0) this.pending.delete(at[0])
-      this.pendingCount--
       this.flushing.push(c)
       written++
     }
@@ -167,11 +164,11 @@ export class SegmentIndex {
   rebuild(records: Iterable<{ bucket: string; key: string; versions: readonly Pick<Version, 'dot'>[] }>): number {
     this.db.clearSync()
     this.pending.clear()
-    this.pendingCount = 0
     let n = 0
     for (const r of records) {
-      if (r.versions.length === 0) continue
-      this.db.put([segmentOf(r.bucket, r.key), r.bucket, r.key], r.versions.map((v) => versionId(v.dot)).sort().join(' '))
+      const ids = idsOf(r.versions)
+      if (ids === null) continue
+      this.db.put([segmentOf(r.bucket, r.key), r.bucket, r.key], ids)
       n++
     }
     return n
@@ -179,20 +176,17 @@ export class SegmentIndex {
 
   /** The keys of one segment, in key order: the table merged with the changes not yet flushed. */
   *entries(segment: number): Generator<SegmentEntry> {
+    const table = this.db.getRange({ start: [segment, '', ''], end: [segment + 1, '', ''] })
     const bySegment = this.pending.get(segment)
-    if (!bySegment || bySegment.size === 0) {
-      for (const { key, value } of this.db.getRange({ start: [segment, '', ''], end: [segment + 1, '', ''] })) yield { bucket: key[1], key: key[2], ids: value }
+    if (!bySegment) {
+      for (const { key, value } of table) yield { bucket: key[1], key: key[2], ids: value }
       return
     }
-    const merged = new Map<string, SegmentEntry & { at: IndexKey }>()
-    for (const { key, value } of this.db.getRange({ start: [segment, '', ''], end: [segment + 1, '', ''] })) {
-      merged.set(changeKey(key), { at: key, bucket: key[1], key: key[2], ids: value })
-    }
-    for (const [k, c] of bySegment) {
-      if (c.ids === null) merged.delete(k)
-      else merged.set(k, { at: c.at, bucket: c.at[1], key: c.at[2], ids: c.ids })
-    }
-    for (const e of [...merged.values()].sort((a, b) => compareAt(a.at, b.at))) yield { bucket: e.bucket, key: e.key, ids: e.ids }
+    const merged = new Map<string, Change>()
+    for (const { key, value } of table) merged.set(changeKey(key), { at: key, ids: value })
+    for (const [k, c] of bySegment) merged.set(k, c)
+    const live = [...merged.values()].filter((c): c is { at: IndexKey; ids: string } => c.ids !== null)
+    for (const c of live.sort((a, b) => compareAt(a.at, b.at))) yield { bucket: c.at[1], key: c.at[2], ids: c.ids }
   }
 
   isEmpty(): boolean {

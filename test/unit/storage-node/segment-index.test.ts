@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
 import { GroupCommit } from '../../../storage-node/store/group-commit.js'
+import { mulberry32 as rng } from '../../helpers/prng.js'
 import { compareUtf8, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
 
 async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
@@ -14,18 +15,6 @@ async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
     await rm(dir, { recursive: true, force: true })
   })
   return root
-}
-
-/** A small deterministic generator (mulberry32), so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
-  }
 }
 
 const ids = (...counters: number[]) => counters.map((c) => ({ dot: { actor: 'n~1', counter: c } }))
