@@ -100,7 +100,7 @@ function backendServer(store?: DurableStore): http.Server {
 function durableStore(dir: string): DurableStore {
   const root = open({ path: dir, compression: false })
   const db = root.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' })
-  const group = new GroupCommit(root, true)
+  const group = new GroupCommit(root)
   return {
     put: (path, body) =>
       group.run(() => {

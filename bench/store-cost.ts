@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     const store = new LmdbObjectStore({ nodeId: 'node-1', dataDir: join(dir, 'node'), blobs })
     const floorRoot = open({ path: join(dir, 'floor'), compression: false })
     const floorDb = floorRoot.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' })
-    const floorGroup = new GroupCommit(floorRoot, true)
+    const floorGroup = new GroupCommit(floorRoot)
     const etag = (await blobs.fromBuffer(BYTES)).etag
     const cases: [string, (k: number) => (i: number) => Promise<unknown>][] = [
       [

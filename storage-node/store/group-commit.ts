@@ -8,18 +8,18 @@
  * before it threw).
  *
  * The commit's sync runs on the main thread: the event loop waits for the disk once per group
- * (about 0.3 ms on this machine's disk; requests arriving meanwhile join the next group, so the
+ * (two device flushes, data then meta; requests arriving meanwhile join the next group, so the
  * groups grow as the disk slows). lmdb-js's `transaction(callback)` syncs on its own thread instead,
  * but hands off between threads several times per batch: measured here (4 KiB coordinated writes
  * into a store), 0.77 ms of CPU per write with it one write at a time against 0.34 ms, and 0.15
  * against 0.10 ms at 12 concurrent writes; 4 KiB PUTs through the cluster went from ~930 to
- * 1,030-1,120 per second.
+ * 1,030-1,120 per second. One lmdb-js asynchronous transaction per group was slower still, and
+ * syncing on libuv's pool while the main thread goes on gained nothing (README, "Performance").
  */
 import type { RootDatabase } from 'lmdb'
 
-/** lmdb-js TransactionFlags (a const enum in its types): abortable, committed before returning; and "return before the flush". */
+/** lmdb-js TransactionFlags (a const enum in its types): abortable, committed (and synced, unless the environment was opened `noSync`) before returning. */
 const ABORTABLE_SYNCHRONOUS = 1 | 2
-const NO_SYNC_FLUSH = 0x10000
 
 /** Told the outcome of every group's transaction (e.g. to keep derived state in step with it). */
 export interface CommitListener {
@@ -38,10 +38,9 @@ export class GroupCommit {
   private scheduled: Promise<void> | undefined
   private closed = false
 
-  /** `durable`: sync each group's commit to disk before resolving; else leave it to the OS (a crash may lose it). */
+  /** Each group's commit is synced to disk before it resolves unless `root` was opened `noSync` (then the OS writes it back). */
   constructor(
     private readonly root: RootDatabase,
-    private readonly durable: boolean,
     private readonly listener?: CommitListener,
   ) {}
 
@@ -88,7 +87,7 @@ export class GroupCommit {
             outcomes.push({ ok: false, err })
           }
         }
-      }, this.durable ? ABORTABLE_SYNCHRONOUS : ABORTABLE_SYNCHRONOUS | NO_SYNC_FLUSH)
+      }, ABORTABLE_SYNCHRONOUS)
     } catch (err) {
       // The commit itself failed (a full map, an I/O error): nothing of the group is stored.
       this.listener?.aborted()

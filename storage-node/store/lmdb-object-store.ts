@@ -107,9 +107,11 @@ export class LmdbObjectStore implements ObjectStore {
 
   constructor(private readonly init: LmdbObjectStoreInit) {
     this.now = init.now ?? Date.now
-    this.root = open({ path: `${init.dataDir}/meta`, compression: false })
+    // noSync for `--durability none`: with lmdb-js's default overlappingSync a commit flagged not
+    // to flush still syncs before it returns (the flag only moves the sync out of the write lock).
+    this.root = open({ path: `${init.dataDir}/meta`, compression: false, ...(init.durability === 'none' ? { noSync: true } : {}) })
     this.segments = new SegmentIndex(this.root)
-    this.group = new GroupCommit(this.root, init.durability !== 'none', this.segments)
+    this.group = new GroupCommit(this.root, this.segments)
     this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
     this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
     this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
@@ -507,6 +509,11 @@ export class LmdbObjectStore implements ObjectStore {
 
   segmentEntries(segment: number): Iterable<{ bucket: string; key: string; ids: string }> {
     return this.segments.entries(segment)
+  }
+
+  /** Whether LMDB syncs every commit to disk before it returns: false only under `--durability none`. */
+  get syncsCommits(): boolean {
+    return (this.root as { noSync?: boolean }).noSync !== true
   }
 
   /** Wait until what was committed is as durable as configured. */

@@ -18,7 +18,7 @@ async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
 test('writes asked for in one turn share one transaction; the next turn gets another', async (t) => {
   const root = await openRoot(t)
   const db = root.openDB<number, string>({ name: 'n' })
-  const group = new GroupCommit(root, true)
+  const group = new GroupCommit(root)
   const first = await Promise.all(
     Array.from({ length: 5 }, (_, i) =>
       group.run(() => {
@@ -37,7 +37,7 @@ test('writes asked for in one turn share one transaction; the next turn gets ano
 test('callbacks run in order and see the writes of those before them in the group', async (t) => {
   const root = await openRoot(t)
   const db = root.openDB<number, string>({ name: 'n' })
-  const group = new GroupCommit(root, true)
+  const group = new GroupCommit(root)
   const seen = await Promise.all(
     Array.from({ length: 4 }, () =>
       group.run(() => {
@@ -54,7 +54,7 @@ test('callbacks run in order and see the writes of those before them in the grou
 test('a callback that throws fails alone; one that returns a promise is refused', async (t) => {
   const root = await openRoot(t)
   const db = root.openDB<string, string>({ name: 's' })
-  const group = new GroupCommit(root, false)
+  const group = new GroupCommit(root)
   const [a, b, c] = await Promise.allSettled([
     group.run(() => {
       db.put('a', 'A')

@@ -37,7 +37,7 @@ interface Opened {
   close: () => Promise<void>
 }
 
-type StoreOptions = Partial<Pick<LmdbObjectStoreInit, 'maxSiblings' | 'maxClockEntries' | 'maxHintBytes' | 'embedMaxBytes' | 'now' | 'log'>>
+type StoreOptions = Partial<Pick<LmdbObjectStoreInit, 'durability' | 'maxSiblings' | 'maxClockEntries' | 'maxHintBytes' | 'embedMaxBytes' | 'now' | 'log'>>
 
 /** Open a store on `dir` (a fresh dir under the test root when omitted); closed, and a fresh dir removed, after the test. */
 async function openStore(t: ExecutionContext, dir?: string, options: StoreOptions = {}): Promise<Opened> {
@@ -88,6 +88,17 @@ function foreignVersion(actor: string, counter: number, context: CausalContext, 
 
 // ---------------------------------------------------------------------------------------------
 // blob-files.ts
+
+test('durability none opens LMDB without syncing commits (lmdb-js would sync a no-flush commit anyway); the default syncs, and both read back', async (t) => {
+  for (const durability of ['none', 'fsync'] as const) {
+    const { store, blobs, dir, close } = await openStore(t, undefined, { durability })
+    t.is(store.syncsCommits, durability === 'fsync', durability)
+    await store.coordinate('b', 'k', {}, await body(blobs, `bytes-${durability}`))
+    await close()
+    const reopened = await openStore(t, dir, { durability })
+    t.is(reopened.store.versions('b', 'k').length, 1, durability)
+  }
+})
 
 test('receive keeps small bodies inline and spills larger ones to a temp file', async (t) => {
   const { blobs } = await openStore(t)

@@ -89,7 +89,7 @@ test('what an aborted transaction recorded never counts; what it flushed stays p
 test('a group commit tells the index how each group ended', async (t) => {
   const root = await openRoot(t)
   const index = new SegmentIndex(root)
-  const group = new GroupCommit(root, false, index)
+  const group = new GroupCommit(root, index)
   await Promise.all([group.run(() => index.record('b', 'x', ids(1))), group.run(() => index.record('b', 'y', ids(3)))])
   t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
   await group.run(() => index.flushSlice(1))
