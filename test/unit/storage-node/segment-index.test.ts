@@ -99,6 +99,49 @@ test('a group commit tells the index how each group ended', async (t) => {
   t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
 })
 
+test('a group whose commit fails rejects every write in it, stores none of them, and the index drops what they recorded', async (t) => {
+  const root = await openRoot(t)
+  const db = root.openDB<string, string>({ name: 'rows' })
+  const index = new SegmentIndex(root)
+  // The real root, except that the next group's transaction fails after its callbacks ran (as a
+  // commit failing on a full map or an I/O error would): lmdb-js aborts it and throws.
+  let failNext = false
+  const failing = new Proxy(root, {
+    get(target, prop) {
+      if (prop === 'transactionSync' && failNext) {
+        failNext = false
+        return (fn: () => unknown, flags?: number) =>
+          target.transactionSync(() => {
+            fn()
+            throw new Error('EIO: the commit failed')
+          }, flags)
+      }
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  const group = new GroupCommit(failing, index)
+  const write = (key: string) =>
+    group.run(() => {
+      db.putSync(key, key)
+      index.record('b', key, ids(1))
+      return key
+    })
+  t.is(await write('x'), 'x')
+  failNext = true
+  const lost = await Promise.allSettled([write('y'), write('z')])
+  t.deepEqual(
+    lost.map((o) => (o.status === 'rejected' ? String(o.reason) : o.value)),
+    ['Error: EIO: the commit failed', 'Error: EIO: the commit failed'],
+  )
+  t.is(db.get('y'), undefined)
+  t.is(db.get('z'), undefined)
+  t.deepEqual(everything(index), new Map([['b/x', idText(1)]]))
+  t.is(await write('w'), 'w', 'the next group commits')
+  t.deepEqual(everything(index), new Map([['b/w', idText(1)], ['b/x', idText(1)]]))
+  t.is(db.get('w'), 'w')
+})
+
 test('property: after any run of writes, slice flushes and aborted transactions, reads equal the committed state', async (t) => {
   for (let seed = 1; seed <= 25; seed++) {
     const root = await openRoot(t)
