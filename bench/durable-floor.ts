@@ -1,15 +1,20 @@
 /**
- * Where the cluster's small-PUT cost goes: 4 KiB PUTs (unique keys) against three systems in one
+ * Where the cluster's small-PUT cost goes: 4 KiB PUTs (unique keys) against five systems in one
  * run, with the same load generator and settings, in rounds (each round measures every system
  * once, in an order rotated from round to round):
  *   - baseline: the bare W=2, N=3 coordinator of `make bench` (backends store nothing);
  *   - floor: the same coordinator with backends that store every body durably in LMDB,
  *     group-committed as a storage node commits (see bench/baseline-coordinator.ts);
- *   - cluster: our own 4 nodes + proxy, default settings.
+ *   - log-floor: the same with backends that append every group of bodies to one file and
+ *     fdatasync it once (the cheapest durable write we know of: how much a store other than LMDB
+ *     could gain);
+ *   - cluster: our own 4 nodes + proxy, default settings;
+ *   - cluster-unsynced: the same with `--durability none` (commits left to the OS): what the
+ *     device flushes cost the cluster, so what any cheaper durable commit could gain at most.
  * For each it prints ops/s, latency, and the CPU time (user + system, from /proc) spent per PUT by
  * its front (the proxy, or the bare coordinator), by its storage processes and by the load
- * generator. The floor says what any durable W=2, N=3 store written in Node can reach on this
- * machine, so how far the cluster's ratio to the baseline can rise.
+ * generator. The floors say what a durable W=2, N=3 store written in Node can reach on this
+ * machine, so how far the cluster's ratio to the baseline can rise. "ratio to floor" is to LMDB's.
  * Each system is first warmed (PUTs at c16 for --warmup seconds) so JIT compilation is over.
  */
 import { startBaseline } from './baseline-coordinator.js'
@@ -24,7 +29,7 @@ const USAGE = 'usage: node --import=tsx bench/durable-floor.ts [--seconds S] [--
 const SIZE = 4096
 
 interface System {
-  name: 'baseline' | 'floor' | 'cluster'
+  name: 'baseline' | 'floor' | 'log-floor' | 'cluster' | 'cluster-unsynced'
   url: string
   procs: { name: string; pid: number }[]
   stop(): Promise<void>
@@ -72,16 +77,21 @@ async function main(): Promise<void> {
   const owned = new Owned()
   try {
     const baseline = await owned.start(() => startBaseline())
-    const floor = await owned.start(() => startBaseline({ durable: true }))
+    const floor = await owned.start(() => startBaseline({ durable: 'lmdb' }))
+    const logFloor = await owned.start(() => startBaseline({ durable: 'log' }))
     const cluster = await owned.start(() => startOwnCluster())
+    const unsynced = await owned.start(() => startOwnCluster(4, ['--durability', 'none']))
     const systems: System[] = [
       { name: 'baseline', ...baseline },
       { name: 'floor', ...floor },
+      { name: 'log-floor', ...logFloor },
       { name: 'cluster', url: cluster.url, procs: cluster.procs, stop: cluster.stop },
+      { name: 'cluster-unsynced', url: unsynced.url, procs: unsynced.procs, stop: unsynced.stop },
     ]
     const runId = Date.now().toString(36)
     const spec: SmallSpec = { bucket: `floor-${runId}`, runId, body: Buffer.alloc(SIZE, 0x62), getKey: (i) => `g-${i}` }
     await ensureBucket(cluster.url, spec.bucket)
+    await ensureBucket(unsynced.url, spec.bucket)
     if (warmupS > 0) for (const s of systems) await cannon(s.url, 16, warmupS, SIZE, (i) => putRequest(spec, `warm-${s.name}`, i))
 
     const samples = new Map<string, Sample[]>()

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import test from 'ava'
 import { DEFAULT_N, DEFAULT_VNODES } from '../../../shared/constants.js'
 import { HashRing } from '../../../shared/ring/hash-ring.js'
@@ -68,6 +69,12 @@ test('ringPosition is a deterministic unsigned 32-bit MD5 prefix', (t) => {
   forEachSeed(300, 1, (rng) => {
     const p = ringPosition(`text-${rng.int(1e9)}`)
     t.true(Number.isInteger(p) && p >= 0 && p < 2 ** 32)
+  })
+  // The same positions as the digest's first 4 bytes read big-endian (how keys were placed before
+  // the one-shot hash), for text beyond ASCII too: data placed by older code is found again.
+  forEachSeed(300, 2, (rng) => {
+    const text = `k-${rng.int(1e9)}-\u00e9\u4e2d\u{1f600}-${rng.int(1e3)}`
+    t.is(ringPosition(text), createHash('md5').update(text).digest().readUInt32BE(0))
   })
 })
 

@@ -87,7 +87,7 @@ function foreignVersion(actor: string, counter: number, context: CausalContext, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// blob-files.ts
+// durability
 
 test('durability none opens LMDB without syncing commits (lmdb-js would sync a no-flush commit anyway); the default syncs, and both read back', async (t) => {
   for (const durability of ['none', 'fsync'] as const) {
@@ -99,6 +99,9 @@ test('durability none opens LMDB without syncing commits (lmdb-js would sync a n
     t.is(reopened.store.versions('b', 'k').length, 1, durability)
   }
 })
+
+// ---------------------------------------------------------------------------------------------
+// blob-files.ts
 
 test('receive keeps small bodies inline and spills larger ones to a temp file', async (t) => {
   const { blobs } = await openStore(t)
