@@ -5,7 +5,7 @@
  * version always has whole bytes and a half-written upload is only a temp file, swept at start.
  * Bodies up to `inlineMaxBytes` stay in memory and are stored inline in the metadata store.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash, hash as digest, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -202,12 +202,12 @@ export class BlobFiles {
    */
   async fromBuffer(bytes: Buffer): Promise<ReceivedBody> {
     if (bytes.length > this.init.inlineMaxBytes) return this.receive(Readable.from([bytes]), bytes.length)
-    return { kind: 'inline', size: bytes.length, etag: createHash('sha256').update(bytes).digest('hex'), bytes: Buffer.from(bytes) }
+    return { kind: 'inline', size: bytes.length, etag: digest('sha256', bytes), bytes: Buffer.from(bytes) }
   }
 
   /** Move a received file to its final name and make the rename durable. Returns the blob name. */
   async commit(body: ReceivedBody & { kind: 'file' }, versionId: string): Promise<string> {
-    const name = createHash('sha256').update(versionId).digest('hex')
+    const name = digest('sha256', versionId)
     this.committedBeforeSweepEnd?.add(name)
     await this.unlinking.get(name)
     const dir = join(this.blobDir, name.slice(0, 2))
@@ -240,7 +240,7 @@ export class BlobFiles {
     }
     if (size <= verifyFirstMaxBytes) {
       const bytes = await readFile(path)
-      if (createHash('sha256').update(bytes).digest('hex') !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
+      if (digest('sha256', bytes) !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
       return Readable.from([bytes])
     }
     const hash = createHash('sha256')

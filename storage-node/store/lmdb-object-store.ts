@@ -17,7 +17,7 @@
  * (sloppy quorum). A hinted version is stored in the same transaction as its hint, is invisible to
  * reads of the node's own data, and is dropped once handed off.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { hash, randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { DEFAULT_EMBED_MAX_BYTES, DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
@@ -73,7 +73,7 @@ export const STORE_LAYOUT = 2
 
 export class UnsupportedLayoutError extends Error {}
 
-const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
+const sha256 = (bytes: Buffer): string => hash('sha256', bytes)
 
 const OWN: Space = { kind: 'own' }
 
