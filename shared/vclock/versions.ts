@@ -65,12 +65,27 @@ export function contextOf(versions: readonly Versioned[]): CausalContext {
 
 /** The version's clock as users see it (`vector_clock`): context and dot flattened to `{actor: counter}`. */
 export function clockOf(v: Versioned): VectorClock {
-  return merge(v.context.vv, ...v.context.dots.map((d) => ({ [d.actor]: d.counter })), { [v.dot.actor]: v.dot.counter })
+  return displayClock([v])
 }
 
-/** The flattened clock of a set of versions (what a replica holds), for display. */
+/**
+ * The flattened clock of a set of versions (what a replica holds), for display: the pointwise
+ * maximum of their clocks (`merge` of each `clockOf`), gathered in one pass without an object per
+ * dot and per version (every write answer carries one; it was ~8 % of a node's CPU under 4 KiB PUTs).
+ */
 export function displayClock(versions: readonly Versioned[]): VectorClock {
-  return merge(...versions.map(clockOf))
+  const max = new Map<ActorId, number>()
+  const raise = (actor: ActorId, n: number): void => {
+    if (n > (max.get(actor) ?? 0)) max.set(actor, n)
+  }
+  for (const v of versions) {
+    for (const [actor, n] of Object.entries(v.context.vv)) raise(actor, n)
+    for (const d of v.context.dots) raise(d.actor, d.counter)
+    raise(v.dot.actor, v.dot.counter)
+  }
+  const out: Record<ActorId, number> = {}
+  for (const actor of [...max.keys()].sort()) out[actor] = max.get(actor) as number
+  return out
 }
 
 function sameDot(a: Dot, b: Dot): boolean {

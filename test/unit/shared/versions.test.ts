@@ -1,5 +1,5 @@
 import test from 'ava'
-import type { VectorClock } from '../../../shared/vclock/vector-clock.js'
+import { descends, merge, type VectorClock } from '../../../shared/vclock/vector-clock.js'
 import {
   type CausalContext,
   clockOf,
@@ -489,6 +489,23 @@ test('property: join is commutative, associative, idempotent and covers exactly 
       const either = covers(x, d) || covers(y, d)
       if (either) t.true(covers(xy, d), `${msg}: join lost ${versionId(d)}`)
       t.is(covers(xy, d), either, `${msg}: join covers ${versionId(d)} that neither input covers`)
+    }
+  })
+})
+
+test('property: displayClock is the pointwise maximum of each version\'s context and dot, keys sorted; clockOf is it for one version', (t) => {
+  // The definition, written as merges of one-actor clocks (what displayClock computed before it gathered in one pass).
+  const flat = (vs: readonly Versioned[]): VectorClock =>
+    merge(...vs.flatMap((v) => [v.context.vv, ...v.context.dots.map((d) => ({ [d.actor]: d.counter })), { [v.dot.actor]: v.dot.counter }]))
+  forEachSeed(CTX_RUNS, 44, (rng, seed) => {
+    const vs = Array.from({ length: rng.int(4) }, () => version(dot(rng.pick([...CTX_ACTORS, 'e']), rng.range(1, 9)), randomContext(rng)))
+    const shown = displayClock(vs)
+    t.deepEqual(shown, flat(vs), `seed ${seed}`)
+    t.deepEqual(Object.keys(shown), Object.keys(shown).sort(), `seed ${seed}: keys sorted`)
+    t.deepEqual(displayClock(rng.shuffle(vs)), shown, `seed ${seed}: independent of order`)
+    for (const v of vs) {
+      t.deepEqual(clockOf(v), flat([v]), `seed ${seed}: clockOf`)
+      t.true(descends(shown, clockOf(v)), `seed ${seed}: covers each version's clock`)
     }
   })
 })
