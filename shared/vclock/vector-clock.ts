@@ -39,11 +39,11 @@ export function descends(a: VectorClock, b: VectorClock): boolean {
  * Laws (tested): commutative, associative, idempotent, and the result descends both inputs.
  */
 export function merge(...clocks: VectorClock[]): VectorClock {
-  const out: Record<ActorId, number> = {}
+  const max = new Map<ActorId, number>()
   for (const c of clocks) {
-    for (const [actor, n] of Object.entries(c)) if (n > (out[actor] ?? 0)) out[actor] = n
+    for (const [actor, n] of Object.entries(c)) if (n > (max.get(actor) ?? 0)) max.set(actor, n)
   }
-  return sortKeys(out)
+  return fromCounters(max)
 }
 
 /** The clock with `actor` advanced by one; it strictly dominates the input. */
@@ -53,7 +53,14 @@ export function increment(clock: VectorClock, actor: ActorId): VectorClock {
 
 /** Same clock with keys in a canonical order, so equal clocks serialise identically. */
 export function sortKeys(clock: Record<ActorId, number>): VectorClock {
-  const out: Record<ActorId, number> = {}
-  for (const k of Object.keys(clock).sort()) out[k] = clock[k] as number
-  return out
+  return fromCounters(new Map(Object.entries(clock)))
+}
+
+/**
+ * A clock from actor -> counter, keys sorted. Built with Object.fromEntries (own data properties):
+ * assigning `out[actor]` on a plain object would read inherited names (`constructor`, `toString`)
+ * as counters and turn `__proto__` into a prototype instead of a key.
+ */
+export function fromCounters(counters: ReadonlyMap<ActorId, number>): VectorClock {
+  return Object.fromEntries([...counters.keys()].sort().map((actor) => [actor, counters.get(actor) as number]))
 }

@@ -12,7 +12,7 @@
  */
 import type { z } from 'zod'
 import type { CausalContextSchema, DotSchema } from './schemas.js'
-import { type ActorId, counterOf, merge, sortKeys, type VectorClock } from './vector-clock.js'
+import { type ActorId, counterOf, fromCounters, merge, sortKeys, type VectorClock } from './vector-clock.js'
 
 export type Dot = z.infer<typeof DotSchema>
 export type CausalContext = z.infer<typeof CausalContextSchema>
@@ -37,20 +37,21 @@ export function covers(ctx: CausalContext, dot: Dot): boolean {
 
 /** Canonical form: dots contiguous with the vector are folded into it, covered ones dropped, the rest sorted. */
 export function compact(vv: VectorClock, dots: readonly Dot[]): CausalContext {
-  const out: Record<ActorId, number> = {}
-  for (const [a, n] of Object.entries(vv)) if (n > 0) out[a] = n
+  // A Map, not a plain object: an actor named like an inherited property (`constructor`) must read as absent.
+  const out = new Map<ActorId, number>()
+  for (const [a, n] of Object.entries(vv)) if (n > 0) out.set(a, n)
   const pending = [...dots].sort((a, b) => (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : a.counter - b.counter))
   const rest: Dot[] = []
   for (const d of pending) {
-    const have = out[d.actor] ?? 0
+    const have = out.get(d.actor) ?? 0
     if (d.counter <= have) continue
-    if (d.counter === have + 1) out[d.actor] = d.counter
+    if (d.counter === have + 1) out.set(d.actor, d.counter)
     else if (!rest.some((r) => r.actor === d.actor && r.counter === d.counter)) rest.push(d)
   }
   // A fold can make later isolated dots contiguous: repeat until stable.
-  const remaining = rest.filter((d) => d.counter > (out[d.actor] ?? 0))
-  if (remaining.some((d) => d.counter === (out[d.actor] ?? 0) + 1)) return compact(out, remaining)
-  return { vv: sortKeys(out), dots: remaining }
+  const remaining = rest.filter((d) => d.counter > (out.get(d.actor) ?? 0))
+  if (remaining.some((d) => d.counter === (out.get(d.actor) ?? 0) + 1)) return compact(fromCounters(out), remaining)
+  return { vv: fromCounters(out), dots: remaining }
 }
 
 /** Least upper bound of contexts (commutative, associative, idempotent). */
@@ -83,9 +84,7 @@ export function displayClock(versions: readonly Versioned[]): VectorClock {
     for (const d of v.context.dots) raise(d.actor, d.counter)
     raise(v.dot.actor, v.dot.counter)
   }
-  const out: Record<ActorId, number> = {}
-  for (const actor of [...max.keys()].sort()) out[actor] = max.get(actor) as number
-  return out
+  return fromCounters(max)
 }
 
 function sameDot(a: Dot, b: Dot): boolean {

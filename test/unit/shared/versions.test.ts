@@ -494,20 +494,40 @@ test('property: join is commutative, associative, idempotent and covers exactly 
 })
 
 test('property: displayClock is the pointwise maximum of each version\'s context and dot, keys sorted; clockOf is it for one version', (t) => {
-  // The definition, written as merges of one-actor clocks (what displayClock computed before it gathered in one pass).
-  const flat = (vs: readonly Versioned[]): VectorClock =>
-    merge(...vs.flatMap((v) => [v.context.vv, ...v.context.dots.map((d) => ({ [d.actor]: d.counter })), { [v.dot.actor]: v.dot.counter }]))
+  // The definition, written out on its own: every (actor, counter) a version mentions, the largest
+  // positive counter per actor, actors in sorted order. Compared as entries, so that actors named
+  // like inherited properties (`constructor`, `__proto__`) count as the plain names they are.
+  const flat = (vs: readonly Versioned[]): [string, number][] => {
+    const pairs = vs.flatMap((v) => [...Object.entries(v.context.vv), ...v.context.dots.map((d): [string, number] => [d.actor, d.counter]), [v.dot.actor, v.dot.counter] as [string, number]])
+    const actors = [...new Set(pairs.filter(([, n]) => n > 0).map(([a]) => a))].sort()
+    return actors.map((a) => [a, Math.max(...pairs.filter(([b]) => b === a).map(([, n]) => n))])
+  }
+  const odd = ['constructor', 'toString', '__proto__', 'hasOwnProperty']
   forEachSeed(CTX_RUNS, 44, (rng, seed) => {
-    const vs = Array.from({ length: rng.int(4) }, () => version(dot(rng.pick([...CTX_ACTORS, 'e']), rng.range(1, 9)), randomContext(rng)))
+    const actor = () => rng.pick([...CTX_ACTORS, 'e', ...(seed % 3 === 0 ? odd : [])])
+    const context = (): CausalContext => {
+      const vv: Record<string, number> = Object.fromEntries(Array.from({ length: rng.int(3) }, () => [actor(), rng.int(4)]))
+      return { vv, dots: Array.from({ length: rng.int(3) }, () => dot(actor(), rng.range(1, 8))) }
+    }
+    const vs = Array.from({ length: rng.int(4) }, () => version(dot(actor(), rng.range(1, 9)), rng.chance(0.5) ? randomContext(rng) : context()))
     const shown = displayClock(vs)
-    t.deepEqual(shown, flat(vs), `seed ${seed}`)
-    t.deepEqual(Object.keys(shown), Object.keys(shown).sort(), `seed ${seed}: keys sorted`)
-    t.deepEqual(displayClock(rng.shuffle(vs)), shown, `seed ${seed}: independent of order`)
+    t.deepEqual(Object.entries(shown), flat(vs), `seed ${seed}`)
+    t.deepEqual(Object.entries(displayClock(rng.shuffle(vs))), Object.entries(shown), `seed ${seed}: independent of order`)
+    t.deepEqual(Object.entries(shown), Object.entries(merge(...vs.map(clockOf))), `seed ${seed}: the merge of each version's clock`)
     for (const v of vs) {
-      t.deepEqual(clockOf(v), flat([v]), `seed ${seed}: clockOf`)
+      t.deepEqual(Object.entries(clockOf(v)), flat([v]), `seed ${seed}: clockOf`)
       t.true(descends(shown, clockOf(v)), `seed ${seed}: covers each version's clock`)
     }
   })
+})
+
+test('compact keeps dots of actors named like inherited properties', (t) => {
+  t.deepEqual(compact({}, [dot('constructor', 2)]), { vv: {}, dots: [dot('constructor', 2)] })
+  t.deepEqual(Object.entries(compact({ constructor: 1 }, [dot('constructor', 2)]).vv), [['constructor', 2]])
+  t.deepEqual(Object.entries(compact(JSON.parse('{"__proto__": 1}') as VectorClock, [dot('__proto__', 2), dot('toString', 1)]).vv), [
+    ['__proto__', 2],
+    ['toString', 1],
+  ])
 })
 
 test('property: pruneContext never covers a dot the original did not, and keeps at most maxEntries actors', (t) => {
