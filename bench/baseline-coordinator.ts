@@ -7,29 +7,21 @@
  * Each server is its own process (as the cluster's are), started by `startBaseline()`; children
  * exit when the parent's IPC channel closes, so a killed bench leaves nothing behind.
  *
- * `startBaseline({ durable: 'lmdb' })` is the *durable floor*: the same coordinator, but each backend
- * stores every PUT body under its path in LMDB and answers once the write is on disk, group-committed
- * exactly as a storage node commits (storage-node/store/group-commit.ts: one transaction and one
- * sync per event-loop turn). No versions, clocks, checks or hints: the least a durable W=2, N=3
- * store written in Node must do here. See bench/durable-floor.ts.
- *
- * `startBaseline({ durable: 'log' })` is the *log floor*: the cheapest durable write we know of, one
- * append-only file per backend (Bitcask's shape: records of key length, body length, CRC-32, key
- * and body; the index in memory), each group of writes appended with one writev and one fdatasync.
- * It asks how much further than the LMDB floor a store other than LMDB could go on this machine.
- * It is a measuring stick, not a store to keep data in: nothing reads the log back after a restart.
+ * `startBaseline({ durable: 'lmdb' })` is the *durable floor* and `{ durable: 'log' }` the *log
+ * floor*: the same coordinator, with backends that store every PUT body under its path (in LMDB
+ * group-committed as a storage node commits, or in an append-only file with one fdatasync per
+ * group; see bench/floor-stores.ts) and answer once it is on disk, and answer GETs from it. See
+ * bench/durable-floor.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync, writevSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
-import { crc32 } from 'node:zlib'
-import { open } from 'lmdb'
 import { serverEnv } from '../cluster-ctl/malloc-env.js'
-import { GroupCommit } from '../storage-node/store/group-commit.js'
+import { type DurableStore, FLOOR_STORES, type FloorStore, isFloorStore, openFloorStore } from './floor-stores.js'
 
 const SMALL_GET_BYTES = 4096
 /** Above this a losing backend's GET answer is aborted rather than read to the end. */
@@ -44,13 +36,6 @@ export interface Baseline {
   /** The durable floor's data (removed by stop); undefined for the bare baseline. */
   dataDir?: string | undefined
   stop(): Promise<void>
-}
-
-/** The durable floor's store of one backend. */
-interface DurableStore {
-  /** Resolves once `body` is stored under `path` and on disk. */
-  put(path: string, body: Buffer): Promise<void>
-  get(path: string): Buffer | undefined
 }
 
 /** A backend's PUT: consume the body, then answer; `store` (the durable floor) keeps it first, and answers GETs from it. */
@@ -101,92 +86,6 @@ function backendServer(store?: DurableStore): http.Server {
       )
     })
   })
-}
-
-/** Bytes the log floor's file is extended by, zero-filled and synced ahead of the writes (so a group's fdatasync has no size or extent change to journal). */
-const LOG_EXTENT_BYTES = 64 * 1024 * 1024
-const LOG_RECORD_HEAD = 12
-
-/**
- * The log floor's store: one append-only file in `dir`; each group of writes (those asked for in
- * one event-loop turn, like GroupCommit's) is appended with one writev and fdatasync'ed once, on the
- * main thread, before any of them resolves. Measured here against the same store syncing on
- * libuv's pool while the main thread goes on (README, "The durable floor"): the hand-off between
- * threads cost more CPU than the wait, and 4 KiB PUTs ran at 0.80-0.96x of this.
- */
-function logStore(dir: string): DurableStore {
-  mkdirSync(dir, { recursive: true })
-  const fd = openSync(join(dir, 'log'), 'w+')
-  const index = new Map<string, { at: number; length: number }>()
-  const zeros = Buffer.alloc(1024 * 1024)
-  let end = 0
-  let allocated = 0
-  let group: { path: string; body: Buffer; resolve: () => void; reject: (err: unknown) => void }[] = []
-  const extendTo = (bytes: number): void => {
-    while (allocated < bytes) {
-      for (let at = 0; at < LOG_EXTENT_BYTES; at += zeros.length) writeSync(fd, zeros, 0, zeros.length, allocated + at)
-      allocated += LOG_EXTENT_BYTES
-    }
-    fsyncSync(fd)
-  }
-  const commit = (): void => {
-    const writes = group
-    group = []
-    const buffers: Buffer[] = []
-    const places: { at: number; length: number }[] = []
-    let at = end
-    for (const w of writes) {
-      const key = Buffer.from(w.path)
-      const head = Buffer.allocUnsafe(LOG_RECORD_HEAD)
-      head.writeUInt32BE(key.length, 0)
-      head.writeUInt32BE(w.body.length, 4)
-      head.writeUInt32BE(crc32(w.body, crc32(key)), 8)
-      buffers.push(head, key, w.body)
-      places.push({ at: at + LOG_RECORD_HEAD + key.length, length: w.body.length })
-      at += LOG_RECORD_HEAD + key.length + w.body.length
-    }
-    try {
-      if (at > allocated) extendTo(at)
-      writevSync(fd, buffers, end)
-      fdatasyncSync(fd)
-    } catch (err) {
-      for (const w of writes) w.reject(err)
-      return
-    }
-    end = at
-    writes.forEach((w, i) => {
-      index.set(w.path, places[i] as { at: number; length: number })
-      w.resolve()
-    })
-  }
-  return {
-    put: (path, body) =>
-      new Promise<void>((resolve, reject) => {
-        if (group.length === 0) setImmediate(commit)
-        group.push({ path, body, resolve, reject })
-      }),
-    get: (path) => {
-      const place = index.get(path)
-      if (!place) return undefined
-      const out = Buffer.allocUnsafe(place.length)
-      readSync(fd, out, 0, place.length, place.at)
-      return out
-    },
-  }
-}
-
-/** The durable floor's store: an LMDB environment in `dir`, every write group-committed and synced before it resolves. */
-function durableStore(dir: string): DurableStore {
-  const root = open({ path: dir, compression: false })
-  const db = root.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' })
-  const group = new GroupCommit(root)
-  return {
-    put: (path, body) =>
-      group.run(() => {
-        db.put(path, body)
-      }),
-    get: (path) => db.get(path),
-  }
 }
 
 function coordinatorServer(backends: readonly number[], quorum = 2): http.Server {
@@ -308,8 +207,6 @@ function spawnRole(name: string, args: string[]): Promise<{ child: ChildProcess;
   })
 }
 
-export type FloorStore = 'lmdb' | 'log'
-
 /** Start 3 backends and the coordinator, each a child process on a free port; `durable`: the durable floor with that store (data in a temp dir, removed by stop). */
 export async function startBaseline(opts: { durable?: FloorStore } = {}): Promise<Baseline> {
   const started: { child: ChildProcess; name: string; port: number }[] = []
@@ -328,7 +225,8 @@ export async function startBaseline(opts: { durable?: FloorStore } = {}): Promis
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   }
   try {
-    for (let i = 1; i <= 3; i++) started.push(await spawnRole(`backend-${i}`, ['--role', 'backend', ...(dataDir ? ['--data', join(dataDir, `backend-${i}`), '--store', opts.durable as FloorStore] : [])]))
+    const storeArgs = (i: number): string[] => (dataDir && opts.durable ? ['--data', join(dataDir, `backend-${i}`), '--store', opts.durable] : [])
+    for (let i = 1; i <= 3; i++) started.push(await spawnRole(`backend-${i}`, ['--role', 'backend', ...storeArgs(i)]))
     const ports = started.map((s) => s.port).join(',')
     started.push(await spawnRole('coordinator', ['--role', 'coordinator', '--backends', ports]))
   } catch (err) {
@@ -348,11 +246,13 @@ export async function startBaseline(opts: { durable?: FloorStore } = {}): Promis
 }
 
 function main(argv: readonly string[]): void {
-  const role = argv[argv.indexOf('--role') + 1]
-  const backends = (argv[argv.indexOf('--backends') + 1] ?? '').split(',').map(Number)
-  const data = argv.includes('--data') ? argv[argv.indexOf('--data') + 1] : undefined
-  const store = argv.includes('--store') ? argv[argv.indexOf('--store') + 1] : 'lmdb'
-  const server = role === 'coordinator' ? coordinatorServer(backends) : backendServer(data ? (store === 'log' ? logStore(data) : durableStore(data)) : undefined)
+  const arg = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
+  const role = arg('--role')
+  const backends = (arg('--backends') ?? '').split(',').map(Number)
+  const data = arg('--data')
+  const store = arg('--store') ?? 'lmdb'
+  if (!isFloorStore(store)) throw new Error(`--store must be one of ${FLOOR_STORES.join(', ')}, not ${store}`)
+  const server = role === 'coordinator' ? coordinatorServer(backends) : backendServer(data ? openFloorStore(store, data) : undefined)
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)

@@ -1,7 +1,9 @@
 /**
  * Where a small PUT's CPU goes, process by process: after a warm-up, one window of 4 KiB PUTs
- * (unique keys) per concurrency against a fresh cluster, with each process's user and system CPU
- * per PUT and its voluntary context switches per PUT (from /proc), and each node's commits.
+ * (unique keys) per concurrency against a fresh cluster (default settings), with each process's
+ * user and system CPU per PUT and its voluntary and involuntary context switches per PUT, read from
+ * /proc. Voluntary switches count the waits (for the disk, for the next request); involuntary ones
+ * count preemptions, e.g. by the process a socket write has just woken.
  */
 import { readFileSync } from 'node:fs'
 import { ensureBucket } from './http-client.js'
@@ -12,6 +14,7 @@ import { startOwnCluster } from './setup.js'
 
 const USAGE = 'usage: node --import=tsx bench/cpu-split.ts [--seconds S] [--concurrency C[,C..]] [--warmup S]'
 const SIZE = 4096
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const TICK = 100
 
 interface ProcSample { user: number; sys: number; vcs: number; ivcs: number }
@@ -29,7 +32,7 @@ async function main(): Promise<void> {
   if (!o) return
   const owned = new Owned()
   try {
-    const cluster = await owned.start(() => startOwnCluster(4, (process.env.NODE_EXTRA ?? '').split(' ').filter(Boolean)))
+    const cluster = await owned.start(() => startOwnCluster())
     const runId = Date.now().toString(36)
     const spec: SmallSpec = { bucket: `split-${runId}`, runId, body: Buffer.alloc(SIZE, 0x62), getKey: (i) => `g-${i}` }
     await ensureBucket(cluster.url, spec.bucket)

@@ -6,9 +6,10 @@
  */
 import { existsSync, readdirSync } from 'node:fs'
 import test from 'ava'
-import { type FloorStore, startBaseline } from '../../bench/baseline-coordinator.js'
+import { startBaseline } from '../../bench/baseline-coordinator.js'
+import { FLOOR_STORES } from '../../bench/floor-stores.js'
 
-for (const store of ['lmdb', 'log'] as const satisfies readonly FloorStore[]) {
+for (const store of FLOOR_STORES) {
   test(`durable floor (${store}): PUT bodies are stored and read back; stop cleans up`, async (t) => {
     t.timeout(60_000)
     const floor = await startBaseline({ durable: store })
