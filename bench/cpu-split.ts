@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
-import { cannon, putRequest, type SmallSpec } from './scenarios.js'
+import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
 import { intOptionsOrUsage } from './script-args.js'
 import { startOwnCluster } from './setup.js'
 
@@ -33,8 +33,7 @@ async function main(): Promise<void> {
   const owned = new Owned()
   try {
     const cluster = await owned.start(() => startOwnCluster())
-    const runId = Date.now().toString(36)
-    const spec: SmallSpec = { bucket: `split-${runId}`, runId, body: Buffer.alloc(SIZE, 0x62), getKey: (i) => `g-${i}` }
+    const spec = uniquePutSpec('split', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
     await cannon(cluster.url, 16, o.warmup[0] as number, SIZE, (i) => putRequest(spec, 'warm', i))
     for (const c of o.concurrency) {

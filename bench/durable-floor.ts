@@ -20,7 +20,7 @@
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
-import { cannon, putRequest, type SmallSpec } from './scenarios.js'
+import { cannon, putRequest, type SmallSpec, uniquePutSpec } from './scenarios.js'
 import { cpuSecondsOf, intOptionsOrUsage } from './script-args.js'
 import { startOwnCluster } from './setup.js'
 import type { Stats } from './stats.js'
@@ -88,8 +88,7 @@ async function main(): Promise<void> {
       { name: 'cluster', url: cluster.url, procs: cluster.procs, stop: cluster.stop },
       { name: 'cluster-unsynced', url: unsynced.url, procs: unsynced.procs, stop: unsynced.stop },
     ]
-    const runId = Date.now().toString(36)
-    const spec: SmallSpec = { bucket: `floor-${runId}`, runId, body: Buffer.alloc(SIZE, 0x62), getKey: (i) => `g-${i}` }
+    const spec = uniquePutSpec('floor', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
     await ensureBucket(unsynced.url, spec.bucket)
     if (warmupS > 0) for (const s of systems) await cannon(s.url, 16, warmupS, SIZE, (i) => putRequest(spec, `warm-${s.name}`, i))

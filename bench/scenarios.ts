@@ -58,6 +58,12 @@ export interface SmallSpec {
   getKey: (i: number) => string
 }
 
+/** A spec for PUT loads of unique keys: a bucket named `<prefix>-<run id>`, `size` bytes per body. */
+export function uniquePutSpec(prefix: string, size: number): SmallSpec {
+  const runId = Date.now().toString(36)
+  return { bucket: `${prefix}-${runId}`, runId, body: Buffer.alloc(size, 0x62), getKey: (i) => `g-${i}` }
+}
+
 export function putRequest(s: SmallSpec, tag: string, i: number): CannonRequest {
   return { method: 'PUT', path: `/buckets/${s.bucket}/files/k-${s.runId}-${tag}-${i}`, headers: { 'content-type': 'application/octet-stream' }, body: s.body }
 }

@@ -5,7 +5,7 @@
  */
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
-import { cannon, putRequest, type SmallSpec } from './scenarios.js'
+import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
 import { cpuSecondsOf, intOptionsOrUsage } from './script-args.js'
 import { startOwnCluster } from './setup.js'
 
@@ -19,8 +19,7 @@ async function main(): Promise<void> {
   const owned = new Owned()
   try {
     const cluster = await owned.start(() => startOwnCluster())
-    const runId = Date.now().toString(36)
-    const spec: SmallSpec = { bucket: `warm-${runId}`, runId, body: Buffer.alloc(SIZE, 0x62), getKey: (i) => `g-${i}` }
+    const spec = uniquePutSpec('warm', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
     const cpu = (): number => cpuSecondsOf(cluster.procs)
     console.log(`4 KiB PUTs at c${concurrency} against a fresh cluster, ${seconds} s windows`)
