@@ -235,7 +235,7 @@ export async function startBaseline(opts: { durable?: FloorStore } = {}): Promis
   }
   for (const s of started) s.child.removeAllListeners('exit')
   const coordinator = started[started.length - 1] as { port: number }
-  const kind = opts.durable === 'log' ? 'log-floor' : dataDir ? 'floor' : 'baseline'
+  const kind = opts.durable === 'log' ? 'log-floor' : opts.durable ? 'floor' : 'baseline'
   return {
     url: `http://127.0.0.1:${coordinator.port}`,
     procs: started.map((s) => ({ name: `${kind}-${s.name}`, pid: s.child.pid as number })),

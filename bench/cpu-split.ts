@@ -8,23 +8,27 @@
 import { readFileSync } from 'node:fs'
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
+import { readCpuTimes } from './rss-sampler.js'
 import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
 import { intOptionsOrUsage } from './script-args.js'
 import { startOwnCluster } from './setup.js'
 
 const USAGE = 'usage: node --import=tsx bench/cpu-split.ts [--seconds S] [--concurrency C[,C..]] [--warmup S]'
 const SIZE = 4096
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const TICK = 100
+interface ProcSample {
+  user: number
+  sys: number
+  vcs: number
+  ivcs: number
+}
 
-interface ProcSample { user: number; sys: number; vcs: number; ivcs: number }
-
-function sample(pid: number): ProcSample {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+/** CPU times (/proc/<pid>/stat) and context switches (/proc/<pid>/status) of a process that must still be running. */
+function sample(p: { name: string; pid: number }): ProcSample {
+  const times = readCpuTimes(p.pid)
+  if (!times) throw new Error(`${p.name} (pid ${p.pid}) is gone: its CPU time cannot be read`)
+  const status = readFileSync(`/proc/${p.pid}/status`, 'utf8')
   const num = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
-  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK, vcs: num('voluntary_ctxt_switches'), ivcs: num('nonvoluntary_ctxt_switches') }
+  return { user: times.user, sys: times.system, vcs: num('voluntary_ctxt_switches'), ivcs: num('nonvoluntary_ctxt_switches') }
 }
 
 async function main(): Promise<void> {
@@ -37,9 +41,9 @@ async function main(): Promise<void> {
     await ensureBucket(cluster.url, spec.bucket)
     await cannon(cluster.url, 16, o.warmup[0] as number, SIZE, (i) => putRequest(spec, 'warm', i))
     for (const c of o.concurrency) {
-      const before = cluster.procs.map((p) => sample(p.pid))
+      const before = cluster.procs.map(sample)
       const s = await cannon(cluster.url, c, o.seconds[0] as number, SIZE, (i) => putRequest(spec, `c${c}`, i))
-      const after = cluster.procs.map((p) => sample(p.pid))
+      const after = cluster.procs.map(sample)
       const ops = Math.max(1, s.ops)
       console.log(`c${c}: ${Math.round(s.opsPerSec)} PUT/s, p50 ${s.p50Ms.toFixed(1)} p99 ${s.p99Ms.toFixed(1)} ms, errors ${s.errors}`)
       console.log('| process | user ms/PUT | sys ms/PUT | vol. switches/PUT | invol./PUT |')

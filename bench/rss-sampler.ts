@@ -22,16 +22,22 @@ export interface RssPeak {
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
 const USER_HZ = 100
 
-/** User + system CPU time of a live process in seconds, or undefined once it is gone. */
-export function readCpuSeconds(pid: number): number | undefined {
+/** User and system CPU time of a live process in seconds, or undefined once it is gone. */
+export function readCpuTimes(pid: number): { user: number; system: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / USER_HZ
+    return { user: Number(fields[11]) / USER_HZ, system: Number(fields[12]) / USER_HZ }
   } catch {
     return undefined
   }
+}
+
+/** User + system CPU time of a live process in seconds, or undefined once it is gone. */
+export function readCpuSeconds(pid: number): number | undefined {
+  const t = readCpuTimes(pid)
+  return t && t.user + t.system
 }
 
 /** VmRSS of a live process in KiB, or undefined once it is gone (or /proc is not there). */
