@@ -25,11 +25,12 @@ export function openFloorStore(kind: FloorStore, dir: string): DurableStore {
   return kind === 'log' ? logStore(dir) : lmdbStore(dir)
 }
 
-/** LMDB in `dir`, every write group-committed and synced exactly as a storage node commits (one transaction and one sync per event-loop turn). */
+/** LMDB in `dir`, every write group-committed exactly as a storage node commits (one journal record and one sync per event-loop turn, LMDB checkpointed a few times a second). */
 function lmdbStore(dir: string): DurableStore {
   const root = open({ path: dir, compression: false })
-  const db = root.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' })
-  const group = new GroupCommit(root)
+  const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
+  const db = group.table('objects', root.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' }))
+  group.recover()
   return {
     put: (path, body) =>
       group.run(() => {

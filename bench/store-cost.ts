@@ -54,8 +54,9 @@ async function main(): Promise<void> {
     await blobs.start()
     const store = new LmdbObjectStore({ nodeId: 'node-1', dataDir: join(dir, 'node'), blobs })
     const floorRoot = open({ path: join(dir, 'floor'), compression: false })
-    const floorDb = floorRoot.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' })
-    const floorGroup = new GroupCommit(floorRoot)
+    const floorGroup = new GroupCommit(floorRoot, { journalPath: join(dir, 'floor', 'journal'), sync: true })
+    const floorDb = floorGroup.table('objects', floorRoot.openDB<Buffer, string>({ name: 'objects', encoding: 'binary' }))
+    floorGroup.recover()
     const etag = (await blobs.fromBuffer(BYTES)).etag
     const cases: [string, (k: number) => (i: number) => Promise<unknown>][] = [
       [
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
       }
     }
     await store.close()
+    await floorGroup.close()
     await floorRoot.close()
   } finally {
     await owned.stopAll()

@@ -45,6 +45,9 @@ async function main(): Promise<void> {
     embedMaxBytes: cfg.embedMaxBytes,
     durability: cfg.durability,
     log: log.child({ component: 'store' }),
+    // Fail-stop: what reached the disk after a failed journal write or checkpoint is unknown, and
+    // the held transaction is gone; the next start recovers from the journal (see group-commit.ts).
+    onFailure: () => process.exit(74),
   })
   // Blob files on disk before the node serves may be orphans of a crash; the sweep runs in the
   // background once the node serves (it scans every record: seconds on a large store).

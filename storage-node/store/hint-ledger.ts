@@ -3,22 +3,19 @@
  * and the total, kept in the same LMDB transaction as the hinted versions. Past `maxBytes` the node
  * refuses to stand in (HintStoreFull), so hints cannot fill its disk.
  */
-import type { Database, RootDatabase } from 'lmdb'
 import { HintStoreFullError } from '../../shared/errors.js'
 import type { Version } from '../../shared/wire/internal-api.js'
+import type { JournaledTable } from './group-commit.js'
 import type { HintStats } from './object-store.js'
 
 export class HintLedger {
-  private readonly stats: Database<HintStats, string>
-
   constructor(
-    root: RootDatabase,
-    /** Where the running total lives (the store's meta database, key `hintBytes`). */
-    private readonly meta: Database<string | number, string>,
+    /** Versions and bytes per target. */
+    private readonly stats: JournaledTable<HintStats, string>,
+    /** Where the running total lives (the store's meta table, key `hintBytes`). */
+    private readonly meta: JournaledTable<string | number, string>,
     private readonly maxBytes = Number.POSITIVE_INFINITY,
-  ) {
-    this.stats = root.openDB<HintStats, string>({ name: 'hint-stats' })
-  }
+  ) {}
 
   /** Inside a write transaction, before any other write of it (it may throw): versions added to and dropped from `target`'s hints. */
   account(target: string, added: readonly Version[], dropped: readonly Version[]): void {

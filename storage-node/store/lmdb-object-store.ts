@@ -2,8 +2,9 @@
  * The durable versioned store of one node: LMDB (embedded, transactional, copy-on-write B+tree)
  * holds per-key version sets, inline bytes of small objects, hints and this node's clock identity
  * and its count of key incarnations (see planCoordinatedWrite); large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
- * is one LMDB transaction, and a write is acknowledged only after LMDB has flushed it to disk;
- * concurrent writes share one commit and one fsync (see group-commit.ts).
+ * runs in a group commit, and a write is acknowledged only once its group's journal record is on
+ * disk: concurrent writes share one record and one fdatasync, and LMDB commits and syncs its pages
+ * only at checkpoints, a few times a second (see group-commit.ts and journal.ts).
  *
  * Bytes of up to `embedMaxBytes` (8 KiB) live in the key's record itself, next to their version:
  * a write then changes one B-tree fewer (measured in a store benchmark of 4 KiB writes in groups of
@@ -19,7 +20,7 @@
  */
 import { hash, randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { type Database, open, type RootDatabase } from 'lmdb'
+import { open, type RootDatabase } from 'lmdb'
 import { DEFAULT_EMBED_MAX_BYTES, DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
 import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -27,7 +28,7 @@ import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
-import { GroupCommit } from './group-commit.js'
+import { GroupCommit, type JournaledTable } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { type IndexKey, SegmentIndex } from './segment-index.js'
 
@@ -54,8 +55,10 @@ export interface LmdbObjectStoreInit {
   maxHintBytes?: number
   /** Largest bytes embedded in their key's record (see above); 0: none (how older versions stored everything). */
   embedMaxBytes?: number
-  /** 'fsync' (default): acknowledge after the commit is on disk. 'none': after it is committed in memory (a crash may lose it). */
+  /** 'fsync' (default): acknowledge after the write's journal record is on disk. 'none': after it is written to the OS (a crash may lose it). */
   durability?: Durability
+  /** The journal or a checkpoint failed: the store refuses every write from now on, and its reads may lag what was acknowledged (the node should exit; its next start recovers). */
+  onFailure?: (err: Error) => void
   log?: Logger
   now?: () => number
 }
@@ -89,13 +92,13 @@ const INDEX_SLICE = 512
 export class LmdbObjectStore implements ObjectStore {
   readonly actor: string
   private readonly root: RootDatabase
-  private readonly objects: Database<StoredRecord, [string, string]>
-  private readonly hints: Database<StoredRecord, [string, string, string]>
-  private readonly inline: Database<Buffer, string>
-  private readonly meta: Database<string | number, string>
+  private readonly objects: JournaledTable<StoredRecord, [string, string]>
+  private readonly hints: JournaledTable<StoredRecord, [string, string, string]>
+  private readonly inline: JournaledTable<Buffer, string>
+  private readonly meta: JournaledTable<string | number, string>
   private readonly hintLedger: HintLedger
   /** Keys whose every held version is a tombstone -> when the newest of them was written (reaping candidates). */
-  private readonly tombstones: Database<number, [string, string]>
+  private readonly tombstones: JournaledTable<number, [string, string]>
   /** Own keys by anti-entropy segment (see segment-index.ts). */
   readonly segments: SegmentIndex
   private readonly now: () => number
@@ -109,19 +112,33 @@ export class LmdbObjectStore implements ObjectStore {
     this.now = init.now ?? Date.now
     // noSync for `--durability none`: with lmdb-js's default overlappingSync a commit flagged not
     // to flush still syncs before it returns (the flag only moves the sync out of the write lock).
-    this.root = open({ path: `${init.dataDir}/meta`, compression: false, ...(init.durability === 'none' ? { noSync: true } : {}) })
-    this.segments = new SegmentIndex(this.root)
-    this.group = new GroupCommit(this.root, this.segments)
-    this.objects = this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' })
-    this.hints = this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' })
-    this.inline = this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' })
-    this.meta = this.root.openDB<string | number, string>({ name: 'meta' })
-    this.hintLedger = new HintLedger(this.root, this.meta, init.maxHintBytes)
-    this.tombstones = this.root.openDB<number, [string, string]>({ name: 'tombstones' })
+    const durable = init.durability !== 'none'
+    this.root = open({ path: `${init.dataDir}/meta`, compression: false, ...(durable ? {} : { noSync: true }) })
+    const failed = (err: Error) => {
+      init.log?.error({ err: err.message }, 'the store failed: writes are refused until the node restarts and recovers from its journal')
+      init.onFailure?.(err)
+    }
     try {
-      this.checkLayout()
+      this.group = new GroupCommit(this.root, { journalPath: `${init.dataDir}/meta/journal`, sync: durable, onFailure: failed })
     } catch (err) {
       void this.root.close()
+      throw err
+    }
+    const g = this.group
+    this.objects = g.table('objects', this.root.openDB<StoredRecord, [string, string]>({ name: 'objects' }))
+    this.hints = g.table('hints', this.root.openDB<StoredRecord, [string, string, string]>({ name: 'hints' }))
+    this.inline = g.table('inline', this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' }))
+    this.meta = g.table('meta', this.root.openDB<string | number, string>({ name: 'meta' }))
+    this.tombstones = g.table('tombstones', this.root.openDB<number, [string, string]>({ name: 'tombstones' }))
+    this.hintLedger = new HintLedger(g.table('hint-stats', this.root.openDB<HintStats, string>({ name: 'hint-stats' })), this.meta, init.maxHintBytes)
+    this.segments = new SegmentIndex(g.table('segments', this.root.openDB<string, IndexKey>({ name: 'segments' })))
+    g.listener = this.segments
+    try {
+      const replayed = g.recover()
+      if (replayed > 0) init.log?.info({ writes: replayed }, 'journal replayed: writes acknowledged after the last checkpoint are back in the store')
+      this.checkLayout()
+    } catch (err) {
+      void g.close().finally(() => this.root.close())
       throw err
     }
     this.openIndex()
@@ -141,7 +158,7 @@ export class LmdbObjectStore implements ObjectStore {
     if (layout > STORE_LAYOUT) {
       throw new UnsupportedLayoutError(`${this.init.dataDir} was written in store layout ${layout}; this version reads layouts up to ${STORE_LAYOUT}: run the newer version`)
     }
-    if (layout < STORE_LAYOUT && (this.init.embedMaxBytes ?? DEFAULT_EMBED_MAX_BYTES) > 0) this.meta.putSync('layout', STORE_LAYOUT)
+    if (layout < STORE_LAYOUT && (this.init.embedMaxBytes ?? DEFAULT_EMBED_MAX_BYTES) > 0) this.meta.put('layout', STORE_LAYOUT)
   }
 
   /**
@@ -159,7 +176,7 @@ export class LmdbObjectStore implements ObjectStore {
       )
       if (keys > 0) this.init.log?.info({ keys, ms: Math.round(performance.now() - t0) }, clean ? 'segment index built from the records' : 'segment index rebuilt from the records (the store was not closed cleanly)')
     }
-    this.meta.putSync(INDEX_STATE, 'open')
+    this.meta.put(INDEX_STATE, 'open')
   }
 
   /**
@@ -195,8 +212,8 @@ export class LmdbObjectStore implements ObjectStore {
     const existing = this.meta.get('actor')
     if (typeof existing === 'string') return existing
     const actor = `${this.init.nodeId}.${randomBytes(4).toString('hex')}`
-    this.meta.putSync('actor', actor)
-    this.meta.putSync('incarnations', 0)
+    this.meta.put('actor', actor)
+    this.meta.put('incarnations', 0)
     return actor
   }
 
@@ -346,7 +363,6 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   private async finish(outcome: StoreWriteResult & { droppedFiles: string[] }, blob: string | undefined): Promise<StoreWriteResult> {
-    await this.durable()
     if (blob && !outcome.stored) await this.init.blobs.remove(blob)
     for (const f of outcome.droppedFiles) await this.init.blobs.remove(f)
     return { version: outcome.version, stored: outcome.stored, clock: outcome.clock }
@@ -364,7 +380,6 @@ export class LmdbObjectStore implements ObjectStore {
       for (const d of dropped) if (this.inTable(d)) this.inline.remove(this.inlineKey(space, bucket, key, versionId(d.dot)))
       return dropped
     })
-    await this.durable()
     for (const d of outcome) if (d.blob) await this.init.blobs.remove(d.blob)
     return outcome.length
   }
@@ -405,7 +420,6 @@ export class LmdbObjectStore implements ObjectStore {
       this.putSet(OWN, bucket, key, [])
       return true
     })
-    await this.durable()
     return gone
   }
 
@@ -466,7 +480,6 @@ export class LmdbObjectStore implements ObjectStore {
       this.putSet(space, bucket, key, rest, this.record(space, bucket, key)?.issued)
       if (this.inTable(v)) this.inline.remove(this.inlineKey(space, bucket, key, versionId(v.dot)))
     })
-    await this.durable()
   }
 
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean } {
@@ -489,7 +502,7 @@ export class LmdbObjectStore implements ObjectStore {
    */
   async referencedBlobs(slice = 1000): Promise<Set<string>> {
     const names = new Set<string>()
-    for (const db of [this.objects, this.hints] as Database<StoredRecord, (string | number)[]>[]) {
+    for (const db of [this.objects, this.hints] as unknown as JournaledTable<StoredRecord, (string | number)[]>[]) {
       let after: (string | number)[] | undefined
       for (;;) {
         let seen = 0
@@ -514,12 +527,6 @@ export class LmdbObjectStore implements ObjectStore {
   /** Whether LMDB syncs every commit to disk before it returns: false only under `--durability none`. */
   get syncsCommits(): boolean {
     return (this.root as { noSync?: boolean }).noSync !== true
-  }
-
-  /** Wait until what was committed is as durable as configured. */
-  private async durable(): Promise<void> {
-    if (this.init.durability === 'none') await this.root.committed
-    else await this.root.flushed
   }
 
   /** Close once (later calls get the same promise): no new writes, the index complete and marked clean, then the environment. */

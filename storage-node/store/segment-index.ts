@@ -15,10 +15,10 @@
  * before its first write and clean after its last flush at close, and rebuilds the index from the
  * records when it opens one that was not closed cleanly (see LmdbObjectStore).
  */
-import type { Database, RootDatabase } from 'lmdb'
 import { objectPosition } from '../../shared/ring/hash.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
+import type { JournaledTable } from './group-commit.js'
 
 export const SEGMENTS = 256
 
@@ -72,7 +72,6 @@ function compareAt(a: IndexKey, b: IndexKey): number {
 }
 
 export class SegmentIndex {
-  private readonly db: Database<string, IndexKey>
   /** Changes made by the transaction now running (they count once it has committed). */
   private staged: Change[] = []
   /** Committed changes not yet in the table, by segment, then by key. */
@@ -80,9 +79,7 @@ export class SegmentIndex {
   /** Changes written by the transaction now running (back to pending if it fails). */
   private flushing: Change[] = []
 
-  constructor(root: RootDatabase) {
-    this.db = root.openDB<string, IndexKey>({ name: 'segments' })
-  }
+  constructor(private readonly db: JournaledTable<string, IndexKey>) {}
 
   /** Inside a write transaction: the key now holds `versions` (none: it is gone). */
   record(bucket: string, key: string, versions: readonly Pick<Version, 'dot'>[]): void {
@@ -162,7 +159,7 @@ export class SegmentIndex {
 
   /** Inside a write transaction: empty the table and index every record given (pending changes are dropped: the records are newer). */
   rebuild(records: Iterable<{ bucket: string; key: string; versions: readonly Pick<Version, 'dot'>[] }>): number {
-    this.db.clearSync()
+    this.db.clear()
     this.pending.clear()
     let n = 0
     for (const r of records) {

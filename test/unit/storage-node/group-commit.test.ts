@@ -1,63 +1,94 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
-import { GroupCommit } from '../../../storage-node/store/group-commit.js'
+import { GroupCommit, type GroupCommitOptions, StoreFailedError } from '../../../storage-node/store/group-commit.js'
+import { JOURNAL_EXTENT_BYTES } from '../../../storage-node/store/journal.js'
 
-async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
+const execFileAsync = promisify(execFile)
+const crashWriter = fileURLToPath(new URL('../../helpers/journal-crash-writer.ts', import.meta.url))
+
+async function tempDir(t: ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'group-commit-'))
-  const root = open({ path: dir, compression: false })
-  t.teardown(async () => {
-    await root.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  return root
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
 }
 
-test('writes asked for in one turn share one transaction; the next turn gets another', async (t) => {
-  const root = await openRoot(t)
-  const db = root.openDB<number, string>({ name: 'n' })
-  const group = new GroupCommit(root)
+/** LMDB in `dir` with a group commit journaling to `dir/journal`, recovered; closed after the test. */
+function openGroup(t: ExecutionContext, dir: string, options: Partial<GroupCommitOptions> = {}) {
+  const root = open({ path: dir, compression: false })
+  const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true, ...options })
+  const numbers = group.table('n', root.openDB<number, string>({ name: 'n' }))
+  const recovered = group.recover()
+  let closed: Promise<void> | undefined
+  const close = () => {
+    closed ??= group.close().then(() => root.close())
+    return closed
+  }
+  t.teardown(close)
+  return { root, group, numbers, recovered, close }
+}
+
+const txnId = (root: RootDatabase) => root.getWriteTxnId()
+
+test('groups share the transaction held open until a checkpoint; each write is readable once its group resolves', async (t) => {
+  const dir = await tempDir(t)
+  const { root, group, numbers } = openGroup(t, dir, { checkpointMs: 3_600_000 })
   const first = await Promise.all(
     Array.from({ length: 5 }, (_, i) =>
       group.run(() => {
-        db.put(`k${i}`, i)
-        return root.getWriteTxnId()
+        numbers.put(`k${i}`, i)
+        return txnId(root)
       }),
     ),
   )
-  t.is(new Set(first).size, 1)
-  const next = await group.run(() => root.getWriteTxnId())
-  t.not(next, first[0])
-  // Committed before the promises resolved: visible to plain reads.
-  t.deepEqual([0, 1, 2, 3, 4].map((i) => db.get(`k${i}`)), [0, 1, 2, 3, 4])
+  t.is(new Set(first).size, 1, 'one group, one transaction')
+  const next = await group.run(() => txnId(root))
+  t.true(next === first[0], 'the next group runs in the same open transaction')
+  t.deepEqual([0, 1, 2, 3, 4].map((i) => numbers.get(`k${i}`)), [0, 1, 2, 3, 4])
+})
+
+test('a checkpoint commits the open transaction after checkpointMs, and the next group opens another', async (t) => {
+  const dir = await tempDir(t)
+  const { root, group, numbers } = openGroup(t, dir, { checkpointMs: 30 })
+  const before = await group.run(() => {
+    numbers.put('a', 1)
+    return txnId(root)
+  })
+  t.true(group.holdsTransaction)
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  // (Opening the same environment again here would wait forever for the write lock while the
+  // transaction is held: the store opens every table before its first group.)
+  t.false(group.holdsTransaction, 'the timer committed the held transaction')
+  const after = await group.run(() => txnId(root))
+  t.not(after, before)
+  t.is(numbers.get('a'), 1)
 })
 
 test('callbacks run in order and see the writes of those before them in the group', async (t) => {
-  const root = await openRoot(t)
-  const db = root.openDB<number, string>({ name: 'n' })
-  const group = new GroupCommit(root)
+  const { group, numbers } = openGroup(t, await tempDir(t))
   const seen = await Promise.all(
     Array.from({ length: 4 }, () =>
       group.run(() => {
-        const n = (db.get('counter') ?? 0) + 1
-        db.put('counter', n)
+        const n = (numbers.get('counter') ?? 0) + 1
+        numbers.put('counter', n)
         return n
       }),
     ),
   )
   t.deepEqual(seen, [1, 2, 3, 4])
-  t.is(db.get('counter'), 4)
+  t.is(numbers.get('counter'), 4)
 })
 
 test('a callback that throws fails alone; one that returns a promise is refused', async (t) => {
-  const root = await openRoot(t)
-  const db = root.openDB<string, string>({ name: 's' })
-  const group = new GroupCommit(root)
+  const { group, numbers } = openGroup(t, await tempDir(t))
   const [a, b, c] = await Promise.allSettled([
     group.run(() => {
-      db.put('a', 'A')
+      numbers.put('a', 1)
       return 'a'
     }),
     group.run(() => {
@@ -71,5 +102,81 @@ test('a callback that throws fails alone; one that returns a promise is refused'
   t.is(a?.status, 'fulfilled')
   t.is(b?.status, 'rejected')
   t.is(c?.status, 'rejected')
-  t.is(db.get('a'), 'A')
+  t.is(numbers.get('a'), 1)
+})
+
+test('a table written outside a group while the transaction is held open throws: the write would not be journaled', async (t) => {
+  const { group, numbers } = openGroup(t, await tempDir(t), { checkpointMs: 3_600_000 })
+  await group.run(() => numbers.put('a', 1))
+  t.throws(() => numbers.put('b', 2), { message: /outside a group/ })
+  t.is(numbers.get('b'), undefined)
+})
+
+test('a clean close checkpoints: reopened, there is nothing to replay', async (t) => {
+  const dir = await tempDir(t)
+  const first = openGroup(t, dir, { checkpointMs: 3_600_000 })
+  await first.group.run(() => first.numbers.put('a', 1))
+  await first.close()
+  const second = openGroup(t, dir)
+  t.is(second.recovered, 0)
+  t.is(second.numbers.get('a'), 1)
+  t.is((await stat(join(dir, 'journal'))).size, JOURNAL_EXTENT_BYTES, 'the journal is zero-filled ahead and keeps its size')
+})
+
+for (const checkpointBytes of [1 << 30, 4096]) {
+  test(`every write acknowledged before a SIGKILL is there after recovery, puts and removes alike (checkpoint every ${checkpointBytes} journal bytes)`, async (t) => {
+    const dir = await tempDir(t)
+    const groups = 60
+    const run = await execFileAsync(process.execPath, ['--import=tsx', crashWriter, dir, String(groups), String(checkpointBytes)]).then(
+      () => undefined,
+      (err: { signal?: string; stdout?: string }) => err,
+    )
+    t.is(run?.signal, 'SIGKILL')
+    t.deepEqual(JSON.parse(run?.stdout ?? '{}'), { acknowledged: groups })
+    const root = open({ path: dir, compression: false })
+    const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
+    const text = group.table('text', root.openDB<string, string>({ name: 'text' }))
+    const bin = group.table('bin', root.openDB<Buffer, string>({ name: 'bin', encoding: 'binary' }))
+    t.teardown(() => group.close().then(() => root.close()))
+    const replayed = group.recover()
+    if (checkpointBytes > 1 << 20) t.is(replayed, 1 + 3 * (groups - 1), 'nothing was checkpointed: every write came back from the journal')
+    else t.true(replayed < 3 * 2 * 5, `only what followed the last checkpoint is replayed (${replayed} writes)`)
+    t.deepEqual([...text.getRange({})].map(({ key, value }) => [key, value]), [[`k${groups - 1}`, `v${groups - 1}`]])
+    const bins = [...bin.getRange({})]
+    t.is(bins.length, groups - 1)
+    for (const { key, value } of bins) t.true(value.equals(Buffer.alloc(3072, Number(String(key).slice(1)) % 256)), String(key))
+    // Recovery started a new generation: closing and reopening replays nothing twice.
+    await group.close()
+    const again = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
+    again.table('text', root.openDB<string, string>({ name: 'text' }))
+    again.table('bin', root.openDB<Buffer, string>({ name: 'bin', encoding: 'binary' }))
+    t.is(again.recover(), 0)
+    await again.close()
+  })
+}
+
+test('a journal that cannot be written fails the store: the group and every later write are refused, LMDB keeps none of them, and onFailure is told', async (t) => {
+  const dir = await tempDir(t)
+  const root = open({ path: dir, compression: false })
+  t.teardown(() => root.close())
+  const failures: string[] = []
+  // /dev/full refuses every write with ENOSPC: the first group's record fails.
+  const group = new GroupCommit(root, { journalPath: '/dev/full', journalExtentBytes: 0, sync: true, onFailure: (err) => failures.push(err.message) })
+  const numbers = group.table('n', root.openDB<number, string>({ name: 'n' }))
+  const outcomes = { committed: 0, aborted: 0 }
+  group.listener = { committed: () => outcomes.committed++, aborted: () => outcomes.aborted++ }
+  group.recover()
+  const lost = await Promise.allSettled([group.run(() => numbers.put('x', 1)), group.run(() => numbers.put('y', 2))])
+  t.deepEqual(
+    lost.map((o) => o.status),
+    ['rejected', 'rejected'],
+  )
+  t.true(lost.every((o) => o.status === 'rejected' && o.reason instanceof StoreFailedError))
+  t.deepEqual(outcomes, { committed: 0, aborted: 1 })
+  t.is(failures.length, 1)
+  t.regex(failures[0] ?? '', /ENOSPC/)
+  await t.throwsAsync(group.run(() => numbers.put('z', 3)), { instanceOf: StoreFailedError })
+  t.is(numbers.get('x'), undefined, 'the held transaction was aborted')
+  t.is(numbers.get('y'), undefined)
+  await group.close()
 })

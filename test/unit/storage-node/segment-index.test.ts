@@ -3,18 +3,23 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
-import { GroupCommit } from '../../../storage-node/store/group-commit.js'
+import { GroupCommit, type JournaledTable, StoreFailedError } from '../../../storage-node/store/group-commit.js'
 import { mulberry32 as rng } from '../../helpers/prng.js'
-import { compareUtf8, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
+import { compareUtf8, type IndexKey, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
 
-async function openRoot(t: ExecutionContext): Promise<RootDatabase> {
+/** LMDB in a temp dir, a group commit over it and the index's journaled table (written directly while no group holds a transaction). */
+async function openRoot(t: ExecutionContext): Promise<{ root: RootDatabase; group: GroupCommit; table: JournaledTable<string, IndexKey> }> {
   const dir = await mkdtemp(join(tmpdir(), 'segment-index-'))
   const root = open({ path: dir, compression: false })
+  const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true, journalExtentBytes: 0 })
+  const table = group.table('segments', root.openDB<string, IndexKey>({ name: 'segments' }))
+  group.recover()
   t.teardown(async () => {
+    await group.close()
     await root.close()
     await rm(dir, { recursive: true, force: true })
   })
-  return root
+  return { root, group, table }
 }
 
 const ids = (...counters: number[]) => counters.map((c) => ({ dot: { actor: 'n~1', counter: c } }))
@@ -46,9 +51,9 @@ function everything(index: SegmentIndex): Map<string, string> {
 const sorted = (m: Map<string, string>): Map<string, string> => new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 
 test('a committed change is read back at once, before and after it reaches the table', async (t) => {
-  const root = await openRoot(t)
+  const { root, table } = await openRoot(t)
   {
-    const index = new SegmentIndex(root)
+    const index = new SegmentIndex(table)
     root.transactionSync(() => index.record('b', 'k', ids(2, 1)))
     index.committed()
     t.is(index.unflushed, 1)
@@ -58,19 +63,19 @@ test('a committed change is read back at once, before and after it reaches the t
     t.is(index.unflushed, 0)
     t.deepEqual([...index.entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
     // A second index object over the same table (a reopened store) finds it there.
-    t.deepEqual([...new SegmentIndex(root).entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
+    t.deepEqual([...new SegmentIndex(table).entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
     root.transactionSync(() => index.record('b', 'k', []))
     index.committed()
     t.deepEqual([...index.entries(segmentOf('b', 'k'))], [], 'a pending removal hides the flushed entry')
     root.transactionSync(() => index.flushSlice(10))
     index.committed()
-    t.deepEqual([...new SegmentIndex(root).entries(segmentOf('b', 'k'))], [])
+    t.deepEqual([...new SegmentIndex(table).entries(segmentOf('b', 'k'))], [])
   }
 })
 
 test('what an aborted transaction recorded never counts; what it flushed stays pending', async (t) => {
-  const root = await openRoot(t)
-  const index = new SegmentIndex(root)
+  const { root, table } = await openRoot(t)
+  const index = new SegmentIndex(table)
   root.transactionSync(() => index.record('b', 'kept', ids(1)))
   index.committed()
   t.throws(() =>
@@ -83,13 +88,13 @@ test('what an aborted transaction recorded never counts; what it flushed stays p
   index.aborted()
   t.is(index.unflushed, 1)
   t.deepEqual(everything(index), new Map([['b/kept', idText(1)]]))
-  t.deepEqual(everything(new SegmentIndex(root)), new Map(), 'the table holds nothing of the aborted flush')
+  t.deepEqual(everything(new SegmentIndex(table)), new Map(), 'the table holds nothing of the aborted flush')
 })
 
 test('a group commit tells the index how each group ended', async (t) => {
-  const root = await openRoot(t)
-  const index = new SegmentIndex(root)
-  const group = new GroupCommit(root, index)
+  const { group, table } = await openRoot(t)
+  const index = new SegmentIndex(table)
+  group.listener = index
   await Promise.all([group.run(() => index.record('b', 'x', ids(1))), group.run(() => index.record('b', 'y', ids(3)))])
   t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
   await group.run(() => index.flushSlice(1))
@@ -99,53 +104,38 @@ test('a group commit tells the index how each group ended', async (t) => {
   t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
 })
 
-test('a group whose commit fails rejects every write in it, stores none of them, and the index drops what they recorded', async (t) => {
-  const root = await openRoot(t)
-  const db = root.openDB<string, string>({ name: 'rows' })
-  const index = new SegmentIndex(root)
-  // The real root, except that the next group's transaction fails after its callbacks ran (as a
-  // commit failing on a full map or an I/O error would): lmdb-js aborts it and throws.
-  let failNext = false
-  const failing = new Proxy(root, {
-    get(target, prop) {
-      if (prop === 'transactionSync' && failNext) {
-        failNext = false
-        return (fn: () => unknown, flags?: number) =>
-          target.transactionSync(() => {
-            fn()
-            throw new Error('EIO: the commit failed')
-          }, flags)
-      }
-      const value: unknown = Reflect.get(target, prop, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
+test('a group whose journal record cannot be written rejects every write in it, stores none of them, and the index drops what they recorded', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'segment-index-'))
+  const root = open({ path: dir, compression: false })
+  t.teardown(async () => {
+    await root.close()
+    await rm(dir, { recursive: true, force: true })
   })
-  const group = new GroupCommit(failing, index)
+  // /dev/full refuses every write (ENOSPC): the journal fails on the first group's record.
+  const group = new GroupCommit(root, { journalPath: '/dev/full', journalExtentBytes: 0, sync: true })
+  const rows = group.table('rows', root.openDB<string, string>({ name: 'rows' }))
+  const index = new SegmentIndex(group.table('segments', root.openDB<string, IndexKey>({ name: 'segments' })))
+  group.listener = index
+  group.recover()
   const write = (key: string) =>
     group.run(() => {
-      db.putSync(key, key)
+      rows.put(key, key)
       index.record('b', key, ids(1))
       return key
     })
-  t.is(await write('x'), 'x')
-  failNext = true
   const lost = await Promise.allSettled([write('y'), write('z')])
-  t.deepEqual(
-    lost.map((o) => (o.status === 'rejected' ? String(o.reason) : o.value)),
-    ['Error: EIO: the commit failed', 'Error: EIO: the commit failed'],
-  )
-  t.is(db.get('y'), undefined)
-  t.is(db.get('z'), undefined)
-  t.deepEqual(everything(index), new Map([['b/x', idText(1)]]))
-  t.is(await write('w'), 'w', 'the next group commits')
-  t.deepEqual(everything(index), new Map([['b/w', idText(1)], ['b/x', idText(1)]]))
-  t.is(db.get('w'), 'w')
+  t.true(lost.every((o) => o.status === 'rejected' && o.reason instanceof StoreFailedError && /ENOSPC/.test(String(o.reason))))
+  t.is(rows.get('y'), undefined)
+  t.is(rows.get('z'), undefined)
+  t.deepEqual(everything(index), new Map())
+  await t.throwsAsync(write('w'), { instanceOf: StoreFailedError }, 'the store stays failed: what reached the disk is unknown')
+  await group.close()
 })
 
 test('property: after any run of writes, slice flushes and aborted transactions, reads equal the committed state', async (t) => {
   for (let seed = 1; seed <= 25; seed++) {
-    const root = await openRoot(t)
-    const index = new SegmentIndex(root)
+    const { root, table } = await openRoot(t)
+    const index = new SegmentIndex(table)
     const random = rng(seed)
     const model = new Map<string, string>()
     // Keys beyond ASCII too: U+E000-U+FFFF and above U+FFFF order differently in UTF-16 and UTF-8.
@@ -182,14 +172,14 @@ test('property: after any run of writes, slice flushes and aborted transactions,
     root.transactionSync(() => index.flushSlice(Number.POSITIVE_INFINITY))
     index.committed()
     t.is(index.unflushed, 0)
-    t.deepEqual(listing(new SegmentIndex(root)), merged, `seed ${seed}: the table lists in the order the merged reads did`)
-    t.deepEqual(everything(new SegmentIndex(root)), sorted(model), `seed ${seed}: the table alone, after a full flush`)
+    t.deepEqual(listing(new SegmentIndex(table)), merged, `seed ${seed}: the table lists in the order the merged reads did`)
+    t.deepEqual(everything(new SegmentIndex(table)), sorted(model), `seed ${seed}: the table alone, after a full flush`)
   }
 })
 
 test('rebuild replaces the table and what was pending with the records given', async (t) => {
-  const root = await openRoot(t)
-  const index = new SegmentIndex(root)
+  const { root, table } = await openRoot(t)
+  const index = new SegmentIndex(table)
   root.transactionSync(() => {
     index.record('b', 'stale', ids(1))
     index.flushSlice(10)
@@ -217,8 +207,8 @@ test('compareUtf8 orders strings as their UTF-8 bytes (LMDB\'s key order), unlik
 })
 
 test('flushKeys writes only the keys it is given that are still pending', async (t) => {
-  const root = await openRoot(t)
-  const index = new SegmentIndex(root)
+  const { root, table } = await openRoot(t)
+  const index = new SegmentIndex(table)
   root.transactionSync(() => {
     for (const k of ['x', 'y', 'z']) index.record('b', k, ids(1))
   })
@@ -247,8 +237,8 @@ test('a segment lists keys beyond ASCII in the table\'s order whether or not the
   if (!pair) return t.fail('no pair of keys in one segment found')
   const [bmp, astral] = pair
   const seg = segmentOf('b', bmp)
-  const root = await openRoot(t)
-  const index = new SegmentIndex(root)
+  const { root, table } = await openRoot(t)
+  const index = new SegmentIndex(table)
   root.transactionSync(() => {
     index.record('b', astral, ids(1))
     index.flushSlice(10)
@@ -259,7 +249,7 @@ test('a segment lists keys beyond ASCII in the table\'s order whether or not the
   const merged = [...index.entries(seg)].map((e) => e.key)
   root.transactionSync(() => index.flushSlice(10))
   index.committed()
-  const table = [...index.entries(seg)].map((e) => e.key)
-  t.deepEqual(table, [bmp, astral], 'LMDB orders by UTF-8 bytes')
-  t.deepEqual(merged, table)
+  const fromTable = [...index.entries(seg)].map((e) => e.key)
+  t.deepEqual(fromTable, [bmp, astral], 'LMDB orders by UTF-8 bytes')
+  t.deepEqual(merged, fromTable)
 })
