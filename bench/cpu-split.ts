@@ -13,7 +13,7 @@ import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
 import { intOptionsOrUsage } from './script-args.js'
 import { startOwnCluster } from './setup.js'
 
-const USAGE = 'usage: node --import=tsx bench/cpu-split.ts [--seconds S] [--concurrency C[,C..]] [--warmup S]'
+const USAGE = 'usage: node --import=tsx bench/cpu-split.ts [--seconds S] [--concurrency C[,C..]] [--warmup S] [--durability fsync|none]'
 const SIZE = 4096
 interface ProcSample {
   user: number
@@ -32,11 +32,19 @@ function sample(p: { name: string; pid: number }): ProcSample {
 }
 
 async function main(): Promise<void> {
-  const o = intOptionsOrUsage(process.argv.slice(2), { seconds: { default: 8 }, concurrency: { default: 16, list: true }, warmup: { default: 8 } }, USAGE)
+  const args = process.argv.slice(2)
+  const at = args.indexOf('--durability')
+  const durability = at >= 0 ? args.splice(at, 2)[1] : 'fsync'
+  if (durability !== 'fsync' && durability !== 'none') {
+    console.error(USAGE)
+    process.exitCode = 2
+    return
+  }
+  const o = intOptionsOrUsage(args, { seconds: { default: 8 }, concurrency: { default: 16, list: true }, warmup: { default: 8 } }, USAGE)
   if (!o) return
   const owned = new Owned()
   try {
-    const cluster = await owned.start(() => startOwnCluster())
+    const cluster = await owned.start(() => startOwnCluster(4, ['--durability', durability]))
     const spec = uniquePutSpec('split', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
     await cannon(cluster.url, 16, o.warmup[0] as number, SIZE, (i) => putRequest(spec, 'warm', i))

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     offsets,
     membership,
     antiEntropy,
-    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats } }),
+    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats }, commits: store.commitStats }),
     verifier,
     log,
   })

@@ -82,13 +82,17 @@ export const ReapRequestSchema = z.object({ dots: z.array(DotSchema).max(10_000)
 export const ReapAnswerSchema = z.object({ node: z.string(), reaped: z.boolean() })
 export type ReapAnswer = z.infer<typeof ReapAnswerSchema>
 
-/** GET /health of a node (open): liveness, gossip traffic and hints pending per target node. */
+/** GET /health of a node (open): liveness, gossip traffic, hints pending per target node, anti-entropy and group commit counters. */
 export const NodeHealthSchema = z.object({
   success: z.boolean(),
   node: z.string(),
   gossip: z.object({ exchanges: z.number(), failures: z.number(), bytesOut: z.number(), bytesIn: z.number() }),
   hints: z.record(z.string(), z.object({ versions: z.number(), bytes: z.number() })),
   antiEntropy: z.object({ rounds: z.number(), keysRepaired: z.number(), versionsPushed: z.number(), versionsPulled: z.number() }).optional(),
+  /** The store's group commit since the node started (see storage-node/store/group-commit.ts). */
+  commits: z
+    .object({ groups: z.number(), writes: z.number(), journalBytes: z.number(), checkpoints: z.number(), checkpointMsTotal: z.number(), checkpointMsMax: z.number() })
+    .optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
 

@@ -44,6 +44,16 @@ export interface CommitListener {
 
 export class StoreFailedError extends Error {}
 
+/** Counters since the group commit was made: groups run, table writes journaled, journal bytes written, checkpoints and their time (ms, the event loop blocked). */
+export interface CommitStats {
+  groups: number
+  writes: number
+  journalBytes: number
+  checkpoints: number
+  checkpointMsTotal: number
+  checkpointMsMax: number
+}
+
 export interface GroupCommitOptions {
   /** The journal file (created when missing). */
   journalPath: string
@@ -132,6 +142,7 @@ export class GroupCommit {
   private readonly tables = new Map<string, JournaledTable<unknown>>()
   /** Told of every group's outcome. */
   listener: CommitListener | undefined
+  readonly stats: CommitStats = { groups: 0, writes: 0, journalBytes: 0, checkpoints: 0, checkpointMsTotal: 0, checkpointMsMax: 0 }
   private readonly state: Database<number, string>
   private readonly journal: Journal
 
@@ -253,11 +264,13 @@ export class GroupCommit {
       this.recording = undefined
     }
     try {
-      if (writes.length > 0) this.journal.append(writes)
+      if (writes.length > 0) this.stats.journalBytes += this.journal.append(writes)
     } catch (err) {
       this.fail(err, group)
       return
     }
+    this.stats.groups++
+    this.stats.writes += writes.length
     this.listener?.committed()
     group.forEach((q, i) => {
       const o = outcomes[i] as (typeof outcomes)[number]
@@ -301,6 +314,7 @@ export class GroupCommit {
     if (!txn) return
     this.txn = undefined
     const generation = (this.state.get('generation') ?? 0) + 1
+    const t0 = performance.now()
     try {
       this.state.putSync('generation', generation)
       txn.commit(undefined)
@@ -309,6 +323,10 @@ export class GroupCommit {
       return
     }
     this.journal.restart(generation)
+    const ms = performance.now() - t0
+    this.stats.checkpoints++
+    this.stats.checkpointMsTotal += ms
+    this.stats.checkpointMsMax = Math.max(this.stats.checkpointMsMax, ms)
   }
 
   private fail(err: unknown, group: readonly Queued[]): void {

@@ -112,8 +112,8 @@ export class Journal {
     this.end = 0
   }
 
-  /** Append one record of writes; on disk (when syncing) before it returns. Throws JournalFailedError after any failure. */
-  append(writes: readonly JournalWrite[]): void {
+  /** Append one record of writes; on disk (when syncing) before it returns. Returns its size in bytes. Throws JournalFailedError after any failure. */
+  append(writes: readonly JournalWrite[]): number {
     if (this.failed) throw new JournalFailedError(`the journal failed earlier: ${this.failed.message}`)
     const payload = packr.pack(writes)
     const head = Buffer.allocUnsafe(JOURNAL_HEAD_BYTES)
@@ -132,6 +132,7 @@ export class Journal {
     }
     this.end += length
     this.size = Math.max(this.size, this.end)
+    return length
   }
 
   close(): void {

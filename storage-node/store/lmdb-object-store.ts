@@ -28,7 +28,7 @@ import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
-import { GroupCommit, type JournaledTable } from './group-commit.js'
+import { type CommitStats, GroupCommit, type JournaledTable } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { type IndexKey, SegmentIndex } from './segment-index.js'
 
@@ -382,6 +382,11 @@ export class LmdbObjectStore implements ObjectStore {
     })
     for (const d of outcome) if (d.blob) await this.init.blobs.remove(d.blob)
     return outcome.length
+  }
+
+  /** The group commit's counters (groups, journal, checkpoints). */
+  get commitStats(): CommitStats {
+    return { ...this.group.stats }
   }
 
   /** Pending hints per target node. */
