@@ -128,6 +128,10 @@ export class JournaledTable<V, K extends Key = Key> {
   }
 }
 
+/** Group commits that may hold a transaction, for the exit hook (see abortHeld): one hook for all of them. */
+const liveGroups = new Set<GroupCommit>()
+let exitHookInstalled = false
+
 export class GroupCommit {
   private queue: Queued[] = []
   private scheduled = false
@@ -145,6 +149,7 @@ export class GroupCommit {
   readonly stats: CommitStats = { groups: 0, writes: 0, journalBytes: 0, checkpoints: 0, checkpointMsTotal: 0, checkpointMsMax: 0 }
   private readonly state: Database<number, string>
   private readonly journal: Journal
+  private recovered = false
 
   constructor(
     private readonly root: RootDatabase,
@@ -171,8 +176,14 @@ export class GroupCommit {
    * generation: in one synced transaction, before any group runs. Returns how many writes it applied.
    */
   recover(): number {
+    if (this.recovered) throw new Error('the journal was recovered already')
     const generation = this.state.get('generation') ?? 0
     const records = this.journal.read(generation)
+    // Every generation writes from the start of the file, so the first record is of the newest one
+    // written. Past both, a generation number is never used twice, even if LMDB came back older
+    // than the journal (a data.mdb restored from a backup, or `--durability none` after a power
+    // loss): stale records of a reused number could otherwise pass for new ones.
+    const next = Math.max(generation, this.journal.firstGeneration() ?? 0) + 1
     let writes = 0
     this.root.transactionSync(() => {
       for (const record of records) {
@@ -184,10 +195,40 @@ export class GroupCommit {
           writes++
         }
       }
-      this.state.putSync('generation', generation + 1)
+      this.state.putSync('generation', next)
     }, ABORTABLE_SYNCHRONOUS)
-    this.journal.restart(generation + 1)
+    this.journal.restart(next)
+    this.recovered = true
+    liveGroups.add(this)
+    if (!exitHookInstalled) {
+      exitHookInstalled = true
+      process.prependListener('exit', () => {
+        for (const g of liveGroups) g.abortHeld()
+      })
+    }
     return writes
+  }
+
+  /**
+   * At process exit with the transaction held (an uncaught exception, process.exit, a script that
+   * never closed the store): abort it first, before lmdb-js's own exit hook closes the environment,
+   * which waits for the write lock the held transaction owns and would hang the exit for good. Its
+   * writes are in the journal.
+   */
+  abortHeld(): void {
+    const txn = this.txn
+    this.txn = undefined
+    if (!txn) return
+    try {
+      txn.abort(new Error('process exit'))
+    } catch {
+      // lmdb-js rethrows the reason after aborting.
+    }
+  }
+
+  /** Whether the store failed (see onFailure): nothing of it may be trusted to be on disk beyond the journal. */
+  get failed(): boolean {
+    return this.failure !== undefined
   }
 
   /** A table may be written inside a group, or outside one while no transaction is held open (it then commits on its own). */
@@ -205,6 +246,8 @@ export class GroupCommit {
     return new Promise<T>((resolve, reject) => {
       if (this.failure) return reject(new StoreFailedError(`the store failed: ${this.failure.message}`))
       if (this.closing) return reject(new Error('the store is closed'))
+      // Before recovery the journal would write over records not yet applied.
+      if (!this.recovered) return reject(new Error('the journal is not recovered yet'))
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
       this.schedule()
     })
@@ -216,6 +259,8 @@ export class GroupCommit {
       if (this.scheduled || this.queue.length > 0) await new Promise<void>((done) => (this.drained = done))
       clearTimeout(this.checkpointTimer)
       if (!this.failure) this.checkpoint()
+      this.abortHeld()
+      liveGroups.delete(this)
       this.journal.close()
     })()
     return this.closing
@@ -312,12 +357,19 @@ export class GroupCommit {
     clearTimeout(this.checkpointTimer)
     const txn = this.txn
     if (!txn) return
-    this.txn = undefined
     const generation = (this.state.get('generation') ?? 0) + 1
     const t0 = performance.now()
     try {
       this.state.putSync('generation', generation)
-      txn.commit(undefined)
+    } catch (err) {
+      this.fail(err, []) // aborts the held transaction
+      return
+    }
+    this.txn = undefined
+    try {
+      // lmdb-js defers the commit (a thenable) only while a child transaction is open: never here.
+      const done = txn.commit(undefined)
+      if (typeof (done as { then?: unknown } | undefined)?.then === 'function') throw new Error('lmdb-js deferred the checkpoint commit')
     } catch (err) {
       this.fail(err, [])
       return
@@ -333,16 +385,8 @@ export class GroupCommit {
     const failure = err instanceof Error ? err : new Error(String(err))
     this.failure ??= failure
     this.listener?.aborted()
-    const txn = this.txn
-    this.txn = undefined
     clearTimeout(this.checkpointTimer)
-    if (txn) {
-      try {
-        txn.abort(failure)
-      } catch {
-        // lmdb-js rethrows the reason after aborting.
-      }
-    }
+    this.abortHeld()
     const refused = new StoreFailedError(`the store failed: ${failure.message}`)
     for (const q of [...group, ...this.queue]) q.reject(refused)
     this.queue = []

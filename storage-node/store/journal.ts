@@ -55,13 +55,11 @@ export class Journal {
     readonly path: string,
     private readonly options: JournalOptions,
   ) {
-    let created = false
     try {
       this.fd = openSync(path, 'r+')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       this.fd = openSync(path, 'wx+')
-      created = true
     }
     this.size = fstatSync(this.fd).size
     const extent = options.extentBytes ?? JOURNAL_EXTENT_BYTES
@@ -71,8 +69,8 @@ export class Journal {
       fsyncSync(this.fd)
       this.size = extent
     }
-    if (created) {
-      // The new file's name must be durable too.
+    {
+      // The file's name must be durable too (also when a crash came right after it was created).
       const dirFd = openSync(dirname(path), 'r')
       try {
         fsyncSync(dirFd)
@@ -90,20 +88,27 @@ export class Journal {
   /** The writes of every whole record of `generation`, from the start of the file, in order. */
   read(generation: number): JournalWrite[][] {
     const records: JournalWrite[][] = []
-    const head = Buffer.alloc(JOURNAL_HEAD_BYTES)
-    let at = 0
-    for (;;) {
-      if (readSync(this.fd, head, 0, JOURNAL_HEAD_BYTES, at) < JOURNAL_HEAD_BYTES) break
-      if (head.readUInt32BE(0) !== JOURNAL_MAGIC || head.readUInt32BE(4) !== generation) break
-      const length = head.readUInt32BE(8)
-      if (at + JOURNAL_HEAD_BYTES + length > this.size) break
-      const payload = Buffer.alloc(length)
-      if (readSync(this.fd, payload, 0, length, at + JOURNAL_HEAD_BYTES) < length) break
-      if (crc32(payload, crc32(head.subarray(0, 12))) !== head.readUInt32BE(12)) break
-      records.push(packr.unpack(payload) as JournalWrite[])
-      at += JOURNAL_HEAD_BYTES + length
+    for (let at = 0, r = this.recordAt(0); r?.generation === generation; at += r.bytes, r = this.recordAt(at)) {
+      records.push(packr.unpack(r.payload) as JournalWrite[])
     }
     return records
+  }
+
+  /** The whole record at `at` (magic and CRC right), or undefined. */
+  private recordAt(at: number): { generation: number; payload: Buffer; bytes: number } | undefined {
+    const head = Buffer.alloc(JOURNAL_HEAD_BYTES)
+    if (readSync(this.fd, head, 0, JOURNAL_HEAD_BYTES, at) < JOURNAL_HEAD_BYTES || head.readUInt32BE(0) !== JOURNAL_MAGIC) return undefined
+    const length = head.readUInt32BE(8)
+    if (at + JOURNAL_HEAD_BYTES + length > this.size) return undefined
+    const payload = Buffer.alloc(length)
+    if (readSync(this.fd, payload, 0, length, at + JOURNAL_HEAD_BYTES) < length) return undefined
+    if (crc32(payload, crc32(head.subarray(0, 12))) !== head.readUInt32BE(12)) return undefined
+    return { generation: head.readUInt32BE(4), payload, bytes: JOURNAL_HEAD_BYTES + length }
+  }
+
+  /** The generation of the file's first record when it is whole (the newest generation written: each starts at offset 0). */
+  firstGeneration(): number | undefined {
+    return this.recordAt(0)?.generation
   }
 
   /** Write `generation`'s records from the start of the file on (its predecessor's are checkpointed). */

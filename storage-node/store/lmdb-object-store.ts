@@ -28,7 +28,7 @@ import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
-import { type CommitStats, GroupCommit, type JournaledTable } from './group-commit.js'
+import { type CommitStats, GroupCommit, type JournaledTable, StoreFailedError } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { type IndexKey, SegmentIndex } from './segment-index.js'
 
@@ -318,7 +318,8 @@ export class LmdbObjectStore implements ObjectStore {
     try {
       return await this.group.run(fn)
     } catch (err) {
-      if (blob) await this.init.blobs.remove(blob)
+      // After a failed journal write the record may still be replayed at the next start: keep the file it names.
+      if (blob && !(err instanceof StoreFailedError)) await this.init.blobs.remove(blob)
       throw err
     }
   }
@@ -544,6 +545,12 @@ export class LmdbObjectStore implements ObjectStore {
     clearInterval(this.indexTimer)
     await this.group.close()
     await this.indexFlush
+    if (this.group.failed) {
+      // The journal may hold more than LMDB and the index know: the next start replays it, and
+      // rebuilds the index (it stays marked open).
+      await this.root.close()
+      return
+    }
     // Every committed change of the index, and the mark that it is complete, in one synced transaction.
     try {
       this.root.transactionSync(() => {

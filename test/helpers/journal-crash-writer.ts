@@ -3,15 +3,16 @@
  * itself with SIGKILL: acknowledged writes that are in the journal, some of them checkpointed into
  * LMDB and some not. Group i puts `k<i>` (the text `v<i>`) and, from the second group on, a 3 KiB
  * buffer under `b<i>` and removes `k<i-1>`. It prints how many groups were acknowledged, as JSON,
- * and is killed.
+ * and is killed; or, with ENDING `exit`, calls process.exit(3) with the transaction still held (it
+ * must exit, not wait forever for LMDB's write lock in lmdb-js's exit hook).
  *
- *   node --import=tsx test/helpers/journal-crash-writer.ts DIR GROUPS CHECKPOINT_BYTES
+ *   node --import=tsx test/helpers/journal-crash-writer.ts DIR GROUPS CHECKPOINT_BYTES [kill|exit]
  */
 import { join } from 'node:path'
 import { open } from 'lmdb'
 import { GroupCommit } from '../../storage-node/store/group-commit.js'
 
-const [dir, groupsArg, bytesArg] = process.argv.slice(2)
+const [dir, groupsArg, bytesArg, ending = 'kill'] = process.argv.slice(2)
 const groups = Number(groupsArg)
 if (!dir || !(groups > 0)) throw new Error('usage: journal-crash-writer.ts DIR GROUPS CHECKPOINT_BYTES')
 const root = open({ path: dir, compression: false })
@@ -31,4 +32,5 @@ for (let i = 0; i < groups; i++) {
   })
   acknowledged++
 }
-process.stdout.write(`${JSON.stringify({ acknowledged })}\n`, () => process.kill(process.pid, 'SIGKILL'))
+if (!group.holdsTransaction) throw new Error('the transaction should be held after the last group')
+process.stdout.write(`${JSON.stringify({ acknowledged })}\n`, () => (ending === 'exit' ? process.exit(3) : process.kill(process.pid, 'SIGKILL')))

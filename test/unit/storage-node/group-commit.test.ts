@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,7 +8,7 @@ import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
 import { GroupCommit, type GroupCommitOptions, StoreFailedError } from '../../../storage-node/store/group-commit.js'
-import { JOURNAL_EXTENT_BYTES } from '../../../storage-node/store/journal.js'
+import { JOURNAL_EXTENT_BYTES, JOURNAL_HEAD_BYTES, Journal } from '../../../storage-node/store/journal.js'
 
 const execFileAsync = promisify(execFile)
 const crashWriter = fileURLToPath(new URL('../../helpers/journal-crash-writer.ts', import.meta.url))
@@ -123,15 +124,21 @@ test('a clean close checkpoints: reopened, there is nothing to replay', async (t
   t.is((await stat(join(dir, 'journal'))).size, JOURNAL_EXTENT_BYTES, 'the journal is zero-filled ahead and keeps its size')
 })
 
-for (const checkpointBytes of [1 << 30, 4096]) {
-  test(`every write acknowledged before a SIGKILL is there after recovery, puts and removes alike (checkpoint every ${checkpointBytes} journal bytes)`, async (t) => {
+for (const [checkpointBytes, ending] of [
+  [1 << 30, 'kill'],
+  [4096, 'kill'],
+  [1 << 30, 'exit'],
+] as const) {
+  const how = ending === 'kill' ? 'a SIGKILL' : 'process.exit with the transaction held'
+  test(`every write acknowledged before ${how} is there after recovery, puts and removes alike (checkpoint every ${checkpointBytes} journal bytes)`, async (t) => {
     const dir = await tempDir(t)
     const groups = 60
-    const run = await execFileAsync(process.execPath, ['--import=tsx', crashWriter, dir, String(groups), String(checkpointBytes)]).then(
+    const run = await execFileAsync(process.execPath, ['--import=tsx', crashWriter, dir, String(groups), String(checkpointBytes), ending], { timeout: 60_000 }).then(
       () => undefined,
-      (err: { signal?: string; stdout?: string }) => err,
+      (err: { signal?: string; code?: number; stdout?: string }) => err,
     )
-    t.is(run?.signal, 'SIGKILL')
+    if (ending === 'kill') t.is(run?.signal, 'SIGKILL')
+    else t.deepEqual([run?.code, run?.signal], [3, null], 'the process exited (lmdb-js\'s exit hook did not wait for the held write lock)')
     t.deepEqual(JSON.parse(run?.stdout ?? '{}'), { acknowledged: groups })
     const root = open({ path: dir, compression: false })
     const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
@@ -179,4 +186,63 @@ test('a journal that cannot be written fails the store: the group and every late
   t.is(numbers.get('x'), undefined, 'the held transaction was aborted')
   t.is(numbers.get('y'), undefined)
   await group.close()
+})
+
+test('run before recover is refused: the journal would write over records not yet applied', async (t) => {
+  const dir = await tempDir(t)
+  const root = open({ path: dir, compression: false })
+  const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
+  const numbers = group.table('n', root.openDB<number, string>({ name: 'n' }))
+  t.teardown(() => group.close().then(() => root.close()))
+  await t.throwsAsync(group.run(() => numbers.put('a', 1)), { message: /not recovered/ })
+  group.recover()
+  await group.run(() => numbers.put('a', 1))
+  t.is(numbers.get('a'), 1)
+})
+
+test('a journal newer than LMDB (a restored data.mdb) is not replayed, and its generation number is never used again', async (t) => {
+  const dir = await tempDir(t)
+  const older = new Journal(join(dir, 'journal'), { sync: true })
+  older.restart(7)
+  older.append([['n', 'stale', 1]])
+  older.close()
+  const { group, numbers, recovered, close } = openGroup(t, dir)
+  t.is(recovered, 0, 'LMDB is at generation 0: the records of generation 7 are not its successors')
+  t.is(numbers.get('stale'), undefined)
+  await group.run(() => numbers.put('fresh', 2))
+  await close()
+  const after = new Journal(join(dir, 'journal'), { sync: true })
+  t.teardown(() => after.close())
+  t.is(after.firstGeneration(), 8, 'the next generation is past every one found in the file')
+  t.deepEqual(after.read(8), [[['n', 'fresh', 2]]])
+})
+
+test('journal records: a corrupt record ends the replay; records of another generation are not read', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'journal')
+  const j = new Journal(path, { sync: true, extentBytes: 4096 })
+  j.restart(3)
+  const first = j.append([['t', 'a', 'A']])
+  const second = j.append([['t', 'b', 'B'], ['t', 'a']])
+  j.append([['t', 'c', Buffer.from('bytes')]])
+  j.close()
+  const read = (gen: number) => {
+    const r = new Journal(path, { sync: true })
+    try {
+      return r.read(gen)
+    } finally {
+      r.close()
+    }
+  }
+  t.deepEqual(read(3), [[['t', 'a', 'A']], [['t', 'b', 'B'], ['t', 'a']], [['t', 'c', Buffer.from('bytes')]]])
+  t.deepEqual(read(2), [])
+  t.deepEqual(read(4), [])
+  // One byte of the third record's payload flipped (a torn write): the replay stops after the second.
+  const fd = openSync(path, 'r+')
+  const at = first + second + JOURNAL_HEAD_BYTES + 1
+  const byte = Buffer.alloc(1)
+  readSync(fd, byte, 0, 1, at)
+  writeSync(fd, Buffer.from([(byte[0] as number) ^ 0xff]), 0, 1, at)
+  closeSync(fd)
+  t.deepEqual(read(3), [[['t', 'a', 'A']], [['t', 'b', 'B'], ['t', 'a']]])
 })
