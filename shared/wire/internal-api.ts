@@ -91,7 +91,16 @@ export const NodeHealthSchema = z.object({
   antiEntropy: z.object({ rounds: z.number(), keysRepaired: z.number(), versionsPushed: z.number(), versionsPulled: z.number() }).optional(),
   /** The store's group commit since the node started (see storage-node/store/group-commit.ts). */
   commits: z
-    .object({ groups: z.number(), writes: z.number(), journalBytes: z.number(), checkpoints: z.number(), checkpointMsTotal: z.number(), checkpointMsMax: z.number() })
+    .object({
+      groups: z.number(),
+      writes: z.number(),
+      journalBytes: z.number(),
+      checkpoints: z.number(),
+      checkpointMsTotal: z.number(),
+      checkpointMsMax: z.number(),
+      appendMsTotal: z.number(),
+      appendMsMax: z.number(),
+    })
     .optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>

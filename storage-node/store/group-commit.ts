@@ -52,6 +52,9 @@ export interface CommitStats {
   checkpoints: number
   checkpointMsTotal: number
   checkpointMsMax: number
+  /** Time spent appending (writev + fdatasync) the groups' records, and the longest append. */
+  appendMsTotal: number
+  appendMsMax: number
 }
 
 export interface GroupCommitOptions {
@@ -146,7 +149,7 @@ export class GroupCommit {
   private readonly tables = new Map<string, JournaledTable<unknown>>()
   /** Told of every group's outcome. */
   listener: CommitListener | undefined
-  readonly stats: CommitStats = { groups: 0, writes: 0, journalBytes: 0, checkpoints: 0, checkpointMsTotal: 0, checkpointMsMax: 0 }
+  readonly stats: CommitStats = { groups: 0, writes: 0, journalBytes: 0, checkpoints: 0, checkpointMsTotal: 0, checkpointMsMax: 0, appendMsTotal: 0, appendMsMax: 0 }
   private readonly state: Database<number, string>
   private readonly journal: Journal
   private recovered = false
@@ -309,7 +312,13 @@ export class GroupCommit {
       this.recording = undefined
     }
     try {
-      if (writes.length > 0) this.stats.journalBytes += this.journal.append(writes)
+      if (writes.length > 0) {
+        const t0 = performance.now()
+        this.stats.journalBytes += this.journal.append(writes)
+        const ms = performance.now() - t0
+        this.stats.appendMsTotal += ms
+        this.stats.appendMsMax = Math.max(this.stats.appendMsMax, ms)
+      }
     } catch (err) {
       this.fail(err, group)
       return
