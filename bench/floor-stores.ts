@@ -25,7 +25,7 @@ export function openFloorStore(kind: FloorStore, dir: string): DurableStore {
   return kind === 'log' ? logStore(dir) : lmdbStore(dir)
 }
 
-/** LMDB in `dir`, every write group-committed exactly as a storage node commits (one journal record and one sync per event-loop turn, LMDB checkpointed a few times a second). */
+/** LMDB in `dir`, every write group-committed exactly as a storage node commits (one journal record and one sync per event-loop turn, LMDB checkpointed ten times a second). */
 function lmdbStore(dir: string): DurableStore {
   const root = open({ path: dir, compression: false })
   const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })

@@ -2,7 +2,7 @@
  * The write-ahead journal of a node's store: what makes a write durable before it is acknowledged.
  * Each group commit (see group-commit.ts) appends one record holding every table write of its
  * transactions, with one `writev` and one `fdatasync`, on the main thread; LMDB itself commits
- * (and syncs) only at checkpoints, a few times a second, one transaction for thousands of writes.
+ * (and syncs) only at checkpoints, ten times a second, one transaction for hundreds of writes.
  * After a crash the records written since the last checkpoint are applied again, in order, on top
  * of LMDB's last committed state (see GroupCommit.recover).
  *

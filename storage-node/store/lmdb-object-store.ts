@@ -4,7 +4,7 @@
  * and its count of key incarnations (see planCoordinatedWrite); large objects' bytes are files (see blob-files.ts). Every read-modify-write of a key
  * runs in a group commit, and a write is acknowledged only once its group's journal record is on
  * disk: concurrent writes share one record and one fdatasync, and LMDB commits and syncs its pages
- * only at checkpoints, a few times a second (see group-commit.ts and journal.ts).
+ * only at checkpoints, ten times a second (see group-commit.ts and journal.ts).
  *
  * Bytes of up to `embedMaxBytes` (8 KiB) live in the key's record itself, next to their version:
  * a write then changes one B-tree fewer (measured in a store benchmark of 4 KiB writes in groups of
