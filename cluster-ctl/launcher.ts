@@ -100,12 +100,20 @@ function pidFile(layout: ClusterLayout, name: string): string {
   return join(layout.runDir, `${name}.pid`)
 }
 
+/** Whether `pid` runs: it exists and is not a zombie (a killed server whose parent has not reaped it yet still answers kill(pid, 0)). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ...", comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    // No /proc (not Linux), or the process is gone this instant.
+    return !existsSync('/proc/self/stat')
   }
 }
 
