@@ -15,7 +15,7 @@
  * see the writes of those before them, and make every check that can throw before their first
  * write (what a callback wrote before it threw is kept, in LMDB and in the journal alike).
  *
- * Why this shape, measured here (README, "Performance"): committing LMDB once per group cost two
+ * Why this shape, measured here (README, "Measured figures"): committing LMDB once per group cost two
  * device flushes per group (data, then meta) on the main thread; syncing on another thread
  * (lmdb-js's asynchronous transactions, or libuv's pool) cost more in hand-offs than it saved.
  * A journal append is one sequential write and one flush of data blocks only.
