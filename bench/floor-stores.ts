@@ -4,12 +4,13 @@
  * (bench/durable-floor.ts). Each answers a write only once it is on disk, and serves GETs of what it
  * stored. Neither keeps versions, clocks, hints or an anti-entropy index.
  */
-import { closeSync, fdatasyncSync, fsync, fsyncSync, mkdirSync, openSync, readSync, write, writevSync } from 'node:fs'
+import { fdatasyncSync, fsync, mkdirSync, openSync, readSync, write, writevSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
 import { open } from 'lmdb'
 import { GroupCommit } from '../storage-node/store/group-commit.js'
+import { fsyncDirSync } from '../storage-node/store/journal.js'
 
 export type FloorStore = 'lmdb' | 'log'
 export const FLOOR_STORES: readonly FloorStore[] = ['lmdb', 'log']
@@ -65,9 +66,7 @@ function logStore(dir: string): DurableStore {
   mkdirSync(dir, { recursive: true })
   const fd = openSync(join(dir, 'log'), 'wx+')
   // The new file's name must be durable too.
-  const dirFd = openSync(dir, 'r')
-  fsyncSync(dirFd)
-  closeSync(dirFd)
+  fsyncDirSync(dir)
   const index = new Map<string, { at: number; length: number }>()
   /** Bytes of records written and synced; zero-filled and synced bytes of the file. */
   let end = 0

@@ -110,7 +110,7 @@ export function isAlive(pid: number): boolean {
   try {
     // /proc/<pid>/stat: "pid (comm) state ...", comm may hold spaces and parentheses.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
   } catch {
     // No /proc (not Linux), or the process is gone this instant.
     return !existsSync('/proc/self/stat')

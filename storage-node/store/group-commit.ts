@@ -85,7 +85,6 @@ interface Queued {
 interface OpenTransaction {
   commit: (result: unknown) => unknown
   abort: (err: unknown) => unknown
-  openedAt: number
 }
 
 /**
@@ -302,20 +301,17 @@ export class GroupCommit {
     const writes: JournalWrite[] = []
     this.recording = writes
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = []
-    try {
-      for (const q of group) {
-        try {
-          const value = q.fn()
-          // Writes after an await would land outside the group.
-          if (value instanceof Promise) throw new Error('a group commit callback must be synchronous')
-          outcomes.push({ ok: true, value })
-        } catch (err) {
-          outcomes.push({ ok: false, err })
-        }
+    for (const q of group) {
+      try {
+        const value = q.fn()
+        // Writes after an await would land outside the group.
+        if (value instanceof Promise) throw new Error('a group commit callback must be synchronous')
+        outcomes.push({ ok: true, value })
+      } catch (err) {
+        outcomes.push({ ok: false, err })
       }
-    } finally {
-      this.recording = undefined
     }
+    this.recording = undefined
     try {
       if (writes.length > 0) {
         const t0 = performance.now()
@@ -351,7 +347,7 @@ export class GroupCommit {
    */
   private openTransaction(): void {
     if (this.txn) return
-    let hooks: Pick<OpenTransaction, 'commit' | 'abort'> | undefined
+    let hooks: OpenTransaction | undefined
     const pending = {
       // biome-ignore lint/suspicious/noThenProperty: lmdb-js recognises an ongoing transaction by a thenable
       then: (commit: (result: unknown) => unknown, abort: (err: unknown) => unknown) => {
@@ -360,7 +356,7 @@ export class GroupCommit {
     }
     this.root.transactionSync(() => pending, ABORTABLE_SYNCHRONOUS)
     if (!hooks) throw new Error('lmdb-js did not take the open transaction')
-    this.txn = { ...hooks, openedAt: performance.now() }
+    this.txn = hooks
     this.checkpointTimer = setTimeout(() => this.wantCheckpoint(), this.options.checkpointMs ?? CHECKPOINT_MS)
     this.checkpointTimer.unref()
   }
@@ -371,7 +367,7 @@ export class GroupCommit {
     clearTimeout(this.checkpointTimer)
     const txn = this.txn
     if (!txn) return
-    const generation = (this.state.get('generation') ?? 0) + 1
+    const generation = this.journal.generation + 1
     const t0 = performance.now()
     try {
       this.state.putSync('generation', generation)

@@ -36,6 +36,16 @@ const packr = new Packr({ useRecords: false, moreTypes: false })
 
 export class JournalFailedError extends Error {}
 
+/** fsync a directory, so that the names of files created in it survive a crash. */
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export interface JournalOptions {
   /** fdatasync each record before `append` returns (false: `--durability none`, the OS writes it back). */
   sync: boolean
@@ -44,7 +54,7 @@ export interface JournalOptions {
 
 export class Journal {
   private readonly fd: number
-  private generation = 0
+  private current = 0
   /** Where the next record goes (bytes of records of this generation). */
   private end = 0
   /** Size of the file: writes inside it change no metadata. */
@@ -69,15 +79,13 @@ export class Journal {
       fsyncSync(this.fd)
       this.size = extent
     }
-    {
-      // The file's name must be durable too (also when a crash came right after it was created).
-      const dirFd = openSync(dirname(path), 'r')
-      try {
-        fsyncSync(dirFd)
-      } finally {
-        closeSync(dirFd)
-      }
-    }
+    // The file's name must be durable too (also when a crash came right after it was created).
+    fsyncDirSync(dirname(path))
+  }
+
+  /** The generation now written (set by `restart`). */
+  get generation(): number {
+    return this.current
   }
 
   /** Bytes of records written in the current generation (what a checkpoint would retire). */
@@ -113,7 +121,7 @@ export class Journal {
 
   /** Write `generation`'s records from the start of the file on (its predecessor's are checkpointed). */
   restart(generation: number): void {
-    this.generation = generation
+    this.current = generation
     this.end = 0
   }
 
@@ -123,7 +131,7 @@ export class Journal {
     const payload = packr.pack(writes)
     const head = Buffer.allocUnsafe(JOURNAL_HEAD_BYTES)
     head.writeUInt32BE(JOURNAL_MAGIC, 0)
-    head.writeUInt32BE(this.generation, 4)
+    head.writeUInt32BE(this.current, 4)
     head.writeUInt32BE(payload.length, 8)
     head.writeUInt32BE(crc32(payload, crc32(head.subarray(0, 12))), 12)
     const length = JOURNAL_HEAD_BYTES + payload.length
