@@ -43,6 +43,8 @@ export const CHECKPOINT_BYTES = 8 * 1024 * 1024
 
 /** Told the outcome of every group (e.g. to keep derived state in step with it). */
 export interface CommitListener {
+  /** Inside the group, after its callbacks ran and before its journal record is written: the group's last writes (a throw fails the store). */
+  sealing?(): void
   committed(): void
   aborted(): void
 }
@@ -310,6 +312,13 @@ export class GroupCommit {
       } catch (err) {
         outcomes.push({ ok: false, err })
       }
+    }
+    try {
+      this.listener?.sealing?.()
+    } catch (err) {
+      this.recording = undefined
+      this.fail(err, group)
+      return
     }
     this.recording = undefined
     try {

@@ -30,7 +30,7 @@ import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from '
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
 import { type CommitStats, GroupCommit, type JournaledTable, StoreFailedError } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
-import { type IndexKey, SegmentIndex } from './segment-index.js'
+import { type IndexKey, type LoggedKey, SegmentIndex } from './segment-index.js'
 
 /** A version as stored: where its bytes are. `blob` names a file; `bytes` are embedded; otherwise they are in the inline table (or empty). */
 interface StoredVersion extends Version {
@@ -80,7 +80,11 @@ const sha256 = (bytes: Buffer): string => hash('sha256', bytes)
 
 const OWN: Space = { kind: 'own' }
 
-/** Meta key of the segment index's state: 'open' while a store has it open, 'clean' once closed with every change written. */
+/**
+ * Meta key of the segment index's state: 'logged' while a store has it open (its log names every key
+ * whose row may be behind), 'clean' once closed with every change written. Versions before the log
+ * wrote 'open', and rebuild an index they find in any state but 'clean'.
+ */
 const INDEX_STATE = 'segmentIndex'
 /** The segment index's pending changes are written once this many have gathered, or this long after the last flush. */
 const INDEX_FLUSH_CHANGES = 20_000
@@ -131,7 +135,10 @@ export class LmdbObjectStore implements ObjectStore {
     this.meta = g.table('meta', this.root.openDB<string | number, string>({ name: 'meta' }))
     this.tombstones = g.table('tombstones', this.root.openDB<number, [string, string]>({ name: 'tombstones' }))
     this.hintLedger = new HintLedger(g.table('hint-stats', this.root.openDB<HintStats, string>({ name: 'hint-stats' })), this.meta, init.maxHintBytes)
-    this.segments = new SegmentIndex(g.table('segments', this.root.openDB<string, IndexKey>({ name: 'segments' })))
+    this.segments = new SegmentIndex(
+      g.table('segments', this.root.openDB<string, IndexKey>({ name: 'segments' })),
+      g.table('segment-log', this.root.openDB<LoggedKey[], number>({ name: 'segment-log' })),
+    )
     g.listener = this.segments
     try {
       const replayed = g.recover()
@@ -162,21 +169,26 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   /**
-   * The segment index's changes reach its table after their writes (see segment-index.ts), so a
-   * store that was not closed cleanly lost some: its index is rebuilt from the records, in one
-   * transaction, before the first write. So is an empty index beside records (a data directory
-   * written before the index existed). Then the index is marked open until close marks it clean.
+   * The segment index's changes reach its table after their writes (see segment-index.ts): a store
+   * that was not closed cleanly catches its index up from the log, before the first write. An index
+   * whose log cannot be trusted (left 'open' by a version before the log) is rebuilt from every
+   * record, as is an empty index beside records (a data directory written before the index
+   * existed). Then the index is marked 'logged' until close marks it clean.
    */
   private openIndex(): void {
-    const clean = this.meta.get(INDEX_STATE) === 'clean'
-    if (!clean || (this.segments.isEmpty() && this.objects.getKeysCount({ limit: 1 }) > 0)) {
-      const t0 = performance.now()
+    const state = this.meta.get(INDEX_STATE)
+    const missing = this.segments.isEmpty() && this.objects.getKeysCount({ limit: 1 }) > 0
+    const t0 = performance.now()
+    if ((state === 'clean' || state === 'logged') && !missing) {
+      const keys = this.root.transactionSync(() => this.segments.catchUp((bucket, key) => this.objects.get([bucket, key])?.versions ?? []))
+      if (keys > 0) this.init.log?.info({ keys, ms: Math.round(performance.now() - t0) }, 'segment index caught up from its log (the store was not closed cleanly)')
+    } else {
       const keys = this.root.transactionSync(() =>
         this.segments.rebuild(this.objects.getRange({}).map(({ key, value }) => ({ bucket: key[0], key: key[1], versions: value.versions }))),
       )
-      if (keys > 0) this.init.log?.info({ keys, ms: Math.round(performance.now() - t0) }, clean ? 'segment index built from the records' : 'segment index rebuilt from the records (the store was not closed cleanly)')
+      if (keys > 0) this.init.log?.info({ keys, ms: Math.round(performance.now() - t0) }, missing ? 'segment index built from the records' : 'segment index rebuilt from the records (left by a version without its log)')
     }
-    this.meta.put(INDEX_STATE, 'open')
+    this.meta.put(INDEX_STATE, 'logged')
   }
 
   /**
@@ -547,7 +559,7 @@ export class LmdbObjectStore implements ObjectStore {
     await this.indexFlush
     if (this.group.failed) {
       // The journal may hold more than LMDB and the index know: the next start replays it, and
-      // rebuilds the index (it stays marked open).
+      // catches the index up from its log (it stays marked 'logged').
       await this.root.close()
       return
     }
@@ -559,9 +571,9 @@ export class LmdbObjectStore implements ObjectStore {
       })
       this.segments.committed()
     } catch (err) {
-      // The mark stays 'open': the next open rebuilds the index from the records.
+      // The mark stays 'logged': the next open catches the index up from its log.
       this.segments.aborted()
-      this.init.log?.error({ err: String(err) }, 'segment index not written at close; it will be rebuilt at the next start')
+      this.init.log?.error({ err: String(err) }, 'segment index not written at close; the next start catches it up from its log')
     }
     await this.root.flushed
     await this.root.close()

@@ -11,9 +11,13 @@
  * second B-tree dirtied, written and synced per write. Flushed in key order, one page takes the
  * changes of many writes. Readers of a segment see the table merged with what is not yet flushed.
  *
- * What is not yet flushed is lost with a crash: the store marks the index open in its meta table
- * before its first write and clean after its last flush at close, and rebuilds the index from the
- * records when it opens one that was not closed cleanly (see LmdbObjectStore).
+ * What is not yet flushed would be lost with a crash, so each group commit that changes the index
+ * also appends one row to a log table, naming the keys it changed (`seal`, in the group's own
+ * transaction and journal record). The log is keyed by a sequence number: its appends fill one
+ * last page, where writing the index's own rows would dirty a page per key. A row is deleted by
+ * the flush that writes the last of its keys. After a crash (the journal has brought the records
+ * and the log back to the last acknowledged write), `catchUp` rewrites the index rows of the logged
+ * keys from their records: work in proportion to the writes not yet flushed, not to the store.
  */
 import { objectPosition } from '../../shared/ring/hash.js'
 import { versionId } from '../../shared/vclock/versions.js'
@@ -35,8 +39,10 @@ export interface SegmentEntry {
 
 /** A row of the index table: segment, bucket, key. */
 export type IndexKey = [number, string, string]
-/** A key's ids as they now are; null: the key is gone. */
-type Change = { at: IndexKey; ids: string | null }
+/** A key whose index row may be behind its record: [bucket, key]. */
+export type LoggedKey = [string, string]
+/** A key's ids as they now are (null: the key is gone), and the log rows that name it (once per change). */
+type Change = { at: IndexKey; ids: string | null; seqs: number[] }
 
 const changeKey = (at: IndexKey): string => `${at[0]}\u0000${at[1]}\u0000${at[2]}`
 
@@ -78,15 +84,49 @@ export class SegmentIndex {
   private readonly pending = new Map<number, Map<string, Change>>()
   /** Changes written by the transaction now running (back to pending if it fails). */
   private flushing: Change[] = []
+  /** Key of the next log row; the keys the running transaction changed, for it. */
+  private nextSeq = 0
+  private sealed: LoggedKey[] = []
+  /** Log rows written since the store opened -> changes naming them not yet flushed (a row goes when this reaches 0). */
+  private readonly rowRefs = new Map<number, number>()
 
-  constructor(private readonly db: JournaledTable<string, IndexKey>) {}
-
-  /** Inside a write transaction: the key now holds `versions` (none: it is gone). */
-  record(bucket: string, key: string, versions: readonly Pick<Version, 'dot'>[]): void {
-    this.staged.push({ at: [segmentOf(bucket, key), bucket, key], ids: idsOf(versions) })
+  constructor(
+    private readonly db: JournaledTable<string, IndexKey>,
+    private readonly log: JournaledTable<LoggedKey[], number>,
+  ) {
+    for (const last of log.getKeys({ reverse: true, limit: 1 })) this.nextSeq = last + 1
   }
 
-  /** Make `c` the pending change of its key; `unlessNewer`: keep a change already pending (it is newer). */
+  /** Inside a write transaction: the key now holds `versions` (none: it is gone). Call `seal` before the transaction ends. */
+  record(bucket: string, key: string, versions: readonly Pick<Version, 'dot'>[]): void {
+    this.sealed.push([bucket, key])
+    this.staged.push({ at: [segmentOf(bucket, key), bucket, key], ids: idsOf(versions), seqs: [this.nextSeq] })
+  }
+
+  /** Inside a write transaction, after its last `record`: log the keys it changed, in one row. */
+  seal(): void {
+    if (this.sealed.length === 0) return
+    this.log.put(this.nextSeq++, this.sealed)
+    this.sealed = []
+  }
+
+  /** A group commit seals the index at the end of every group. */
+  sealing(): void {
+    this.seal()
+  }
+
+  /** Drop `seq`'s reference from a change leaving the pending set; inside a transaction, delete the row with its last. */
+  private release(seq: number): void {
+    const left = (this.rowRefs.get(seq) ?? 0) - 1
+    if (left > 0) {
+      this.rowRefs.set(seq, left)
+      return
+    }
+    this.rowRefs.delete(seq)
+    this.log.remove(seq)
+  }
+
+  /** Make `c` the pending change of its key; `unlessNewer`: keep a change already pending (it is newer). Either way the log rows of both stay with it. */
   private makePending(c: Change, unlessNewer = false): void {
     let bySegment = this.pending.get(c.at[0])
     if (!bySegment) {
@@ -94,19 +134,30 @@ export class SegmentIndex {
       this.pending.set(c.at[0], bySegment)
     }
     const k = changeKey(c.at)
-    if (!(unlessNewer && bySegment.has(k))) bySegment.set(k, c)
+    const held = bySegment.get(k)
+    if (held && unlessNewer) {
+      held.seqs.push(...c.seqs)
+      return
+    }
+    bySegment.set(k, held ? { ...c, seqs: [...held.seqs, ...c.seqs] } : c)
   }
 
   /** The write transaction committed: what it recorded counts, what it flushed is in the table. */
   committed(): void {
-    for (const c of this.staged) this.makePending(c)
+    for (const c of this.staged) {
+      for (const seq of c.seqs) this.rowRefs.set(seq, (this.rowRefs.get(seq) ?? 0) + 1)
+      this.makePending(c)
+    }
     this.staged = []
+    this.sealed = []
     this.flushing = []
   }
 
-  /** The write transaction failed: nothing it recorded happened, and what it flushed is still pending. */
+  /** The write transaction failed: nothing it recorded happened, and what it flushed is still pending (its rows too). */
   aborted(): void {
     this.staged = []
+    this.sealed = []
+    for (const c of this.flushing) for (const seq of c.seqs) this.rowRefs.set(seq, (this.rowRefs.get(seq) ?? 0) + 1)
     // A change committed since is newer than the one that failed to reach the table.
     for (const c of this.flushing) this.makePending(c, true)
     this.flushing = []
@@ -131,8 +182,8 @@ export class SegmentIndex {
 
   /**
    * Inside a write transaction: write the pending changes of these keys (those still pending) to
-   * the table. Neighbouring keys share leaf pages, so a slice of keys in order dirties few. Returns
-   * how many it wrote.
+   * the table, and delete their log rows. Neighbouring keys share leaf pages, so a slice of keys in
+   * order dirties few. Returns how many it wrote.
    */
   flushKeys(keys: readonly IndexKey[]): number {
     let written = 0
@@ -143,6 +194,7 @@ export class SegmentIndex {
       if (!bySegment || !c) continue
       if (c.ids === null) this.db.remove(c.at)
       else this.db.put(c.at, c.ids)
+      for (const seq of c.seqs) this.release(seq)
       bySegment.delete(k)
       if (bySegment.size === 0) this.pending.delete(at[0])
       this.flushing.push(c)
@@ -157,9 +209,32 @@ export class SegmentIndex {
     return this.flushKeys(Number.isFinite(max) ? keys.slice(0, max) : keys)
   }
 
-  /** Inside a write transaction: empty the table and index every record given (pending changes are dropped: the records are newer). */
+  /**
+   * Inside a write transaction, before any write (a store opening): rewrite the index row of every
+   * key the log names from the versions its record now holds (`versionsOf`), then empty the log.
+   * Returns how many keys it rewrote.
+   */
+  catchUp(versionsOf: (bucket: string, key: string) => readonly Pick<Version, 'dot'>[]): number {
+    const logged = new Map<string, LoggedKey>()
+    for (const { value } of this.log.getRange({})) for (const k of value) logged.set(`${k[0]}\u0000${k[1]}`, k)
+    for (const [bucket, key] of logged.values()) {
+      const at: IndexKey = [segmentOf(bucket, key), bucket, key]
+      const ids = idsOf(versionsOf(bucket, key))
+      if (ids === null) this.db.remove(at)
+      else this.db.put(at, ids)
+    }
+    this.log.clear()
+    this.nextSeq = 0
+    this.rowRefs.clear()
+    return logged.size
+  }
+
+  /** Inside a write transaction: empty the table and the log, and index every record given (pending changes are dropped: the records are newer). */
   rebuild(records: Iterable<{ bucket: string; key: string; versions: readonly Pick<Version, 'dot'>[] }>): number {
     this.db.clear()
+    this.log.clear()
+    this.nextSeq = 0
+    this.rowRefs.clear()
     this.pending.clear()
     let n = 0
     for (const r of records) {
@@ -179,7 +254,7 @@ export class SegmentIndex {
       for (const { key, value } of table) yield { bucket: key[1], key: key[2], ids: value }
       return
     }
-    const merged = new Map<string, Change>()
+    const merged = new Map<string, { at: IndexKey; ids: string | null }>()
     for (const { key, value } of table) merged.set(changeKey(key), { at: key, ids: value })
     for (const [k, c] of bySegment) merged.set(k, c)
     const live = [...merged.values()].filter((c): c is { at: IndexKey; ids: string } => c.ids !== null)
@@ -189,5 +264,10 @@ export class SegmentIndex {
   isEmpty(): boolean {
     for (const _ of this.db.getKeys({ limit: 1 })) return false
     return true
+  }
+
+  /** Rows in the log: group commits with changes not all flushed yet. */
+  get logged(): number {
+    return this.log.getKeysCount()
   }
 }

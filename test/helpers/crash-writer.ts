@@ -1,7 +1,7 @@
 /**
  * A process that writes to a store on the data directory it is given and then kills itself with
  * SIGKILL: a node that crashed with its last writes in its journal (acknowledged, not yet
- * checkpointed into LMDB) and its last segment index changes still in memory. It writes keys k0..k(COUNT-1), closes the store cleanly (the index
+ * checkpointed into LMDB) and its last segment index changes still in memory (their keys in the index's log). It writes keys k0..k(COUNT-1), closes the store cleanly (the index
  * table then holds them), reopens it, overwrites k0 and writes COUNT more keys, prints the version
  * id each key now has as JSON, and is killed.
  *

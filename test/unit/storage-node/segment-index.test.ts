@@ -5,21 +5,54 @@ import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
 import { GroupCommit, type JournaledTable, StoreFailedError } from '../../../storage-node/store/group-commit.js'
 import { mulberry32 as rng } from '../../helpers/prng.js'
-import { compareUtf8, type IndexKey, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
+import { compareUtf8, type IndexKey, type LoggedKey, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
 
-/** LMDB in a temp dir, a group commit over it and the index's journaled table (written directly while no group holds a transaction). */
-async function openRoot(t: ExecutionContext): Promise<{ root: RootDatabase; group: GroupCommit; table: JournaledTable<string, IndexKey> }> {
+type Tables = { table: JournaledTable<string, IndexKey>; log: JournaledTable<LoggedKey[], number> }
+
+/** LMDB in a temp dir, a group commit over it and the index's journaled tables (written directly while no group holds a transaction). */
+async function openRoot(t: ExecutionContext): Promise<{ root: RootDatabase; group: GroupCommit; tables: Tables }> {
   const dir = await mkdtemp(join(tmpdir(), 'segment-index-'))
   const root = open({ path: dir, compression: false })
   const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true, journalExtentBytes: 0 })
-  const table = group.table('segments', root.openDB<string, IndexKey>({ name: 'segments' }))
+  const tables = {
+    table: group.table('segments', root.openDB<string, IndexKey>({ name: 'segments' })),
+    log: group.table('segment-log', root.openDB<LoggedKey[], number>({ name: 'segment-log' })),
+  }
   group.recover()
   t.teardown(async () => {
     await group.close()
     await root.close()
     await rm(dir, { recursive: true, force: true })
   })
-  return { root, group, table }
+  return { root, group, tables }
+}
+
+const indexOver = (tables: Tables) => new SegmentIndex(tables.table, tables.log)
+
+/** One write transaction over the index, sealed at its end as a group commit seals each group. */
+function txn<T>(root: RootDatabase, index: SegmentIndex, fn: () => T): T {
+  return root.transactionSync(() => {
+    const result = fn()
+    index.seal()
+    return result
+  })
+}
+
+/**
+ * What a store that crashed now would list once it caught up: the table's rows (a fresh index has
+ * nothing pending), with every key the log names rewritten from the committed state `model`.
+ */
+function afterCatchUp(tables: Tables, model: Map<string, string>): Map<string, string> {
+  const out = everything(indexOver(tables))
+  for (const { value } of tables.log.getRange({})) {
+    for (const [bucket, key] of value) {
+      const k = `${bucket}/${key}`
+      const ids = model.get(k)
+      if (ids === undefined) out.delete(k)
+      else out.set(k, ids)
+    }
+  }
+  return sorted(out)
 }
 
 const ids = (...counters: number[]) => counters.map((c) => ({ dot: { actor: 'n~1', counter: c } }))
@@ -51,35 +84,35 @@ function everything(index: SegmentIndex): Map<string, string> {
 const sorted = (m: Map<string, string>): Map<string, string> => new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 
 test('a committed change is read back at once, before and after it reaches the table', async (t) => {
-  const { root, table } = await openRoot(t)
+  const { root, tables } = await openRoot(t)
   {
-    const index = new SegmentIndex(table)
-    root.transactionSync(() => index.record('b', 'k', ids(2, 1)))
+    const index = indexOver(tables)
+    txn(root, index, () => index.record('b', 'k', ids(2, 1)))
     index.committed()
     t.is(index.unflushed, 1)
     t.deepEqual([...index.entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
-    root.transactionSync(() => t.is(index.flushSlice(10), 1))
+    txn(root, index, () => t.is(index.flushSlice(10), 1))
     index.committed()
     t.is(index.unflushed, 0)
     t.deepEqual([...index.entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
     // A second index object over the same table (a reopened store) finds it there.
-    t.deepEqual([...new SegmentIndex(table).entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
-    root.transactionSync(() => index.record('b', 'k', []))
+    t.deepEqual([...indexOver(tables).entries(segmentOf('b', 'k'))], [{ bucket: 'b', key: 'k', ids: idText(1, 2) }])
+    txn(root, index, () => index.record('b', 'k', []))
     index.committed()
     t.deepEqual([...index.entries(segmentOf('b', 'k'))], [], 'a pending removal hides the flushed entry')
-    root.transactionSync(() => index.flushSlice(10))
+    txn(root, index, () => index.flushSlice(10))
     index.committed()
-    t.deepEqual([...new SegmentIndex(table).entries(segmentOf('b', 'k'))], [])
+    t.deepEqual([...indexOver(tables).entries(segmentOf('b', 'k'))], [])
   }
 })
 
 test('what an aborted transaction recorded never counts; what it flushed stays pending', async (t) => {
-  const { root, table } = await openRoot(t)
-  const index = new SegmentIndex(table)
-  root.transactionSync(() => index.record('b', 'kept', ids(1)))
+  const { root, tables } = await openRoot(t)
+  const index = indexOver(tables)
+  txn(root, index, () => index.record('b', 'kept', ids(1)))
   index.committed()
   t.throws(() =>
-    root.transactionSync(() => {
+    txn(root, index, () => {
       index.flushSlice(10)
       index.record('b', 'lost', ids(1))
       throw new Error('disk full')
@@ -88,12 +121,12 @@ test('what an aborted transaction recorded never counts; what it flushed stays p
   index.aborted()
   t.is(index.unflushed, 1)
   t.deepEqual(everything(index), new Map([['b/kept', idText(1)]]))
-  t.deepEqual(everything(new SegmentIndex(table)), new Map(), 'the table holds nothing of the aborted flush')
+  t.deepEqual(everything(indexOver(tables)), new Map(), 'the table holds nothing of the aborted flush')
 })
 
 test('a group commit tells the index how each group ended', async (t) => {
-  const { group, table } = await openRoot(t)
-  const index = new SegmentIndex(table)
+  const { group, tables } = await openRoot(t)
+  const index = indexOver(tables)
   group.listener = index
   await Promise.all([group.run(() => index.record('b', 'x', ids(1))), group.run(() => index.record('b', 'y', ids(3)))])
   t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
@@ -114,7 +147,10 @@ test('a group whose journal record cannot be written rejects every write in it, 
   // /dev/full refuses every write (ENOSPC): the journal fails on the first group's record.
   const group = new GroupCommit(root, { journalPath: '/dev/full', journalExtentBytes: 0, sync: true })
   const rows = group.table('rows', root.openDB<string, string>({ name: 'rows' }))
-  const index = new SegmentIndex(group.table('segments', root.openDB<string, IndexKey>({ name: 'segments' })))
+  const index = indexOver({
+    table: group.table('segments', root.openDB<string, IndexKey>({ name: 'segments' })),
+    log: group.table('segment-log', root.openDB<LoggedKey[], number>({ name: 'segment-log' })),
+  })
   group.listener = index
   group.recover()
   const write = (key: string) =>
@@ -132,10 +168,10 @@ test('a group whose journal record cannot be written rejects every write in it, 
   await group.close()
 })
 
-test('property: after any run of writes, slice flushes and aborted transactions, reads equal the committed state', async (t) => {
+test('property: after any run of writes, slice flushes and aborted transactions, reads equal the committed state, and so would a catch-up after a crash', async (t) => {
   for (let seed = 1; seed <= 25; seed++) {
-    const { root, table } = await openRoot(t)
-    const index = new SegmentIndex(table)
+    const { root, tables } = await openRoot(t)
+    const index = indexOver(tables)
     const random = rng(seed)
     const model = new Map<string, string>()
     // Keys beyond ASCII too: U+E000-U+FFFF and above U+FFFF order differently in UTF-16 and UTF-8.
@@ -150,7 +186,7 @@ test('property: after any run of writes, slice flushes and aborted transactions,
       const slice = random() < 0.4 ? Math.floor(random() * 8) : 0
       const abort = random() < 0.15
       const tx = () =>
-        root.transactionSync(() => {
+        txn(root, index, () => {
           if (slice > 0) index.flushSlice(slice)
           for (const c of changes) index.record(c.bucket, c.key, ids(...c.counters))
           if (abort) throw new Error('aborted')
@@ -167,31 +203,72 @@ test('property: after any run of writes, slice flushes and aborted transactions,
         }
       }
       t.deepEqual(everything(index), sorted(model), `seed ${seed}, step ${step}`)
+      t.deepEqual(afterCatchUp(tables, model), sorted(model), `seed ${seed}, step ${step}: the table and the log`)
     }
     const merged = listing(index)
-    root.transactionSync(() => index.flushSlice(Number.POSITIVE_INFINITY))
+    txn(root, index, () => index.flushSlice(Number.POSITIVE_INFINITY))
     index.committed()
     t.is(index.unflushed, 0)
-    t.deepEqual(listing(new SegmentIndex(table)), merged, `seed ${seed}: the table lists in the order the merged reads did`)
-    t.deepEqual(everything(new SegmentIndex(table)), sorted(model), `seed ${seed}: the table alone, after a full flush`)
+    t.is(index.logged, 0, `seed ${seed}: a full flush leaves nothing in the log`)
+    t.deepEqual(listing(indexOver(tables)), merged, `seed ${seed}: the table lists in the order the merged reads did`)
+    t.deepEqual(everything(indexOver(tables)), sorted(model), `seed ${seed}: the table alone, after a full flush`)
   }
 })
 
 test('rebuild replaces the table and what was pending with the records given', async (t) => {
-  const { root, table } = await openRoot(t)
-  const index = new SegmentIndex(table)
-  root.transactionSync(() => {
+  const { root, tables } = await openRoot(t)
+  const index = indexOver(tables)
+  txn(root, index, () => {
     index.record('b', 'stale', ids(1))
     index.flushSlice(10)
   })
   index.committed()
-  root.transactionSync(() => index.record('b', 'pending', ids(1)))
+  txn(root, index, () => index.record('b', 'pending', ids(1)))
   index.committed()
-  root.transactionSync(() => t.is(index.rebuild([{ bucket: 'b', key: 'x', versions: ids(4) }, { bucket: 'b', key: 'gone', versions: [] }]), 1))
+  txn(root, index, () => t.is(index.rebuild([{ bucket: 'b', key: 'x', versions: ids(4) }, { bucket: 'b', key: 'gone', versions: [] }]), 1))
   index.committed()
   t.is(index.unflushed, 0)
   t.deepEqual(everything(index), new Map([['b/x', idText(4)]]))
   t.false(index.isEmpty())
+  t.is(index.logged, 0, 'the records are the truth: the log is emptied')
+})
+
+test('after a crash, catchUp rewrites the rows of the keys the log names from their records, and empties the log', async (t) => {
+  const { root, tables } = await openRoot(t)
+  const before = indexOver(tables)
+  const at = (key: string): IndexKey => [segmentOf('b', key), 'b', key]
+  txn(root, before, () => before.record('b', 'alone', ids(1)))
+  before.committed()
+  txn(root, before, () => {
+    before.record('b', 'flushed', ids(1))
+    before.record('b', 'changed', ids(1))
+    before.record('b', 'removed', ids(1))
+  })
+  before.committed()
+  txn(root, before, () => before.flushKeys([at('alone'), at('flushed')]))
+  before.committed()
+  txn(root, before, () => before.record('b', 'changed', ids(2)))
+  before.committed()
+  t.is(before.logged, 2, "the first group's row went with its only key; the second's stays until all three are written; the third's")
+  // The process dies: what was pending in memory is gone; a new index over the same tables catches up.
+  const records = new Map([['alone', ids(9)], ['flushed', ids(1)], ['changed', ids(2)]])
+  const after = indexOver(tables)
+  t.deepEqual(everything(after), new Map([['b/alone', idText(1)], ['b/flushed', idText(1)]]), 'only the flushed rows reached the table')
+  const asked: string[] = []
+  const rewritten = txn(root, after, () =>
+    after.catchUp((bucket, key) => {
+      asked.push(`${bucket}/${key}`)
+      return records.get(key) ?? []
+    }),
+  )
+  t.is(rewritten, 3)
+  t.deepEqual(asked.sort(), ['b/changed', 'b/flushed', 'b/removed'], 'a key no row names is not read')
+  t.deepEqual(everything(after), new Map([['b/alone', idText(1)], ['b/changed', idText(2)], ['b/flushed', idText(1)]]))
+  t.is(after.logged, 0)
+  // Sequence numbers start again after the emptied log.
+  txn(root, after, () => after.record('b', 'next', ids(1)))
+  after.committed()
+  t.deepEqual([...tables.log.getKeys({})], [0])
 })
 
 test('compareUtf8 orders strings as their UTF-8 bytes (LMDB\'s key order), unlike plain <', (t) => {
@@ -207,20 +284,20 @@ test('compareUtf8 orders strings as their UTF-8 bytes (LMDB\'s key order), unlik
 })
 
 test('flushKeys writes only the keys it is given that are still pending', async (t) => {
-  const { root, table } = await openRoot(t)
-  const index = new SegmentIndex(table)
-  root.transactionSync(() => {
+  const { root, tables } = await openRoot(t)
+  const index = indexOver(tables)
+  txn(root, index, () => {
     for (const k of ['x', 'y', 'z']) index.record('b', k, ids(1))
   })
   index.committed()
   const snapshot = index.pendingKeys()
   t.is(snapshot.length, 3)
-  root.transactionSync(() => index.record('b', 'late', ids(2)))
+  txn(root, index, () => index.record('b', 'late', ids(2)))
   index.committed()
-  root.transactionSync(() => t.is(index.flushKeys(snapshot), 3))
+  txn(root, index, () => t.is(index.flushKeys(snapshot), 3))
   index.committed()
   t.is(index.unflushed, 1, 'the change that came after the snapshot waits for the next flush')
-  root.transactionSync(() => t.is(index.flushKeys(snapshot), 0, 'nothing of the snapshot is left'))
+  txn(root, index, () => t.is(index.flushKeys(snapshot), 0, 'nothing of the snapshot is left'))
   index.committed()
   t.deepEqual(everything(index), new Map([['b/late', idText(2)], ['b/x', idText(1)], ['b/y', idText(1)], ['b/z', idText(1)]]))
 })
@@ -237,17 +314,17 @@ test('a segment lists keys beyond ASCII in the table\'s order whether or not the
   if (!pair) return t.fail('no pair of keys in one segment found')
   const [bmp, astral] = pair
   const seg = segmentOf('b', bmp)
-  const { root, table } = await openRoot(t)
-  const index = new SegmentIndex(table)
-  root.transactionSync(() => {
+  const { root, tables } = await openRoot(t)
+  const index = indexOver(tables)
+  txn(root, index, () => {
     index.record('b', astral, ids(1))
     index.flushSlice(10)
   })
   index.committed()
-  root.transactionSync(() => index.record('b', bmp, ids(2)))
+  txn(root, index, () => index.record('b', bmp, ids(2)))
   index.committed()
   const merged = [...index.entries(seg)].map((e) => e.key)
-  root.transactionSync(() => index.flushSlice(10))
+  txn(root, index, () => index.flushSlice(10))
   index.committed()
   const fromTable = [...index.entries(seg)].map((e) => e.key)
   t.deepEqual(fromTable, [bmp, astral], 'LMDB orders by UTF-8 bytes')
