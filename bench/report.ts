@@ -5,6 +5,7 @@ import * as vega from 'vega'
 import * as vl from 'vega-lite'
 import type { RssPeak } from './rss-sampler.js'
 import type { Stats, Unit } from './stats.js'
+import { checkTargets, targetsMarkdown } from './targets.js'
 
 export interface Row {
   id: string
@@ -113,6 +114,8 @@ export function markdown(r: Report): string {
       )
     }
   }
+  const targets = targetsMarkdown(checkTargets(r))
+  if (targets.length > 0) lines.push('', ...targets)
   if (r.problems.length > 0) lines.push('', 'Problems:', '', ...r.problems.map((p) => `- ${p}`))
   return `${lines.join('\n')}\n`
 }

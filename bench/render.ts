@@ -1,0 +1,39 @@
+/**
+ * Render a stored run again: `latest.md`, `latency.svg` and (for a full run of our own cluster)
+ * the README's bench block, from its JSON in bench/results/. For when the report's format changes
+ * between runs; the numbers are the run's own.
+ *
+ *   node --import=tsx bench/render.ts bench/results/<date>-<commit>.json
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { markdown, type Report, writeReport } from './report.js'
+import { withBenchTables } from './readme-table.js'
+import { ROOT } from './setup.js'
+
+async function main(): Promise<number> {
+  const [file] = process.argv.slice(2)
+  if (!file) {
+    console.error('usage: node --import=tsx bench/render.ts bench/results/<date>-<commit>.json')
+    return 2
+  }
+  const report = JSON.parse(readFileSync(file, 'utf8')) as Report
+  const written = await writeReport(dirname(file), report)
+  console.log(`wrote ${written.join(', ')}`)
+  if (!report.quick && report.target.startsWith('own cluster')) {
+    const readme = join(ROOT, 'README.md')
+    writeFileSync(readme, withBenchTables(readFileSync(readme, 'utf8'), markdown(report)))
+    console.log(`updated the figures in ${readme}`)
+  }
+  return 0
+}
+
+void main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    console.error(err)
+    process.exitCode = 1
+  },
+)
