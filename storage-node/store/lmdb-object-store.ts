@@ -59,6 +59,8 @@ export interface LmdbObjectStoreInit {
   durability?: Durability
   /** The journal or a checkpoint failed: the store refuses every write from now on, and its reads may lag what was acknowledged (the node should exit; its next start recovers). */
   onFailure?: (err: Error) => void
+  /** Time between checkpoints (default CHECKPOINT_MS of group-commit.ts); tests lengthen it to keep writes in the journal only. */
+  checkpointMs?: number
   log?: Logger
   now?: () => number
 }
@@ -123,7 +125,12 @@ export class LmdbObjectStore implements ObjectStore {
       init.onFailure?.(err)
     }
     try {
-      this.group = new GroupCommit(this.root, { journalPath: `${init.dataDir}/meta/journal`, sync: durable, onFailure: failed })
+      this.group = new GroupCommit(this.root, {
+        journalPath: `${init.dataDir}/meta/journal`,
+        sync: durable,
+        onFailure: failed,
+        ...(init.checkpointMs === undefined ? {} : { checkpointMs: init.checkpointMs }),
+      })
     } catch (err) {
       void this.root.close()
       throw err
@@ -177,7 +184,10 @@ export class LmdbObjectStore implements ObjectStore {
    */
   private openIndex(): void {
     const state = this.meta.get(INDEX_STATE)
-    const missing = this.segments.isEmpty() && this.objects.getKeysCount({ limit: 1 }) > 0
+    // 'logged': this version kept the index, and its log names whatever the table lacks (a store
+    // that crashed before its first flush has an empty table beside records). Otherwise an empty
+    // table beside records is data written before the index existed.
+    const missing = state !== 'logged' && this.segments.isEmpty() && this.objects.getKeysCount({ limit: 1 }) > 0
     const t0 = performance.now()
     if ((state === 'clean' || state === 'logged') && !missing) {
       const keys = this.root.transactionSync(() => this.segments.catchUp((bucket, key) => this.objects.get([bucket, key])?.versions ?? []))

@@ -117,7 +117,11 @@ export class SegmentIndex {
 
   /** Drop `seq`'s reference from a change leaving the pending set; inside a transaction, delete the row with its last. */
   private release(seq: number): void {
-    const left = (this.rowRefs.get(seq) ?? 0) - 1
+    const held = this.rowRefs.get(seq)
+    // Not counted (never expected): keep the row. A row too many costs the next open's catch-up a
+    // few reads; a row deleted too early would leave a stale index row after a crash.
+    if (held === undefined) return
+    const left = held - 1
     if (left > 0) {
       this.rowRefs.set(seq, left)
       return
@@ -215,6 +219,8 @@ export class SegmentIndex {
    * Returns how many keys it rewrote.
    */
   catchUp(versionsOf: (bucket: string, key: string) => readonly Pick<Version, 'dot'>[]): number {
+    // Sequence numbers restart below: a change still pending would name rows that get reused.
+    if (this.staged.length > 0 || this.pending.size > 0 || this.sealed.length > 0) throw new Error('catchUp runs before any change is recorded')
     const logged = new Map<string, LoggedKey>()
     for (const { value } of this.log.getRange({})) for (const k of value) logged.set(`${k[0]}\u0000${k[1]}`, k)
     for (const [bucket, key] of logged.values()) {

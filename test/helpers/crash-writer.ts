@@ -32,7 +32,8 @@ async function writeKeys(store: LmdbObjectStore, from: number, to: number): Prom
 const first = new LmdbObjectStore({ nodeId: 'node-1', dataDir, blobs })
 await writeKeys(first, 0, count)
 await first.close()
-const second = new LmdbObjectStore({ nodeId: 'node-1', dataDir, blobs })
+// No checkpoint before the kill: the second session's writes, and the index's log rows, are only in the journal.
+const second = new LmdbObjectStore({ nodeId: 'node-1', dataDir, blobs, checkpointMs: 60_000 })
 written.k0 = versionId((await second.coordinate('b', 'k0', { context: contextOf(second.versions('b', 'k0')) }, await bytes('k0 again'))).version.dot)
 await writeKeys(second, count, 2 * count)
 process.stdout.write(`${JSON.stringify(written)}\n`, () => process.kill(process.pid, 'SIGKILL'))

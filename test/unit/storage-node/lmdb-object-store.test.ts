@@ -788,11 +788,31 @@ test('a store killed with its segment index changes in memory catches the index 
   t.true(written.k0?.endsWith('.2'), 'k0 was overwritten after the clean close')
   const { log, lines } = infoLog()
   const { store } = await openStore(t, dir, { log })
+  t.true(lines.some((l) => l.includes('journal replayed')), `the last writes and the log's rows come back from the journal: ${lines.join('; ')}`)
   t.true(lines.some((l) => l.includes('caught up')), lines.join('; '))
   t.false(lines.some((l) => l.includes('rebuilt')), lines.join('; '))
   t.deepEqual(allEntries(store), sortedPairs(Object.entries(written).map(([k, id]): [string, string] => [`b/${k}`, id])))
   t.is(store.versions('b', 'k7').length, 1, 'the acknowledged writes themselves are there')
   t.teardown(() => rm(dir, { recursive: true, force: true }))
+})
+
+test('a store that crashed before its first index flush catches up from the log, though its index table is empty', async (t) => {
+  const first = await openStore(t)
+  const written = new Map<string, string>()
+  for (let i = 0; i < 5; i++) written.set(`b/k${i}`, versionId((await first.store.coordinate('b', `k${i}`, {}, await body(first.blobs, `v${i}`))).version.dot))
+  await first.close()
+  // What such a crash leaves (after the journal's replay): records, the mark 'logged', an empty index table, a log naming the keys.
+  const { open } = await import('lmdb')
+  const env = open({ path: join(first.dir, 'meta'), compression: false })
+  env.openDB<string, string>({ name: 'meta' }).putSync('segmentIndex', 'logged')
+  env.openDB({ name: 'segments' }).clearSync()
+  env.openDB<[string, string][], number>({ name: 'segment-log' }).putSync(0, [...written.keys()].map((k): [string, string] => ['b', k.slice(2)]))
+  await env.close()
+  const { log, lines } = infoLog()
+  const again = await openStore(t, first.dir, { log })
+  t.true(lines.some((l) => l.includes('caught up')), lines.join('; '))
+  t.false(lines.some((l) => l.includes('built')), lines.join('; '))
+  t.deepEqual(allEntries(again.store), sortedPairs(written))
 })
 
 test('an index left open by a version without the log is rebuilt from the records', async (t) => {
