@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
+import type { RootDatabase } from 'lmdb'
 import { EntityTooLargeError, HintStoreFullError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { type CausalContext, clockOf, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../../shared/vclock/versions.js'
@@ -796,38 +797,47 @@ test('a store killed with its segment index changes in memory catches the index 
   t.teardown(() => rm(dir, { recursive: true, force: true }))
 })
 
-test('a store that crashed before its first index flush catches up from the log, though its index table is empty', async (t) => {
+/** A store with keys b/k0..k(n-1) written and closed cleanly: its directory and each key's version id. */
+async function closedStoreWith(t: ExecutionContext, n: number): Promise<{ dir: string; written: Map<string, string> }> {
   const first = await openStore(t)
   const written = new Map<string, string>()
-  for (let i = 0; i < 5; i++) written.set(`b/k${i}`, versionId((await first.store.coordinate('b', `k${i}`, {}, await body(first.blobs, `v${i}`))).version.dot))
+  for (let i = 0; i < n; i++) written.set(`b/k${i}`, versionId((await first.store.coordinate('b', `k${i}`, {}, await body(first.blobs, `v${i}`))).version.dot))
   await first.close()
-  // What such a crash leaves (after the journal's replay): records, the mark 'logged', an empty index table, a log naming the keys.
+  return { dir: first.dir, written }
+}
+
+/** Edit a closed store's raw tables (to leave what a crash or an older version would). */
+async function editTables(dir: string, edit: (env: RootDatabase) => void): Promise<void> {
   const { open } = await import('lmdb')
-  const env = open({ path: join(first.dir, 'meta'), compression: false })
-  env.openDB<string, string>({ name: 'meta' }).putSync('segmentIndex', 'logged')
-  env.openDB({ name: 'segments' }).clearSync()
-  env.openDB<[string, string][], number>({ name: 'segment-log' }).putSync(0, [...written.keys()].map((k): [string, string] => ['b', k.slice(2)]))
+  const env = open({ path: join(dir, 'meta'), compression: false })
+  edit(env)
   await env.close()
+}
+
+test('a store that crashed before its first index flush catches up from the log, though its index table is empty', async (t) => {
+  const { dir, written } = await closedStoreWith(t, 5)
+  // What such a crash leaves (after the journal's replay): records, the mark 'logged', an empty index table, a log naming the keys.
+  await editTables(dir, (env) => {
+    env.openDB<string, string>({ name: 'meta' }).putSync('segmentIndex', 'logged')
+    env.openDB({ name: 'segments' }).clearSync()
+    env.openDB<[string, string][], number>({ name: 'segment-log' }).putSync(0, [...written.keys()].map((k): [string, string] => ['b', k.slice(2)]))
+  })
   const { log, lines } = infoLog()
-  const again = await openStore(t, first.dir, { log })
+  const again = await openStore(t, dir, { log })
   t.true(lines.some((l) => l.includes('caught up')), lines.join('; '))
   t.false(lines.some((l) => l.includes('built')), lines.join('; '))
   t.deepEqual(allEntries(again.store), sortedPairs(written))
 })
 
 test('an index left open by a version without the log is rebuilt from the records', async (t) => {
-  const first = await openStore(t)
-  const written = new Map<string, string>()
-  for (let i = 0; i < 10; i++) written.set(`b/k${i}`, versionId((await first.store.coordinate('b', `k${i}`, {}, await body(first.blobs, `v${i}`))).version.dot))
-  await first.close()
+  const { dir, written } = await closedStoreWith(t, 10)
   // What such a version leaves after a crash: the mark 'open', rows missing, nothing in the log.
-  const { open } = await import('lmdb')
-  const env = open({ path: join(first.dir, 'meta'), compression: false })
-  env.openDB<string, string>({ name: 'meta' }).putSync('segmentIndex', 'open')
-  env.openDB({ name: 'segments' }).removeSync([segmentOf('b', 'k3'), 'b', 'k3'])
-  await env.close()
+  await editTables(dir, (env) => {
+    env.openDB<string, string>({ name: 'meta' }).putSync('segmentIndex', 'open')
+    env.openDB({ name: 'segments' }).removeSync([segmentOf('b', 'k3'), 'b', 'k3'])
+  })
   const { log, lines } = infoLog()
-  const again = await openStore(t, first.dir, { log })
+  const again = await openStore(t, dir, { log })
   t.true(lines.some((l) => l.includes('rebuilt')), lines.join('; '))
   t.deepEqual(allEntries(again.store), sortedPairs(written))
 })
