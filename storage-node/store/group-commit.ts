@@ -44,7 +44,7 @@ export const CHECKPOINT_BYTES = 8 * 1024 * 1024
 /** Told the outcome of every group (e.g. to keep derived state in step with it). */
 export interface CommitListener {
   /** Inside the group, after its callbacks ran and before its journal record is written: the group's last writes (a throw fails the store). */
-  sealing?(): void
+  seal?(): void
   committed(): void
   aborted(): void
 }
@@ -314,13 +314,13 @@ export class GroupCommit {
       }
     }
     try {
-      this.listener?.sealing?.()
+      this.listener?.seal?.()
     } catch (err) {
-      this.recording = undefined
       this.fail(err, group)
       return
+    } finally {
+      this.recording = undefined
     }
-    this.recording = undefined
     try {
       if (writes.length > 0) {
         const t0 = performance.now()

@@ -97,7 +97,7 @@ export class SegmentIndex {
     for (const last of log.getKeys({ reverse: true, limit: 1 })) this.nextSeq = last + 1
   }
 
-  /** Inside a write transaction: the key now holds `versions` (none: it is gone). Call `seal` before the transaction ends. */
+  /** Inside a write transaction: the key now holds `versions` (none: it is gone). Call `seal` before the transaction ends (a group commit does). */
   record(bucket: string, key: string, versions: readonly Pick<Version, 'dot'>[]): void {
     this.sealed.push([bucket, key])
     this.staged.push({ at: [segmentOf(bucket, key), bucket, key], ids: idsOf(versions), seqs: [this.nextSeq] })
@@ -110,9 +110,9 @@ export class SegmentIndex {
     this.sealed = []
   }
 
-  /** A group commit seals the index at the end of every group. */
-  sealing(): void {
-    this.seal()
+  /** `c` is pending now: count it against the log rows that name it. */
+  private hold(c: Change): void {
+    for (const seq of c.seqs) this.rowRefs.set(seq, (this.rowRefs.get(seq) ?? 0) + 1)
   }
 
   /** Drop `seq`'s reference from a change leaving the pending set; inside a transaction, delete the row with its last. */
@@ -139,17 +139,19 @@ export class SegmentIndex {
     }
     const k = changeKey(c.at)
     const held = bySegment.get(k)
-    if (held && unlessNewer) {
-      held.seqs.push(...c.seqs)
+    if (!held) {
+      bySegment.set(k, c)
       return
     }
-    bySegment.set(k, held ? { ...c, seqs: [...held.seqs, ...c.seqs] } : c)
+    // Appended in place, not copied: a key written in every group until the next flush names thousands of rows.
+    held.seqs.push(...c.seqs)
+    if (!unlessNewer) bySegment.set(k, { ...c, seqs: held.seqs })
   }
 
   /** The write transaction committed: what it recorded counts, what it flushed is in the table. */
   committed(): void {
     for (const c of this.staged) {
-      for (const seq of c.seqs) this.rowRefs.set(seq, (this.rowRefs.get(seq) ?? 0) + 1)
+      this.hold(c)
       this.makePending(c)
     }
     this.staged = []
@@ -161,9 +163,11 @@ export class SegmentIndex {
   aborted(): void {
     this.staged = []
     this.sealed = []
-    for (const c of this.flushing) for (const seq of c.seqs) this.rowRefs.set(seq, (this.rowRefs.get(seq) ?? 0) + 1)
     // A change committed since is newer than the one that failed to reach the table.
-    for (const c of this.flushing) this.makePending(c, true)
+    for (const c of this.flushing) {
+      this.hold(c)
+      this.makePending(c, true)
+    }
     this.flushing = []
   }
 
@@ -229,18 +233,14 @@ export class SegmentIndex {
       if (ids === null) this.db.remove(at)
       else this.db.put(at, ids)
     }
-    this.log.clear()
-    this.nextSeq = 0
-    this.rowRefs.clear()
+    this.emptyLog()
     return logged.size
   }
 
   /** Inside a write transaction: empty the table and the log, and index every record given (pending changes are dropped: the records are newer). */
   rebuild(records: Iterable<{ bucket: string; key: string; versions: readonly Pick<Version, 'dot'>[] }>): number {
     this.db.clear()
-    this.log.clear()
-    this.nextSeq = 0
-    this.rowRefs.clear()
+    this.emptyLog()
     this.pending.clear()
     let n = 0
     for (const r of records) {
@@ -270,6 +270,13 @@ export class SegmentIndex {
   isEmpty(): boolean {
     for (const _ of this.db.getKeys({ limit: 1 })) return false
     return true
+  }
+
+  /** Empty the log; its sequence numbers start again. */
+  private emptyLog(): void {
+    this.log.clear()
+    this.nextSeq = 0
+    this.rowRefs.clear()
   }
 
   /** Rows in the log: group commits with changes not all flushed yet. */
