@@ -237,13 +237,17 @@ export class WriteCoordinator {
 
   private coordinateRequest(req: WriteRequest) {
     let writeId = this.writeIds.get(req)
+    const retried = writeId !== undefined
     if (!writeId) {
       writeId = randomUUID()
       this.writeIds.set(req, writeId)
     }
     // The node must have stored the write well before this proxy stops waiting for it (see expiresAt).
     const expiresAt = Date.now() + Math.floor(this.cfg.replicaTimeoutMs * EXPIRY_SHARE)
-    return { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId, expiresAt }
+    const request = { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId, expiresAt }
+    // A retry's version is marked: once it is read and overwritten, the first attempt's copy (if
+    // that coordinator stored it after all) is superseded with it (see supersedes).
+    return retried ? { ...request, retried: true as const } : request
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

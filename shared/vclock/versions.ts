@@ -21,7 +21,16 @@ export type CausalContext = z.infer<typeof CausalContextSchema>
 export interface Versioned {
   readonly dot: Dot
   readonly context: CausalContext
+  /** Id of the client request that made it; a request retried on another coordinator can leave two versions of it. */
+  readonly writeId?: string | undefined
+  /** Made by a retry of its request on another coordinator: the first attempt may have stored a twin. */
+  readonly retried?: boolean | undefined
+  /** Requests whose versions this one replaced (see retiredBy): a late twin of one of them is superseded too. */
+  readonly retired?: readonly string[] | undefined
 }
+
+/** Most request ids a version keeps in `retired` (newest first). */
+export const MAX_RETIRED = 8
 
 export const EMPTY_CONTEXT: CausalContext = Object.freeze({ vv: {}, dots: [] })
 
@@ -91,9 +100,33 @@ function sameDot(a: Dot, b: Dot): boolean {
   return a.actor === b.actor && a.counter === b.counter
 }
 
-/** True when v makes w obsolete. */
+/**
+ * True when v makes w obsolete: v's context covers w's dot, or w is a twin of a retried request
+ * that v's writer read and replaced (w's request id is in v's `retired`). The second case is a
+ * write whose first coordinator stored it but was not heard from (killed before answering, cut
+ * off): the retry's version was read and overwritten, and the first attempt's copy, coming back
+ * later through handoff or anti-entropy, would otherwise stand beside the newer write as a stale
+ * sibling, since no context can cover a dot nobody saw.
+ */
 export function supersedes(v: Versioned, w: Versioned): boolean {
-  return !sameDot(v.dot, w.dot) && covers(v.context, w.dot)
+  if (sameDot(v.dot, w.dot)) return false
+  return covers(v.context, w.dot) || (w.writeId !== undefined && v.retired !== undefined && v.retired.includes(w.writeId))
+}
+
+/**
+ * The `retired` list of a new version that replaces `replaced`: the ids of replaced versions made
+ * by a retried request (only those can have a twin elsewhere), then what the replaced versions had
+ * retired themselves, so the protection outlives later overwrites; without duplicates or the new
+ * write's own id, at most MAX_RETIRED. An id left out only ever leaves a sibling, never drops one.
+ */
+export function retiredBy(replaced: readonly Versioned[], ownWriteId?: string): string[] {
+  const out: string[] = []
+  const add = (id: string | undefined) => {
+    if (id !== undefined && id !== ownWriteId && !out.includes(id)) out.push(id)
+  }
+  for (const v of replaced) if (v.retried) add(v.writeId)
+  for (const v of replaced) for (const id of v.retired ?? []) add(id)
+  return out.slice(0, MAX_RETIRED)
 }
 
 /**
@@ -153,6 +186,9 @@ function actorsIn(versions: readonly Versioned[]): Map<ActorId, number> {
  * `<node actor>~<lastIncarnation + 1>` starts at 1. So a counter is never reused, not after the node
  * forgot a key (riak kv679's reaped-tombstone case), not through a context taken from another key:
  * losing track only ever means a new name.
+ *
+ * `retired` is what the new version (made by request `writeId`) retires of what it replaces (see
+ * retiredBy); `kept` leaves out the held twins of those requests, as reconcile would.
  */
 export function planCoordinatedWrite<V extends Versioned>(
   held: readonly V[],
@@ -161,7 +197,8 @@ export function planCoordinatedWrite<V extends Versioned>(
   lastIncarnation: number,
   maxContextEntries = Number.POSITIVE_INFINITY,
   issued: Readonly<Record<ActorId, number>> = {},
-): { dot: Dot; context: CausalContext; kept: V[]; incarnation: number } {
+  writeId?: string,
+): { dot: Dot; context: CausalContext; kept: V[]; incarnation: number; retired: string[] } {
   const context = pruneContext(clientContext ? compact(clientContext.vv, clientContext.dots) : contextOf(held), maxContextEntries)
   const prefix = `${nodeActor}${INCARNATION_SEPARATOR}`
   // Only an incarnation this node's own record for this key says it issued may be continued: one
@@ -177,7 +214,9 @@ export function planCoordinatedWrite<V extends Versioned>(
   }
   const seen = actorsIn([...held, { dot: { actor: nodeActor, counter: 1 }, context }])
   const dot = { actor, counter: Math.max(seen.get(actor) ?? 0, issued[actor] ?? 0) + 1 }
-  return { dot, context, kept: held.filter((h) => !covers(context, h.dot)), incarnation }
+  const retired = retiredBy(held.filter((h) => covers(context, h.dot)), writeId)
+  const kept = held.filter((h) => !covers(context, h.dot) && !(h.writeId !== undefined && retired.includes(h.writeId)))
+  return { dot, context, kept, incarnation, retired }
 }
 
 /**

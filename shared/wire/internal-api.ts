@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
 import { CausalContextSchema, DotSchema, VectorClockSchema } from '../vclock/schemas.js'
+import { MAX_RETIRED } from '../vclock/versions.js'
 
 const WriteIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 
@@ -30,6 +31,10 @@ export const VersionSchema = z.object({
    * them as one write (see distinctWrites).
    */
   writeId: WriteIdSchema.optional(),
+  /** Made by a retry of its request on another coordinator (the first may have stored a twin). */
+  retried: z.literal(true).optional(),
+  /** Ids of retried requests whose versions this one replaced: their late twins are superseded too (see supersedes). */
+  retired: z.array(WriteIdSchema).max(MAX_RETIRED).optional(),
 })
 export type Version = z.infer<typeof VersionSchema>
 
@@ -41,6 +46,8 @@ export const CoordinateRequestSchema = z.object({
   contentType: z.string().max(256).default('application/octet-stream'),
   /** Id of the client request, the same on every coordinator it is tried on. */
   writeId: WriteIdSchema.optional(),
+  /** Not the first coordinator this request was sent to. */
+  retried: z.literal(true).optional(),
   /**
    * Epoch ms after which the node must not store the write: by then the proxy has given up on this
    * node and retried elsewhere, and a late commit would come back as a stale sibling of later writes.

@@ -279,6 +279,7 @@ export class LmdbObjectStore implements ObjectStore {
         Number(this.meta.get('incarnations') ?? 0),
         this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES,
         rec?.issued,
+        req.writeId,
       )
       const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
       const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS
@@ -295,11 +296,16 @@ export class LmdbObjectStore implements ObjectStore {
         lastModified: this.now(),
         node: this.init.nodeId,
         ...(req.writeId ? { writeId: req.writeId } : {}),
+        ...(req.retried ? { retried: true as const } : {}),
+        ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
       }
       // lmdb-js keeps the writes a transaction callback made before it threw: every check that can
       // throw (sibling limit above, hint limit inside writeSet) runs before the first write.
       const issued = { ...rec?.issued, [plan.dot.actor]: plan.dot.counter }
-      const result = this.writeSet(space, bucket, key, held, [...plan.kept, this.stored(version, blob, body)], version, body, issued)
+      // Reconciled, not appended: a late first attempt of a retried request arriving after a version
+      // that retired it (see supersedes) is not stored beside it (the answer says stored: false).
+      const next = reconcile<StoredVersion>(plan.kept, [this.stored(version, blob, body)])
+      const result = this.writeSet(space, bucket, key, held, next, version, body, issued)
       this.meta.put('incarnations', plan.incarnation)
       return result
     })

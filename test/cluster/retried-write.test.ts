@@ -8,8 +8,8 @@ import test, { type ExecutionContext } from 'ava'
 import { runningPid } from '../../cluster-ctl/launcher.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
-import { versionId } from '../../shared/vclock/versions.js'
-import { eventually, heldBy } from '../helpers/internal.js'
+import { contextOf, covers, versionId } from '../../shared/vclock/versions.js'
+import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 
 for (const transport of ['rpc', 'http'] as const) {
   test(`a coordinator paused past the replica timeout does not store the write late: readers see one version (${transport})`, async (t) => {
@@ -39,6 +39,10 @@ async function retriedWrite(t: ExecutionContext, cluster: TestCluster): Promise<
   t.is(answer.status, 201)
   const written = (await answer.json()) as { node: string }
   t.not(written.node, slow, 'coordinated elsewhere after the timeout')
+  t.true(
+    (await heldBy(cluster, written.node, 'retry', 'k')).some((v) => v.node === written.node && v.retried === true),
+    'the retry\'s version is marked retried (a later overwrite retires its request)',
+  )
   // The resumed node handles the request it had already received, past its expiry: refused, not stored.
   await new Promise((r) => setTimeout(r, 1000))
   const late = (await heldBy(cluster, slow, 'retry', 'k')).filter((v) => v.node === slow && !before.has(versionId(v.dot)))
@@ -59,3 +63,40 @@ async function retriedWrite(t: ExecutionContext, cluster: TestCluster): Promise<
   }, 5000)
   t.is((await heldBy(cluster, written.node, 'retry', 'k')).filter((v) => !v.tombstone).length, 1)
 }
+
+test('the first attempt of a retried write, stored by a coordinator nobody heard from, is superseded once the retry is read and overwritten (handed back by anti-entropy, it is not a sibling)', async (t) => {
+  const cluster = await TestCluster.start(4, { nodeArgs: ['--anti-entropy-interval-ms', '300', '--anti-entropy-segments', '256'] })
+  t.teardown(() => cluster.teardown())
+  await createBucket(cluster.url, 'twins')
+  const written = (await (await put(cluster.url, 'twins', 'k', 'v1')).json()) as { pref_list: string[] }
+  const [a, b, c] = written.pref_list as [string, string, string]
+  const nodes = internalClient(cluster)
+  await eventually(async () => (await heldBy(cluster, c, 'twins', 'k')).length === 1, 5000, 'v1 on every primary')
+  const read1 = contextOf(await heldBy(cluster, b, 'twins', 'k'))
+  const request = { context: read1, tombstone: false, contentType: 'text/plain', writeId: 'req-twin-0001' }
+  // The proxy's retry of request W on b (marked retried), replicated to c; the client reads b and
+  // overwrites it. Straight to the internal API, so the proxy's timing plays no part.
+  const retry = await nodes.coordinate(nodeRef(cluster, b), 'twins', 'k', { ...request, retried: true }, { buffer: Buffer.from('v2') })
+  await nodes.replicate(nodeRef(cluster, c), 'twins', 'k', retry.version, { buffer: Buffer.from('v2') })
+  const read2 = contextOf(await heldBy(cluster, b, 'twins', 'k'))
+  const over = await nodes.coordinate(nodeRef(cluster, b), 'twins', 'k', { context: read2, tombstone: false, contentType: 'text/plain', writeId: 'req-over-0001' }, { buffer: Buffer.from('v3') })
+  t.deepEqual(over.version.retired, ['req-twin-0001'])
+  await nodes.replicate(nodeRef(cluster, c), 'twins', 'k', over.version, { buffer: Buffer.from('v3') })
+  // Request W's first attempt, on a: stored there (a's copy never reached anyone else).
+  const first = await nodes.coordinate(nodeRef(cluster, a), 'twins', 'k', request, { buffer: Buffer.from('v2') })
+  t.false(covers(read2, first.version.dot), 'the overwrite never saw the first attempt')
+  // Anti-entropy exchanges the key among a, b and c: every primary ends with the overwrite alone.
+  const want = [versionId(over.version.dot)]
+  await eventually(
+    async () => {
+      for (const n of [a, b, c]) if (JSON.stringify((await heldBy(cluster, n, 'twins', 'k')).map((v) => versionId(v.dot))) !== JSON.stringify(want)) return false
+      return true
+    },
+    15_000,
+    'every primary holds the overwrite alone',
+  )
+  const read = await get(cluster.url, 'twins', 'k', '?r=3')
+  t.is(read.status, 200)
+  t.is(read.headers.get('x-siblings'), '1')
+  t.is(await read.text(), 'v3')
+})

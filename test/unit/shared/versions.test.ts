@@ -11,9 +11,11 @@ import {
   displayClock,
   EMPTY_CONTEXT,
   join,
+  MAX_RETIRED,
   planCoordinatedWrite,
   pruneContext,
   reconcile,
+  retiredBy,
   supersedes,
   type Versioned,
   versionId,
@@ -58,12 +60,18 @@ const heldOn = (n: SimNode, key = K): Versioned[] => n.keys.get(key)?.held ?? []
  * persist the incarnation count. The node's actor is `node.actor`; the dot's actor is a per-key
  * incarnation of it (`<node>~<n>`).
  */
-function write(n: SimNode, context: CausalContext | undefined, opts: { key?: string; maxEntries?: number } = {}) {
+function write(n: SimNode, context: CausalContext | undefined, opts: { key?: string; maxEntries?: number; writeId?: string; retried?: boolean } = {}) {
   const key = opts.key ?? K
   const rec = n.keys.get(key)
-  const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued)
-  const v: Versioned = { dot: plan.dot, context: plan.context }
-  const held = [...plan.kept, v]
+  const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued, opts.writeId)
+  const v: Versioned = {
+    dot: plan.dot,
+    context: plan.context,
+    ...(opts.writeId ? { writeId: opts.writeId } : {}),
+    ...(opts.retried ? { retried: true } : {}),
+    ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
+  }
+  const held = reconcile(plan.kept, [v])
   n.keys.set(key, { held, issued: { ...rec?.issued, [plan.dot.actor]: plan.dot.counter } })
   n.incarnations = plan.incarnation
   return { ...plan, version: v, held }
@@ -597,19 +605,25 @@ function readOf(h: History, set: readonly Versioned[]): Read {
 }
 
 /** A coordinated write through a random actor; `read` undefined is a write with no client context. */
-function coordinatedWrite(h: History, rng: Prng, read: Read | undefined): Versioned {
-  const x = rng.int(ACTORS.length)
+function coordinatedWrite(h: History, rng: Prng, read: Read | undefined, request: { at?: number; writeId?: string; retried?: boolean } = {}): Versioned {
+  const x = request.at ?? rng.int(ACTORS.length)
   const held = h.held[x] as Versioned[]
   const actor = ACTORS[x] as string
   const issued = h.issued[x] as Record<string, number>
-  const plan = planCoordinatedWrite(held, read?.context, actor, h.incarnations[x] as number, h.maxEntries, issued)
-  const v: Versioned = { dot: plan.dot, context: plan.context }
+  const plan = planCoordinatedWrite(held, read?.context, actor, h.incarnations[x] as number, h.maxEntries, issued, request.writeId)
+  const v: Versioned = {
+    dot: plan.dot,
+    context: plan.context,
+    ...(request.writeId ? { writeId: request.writeId } : {}),
+    ...(request.retried ? { retried: true } : {}),
+    ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
+  }
   if (Object.keys(issued).length === 0) {
     const own = (a: string) => a.startsWith(`${actor}~`)
     const contexts = [...held.map((u) => u.context), ...(read ? [read.context] : [])]
     if (held.some((u) => own(u.dot.actor)) || contexts.some((c) => Object.keys(c.vv).some(own) || c.dots.some((d) => own(d.actor)))) h.freshOverOwn++
   }
-  h.held[x] = [...plan.kept, v]
+  h.held[x] = reconcile(plan.kept, [v])
   h.incarnations[x] = plan.incarnation
   h.issued[x] = { ...issued, [plan.dot.actor]: plan.dot.counter }
   h.all.push(v)
@@ -647,7 +661,7 @@ function step(h: History, rng: Prng): void {
   coordinatedWrite(h, rng, r < 0.55 ? read : r < 0.75 ? undefined : rng.pick(h.reads))
 }
 
-function randomHistory(rng: Prng, maxEntries = Number.POSITIVE_INFINITY, forget = 0): History {
+function randomHistory(rng: Prng, maxEntries = Number.POSITIVE_INFINITY, forget = 0, steps = rng.range(5, 60)): History {
   const h: History = {
     held: ACTORS.map(() => []),
     incarnations: ACTORS.map(() => 0),
@@ -660,7 +674,6 @@ function randomHistory(rng: Prng, maxEntries = Number.POSITIVE_INFINITY, forget 
     forgotten: 0,
     freshOverOwn: 0,
   }
-  const steps = rng.range(5, 60)
   for (let i = 0; i < steps; i++) step(h, rng)
   return h
 }
@@ -807,4 +820,140 @@ test('property: distinctWrites keeps one per (writeId, etag, kind) group and eve
     t.is(out.length, vs.filter((v) => !v.writeId).length + groups.size, `seed ${seed}`)
     t.true(out.every((v) => vs.includes(v)), `seed ${seed}: only inputs`)
   })
+})
+
+// ---------------------------------------------------------------------------------------------
+// retried requests: a late twin of a request that was read and overwritten is superseded with it
+
+test('supersedes and retiredBy: a version supersedes the twins of the retried requests it retired', (t) => {
+  const twin = { ...version(dot('A~1', 2), ctx({ 'A~1': 1 })), writeId: 'req-W' }
+  const retry = { ...version(dot('B~1', 1), ctx({ 'A~1': 1 })), writeId: 'req-W', retried: true }
+  const over = { ...version(dot('B~1', 2), ctx({ 'A~1': 1, 'B~1': 1 })), writeId: 'req-X', retired: ['req-W'] }
+  t.true(supersedes(over, retry), 'by its context')
+  t.true(supersedes(over, twin), 'by the retired request id: no context covers a dot nobody saw')
+  t.false(supersedes(over, { ...twin, writeId: 'req-Y' }), 'another request is not')
+  t.false(supersedes(over, { ...twin, writeId: undefined }), 'nor a version with no request id')
+  t.false(supersedes(over, over))
+  t.deepEqual(ids(reconcile([twin], [retry], [over])), [versionId(over.dot)])
+
+  t.deepEqual(retiredBy([retry]), ['req-W'], 'a retried request is retired')
+  t.deepEqual(retiredBy([twin]), [], 'a first attempt is not (only a retry can have a twin elsewhere)')
+  t.deepEqual(retiredBy([over]), ['req-W'], 'what a replaced version retired is carried on')
+  t.deepEqual(retiredBy([retry, over]), ['req-W'], 'once')
+  t.deepEqual(retiredBy([retry], 'req-W'), [], 'never the new write\'s own request')
+  const many = Array.from({ length: MAX_RETIRED + 3 }, (_, i) => ({ ...version(dot(`n${i}`, 1)), writeId: `req-${String(i).padStart(5, '0')}`, retried: true }))
+  t.is(retiredBy(many).length, MAX_RETIRED, 'bounded')
+  t.deepEqual(retiredBy([{ ...retry, retired: ['req-P'] }, { ...over, retired: ['req-Q'] }]), ['req-W', 'req-P', 'req-Q'], 'own retried ids first, then carried ones')
+})
+
+test('a retried request whose first coordinator stored it unheard: the retry is read and overwritten, and the first copy coming back later is superseded everywhere', (t) => {
+  for (const order of ['twin-after', 'twin-before'] as const) {
+    const [A, B, C] = [node('A'), node('B'), node('C')]
+    const v1 = write(A, undefined).version
+    receive(B, [v1])
+    receive(C, [v1])
+    const read1 = contextOf([v1])
+    // The proxy sends request W to A, which stores it and is killed before it answers; the proxy
+    // retries W on B (marked retried) and replicates the retry to C.
+    const first = write(A, read1, { writeId: 'req-W' }).version
+    const retry = write(B, read1, { writeId: 'req-W', retried: true }).version
+    receive(C, [retry])
+    if (order === 'twin-before') receive(C, [first])
+    // A client reads B (A is down) and overwrites: its context never saw A's copy.
+    const read2 = contextOf(heldOn(B))
+    t.false(covers(read2, first.dot))
+    const over = write(B, read2, { writeId: 'req-X' })
+    t.deepEqual(over.retired, ['req-W'], order)
+    receive(C, [over.version])
+    // A returns: handoff and anti-entropy exchange everything.
+    for (let round = 0; round < 2; round++) {
+      for (const [from, to] of [[A, B], [A, C], [B, A], [C, A], [B, C], [C, B]] as const) receive(to, heldOn(from))
+    }
+    for (const n of [A, B, C]) t.deepEqual(ids(heldOn(n)), [versionId(over.version.dot)], `${order}: ${n.actor} holds the overwrite alone`)
+    // A later overwrite carries the retirement on, and a copy arriving after it is still superseded.
+    const later = write(C, contextOf(heldOn(C)), { writeId: 'req-Y' })
+    t.deepEqual(later.retired, ['req-W'])
+    receive(C, [first])
+    t.deepEqual(ids(heldOn(C)), [versionId(later.version.dot)], order)
+  }
+})
+
+test('a coordinated write of a request its node already holds a retirement of is not kept beside it (a late first attempt)', (t) => {
+  const [A, B] = [node('A'), node('B')]
+  const v1 = write(B, undefined).version
+  receive(A, [v1])
+  const retry = write(B, contextOf([v1]), { writeId: 'req-W', retried: true }).version
+  const over = write(B, contextOf([v1, retry]), { writeId: 'req-X' }).version
+  receive(A, [over])
+  // A gets request W's first attempt only now (it sat in a socket; its expiry did not catch it).
+  const late = write(A, contextOf([v1]), { writeId: 'req-W' })
+  t.deepEqual(ids(late.held), [versionId(over.dot)])
+  t.true(supersedes(over, late.version))
+})
+
+test('only retried requests are retired: a write that replaces a first attempt retires nothing (only a retry can have a twin elsewhere)', (t) => {
+  const [A, B] = [node('A'), node('B')]
+  const v1 = write(A, undefined, { writeId: 'req-W' }).version
+  receive(B, [v1])
+  const over = write(B, contextOf([v1]), { writeId: 'req-X' })
+  t.deepEqual(over.retired, [])
+  t.deepEqual(ids(over.held), [versionId(over.version.dot)], 'v1 is covered by the context')
+})
+
+/**
+ * Random single-key histories with retried requests: a request is coordinated on one node (the
+ * first attempt, which stays there, unheard) and again, marked retried, on another over the same
+ * read; then replication, reads and writes as in randomHistory.
+ */
+function retriedHistory(rng: Prng): { h: History; writeIds: Map<string, string> } {
+  const h = randomHistory(rng, Number.POSITIVE_INFINITY, 0, 0)
+  const writeIds = new Map<string, string>()
+  const steps = rng.range(10, 50)
+  let requests = 0
+  for (let i = 0; i < steps; i++) {
+    if (rng.chance(0.25)) {
+      const read = readOf(h, h.held[rng.int(ACTORS.length)] as Versioned[])
+      const writeId = `req-${String(requests++).padStart(5, '0')}`
+      const x = rng.int(ACTORS.length)
+      const y = (x + 1 + rng.int(ACTORS.length - 1)) % ACTORS.length
+      for (const [at, retried] of [[x, false], [y, true]] as const) {
+        const v = coordinatedWrite(h, rng, read, { at, writeId, retried })
+        writeIds.set(versionId(v.dot), writeId)
+      }
+    } else step(h, rng)
+  }
+  return { h, writeIds }
+}
+
+test('property: with retried requests, reconcile stays commutative and idempotent, drops a version only when covered or retired by a writer that saw its request, and full exchange leaves no retired twin', (t) => {
+  let retiredDrops = 0
+  forEachSeed(RUNS, 31, (rng, seed) => {
+    const { h, writeIds } = retriedHistory(rng)
+    const [s0, s1, s2] = h.held as [Versioned[], Versioned[], Versioned[]]
+    const msg = `seed ${seed}`
+    for (const s of h.held) t.deepEqual(ids(reconcile(s, s)), ids(reconcile(s)), `${msg}: idempotent`)
+    t.deepEqual(ids(reconcile(s0, s1, s2)), ids(reconcile(s2, s1, s0)), `${msg}: commutative`)
+    const survivors = reconcile(s0, s1, s2)
+    const alive = new Set(ids(survivors))
+    for (const v of h.all) {
+      if (alive.has(versionId(v.dot))) continue
+      if (h.all.some((u) => u !== v && covers(u.context, v.dot))) continue
+      // Dropped though no context covers it: a version that retired its request must exist, and its
+      // writer must have seen a version of that request (the retry it overwrote).
+      retiredDrops++
+      const writeId = writeIds.get(versionId(v.dot))
+      t.truthy(writeId, `${msg}: ${versionId(v.dot)} vanished with no context covering it and no request id`)
+      const retirers = h.all.filter((u) => u.retired?.includes(writeId as string))
+      t.true(retirers.length > 0, `${msg}: ${versionId(v.dot)} vanished and no version retired ${writeId}`)
+      for (const u of retirers) {
+        const seen = h.seen.get(versionId(u.dot)) ?? new Set()
+        t.true([...seen].some((d) => writeIds.get(d) === writeId), `${msg}: ${versionId(u.dot)} retired ${writeId} without having seen it`)
+      }
+    }
+    for (const v of survivors) {
+      t.false(survivors.some((u) => v.writeId !== undefined && u.retired?.includes(v.writeId)), `${msg}: ${versionId(v.dot)} survives next to a version that retired its request`)
+    }
+  })
+  t.log(`${retiredDrops} versions dropped by a retired request id alone`)
+  t.true(retiredDrops > 0, 'the generator produces late twins that a retirement drops')
 })

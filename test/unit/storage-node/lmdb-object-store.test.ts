@@ -279,6 +279,30 @@ test('a replicated file-backed version that is superseded leaves no blob file', 
 // ---------------------------------------------------------------------------------------------
 // large bodies
 
+test('a retried request read and overwritten: the new version retires it, and its first attempt arriving later (replicated or coordinated) is not kept; across a reopen too', async (t) => {
+  const { store, blobs, dir, close } = await openStore(t, await mkdtemp(join(root, 'node-')))
+  const v1 = await store.coordinate('b', 'k', { contentType: 'text/plain' }, await body(blobs, 'v1'))
+  const read1 = contextOf([v1.version])
+  // Request W: its first attempt was stored on another node, unheard; the retry coordinates here.
+  const retry = await store.coordinate('b', 'k', { context: read1, writeId: 'req-W0000001', retried: true }, await body(blobs, 'v2'))
+  t.true(retry.version.retried)
+  const over = await store.coordinate('b', 'k', { context: contextOf([retry.version]), writeId: 'req-X0000001' }, await body(blobs, 'v3'))
+  t.deepEqual(over.version.retired, ['req-W0000001'])
+  const firstBody = await body(blobs, 'v2')
+  const first = { ...foreignVersion('node-2.aaaa0000~1', 2, read1, firstBody), writeId: 'req-W0000001' }
+  const late = await store.replicate('b', 'k', first, firstBody)
+  t.false(late.stored, 'the first attempt is superseded by the version that retired its request')
+  t.deepEqual(ids(store.versions('b', 'k')), [versionId(over.version.dot)])
+  // The same request coordinated here now (its first attempt, late): not kept beside the overwrite.
+  const again = await store.coordinate('b', 'k', { context: read1, writeId: 'req-W0000001' }, await body(blobs, 'v2'))
+  t.false(again.stored)
+  t.deepEqual(ids(store.versions('b', 'k')), [versionId(over.version.dot)])
+  await close()
+  const reopened = await openStore(t, dir)
+  t.deepEqual(reopened.store.versions('b', 'k').map((v) => v.retired), [['req-W0000001']], 'retired is stored with the version')
+  t.false((await reopened.store.replicate('b', 'k', first, await body(reopened.blobs, 'v2'))).stored)
+})
+
 test('a body above inlineMaxBytes becomes a file and streams back identical bytes', async (t) => {
   const { store, blobs, dir } = await openStore(t)
   const bytes = randomBytes(5 * INLINE_MAX + 17)
