@@ -65,6 +65,24 @@ export interface LmdbObjectStoreInit {
   now?: () => number
 }
 
+/** Visit every value of a table, `slice` at a time, giving the event loop a turn between slices. */
+async function scanSliced<V, K extends (string | number)[]>(db: JournaledTable<V, K>, slice: number, visit: (value: V) => void): Promise<void> {
+  let after: K | undefined
+  for (;;) {
+    let seen = 0
+    for (const { key, value } of db.getRange({ start: after, limit: slice + 1 })) {
+      // The slice starts at the last key of the one before: skip it.
+      if (after && seen === 0 && key.length === after.length && key.every((k, i) => k === after?.[i])) continue
+      seen++
+      after = key
+      visit(value)
+      if (seen === slice) break
+    }
+    if (seen < slice) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
 function publicVersion(v: StoredVersion): Version {
   const { blob: _blob, bytes: _bytes, ...rest } = v
   return rest
@@ -119,7 +137,9 @@ export class LmdbObjectStore implements ObjectStore {
     // noSync for `--durability none`: with lmdb-js's default overlappingSync a commit flagged not
     // to flush still syncs before it returns (the flag only moves the sync out of the write lock).
     const durable = init.durability !== 'none'
-    this.root = open({ path: `${init.dataDir}/meta`, compression: false, ...(durable ? {} : { noSync: true }) })
+    // maxDbs: the named tables below (nine, with the journal's state) and room for more; lmdb-js's
+    // default of 12 would make a thirteenth table fail at open (MDB_DBS_FULL). Not stored on disk.
+    this.root = open({ path: `${init.dataDir}/meta`, compression: false, maxDbs: 32, ...(durable ? {} : { noSync: true }) })
     const failed = (err: Error) => {
       init.log?.error({ err: err.message }, 'the store failed: writes are refused until the node restarts and recovers from its journal')
       init.onFailure?.(err)
@@ -536,21 +556,11 @@ export class LmdbObjectStore implements ObjectStore {
    */
   async referencedBlobs(slice = 1000): Promise<Set<string>> {
     const names = new Set<string>()
-    for (const db of [this.objects, this.hints] as unknown as JournaledTable<StoredRecord, (string | number)[]>[]) {
-      let after: (string | number)[] | undefined
-      for (;;) {
-        let seen = 0
-        for (const { key, value } of db.getRange({ start: after, limit: slice + 1 })) {
-          if (after && seen === 0 && key.length === after.length && key.every((k, i) => k === after?.[i])) continue
-          seen++
-          after = key
-          for (const v of value.versions) if (v.blob) names.add(v.blob)
-          if (seen === slice) break
-        }
-        if (seen < slice) break
-        await new Promise((resolve) => setImmediate(resolve))
-      }
+    const visit = (rec: StoredRecord) => {
+      for (const v of rec.versions) if (v.blob) names.add(v.blob)
     }
+    await scanSliced(this.objects, slice, visit)
+    await scanSliced(this.hints, slice, visit)
     return names
   }
 
