@@ -54,6 +54,17 @@ const node = (actor: string, incarnations = 0): SimNode => ({ actor, incarnation
 /** What a node holds of a key (nothing when it has no record of it). */
 const heldOn = (n: SimNode, key = K): Versioned[] => n.keys.get(key)?.held ?? []
 
+/** The version a coordinator makes from its plan, as LmdbObjectStore.coordinate does (request id, retry mark, retired requests). */
+function planned(plan: ReturnType<typeof planCoordinatedWrite>, request: { writeId?: string; retried?: boolean }): Versioned {
+  return {
+    dot: plan.dot,
+    context: plan.context,
+    ...(request.writeId ? { writeId: request.writeId } : {}),
+    ...(request.retried ? { retried: true } : {}),
+    ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
+  }
+}
+
 /**
  * A coordinator's write as the store does it (LmdbObjectStore.coordinate): plan with the key's own
  * `issued` record, then hold the kept versions plus the new one, record the new dot as issued and
@@ -64,13 +75,7 @@ function write(n: SimNode, context: CausalContext | undefined, opts: { key?: str
   const key = opts.key ?? K
   const rec = n.keys.get(key)
   const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued, opts.writeId)
-  const v: Versioned = {
-    dot: plan.dot,
-    context: plan.context,
-    ...(opts.writeId ? { writeId: opts.writeId } : {}),
-    ...(opts.retried ? { retried: true } : {}),
-    ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
-  }
+  const v = planned(plan, opts)
   const held = reconcile(plan.kept, [v])
   n.keys.set(key, { held, issued: { ...rec?.issued, [plan.dot.actor]: plan.dot.counter } })
   n.incarnations = plan.incarnation
@@ -611,13 +616,7 @@ function coordinatedWrite(h: History, rng: Prng, read: Read | undefined, request
   const actor = ACTORS[x] as string
   const issued = h.issued[x] as Record<string, number>
   const plan = planCoordinatedWrite(held, read?.context, actor, h.incarnations[x] as number, h.maxEntries, issued, request.writeId)
-  const v: Versioned = {
-    dot: plan.dot,
-    context: plan.context,
-    ...(request.writeId ? { writeId: request.writeId } : {}),
-    ...(request.retried ? { retried: true } : {}),
-    ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
-  }
+  const v = planned(plan, request)
   if (Object.keys(issued).length === 0) {
     const own = (a: string) => a.startsWith(`${actor}~`)
     const contexts = [...held.map((u) => u.context), ...(read ? [read.context] : [])]
