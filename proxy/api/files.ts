@@ -4,7 +4,7 @@ import type { Context } from 'koa'
 import { DEFAULT_LIST_LIMIT, INLINE_MAX_BYTES, MAX_LIST_LIMIT } from '../../shared/constants.js'
 import { EntityTooLargeError, InvalidArgumentError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
-import { clockOf, contextOf, distinctWrites, versionId } from '../../shared/vclock/versions.js'
+import { clockOf, distinctWrites, readContextOf, versionId } from '../../shared/vclock/versions.js'
 import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
@@ -81,7 +81,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     const wanted = typeof ctx.query.version === 'string' ? ctx.query.version : undefined
     const chosen = wanted === undefined ? (live.length === 1 ? live[0] : undefined) : all.find((v) => versionId(v.dot) === wanted)
     if (live.length === 0) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
-    ctx.set(HEADER_CONTEXT, encodeContext(contextOf(outcome.versions), cfg.secret))
+    ctx.set(HEADER_CONTEXT, encodeContext(readContextOf(outcome.versions), cfg.secret))
     ctx.set(HEADER_SIBLINGS, String(live.length))
     if (wanted !== undefined && !chosen) throw new NoSuchVersionError(`no current version ${wanted} of ${key}`)
     if (!chosen) {
@@ -119,7 +119,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
       // No context: delete whatever is visible now, on every replica, not only what the coordinator holds.
       const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx), false)
       if (!outcome.versions.some((v) => !v.tombstone)) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
-      context = contextOf(outcome.versions)
+      context = readContextOf(outcome.versions)
     }
     const outcome = await c.writer.write({ bucket, key, body: null, context, w, requestId: requestId(ctx) })
     ctx.body = { success: true, deleted: true, ...outcome }

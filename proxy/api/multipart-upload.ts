@@ -7,7 +7,7 @@ import busboy from 'busboy'
 import type { Context } from 'koa'
 import { InvalidRequestError } from '../../shared/errors.js'
 import { assertKey } from '../../shared/names.js'
-import type { CausalContext } from '../../shared/vclock/versions.js'
+import type { ReadContext } from '../../shared/vclock/versions.js'
 import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordinator.js'
 import { type ApiConfig, contextFrom, requestId } from './request-params.js'
 
@@ -23,7 +23,7 @@ export async function uploadMultipart(
     throw new InvalidRequestError(`malformed multipart request: ${(err as Error).message}`)
   }
   const results: WriteOutcome[] = []
-  let context: CausalContext | undefined
+  let context: ReadContext | undefined
   let chain: Promise<void> = Promise.resolve()
   let failure: unknown
   const fail = (err: unknown) => {

@@ -3,7 +3,7 @@ import type { Context } from 'koa'
 import { InvalidArgumentError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
 import { decodeContext } from '../../shared/vclock/context-token.js'
-import type { CausalContext } from '../../shared/vclock/versions.js'
+import type { ReadContext } from '../../shared/vclock/versions.js'
 import { HEADER_CONTEXT } from '../../shared/wire/headers.js'
 
 export interface ApiConfig {
@@ -38,12 +38,12 @@ export const readQuorum = (ctx: Context, cfg: ApiConfig) => quorumParam(ctx, 'r'
 export const writeQuorum = (ctx: Context, cfg: ApiConfig) => quorumParam(ctx, 'w', cfg.w, cfg.n)
 
 /** The client's context from X-Context (or a multipart field), verified; undefined when absent. */
-export function contextFrom(token: string | undefined, cfg: ApiConfig): CausalContext | undefined {
+export function contextFrom(token: string | undefined, cfg: ApiConfig): ReadContext | undefined {
   if (token === undefined || token === '') return undefined
   return decodeContext(token, cfg.secret)
 }
 
-export function headerContext(ctx: Context, cfg: ApiConfig): CausalContext | undefined {
+export function headerContext(ctx: Context, cfg: ApiConfig): ReadContext | undefined {
   return contextFrom(ctx.get(HEADER_CONTEXT) || undefined, cfg)
 }
 

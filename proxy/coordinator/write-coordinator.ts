@@ -13,7 +13,7 @@ import { EntityTooLargeError, QuorumNotReachedError } from '../../shared/errors.
 import { isClientError, isNodeFailure, type NodeClient, type WriteBody } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
-import { type CausalContext, clockOf, versionId } from '../../shared/vclock/versions.js'
+import { type ReadContext, clockOf, versionId } from '../../shared/vclock/versions.js'
 import type { WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { capSize, peekBody, tee } from './body-streams.js'
@@ -28,7 +28,7 @@ export interface WriteRequest {
   key: string
   /** null for a tombstone; a Buffer when the bytes are already in hand (small bodies). */
   body: Readable | Buffer | null
-  context?: CausalContext | undefined
+  context?: ReadContext | undefined
   contentType?: string | undefined
   w: number
   requestId?: string | undefined
@@ -244,10 +244,13 @@ export class WriteCoordinator {
     }
     // The node must have stored the write well before this proxy stops waiting for it (see expiresAt).
     const expiresAt = Date.now() + Math.floor(this.cfg.replicaTimeoutMs * EXPIRY_SHARE)
-    const request = { context: req.context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId, expiresAt }
+    const context = req.context && { vv: req.context.vv, dots: req.context.dots }
+    const request = { context, tombstone: req.body === null, contentType: req.contentType ?? 'application/octet-stream', writeId, expiresAt }
     // A retry's version is marked: once it is read and overwritten, the first attempt's copy (if
-    // that coordinator stored it after all) is superseded with it (see supersedes).
-    return retried ? { ...request, retried: true as const } : request
+    // that coordinator stored it after all) is superseded with it (see supersedes). What the
+    // client's read retired goes along, for a coordinator that does not hold those versions.
+    const retired = req.context?.retired?.length ? { retired: [...req.context.retired] } : {}
+    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}) }
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

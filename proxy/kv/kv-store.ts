@@ -6,7 +6,7 @@
 import { KV_NAMESPACE } from '../../shared/constants.js'
 import { StoreError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
-import { type CausalContext, clockOf, contextOf, distinctWrites, versionId } from '../../shared/vclock/versions.js'
+import { clockOf, distinctWrites, type ReadContext, readContextOf, versionId } from '../../shared/vclock/versions.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { Lister } from '../coordinator/lister.js'
@@ -40,7 +40,7 @@ export interface FetchedPair {
 export class KvStore {
   constructor(private readonly c: KvStoreComponents, private readonly cfg: KvStoreConfig) {}
 
-  async set(storageKey: string, value: { encoding: Encoding; bytes: Buffer }, context?: CausalContext): Promise<void> {
+  async set(storageKey: string, value: { encoding: Encoding; bytes: Buffer }, context?: ReadContext): Promise<void> {
     await this.c.writer.write({ bucket: KV_NAMESPACE, key: storageKey, body: value.bytes, context, contentType: contentTypeFor(value.encoding), w: this.cfg.w })
   }
 
@@ -57,7 +57,7 @@ export class KvStore {
   private async pairOf(key: Encoded, storageKey: string, outcome: ReadOutcome): Promise<FetchedPair> {
     const live = distinctWrites(outcome.versions.filter((v) => !v.tombstone))
     if (live.length === 0) return { key, value: null }
-    const context = encodeContext(contextOf(outcome.versions), this.cfg.secret)
+    const context = encodeContext(readContextOf(outcome.versions), this.cfg.secret)
     const values = await Promise.all(live.map((v) => this.valueOf(storageKey, outcome, v)))
     if (live.length === 1) return { key, value: values[0] as Encoded, vector_clock: clockOf(live[0] as Version), context }
     return {

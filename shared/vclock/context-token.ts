@@ -1,12 +1,15 @@
 /**
- * The opaque `X-Context` token: base64url(JSON clock) "." base64url(HMAC-SHA256 prefix) with the
- * cluster secret, so a malformed or forged context (which could silently supersede siblings) is
- * refused with 400 InvalidContext instead of being trusted.
+ * The opaque `X-Context` token: base64url(JSON read context) "." base64url(HMAC-SHA256 prefix) with
+ * the cluster secret, so a malformed or forged context (which could silently supersede siblings) is
+ * refused with 400 InvalidContext instead of being trusted. The read context is the causal context
+ * and, when the versions read retire retried requests, their ids (`retired`; see ReadContext).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { InvalidContextError } from '../errors.js'
-import { CausalContextSchema } from './schemas.js'
-import { type CausalContext, compact } from './versions.js'
+import { CausalContextSchema, RetiredSchema } from './schemas.js'
+import { compact, type ReadContext } from './versions.js'
+
+const TokenSchema = CausalContextSchema.extend({ retired: RetiredSchema.optional() })
 
 const MAC_BYTES = 16
 
@@ -14,14 +17,15 @@ function mac(secret: string, payload: string): Buffer {
   return createHmac('sha256', secret).update('context\n').update(payload).digest().subarray(0, MAC_BYTES)
 }
 
-/** Encode a causal context as a signed token. */
-export function encodeContext(ctx: CausalContext, secret: string): string {
-  const payload = Buffer.from(JSON.stringify(compact(ctx.vv, ctx.dots))).toString('base64url')
+/** Encode a read context as a signed token. */
+export function encodeContext(ctx: ReadContext, secret: string): string {
+  const retired = ctx.retired?.length ? { retired: ctx.retired } : {}
+  const payload = Buffer.from(JSON.stringify({ ...compact(ctx.vv, ctx.dots), ...retired })).toString('base64url')
   return `${payload}.${mac(secret, payload).toString('base64url')}`
 }
 
 /** Decode and verify a token; throws InvalidContextError (400) on any defect. */
-export function decodeContext(token: string, secret: string): CausalContext {
+export function decodeContext(token: string, secret: string): ReadContext {
   const [payload, sig, ...rest] = token.trim().split('.')
   if (!payload || !sig || rest.length > 0 || token.length > 65_536) throw new InvalidContextError('malformed context token')
   // Compare the canonical text of the signature, so exactly one string is valid per context.
@@ -29,8 +33,9 @@ export function decodeContext(token: string, secret: string): CausalContext {
   const want = Buffer.from(mac(secret, payload).toString('base64url'))
   if (given.length !== want.length || !timingSafeEqual(given, want)) throw new InvalidContextError('context token was not issued by this cluster')
   try {
-    const ctx = CausalContextSchema.parse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')))
-    return compact(ctx.vv, ctx.dots)
+    const ctx = TokenSchema.parse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')))
+    const context = compact(ctx.vv, ctx.dots)
+    return ctx.retired?.length ? { ...context, retired: ctx.retired } : context
   } catch {
     throw new InvalidContextError('malformed context token')
   }

@@ -11,7 +11,7 @@
  * (a,2) it never saw. Dots are folded into the vector only when contiguous with it.
  */
 import type { z } from 'zod'
-import type { CausalContextSchema, DotSchema } from './schemas.js'
+import { type CausalContextSchema, type DotSchema, MAX_RETIRED } from './schemas.js'
 import { type ActorId, counterOf, fromCounters, merge, sortKeys, type VectorClock } from './vector-clock.js'
 
 export type Dot = z.infer<typeof DotSchema>
@@ -29,8 +29,6 @@ export interface Versioned {
   readonly retired?: readonly string[] | undefined
 }
 
-/** Most request ids a version keeps in `retired` (newest first). */
-export const MAX_RETIRED = 8
 
 export const EMPTY_CONTEXT: CausalContext = Object.freeze({ vv: {}, dots: [] })
 
@@ -66,6 +64,22 @@ export function compact(vv: VectorClock, dots: readonly Dot[]): CausalContext {
 /** Least upper bound of contexts (commutative, associative, idempotent). */
 export function join(...ctxs: readonly CausalContext[]): CausalContext {
   return compact(merge(...ctxs.map((c) => c.vv)), ctxs.flatMap((c) => c.dots))
+}
+
+/**
+ * What a client read, as its `X-Context` token carries it: the causal context, and the retried
+ * requests the versions read retire (see retiredBy), so that the coordinator of the client's next
+ * write retires them even when it does not hold those versions itself.
+ */
+export interface ReadContext extends CausalContext {
+  readonly retired?: readonly string[] | undefined
+}
+
+/** The read context of `versions`: contextOf, with what they retire. */
+export function readContextOf(versions: readonly Versioned[]): ReadContext {
+  const retired = retiredBy(versions)
+  const context = contextOf(versions)
+  return retired.length > 0 ? { ...context, retired } : context
 }
 
 /** Exactly what a reader of `versions` has seen: their contexts and their own dots. */
@@ -110,7 +124,7 @@ function sameDot(a: Dot, b: Dot): boolean {
  */
 export function supersedes(v: Versioned, w: Versioned): boolean {
   if (sameDot(v.dot, w.dot)) return false
-  return covers(v.context, w.dot) || (w.writeId !== undefined && v.retired !== undefined && v.retired.includes(w.writeId))
+  return covers(v.context, w.dot) || (w.writeId !== undefined && v.retired?.includes(w.writeId) === true)
 }
 
 /**
@@ -187,8 +201,9 @@ function actorsIn(versions: readonly Versioned[]): Map<ActorId, number> {
  * forgot a key (riak kv679's reaped-tombstone case), not through a context taken from another key:
  * losing track only ever means a new name.
  *
- * `retired` is what the new version (made by request `writeId`) retires of what it replaces (see
- * retiredBy); `kept` leaves out the held twins of those requests, as reconcile would.
+ * `retired` is what the new version (made by client request `request.writeId`) retires: of what
+ * it replaces here (see retiredBy), and what the client's read context retired (`request.retired`,
+ * versions read elsewhere); `kept` leaves out the held twins of those requests, as reconcile would.
  */
 export function planCoordinatedWrite<V extends Versioned>(
   held: readonly V[],
@@ -197,7 +212,7 @@ export function planCoordinatedWrite<V extends Versioned>(
   lastIncarnation: number,
   maxContextEntries = Number.POSITIVE_INFINITY,
   issued: Readonly<Record<ActorId, number>> = {},
-  writeId?: string,
+  request: { writeId?: string | undefined; retired?: readonly string[] | undefined } = {},
 ): { dot: Dot; context: CausalContext; kept: V[]; incarnation: number; retired: string[] } {
   const context = pruneContext(clientContext ? compact(clientContext.vv, clientContext.dots) : contextOf(held), maxContextEntries)
   const prefix = `${nodeActor}${INCARNATION_SEPARATOR}`
@@ -214,7 +229,9 @@ export function planCoordinatedWrite<V extends Versioned>(
   }
   const seen = actorsIn([...held, { dot: { actor: nodeActor, counter: 1 }, context }])
   const dot = { actor, counter: Math.max(seen.get(actor) ?? 0, issued[actor] ?? 0) + 1 }
-  const retired = retiredBy(held.filter((h) => covers(context, h.dot)), writeId)
+  const retired = [...new Set([...retiredBy(held.filter((h) => covers(context, h.dot)), request.writeId), ...(request.retired ?? [])])]
+    .filter((id) => id !== request.writeId)
+    .slice(0, MAX_RETIRED)
   const kept = held.filter((h) => !covers(context, h.dot) && !(h.writeId !== undefined && retired.includes(h.writeId)))
   return { dot, context, kept, incarnation, retired }
 }

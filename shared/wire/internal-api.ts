@@ -6,10 +6,7 @@
  */
 import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
-import { CausalContextSchema, DotSchema, VectorClockSchema } from '../vclock/schemas.js'
-import { MAX_RETIRED } from '../vclock/versions.js'
-
-const WriteIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
+import { CausalContextSchema, DotSchema, RetiredSchema, VectorClockSchema, WriteIdSchema } from '../vclock/schemas.js'
 
 /** One version of an object, as every replica stores and reports it. */
 export const VersionSchema = z.object({
@@ -34,7 +31,7 @@ export const VersionSchema = z.object({
   /** Made by a retry of its request on another coordinator (the first may have stored a twin). */
   retried: z.literal(true).optional(),
   /** Ids of retried requests whose versions this one replaced: their late twins are superseded too (see supersedes). */
-  retired: z.array(WriteIdSchema).max(MAX_RETIRED).optional(),
+  retired: RetiredSchema.optional(),
 })
 export type Version = z.infer<typeof VersionSchema>
 
@@ -48,6 +45,8 @@ export const CoordinateRequestSchema = z.object({
   writeId: WriteIdSchema.optional(),
   /** Not the first coordinator this request was sent to. */
   retried: z.literal(true).optional(),
+  /** Retried requests the client's read context retires (the versions it read; see retiredBy). */
+  retired: RetiredSchema.optional(),
   /**
    * Epoch ms after which the node must not store the write: by then the proxy has given up on this
    * node and retried elsewhere, and a late commit would come back as a stale sibling of later writes.

@@ -299,7 +299,7 @@ export class LmdbObjectStore implements ObjectStore {
         Number(this.meta.get('incarnations') ?? 0),
         this.init.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES,
         rec?.issued,
-        req.writeId,
+        { writeId: req.writeId, retired: req.retired },
       )
       const live = plan.kept.filter((k) => !k.tombstone).length + (req.tombstone ? 0 : 1)
       const maxSiblings = this.init.maxSiblings ?? DEFAULT_MAX_SIBLINGS

@@ -4,10 +4,13 @@
  * must not be stored, so no second version of the write appears, and nothing comes back later as a
  * stale sibling of the writes that follow.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { runningPid } from '../../cluster-ctl/launcher.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
+import { decodeContext } from '../../shared/vclock/context-token.js'
 import { contextOf, covers, versionId } from '../../shared/vclock/versions.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 
@@ -99,4 +102,28 @@ test('the first attempt of a retried write, stored by a coordinator nobody heard
   t.is(read.status, 200)
   t.is(read.headers.get('x-siblings'), '1')
   t.is(await read.text(), 'v3')
+})
+
+test('a read\'s X-Context token carries the retried requests its versions retire, and the proxy hands them to the coordinator of the next write', async (t) => {
+  const cluster = await TestCluster.start(4)
+  t.teardown(() => cluster.teardown())
+  await createBucket(cluster.url, 'token')
+  const written = (await (await put(cluster.url, 'token', 'k', 'v1')).json()) as { pref_list: string[] }
+  const nodes = internalClient(cluster)
+  const [a, b, c] = written.pref_list as [string, string, string]
+  await eventually(async () => (await heldBy(cluster, c, 'token', 'k')).length === 1, 5000, 'v1 on every primary')
+  const retry = await nodes.coordinate(nodeRef(cluster, a), 'token', 'k', { context: contextOf(await heldBy(cluster, a, 'token', 'k')), tombstone: false, contentType: 'text/plain', writeId: 'req-tokn-0001', retried: true }, { buffer: Buffer.from('v2') })
+  for (const n of [b, c]) await nodes.replicate(nodeRef(cluster, n), 'token', 'k', retry.version, { buffer: Buffer.from('v2') })
+  const read = await get(cluster.url, 'token', 'k')
+  t.is(await read.text(), 'v2')
+  const token = read.headers.get('x-context') as string
+  const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
+  t.deepEqual(decodeContext(token, secret).retired, ['req-tokn-0001'])
+  // Written to another key, whose coordinator holds nothing of that request: the ids can only come
+  // from the token, through the proxy.
+  const other = await put(cluster.url, 'token', 'other', 'v3', { 'x-context': token })
+  t.is(other.status, 201)
+  const node = ((await other.json()) as { node: string }).node
+  const held = await heldBy(cluster, node, 'token', 'other')
+  t.deepEqual(held.map((v) => v.retired), [['req-tokn-0001']])
 })

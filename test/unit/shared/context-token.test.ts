@@ -164,3 +164,16 @@ test('a correctly signed payload that is not a causal context is refused', (t) =
   ]
   for (const b of bad) rejects(t, signed(b), b)
 })
+
+test('a read context\'s retired requests ride in the token, signed with it; one with none leaves the token as before', (t) => {
+  const plain = encodeContext(ctx({ a: 1 }), SECRET)
+  t.is(encodeContext({ ...ctx({ a: 1 }), retired: [] }, SECRET), plain, 'no retired ids: the same token as a bare context')
+  t.false('retired' in decodeContext(plain, SECRET))
+  const token = encodeContext({ ...ctx({ a: 1 }), retired: ['req-W0000001', 'req-V0000001'] }, SECRET)
+  t.deepEqual(decodeContext(token, SECRET), { ...ctx({ a: 1 }), retired: ['req-W0000001', 'req-V0000001'] })
+  rejects(t, `${flipChar(token, 10)}`, 'a changed payload fails the MAC')
+  // Signed but out of bounds: too many ids, or ids that are not request ids.
+  rejects(t, signed(JSON.stringify({ vv: {}, dots: [], retired: Array.from({ length: 9 }, (_, i) => `req-${String(i).padStart(8, '0')}`) })))
+  rejects(t, signed(JSON.stringify({ vv: {}, dots: [], retired: ['short'] })))
+  rejects(t, signed(JSON.stringify({ vv: {}, dots: [], retired: 'req-W0000001' })))
+})

@@ -11,15 +11,17 @@ import {
   displayClock,
   EMPTY_CONTEXT,
   join,
-  MAX_RETIRED,
   planCoordinatedWrite,
   pruneContext,
   reconcile,
   retiredBy,
   supersedes,
+  type ReadContext,
+  readContextOf,
   type Versioned,
   versionId,
 } from '../../../shared/vclock/versions.js'
+import { MAX_RETIRED } from '../../../shared/vclock/schemas.js'
 import { forEachSeed, type Prng } from '../../helpers/prng.js'
 
 const ids = (vs: readonly Versioned[]) => vs.map((v) => versionId(v.dot))
@@ -71,10 +73,10 @@ function planned(plan: ReturnType<typeof planCoordinatedWrite>, request: { write
  * persist the incarnation count. The node's actor is `node.actor`; the dot's actor is a per-key
  * incarnation of it (`<node>~<n>`).
  */
-function write(n: SimNode, context: CausalContext | undefined, opts: { key?: string; maxEntries?: number; writeId?: string; retried?: boolean } = {}) {
+function write(n: SimNode, context: ReadContext | undefined, opts: { key?: string; maxEntries?: number; writeId?: string; retried?: boolean } = {}) {
   const key = opts.key ?? K
   const rec = n.keys.get(key)
-  const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued, opts.writeId)
+  const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued, { writeId: opts.writeId, retired: context?.retired })
   const v = planned(plan, opts)
   const held = reconcile(plan.kept, [v])
   n.keys.set(key, { held, issued: { ...rec?.issued, [plan.dot.actor]: plan.dot.counter } })
@@ -570,7 +572,7 @@ const RUNS = 300
 
 /** What a client got from a read: the context it sends back, and (ground truth) every dot it has seen. */
 interface Read {
-  context: CausalContext
+  context: ReadContext
   seen: ReadonlySet<string>
 }
 
@@ -606,7 +608,7 @@ function readOf(h: History, set: readonly Versioned[]): Read {
     seen.add(versionId(v.dot))
     for (const s of h.seen.get(versionId(v.dot)) ?? []) seen.add(s)
   }
-  return { context: contextOf(set), seen }
+  return { context: readContextOf(set), seen }
 }
 
 /** A coordinated write through a random actor; `read` undefined is a write with no client context. */
@@ -615,7 +617,7 @@ function coordinatedWrite(h: History, rng: Prng, read: Read | undefined, request
   const held = h.held[x] as Versioned[]
   const actor = ACTORS[x] as string
   const issued = h.issued[x] as Record<string, number>
-  const plan = planCoordinatedWrite(held, read?.context, actor, h.incarnations[x] as number, h.maxEntries, issued, request.writeId)
+  const plan = planCoordinatedWrite(held, read?.context, actor, h.incarnations[x] as number, h.maxEntries, issued, { writeId: request.writeId, retired: read?.context.retired })
   const v = planned(plan, request)
   if (Object.keys(issued).length === 0) {
     const own = (a: string) => a.startsWith(`${actor}~`)
@@ -875,6 +877,32 @@ test('a retried request whose first coordinator stored it unheard: the retry is 
     receive(C, [first])
     t.deepEqual(ids(heldOn(C)), [versionId(later.version.dot)], order)
   }
+})
+
+test('a coordinator that does not hold the retry retires its request from the client\'s read context (the X-Context token carries it)', (t) => {
+  const [A, B, C, D] = [node('A'), node('B'), node('C'), node('D')]
+  const v1 = write(A, undefined).version
+  for (const n of [B, C]) receive(n, [v1])
+  const read1 = readContextOf([v1])
+  t.is(read1.retired, undefined, 'nothing retired: a bare context')
+  const first = write(A, read1, { writeId: 'req-W' }).version
+  // The retry went to a stand-in, D, and was replicated to C; B never got it.
+  const retry = write(D, read1, { writeId: 'req-W', retried: true }).version
+  receive(C, [retry])
+  // B holds A's first attempt (handed to it) but not the retry.
+  receive(B, [first])
+  const read2 = readContextOf(heldOn(C))
+  t.deepEqual(read2.retired, ['req-W'])
+  const withoutToken = planCoordinatedWrite(heldOn(B), { vv: read2.vv, dots: read2.dots }, B.actor, B.incarnations, undefined, B.keys.get(K)?.issued, { writeId: 'req-X' })
+  t.deepEqual(withoutToken.retired, [], 'B alone could not have known')
+  t.is(withoutToken.kept.length, 1, 'and would have kept the first attempt')
+  const over = write(B, read2, { writeId: 'req-X' })
+  t.deepEqual(over.retired, ['req-W'], 'from the read context')
+  t.deepEqual(ids(over.held), [versionId(over.version.dot)], 'the held first attempt is not kept beside the overwrite')
+  for (let round = 0; round < 2; round++) {
+    for (const from of [A, B, C, D]) for (const to of [A, B, C, D]) if (from !== to) receive(to, heldOn(from))
+  }
+  for (const n of [A, B, C, D]) t.deepEqual(ids(heldOn(n)), [versionId(over.version.dot)], `${n.actor} holds the overwrite alone`)
 })
 
 test('a coordinated write of a request its node already holds a retirement of is not kept beside it (a late first attempt)', (t) => {
