@@ -4,7 +4,7 @@
  */
 import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
 import { BucketAlreadyExistsError, BucketNotEmptyError, NoSuchBucketError } from '../../shared/errors.js'
-import { contextOf } from '../../shared/vclock/versions.js'
+import { readContextOf } from '../../shared/vclock/versions.js'
 import type { Lister } from '../coordinator/lister.js'
 import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordinator.js'
@@ -39,7 +39,7 @@ export class BucketRegistry {
     const { read, live } = await this.record(bucket)
     if (live.length > 0) throw new BucketAlreadyExistsError(`bucket ${bucket} already exists`)
     const body = Buffer.from(JSON.stringify({ name: bucket, created: new Date().toISOString() }))
-    const out = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body, context: contextOf(read.versions), contentType: 'application/json', w })
+    const out = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body, context: readContextOf(read.versions), contentType: 'application/json', w })
     this.seen.set(bucket, Date.now() + EXISTS_CACHE_MS)
     return out
   }
@@ -51,7 +51,7 @@ export class BucketRegistry {
     let filesDeleted = 0
     if (force) {
       for await (const f of this.c.lister.all(bucket)) {
-        await this.c.writer.write({ bucket, key: f.key, body: null, context: contextOf(f.live), w })
+        await this.c.writer.write({ bucket, key: f.key, body: null, context: readContextOf(f.live), w })
         filesDeleted++
       }
     }
@@ -60,7 +60,7 @@ export class BucketRegistry {
       throw new BucketNotEmptyError(`bucket ${bucket} is not empty (use ?force=true to delete its files too)`)
     }
     this.seen.delete(bucket)
-    const outcome = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: null, context: contextOf(read.versions), w })
+    const outcome = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: null, context: readContextOf(read.versions), w })
     return { outcome, filesDeleted }
   }
 

@@ -120,11 +120,20 @@ function sameDot(a: Dot, b: Dot): boolean {
  * write whose first coordinator stored it but was not heard from (killed before answering, cut
  * off): the retry's version was read and overwritten, and the first attempt's copy, coming back
  * later through handoff or anti-entropy, would otherwise stand beside the newer write as a stale
- * sibling, since no context can cover a dot nobody saw.
+ * sibling, since no context can cover a dot nobody saw. A twin whose own context covers v (an
+ * attempt that ran after v existed, e.g. one delayed past its expiry) is not retired by v: the two
+ * rules never make two versions supersede each other (both would vanish); it then supersedes v, as
+ * its context says.
  */
 export function supersedes(v: Versioned, w: Versioned): boolean {
   if (sameDot(v.dot, w.dot)) return false
-  return covers(v.context, w.dot) || (w.writeId !== undefined && v.retired?.includes(w.writeId) === true)
+  if (covers(v.context, w.dot)) return true
+  return w.writeId !== undefined && v.retired?.includes(w.writeId) === true && !covers(w.context, v.dot)
+}
+
+/** True when some version in `held` retired request `writeId`: a retry of it was read and overwritten, so an attempt of it arriving now is obsolete. */
+export function isRetired(held: readonly Versioned[], writeId: string | undefined): boolean {
+  return writeId !== undefined && held.some((h) => h.retired?.includes(writeId) === true)
 }
 
 /**
@@ -145,8 +154,14 @@ export function retiredBy(replaced: readonly Versioned[], ownWriteId?: string): 
 
 /**
  * The versions of the given sets that no other version supersedes, one per dot, sorted by id.
- * Laws (tested as properties): commutative, associative, idempotent; a version is dropped only
- * when another version's context covers its dot.
+ * Laws (tested as properties): commutative and idempotent; a version is dropped only when another
+ * version's context covers its dot or, for a twin of a retried request, when another version
+ * retired that request (see supersedes). Associative when contexts alone decide (every version
+ * without request ids). With retirements it is not: a version covered only by a retired twin is
+ * dropped where the twin arrives first and kept where the twin was already gone, so merges in
+ * different orders can differ by such a version (one the twin's writer had seen and replaced).
+ * Nothing else is at stake, and replicas still end equal: once the twin is gone everywhere, what
+ * is left of such a version spreads again as a sibling.
  */
 export function reconcile<V extends Versioned>(...sets: ReadonlyArray<readonly V[]>): V[] {
   const byId = new Map<string, V>()

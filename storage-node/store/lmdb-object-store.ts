@@ -24,7 +24,7 @@ import { open, type RootDatabase } from 'lmdb'
 import { DEFAULT_EMBED_MAX_BYTES, DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../shared/constants.js'
 import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { displayClock, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
+import { displayClock, isRetired, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
@@ -292,6 +292,13 @@ export class LmdbObjectStore implements ObjectStore {
       }
       const rec = this.record(space, bucket, key)
       const held = rec?.versions ?? []
+      // An attempt of a request that a version here retired: a retry of it was read and
+      // overwritten already. Storing it would bring the request back (or, as a write without
+      // context, replace the overwrite): refused like an expired write, which it is.
+      if (isRetired(held, req.writeId)) {
+        this.init.log?.warn({ bucket, key, writeId: req.writeId }, 'coordinated write refused: its request was retried, read and overwritten already')
+        throw new WriteExpiredError(`${bucket}/${key}: request ${req.writeId} was retried on another coordinator, read and overwritten; this attempt is obsolete`)
+      }
       const plan = planCoordinatedWrite(
         held,
         req.context,
@@ -322,9 +329,7 @@ export class LmdbObjectStore implements ObjectStore {
       // lmdb-js keeps the writes a transaction callback made before it threw: every check that can
       // throw (sibling limit above, hint limit inside writeSet) runs before the first write.
       const issued = { ...rec?.issued, [plan.dot.actor]: plan.dot.counter }
-      // Reconciled, not appended: a late first attempt of a retried request arriving after a version
-      // that retired it (see supersedes) is not stored beside it (the answer says stored: false).
-      const next = reconcile<StoredVersion>(plan.kept, [this.stored(version, blob, body)])
+      const next = [...plan.kept, this.stored(version, blob, body)]
       const result = this.writeSet(space, bucket, key, held, next, version, body, issued)
       this.meta.put('incarnations', plan.incarnation)
       return result

@@ -7,6 +7,7 @@ import {
   contextOf,
   covers,
   distinctWrites,
+  isRetired,
   type Dot,
   displayClock,
   EMPTY_CONTEXT,
@@ -76,9 +77,11 @@ function planned(plan: ReturnType<typeof planCoordinatedWrite>, request: { write
 function write(n: SimNode, context: ReadContext | undefined, opts: { key?: string; maxEntries?: number; writeId?: string; retried?: boolean } = {}) {
   const key = opts.key ?? K
   const rec = n.keys.get(key)
+  // As the store: an attempt of a request retired here is refused (WriteExpired).
+  if (isRetired(rec?.held ?? [], opts.writeId)) throw new Error(`request ${opts.writeId} is retired on ${n.actor}`)
   const plan = planCoordinatedWrite(rec?.held ?? [], context, n.actor, n.incarnations, opts.maxEntries, rec?.issued, { writeId: opts.writeId, retired: context?.retired })
   const v = planned(plan, opts)
-  const held = reconcile(plan.kept, [v])
+  const held = [...plan.kept, v]
   n.keys.set(key, { held, issued: { ...rec?.issued, [plan.dot.actor]: plan.dot.counter } })
   n.incarnations = plan.incarnation
   return { ...plan, version: v, held }
@@ -624,7 +627,7 @@ function coordinatedWrite(h: History, rng: Prng, read: Read | undefined, request
     const contexts = [...held.map((u) => u.context), ...(read ? [read.context] : [])]
     if (held.some((u) => own(u.dot.actor)) || contexts.some((c) => Object.keys(c.vv).some(own) || c.dots.some((d) => own(d.actor)))) h.freshOverOwn++
   }
-  h.held[x] = reconcile(plan.kept, [v])
+  h.held[x] = [...plan.kept, v]
   h.incarnations[x] = plan.incarnation
   h.issued[x] = { ...issued, [plan.dot.actor]: plan.dot.counter }
   h.all.push(v)
@@ -905,17 +908,28 @@ test('a coordinator that does not hold the retry retires its request from the cl
   for (const n of [A, B, C, D]) t.deepEqual(ids(heldOn(n)), [versionId(over.version.dot)], `${n.actor} holds the overwrite alone`)
 })
 
-test('a coordinated write of a request its node already holds a retirement of is not kept beside it (a late first attempt)', (t) => {
+test('an attempt of a request a held version retired is refused (a late first attempt): stored, a write without context would replace the overwrite', (t) => {
   const [A, B] = [node('A'), node('B')]
   const v1 = write(B, undefined).version
   receive(A, [v1])
   const retry = write(B, contextOf([v1]), { writeId: 'req-W', retried: true }).version
   const over = write(B, contextOf([v1, retry]), { writeId: 'req-X' }).version
   receive(A, [over])
+  t.true(isRetired(heldOn(A), 'req-W'))
+  t.false(isRetired(heldOn(A), 'req-X'))
+  t.false(isRetired(heldOn(A), undefined))
   // A gets request W's first attempt only now (it sat in a socket; its expiry did not catch it).
-  const late = write(A, contextOf([v1]), { writeId: 'req-W' })
-  t.deepEqual(ids(late.held), [versionId(over.dot)])
-  t.true(supersedes(over, late.version))
+  t.throws(() => write(A, undefined, { writeId: 'req-W' }), { message: /retired/ })
+  t.deepEqual(ids(heldOn(A)), [versionId(over.dot)])
+})
+
+test('a twin that saw the version retiring its request is not retired by it: the two never supersede each other', (t) => {
+  const over = { ...version(dot('B~1', 3), ctx({ 'B~1': 2 })), writeId: 'req-X', retired: ['req-W'] }
+  // An attempt of W that ran after `over` existed, elsewhere, as a write without context: it covers `over`.
+  const late = { ...version(dot('A~1', 1), ctx({ 'B~1': 3 })), writeId: 'req-W' }
+  t.false(supersedes(over, late))
+  t.true(supersedes(late, over))
+  t.deepEqual(ids(reconcile([over], [late])), [versionId(late.dot)], 'the later write stands, as its context says; nothing vanishes')
 })
 
 test('only retried requests are retired: a write that replaces a first attempt retires nothing (only a retry can have a twin elsewhere)', (t) => {
@@ -952,7 +966,7 @@ function retriedHistory(rng: Prng): { h: History; writeIds: Map<string, string> 
   return { h, writeIds }
 }
 
-test('property: with retried requests, reconcile stays commutative and idempotent, drops a version only when covered or retired by a writer that saw its request, and full exchange leaves no retired twin', (t) => {
+test('property: with retried requests, reconcile stays commutative and idempotent, drops a version only when covered or retired by a writer that saw its request, and the union of every replica keeps no twin of a retired request beside its retirer', (t) => {
   let retiredDrops = 0
   forEachSeed(RUNS, 31, (rng, seed) => {
     const { h, writeIds } = retriedHistory(rng)

@@ -279,7 +279,7 @@ test('a replicated file-backed version that is superseded leaves no blob file', 
 // ---------------------------------------------------------------------------------------------
 // large bodies
 
-test('a retried request read and overwritten: the new version retires it, and its first attempt arriving later (replicated or coordinated) is not kept; across a reopen too', async (t) => {
+test('a retried request read and overwritten: the new version retires it, its first attempt arriving later is not kept (replicated) or refused (coordinated); across a reopen too', async (t) => {
   const { store, blobs, dir, close } = await openStore(t, await mkdtemp(join(root, 'node-')))
   const v1 = await store.coordinate('b', 'k', { contentType: 'text/plain' }, await body(blobs, 'v1'))
   const read1 = contextOf([v1.version])
@@ -293,13 +293,16 @@ test('a retried request read and overwritten: the new version retires it, and it
   const late = await store.replicate('b', 'k', first, firstBody)
   t.false(late.stored, 'the first attempt is superseded by the version that retired its request')
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(over.version.dot)])
-  // The same request coordinated here now (its first attempt, late): not kept beside the overwrite.
-  const again = await store.coordinate('b', 'k', { context: read1, writeId: 'req-W0000001' }, await body(blobs, 'v2'))
-  t.false(again.stored)
+  // The same request coordinated here now (its first attempt, late): refused, and no dot is spent.
+  await t.throwsAsync(async () => store.coordinate('b', 'k', { writeId: 'req-W0000001' }, await body(blobs, 'v2')), { instanceOf: WriteExpiredError })
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(over.version.dot)])
+  const next = await store.coordinate('b', 'k', { context: contextOf([over.version]), writeId: 'req-Y0000001' }, await body(blobs, 'v4'))
+  t.is(next.version.dot.counter, over.version.dot.counter + 1, 'the next write takes the next dot')
+  t.deepEqual(next.version.retired, ['req-W0000001'], 'and carries the retirement on')
   await close()
   const reopened = await openStore(t, dir)
   t.deepEqual(reopened.store.versions('b', 'k').map((v) => v.retired), [['req-W0000001']], 'retired is stored with the version')
+  await t.throwsAsync(async () => reopened.store.coordinate('b', 'k', { writeId: 'req-W0000001' }, await body(reopened.blobs, 'v2')), { instanceOf: WriteExpiredError })
   t.false((await reopened.store.replicate('b', 'k', first, await body(reopened.blobs, 'v2'))).stored)
 })
 
