@@ -5,10 +5,10 @@
  *
  *   node --import=tsx bench/render.ts bench/results/<date>-<commit>.json
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { markdown, type Report, writeReport } from './report.js'
-import { withBenchTables } from './readme-table.js'
+import { writeBenchTables } from './readme-table.js'
 import { ROOT } from './setup.js'
 
 async function main(): Promise<number> {
@@ -22,7 +22,7 @@ async function main(): Promise<number> {
   console.log(`wrote ${written.join(', ')}`)
   if (!report.quick && report.target.startsWith('own cluster')) {
     const readme = join(ROOT, 'README.md')
-    writeFileSync(readme, withBenchTables(readFileSync(readme, 'utf8'), markdown(report)))
+    writeBenchTables(readme, markdown(report))
     console.log(`updated the figures in ${readme}`)
   }
   return 0

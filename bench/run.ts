@@ -4,13 +4,13 @@
  * Everything it starts is stopped by pid on the way out, on SIGINT/SIGTERM and on a run deadline.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hasServerEnv, serverEnv } from '../cluster-ctl/malloc-env.js'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
 import { Owned } from './owned.js'
-import { withBenchTables } from './readme-table.js'
+import { writeBenchTables } from './readme-table.js'
 import { type Report, type Row, type RssRow, rssRows, markdown, withRatio, writeReport } from './report.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
 import { commitInfo, machine, parseSettings, QUICK_OUT, ROOT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
@@ -183,7 +183,7 @@ async function main(): Promise<number> {
   // A full run of our own cluster into the committed results is what the README shows.
   if (!s.quick && !s.target && s.out === join(ROOT, 'bench/results')) {
     const readme = join(ROOT, 'README.md')
-    writeFileSync(readme, withBenchTables(readFileSync(readme, 'utf8'), markdown(report)))
+    writeBenchTables(readme, markdown(report))
     log(`updated the figures in ${readme}`)
   }
   if (!s.quick) return 0

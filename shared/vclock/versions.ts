@@ -29,7 +29,6 @@ export interface Versioned {
   readonly retired?: readonly string[] | undefined
 }
 
-
 export const EMPTY_CONTEXT: CausalContext = Object.freeze({ vv: {}, dots: [] })
 
 /** Stable id of a version, unique in the cluster because a dot is never reused. */
@@ -139,16 +138,18 @@ export function isRetired(held: readonly Versioned[], writeId: string | undefine
 /**
  * The `retired` list of a new version that replaces `replaced`: the ids of replaced versions made
  * by a retried request (only those can have a twin elsewhere), then what the replaced versions had
- * retired themselves, so the protection outlives later overwrites; without duplicates or the new
- * write's own id, at most MAX_RETIRED. An id left out only ever leaves a sibling, never drops one.
+ * retired themselves, so the protection outlives later overwrites, then `alsoRetired` (what the
+ * client's read retired of versions not held here); without duplicates or the new write's own id,
+ * at most MAX_RETIRED. An id left out only ever leaves a sibling, never drops one.
  */
-export function retiredBy(replaced: readonly Versioned[], ownWriteId?: string): string[] {
+export function retiredBy(replaced: readonly Versioned[], ownWriteId?: string, alsoRetired: readonly string[] = []): string[] {
   const out: string[] = []
   const add = (id: string | undefined) => {
     if (id !== undefined && id !== ownWriteId && !out.includes(id)) out.push(id)
   }
   for (const v of replaced) if (v.retried) add(v.writeId)
   for (const v of replaced) for (const id of v.retired ?? []) add(id)
+  for (const id of alsoRetired) add(id)
   return out.slice(0, MAX_RETIRED)
 }
 
@@ -244,10 +245,8 @@ export function planCoordinatedWrite<V extends Versioned>(
   }
   const seen = actorsIn([...held, { dot: { actor: nodeActor, counter: 1 }, context }])
   const dot = { actor, counter: Math.max(seen.get(actor) ?? 0, issued[actor] ?? 0) + 1 }
-  const retired = [...new Set([...retiredBy(held.filter((h) => covers(context, h.dot)), request.writeId), ...(request.retired ?? [])])]
-    .filter((id) => id !== request.writeId)
-    .slice(0, MAX_RETIRED)
-  const kept = held.filter((h) => !covers(context, h.dot) && !(h.writeId !== undefined && retired.includes(h.writeId)))
+  const retired = retiredBy(held.filter((h) => covers(context, h.dot)), request.writeId, request.retired)
+  const kept = held.filter((h) => !supersedes({ dot, context, retired }, h))
   return { dot, context, kept, incarnation, retired }
 }
 

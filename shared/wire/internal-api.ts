@@ -88,6 +88,23 @@ export const ReapRequestSchema = z.object({ dots: z.array(DotSchema).max(10_000)
 export const ReapAnswerSchema = z.object({ node: z.string(), reaped: z.boolean() })
 export type ReapAnswer = z.infer<typeof ReapAnswerSchema>
 
+/**
+ * A node's group commit since it started (see storage-node/store/group-commit.ts): groups run, table
+ * writes journaled, journal bytes written, checkpoints and their time (ms, the event loop blocked),
+ * and the time spent appending (writev + fdatasync) the groups' records, with the longest append.
+ */
+export const CommitStatsSchema = z.object({
+  groups: z.number(),
+  writes: z.number(),
+  journalBytes: z.number(),
+  checkpoints: z.number(),
+  checkpointMsTotal: z.number(),
+  checkpointMsMax: z.number(),
+  appendMsTotal: z.number(),
+  appendMsMax: z.number(),
+})
+export type CommitStats = z.infer<typeof CommitStatsSchema>
+
 /** GET /health of a node (open): liveness, gossip traffic, hints pending per target node, anti-entropy and group commit counters. */
 export const NodeHealthSchema = z.object({
   success: z.boolean(),
@@ -95,19 +112,7 @@ export const NodeHealthSchema = z.object({
   gossip: z.object({ exchanges: z.number(), failures: z.number(), bytesOut: z.number(), bytesIn: z.number() }),
   hints: z.record(z.string(), z.object({ versions: z.number(), bytes: z.number() })),
   antiEntropy: z.object({ rounds: z.number(), keysRepaired: z.number(), versionsPushed: z.number(), versionsPulled: z.number() }).optional(),
-  /** The store's group commit since the node started (see storage-node/store/group-commit.ts). */
-  commits: z
-    .object({
-      groups: z.number(),
-      writes: z.number(),
-      journalBytes: z.number(),
-      checkpoints: z.number(),
-      checkpointMsTotal: z.number(),
-      checkpointMsMax: z.number(),
-      appendMsTotal: z.number(),
-      appendMsMax: z.number(),
-    })
-    .optional(),
+  commits: CommitStatsSchema.optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
 

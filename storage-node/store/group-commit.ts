@@ -27,6 +27,7 @@
  * start recovers).
  */
 import type { Database, Key, RangeOptions, RootDatabase } from 'lmdb'
+import type { CommitStats } from '../../shared/wire/internal-api.js'
 import { Journal, type JournalWrite } from './journal.js'
 
 /** lmdb-js TransactionFlags (a const enum in its types): abortable, committed (and synced, unless the environment was opened `noSync`) before returning. */
@@ -50,19 +51,6 @@ export interface CommitListener {
 }
 
 export class StoreFailedError extends Error {}
-
-/** Counters since the group commit was made: groups run, table writes journaled, journal bytes written, checkpoints and their time (ms, the event loop blocked). */
-export interface CommitStats {
-  groups: number
-  writes: number
-  journalBytes: number
-  checkpoints: number
-  checkpointMsTotal: number
-  checkpointMsMax: number
-  /** Time spent appending (writev + fdatasync) the groups' records, and the longest append. */
-  appendMsTotal: number
-  appendMsMax: number
-}
 
 export interface GroupCommitOptions {
   /** The journal file (created when missing). */

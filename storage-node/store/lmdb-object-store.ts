@@ -25,10 +25,10 @@ import { DEFAULT_EMBED_MAX_BYTES, DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_SIBLING
 import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { displayClock, isRetired, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
-import { CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
+import { type CommitStats, CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
-import { type CommitStats, GroupCommit, type JournaledTable, StoreFailedError } from './group-commit.js'
+import { GroupCommit, type JournaledTable, StoreFailedError } from './group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { type IndexKey, type LoggedKey, SegmentIndex } from './segment-index.js'
 
@@ -329,8 +329,7 @@ export class LmdbObjectStore implements ObjectStore {
       // lmdb-js keeps the writes a transaction callback made before it threw: every check that can
       // throw (sibling limit above, hint limit inside writeSet) runs before the first write.
       const issued = { ...rec?.issued, [plan.dot.actor]: plan.dot.counter }
-      const next = [...plan.kept, this.stored(version, blob, body)]
-      const result = this.writeSet(space, bucket, key, held, next, version, body, issued)
+      const result = this.writeSet(space, bucket, key, held, [...plan.kept, this.stored(version, blob, body)], version, body, issued)
       this.meta.put('incarnations', plan.incarnation)
       return result
     })
