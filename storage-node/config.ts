@@ -50,6 +50,8 @@ export interface NodeConfig {
   stagingTtlMs: number
   /** 'fsync' (default) or 'none' (acknowledge before data reaches the disk; for measurements and throwaway data). */
   durability: Durability
+  /** 'auto': object files bypass the page cache (O_DIRECT) where the filesystem allows; 'off': never. */
+  directIo: 'auto' | 'off'
   /** Anti-entropy exchanges (see storage-node/anti-entropy/). */
   antiEntropy: { intervalMs: number; segmentsPerRound: number; maxKeysPerRound: number }
   /** Small writes and reads to other nodes (handoff, anti-entropy) over RPC channels instead of HTTP requests. */
@@ -117,6 +119,15 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       },
       'fsync',
     )
+    .option(
+      '--direct-io <mode>',
+      'auto: write and read object files with O_DIRECT (bypassing the page cache) where the filesystem allows; off: through the page cache',
+      (v) => {
+        if (v !== 'auto' && v !== 'off') throw new InvalidArgumentError('auto or off')
+        return v
+      },
+      'auto',
+    )
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
@@ -152,6 +163,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     hintDropAfterMs: o.hintDropAfterMs,
     stagingTtlMs: o.stagingTtlMs,
     durability: o.durability,
+    directIo: o.directIo,
     logLevel: o.logLevel,
     internalRpc: o.internalRpc as boolean,
   })

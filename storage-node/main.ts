@@ -33,8 +33,9 @@ async function main(): Promise<void> {
   }
   const log = createLogger(cfg.id, cfg.logLevel)
   mkdirSync(cfg.dataDir, { recursive: true })
-  const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability })
+  const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability, directIo: cfg.directIo })
   await blobs.start()
+  log.info({ directIo: blobs.directIo, asked: cfg.directIo }, blobs.directIo ? 'object files bypass the page cache (O_DIRECT)' : 'object files go through the page cache')
   const store = new LmdbObjectStore({
     nodeId: cfg.id,
     dataDir: cfg.dataDir,

@@ -11,6 +11,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:f
 import { join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
 import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
+import { AlignedBufferPool, DirectFileWriter, directReadStream, probeDirectIo, readFileDirect } from './direct-io.js'
 
 /** A body received and hashed but not yet part of any stored version. */
 export type ReceivedBody =
@@ -46,6 +47,8 @@ export interface BlobFilesInit {
   inlineMaxBytes: number
   maxObjectBytes: number
   durability?: Durability
+  /** 'auto' (default): object files are written and read with O_DIRECT when the data directory's filesystem takes it (see direct-io.ts); 'off': through the page cache. */
+  directIo?: 'auto' | 'off'
 }
 
 export class BlobFiles {
@@ -59,6 +62,9 @@ export class BlobFiles {
   private committedBeforeSweepEnd: Set<string> | null = new Set()
   /** Sweep unlinks in flight, by name: a commit of the same name waits for its unlink (the thread pool may run them in either order). */
   private readonly unlinking = new Map<string, Promise<boolean>>()
+  private readonly aligned = new AlignedBufferPool()
+  /** Set by start: whether object files bypass the page cache. */
+  private direct = false
 
   constructor(private readonly init: BlobFilesInit) {
     this.tmpDir = join(init.dataDir, 'tmp')
@@ -74,6 +80,12 @@ export class BlobFiles {
     for (let i = 0; i < 256; i++) await mkdir(join(this.blobDir, i.toString(16).padStart(2, '0')), { recursive: true })
     await fsyncDir(this.blobDir)
     await fsyncDir(this.init.dataDir)
+    this.direct = this.init.directIo !== 'off' && (await probeDirectIo(this.tmpDir, this.aligned))
+  }
+
+  /** Whether object files are written and read with O_DIRECT (known once started). */
+  get directIo(): boolean {
+    return this.direct
   }
 
   /** Names of the blob files on disk now. Taken before the node serves, they are the orphan sweep's only candidates. */
@@ -123,6 +135,7 @@ export class BlobFiles {
    */
   async receive(body: Readable, declaredSize?: number): Promise<ReceivedBody> {
     if (declaredSize !== undefined && declaredSize > this.init.maxObjectBytes) throw new EntityTooLargeError('object is larger than the limit')
+    if (this.direct) return this.receiveDirect(body, declaredSize)
     const hash = createHash('sha256')
     const durable = this.init.durability !== 'none'
     let chunks: Buffer[] = []
@@ -188,10 +201,50 @@ export class BlobFiles {
       await syncing.catch(() => undefined)
       await file?.close().catch(() => undefined)
       if (tmpPath) await unlink(tmpPath).catch(() => undefined)
-      if (err instanceof StoreError) throw err
-      // The sender went away mid-body (a proxy killed, a connection reset): nothing was stored.
-      if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') throw new InvalidRequestError(`upload aborted: ${(err as Error).message}`)
-      throw err
+      throw uploadError(err, body)
+    }
+  }
+
+  /**
+   * `receive` with O_DIRECT (see direct-io.ts): the same contract. The file's bytes reach the disk
+   * as they stream (no dirty pages pile up), so no datasync is needed on the way; the sync at the
+   * end flushes the device's cache and the file's size.
+   */
+  private async receiveDirect(body: Readable, declaredSize?: number): Promise<ReceivedBody> {
+    const hash = createHash('sha256')
+    const head: Buffer[] = []
+    let size = 0
+    let writer: DirectFileWriter | undefined
+    let tmpPath = ''
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length
+        if (size > this.init.maxObjectBytes) throw new EntityTooLargeError('object is larger than the limit')
+        hash.update(chunk)
+        if (writer) {
+          await writer.append(chunk)
+          continue
+        }
+        head.push(chunk)
+        if (size <= this.init.inlineMaxBytes) continue
+        tmpPath = join(this.tmpDir, randomUUID())
+        writer = await DirectFileWriter.create(tmpPath, this.aligned)
+        for (const c of head.splice(0)) await writer.append(c)
+      }
+      if (declaredSize !== undefined && size !== declaredSize) throw new InvalidRequestError(`body ended after ${size} of ${declaredSize} bytes`)
+      if (!writer) return { kind: 'inline', size, etag: hash.digest('hex'), bytes: head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size) }
+      await writer.finish()
+      if (this.init.durability !== 'none') await writer.handle.sync()
+      await writer.handle.close()
+      writer = undefined
+      return { kind: 'file', size, etag: hash.digest('hex'), tmpPath }
+    } catch (err) {
+      if (writer) {
+        await writer.abort()
+        await writer.handle.close().catch(() => undefined)
+      }
+      if (tmpPath) await unlink(tmpPath).catch(() => undefined)
+      throw uploadError(err, body)
     }
   }
 
@@ -239,7 +292,7 @@ export class BlobFiles {
       throw err
     }
     if (size <= verifyFirstMaxBytes) {
-      const bytes = await readFile(path)
+      const bytes = this.direct ? await readFileDirect(path, size, this.aligned) : await readFile(path)
       if (digest('sha256', bytes) !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
       return Readable.from([bytes])
     }
@@ -256,7 +309,8 @@ export class BlobFiles {
       },
     })
     // 1 MiB reads: a sixteenth of the syscalls and stream callbacks of the default 64 KiB.
-    return pipeline(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), check, () => undefined)
+    const source = this.direct ? directReadStream(path, size, this.aligned) : createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })
+    return pipeline(source, check, () => undefined)
   }
 
   /** Move a corrupt file aside (kept for inspection, never served again). */
@@ -276,4 +330,11 @@ export class BlobFiles {
     for (const d of await readdir(this.blobDir)) n += (await readdir(join(this.blobDir, d))).length
     return n
   }
+}
+
+/** What a failed upload throws: the store's own errors as they are; a sender gone mid-body (a proxy killed, a connection reset) as an aborted upload, since nothing was stored. */
+function uploadError(err: unknown, body: Readable): unknown {
+  if (err instanceof StoreError) return err
+  if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') return new InvalidRequestError(`upload aborted: ${(err as Error).message}`)
+  return err
 }

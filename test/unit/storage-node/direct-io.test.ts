@@ -1,0 +1,193 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import test from 'ava'
+import { CorruptReplicaError, InvalidRequestError } from '../../../shared/errors.js'
+import { BlobFiles, type ReceivedBody } from '../../../storage-node/store/blob-files.js'
+import {
+  AlignedBufferPool,
+  DIRECT_ALIGN,
+  DIRECT_CHUNK,
+  DirectFileWriter,
+  directReadStream,
+  probeDirectIo,
+  readFileDirect,
+} from '../../../storage-node/store/direct-io.js'
+
+let root = ''
+test.before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'direct-io-test-'))
+})
+test.after.always(async () => {
+  if (root) await rm(root, { recursive: true, force: true })
+})
+
+/** Sizes around every boundary the writer and readers care about: blocks, chunks, nothing at all. */
+const SIZES = [0, 1, DIRECT_ALIGN - 1, DIRECT_ALIGN, DIRECT_ALIGN + 1, DIRECT_CHUNK - 1, DIRECT_CHUNK, DIRECT_CHUNK + 1, 3 * DIRECT_CHUNK + 12_345]
+
+/** `bytes` cut into pieces of random sizes (1 byte to a bit over a chunk), as a socket delivers them. */
+function pieces(bytes: Buffer, seed: number): Buffer[] {
+  let s = seed
+  const next = () => {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31
+    return s
+  }
+  const out: Buffer[] = []
+  for (let at = 0; at < bytes.length; ) {
+    const n = Math.min(bytes.length - at, 1 + (next() % (DIRECT_CHUNK + 70_000)))
+    out.push(bytes.subarray(at, at + n))
+    at += n
+  }
+  return out
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of stream) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+test('the filesystem under the tests takes O_DIRECT (the rest of this file and the default store rely on it)', async (t) => {
+  const pool = new AlignedBufferPool()
+  t.true(await probeDirectIo(root, pool), `${root} refused O_DIRECT: the direct-I/O tests below would test the page cache`)
+  t.is(pool.available, 8, 'the probe gave its buffer back')
+  t.deepEqual((await readdir(root)).filter((f) => f.startsWith('.direct-io-probe')), [], 'the probe file is gone')
+})
+
+test('aligned buffers are whole chunks, distinct while held, reused once given back', (t) => {
+  const pool = new AlignedBufferPool()
+  const held = Array.from({ length: 10 }, () => pool.acquire())
+  for (const b of held) t.is(b.length, DIRECT_CHUNK)
+  held[0]?.fill(1)
+  t.false(held.slice(1).some((b) => b[0] === 1), 'writing one buffer touches no other')
+  const before = pool.available
+  for (const b of held) pool.release(b)
+  t.is(pool.available, before + 10)
+  t.is(pool.acquire(), held[9] as Buffer, 'the last buffer given back is handed out again')
+})
+
+test('a direct writer stores exactly the bytes appended, whatever the pieces, and gives its buffers back', async (t) => {
+  const pool = new AlignedBufferPool()
+  for (const [i, size] of SIZES.entries()) {
+    const bytes = randomBytes(size)
+    const path = join(root, `w-${i}`)
+    const w = await DirectFileWriter.create(path, pool)
+    for (const p of pieces(bytes, i + 1)) await w.append(p)
+    t.is(w.size, size)
+    t.is(await w.finish(), size)
+    await w.handle.sync()
+    await w.handle.close()
+    t.is((await stat(path)).size, size, `size ${size}: no padding left at the end`)
+    t.true((await readFile(path)).equals(bytes), `size ${size}: the bytes read back through the page cache`)
+    t.true((await readFileDirect(path, size, pool)).equals(bytes), `size ${size}: readFileDirect`)
+    t.true((await collect(directReadStream(path, size, pool))).equals(bytes), `size ${size}: directReadStream`)
+  }
+  t.is(pool.available, 8, 'every buffer is back in the pool')
+})
+
+test('a direct writer refuses an existing file and gives its buffers back when aborted', async (t) => {
+  const pool = new AlignedBufferPool()
+  const path = join(root, 'exists')
+  await writeFile(path, 'x')
+  await t.throwsAsync(DirectFileWriter.create(path, pool), { code: 'EEXIST' })
+  const fresh = join(root, 'aborted')
+  const w = await DirectFileWriter.create(fresh, pool)
+  await w.append(randomBytes(DIRECT_CHUNK + 5))
+  await w.abort()
+  await w.handle.close()
+  t.is(pool.available, 8)
+})
+
+test('direct reads of a file shorter than expected fail instead of coming up short', async (t) => {
+  const pool = new AlignedBufferPool()
+  const path = join(root, 'short')
+  await writeFile(path, randomBytes(DIRECT_CHUNK + 100))
+  await t.throwsAsync(readFileDirect(path, DIRECT_CHUNK + 101, pool), { message: /ended after/ })
+  await t.throwsAsync(collect(directReadStream(path, 2 * DIRECT_CHUNK, pool)), { message: /ended after/ })
+  await t.throwsAsync(collect(directReadStream(join(root, 'missing'), 10, pool)), { code: 'ENOENT' })
+  // Give the streams' destroy a turn to hand their buffers back.
+  await new Promise((r) => setImmediate(r))
+  t.is(pool.available, 8)
+})
+
+test('a direct read stream destroyed mid-file gives its buffer back only after its read settled', async (t) => {
+  const pool = new AlignedBufferPool()
+  const path = join(root, 'mid')
+  await writeFile(path, randomBytes(4 * DIRECT_CHUNK))
+  const s = directReadStream(path, 4 * DIRECT_CHUNK, pool)
+  const first = await new Promise<Buffer>((resolve) => s.once('data', resolve))
+  t.is(first.length, DIRECT_CHUNK)
+  s.destroy()
+  await new Promise((r) => s.once('close', r))
+  t.is(pool.available, 8)
+})
+
+for (const directIo of ['auto', 'off'] as const) {
+  const INLINE = 1024
+  const start = async () => {
+    const dataDir = await mkdtemp(join(root, `blobs-${directIo}-`))
+    const blobs = new BlobFiles({ dataDir, inlineMaxBytes: INLINE, maxObjectBytes: 64 * 1024 * 1024, directIo })
+    await blobs.start()
+    return { blobs, dataDir }
+  }
+  const blobPath = (dataDir: string, name: string) => join(dataDir, 'blobs', name.slice(0, 2), name)
+
+  test(`blob files (direct I/O ${directIo}): received, committed and read back whole, checked against their SHA-256`, async (t) => {
+    const { blobs, dataDir } = await start()
+    t.is(blobs.directIo, directIo === 'auto')
+    // Up to VERIFY_FIRST_MAX_BYTES (8 MiB) a file is read whole and checked first; past it, streamed.
+    for (const [i, size] of [0, INLINE, INLINE + 1, DIRECT_CHUNK + 1, 9 * DIRECT_CHUNK + 7].entries()) {
+      const bytes = randomBytes(size)
+      const etag = createHash('sha256').update(bytes).digest('hex')
+      const body: ReceivedBody = await blobs.receive(Readable.from(pieces(bytes, 100 + i)), size)
+      t.is(body.size, size)
+      t.is(body.etag, etag)
+      if (body.kind === 'inline') {
+        t.true(size <= INLINE)
+        t.true(body.bytes.equals(bytes))
+        continue
+      }
+      const name = await blobs.commit(body, `version-${i}`)
+      t.is((await stat(blobPath(dataDir, name))).size, size)
+      t.true((await collect(await blobs.openVerified(name, etag, () => t.fail('no corruption here')))).equals(bytes), `size ${size}`)
+    }
+    t.deepEqual(await readdir(join(dataDir, 'tmp')), [], 'no temp file left behind')
+  })
+
+  test(`blob files (direct I/O ${directIo}): a corrupt file is refused before a byte is sent, or fails its stream at the end`, async (t) => {
+    const { blobs, dataDir } = await start()
+    for (const [i, size] of [DIRECT_CHUNK + 1, 9 * DIRECT_CHUNK].entries()) {
+      const bytes = randomBytes(size)
+      const etag = createHash('sha256').update(bytes).digest('hex')
+      const body = await blobs.receive(Readable.from([bytes]), size)
+      if (body.kind !== 'file') return t.fail('a file was expected')
+      const name = await blobs.commit(body, `corrupt-${i}`)
+      const fh = await open(blobPath(dataDir, name), 'r+')
+      await fh.write(Buffer.from([bytes[size - 1] === 0 ? 1 : 0]), 0, 1, size - 1)
+      await fh.close()
+      let late = 0
+      if (size <= 8 * 1024 * 1024) {
+        await t.throwsAsync(blobs.openVerified(name, etag, () => late++), { instanceOf: CorruptReplicaError })
+      } else {
+        await t.throwsAsync(collect(await blobs.openVerified(name, etag, () => late++)), { instanceOf: CorruptReplicaError })
+        t.is(late, 1, 'the late corruption is reported')
+      }
+    }
+  })
+
+  test(`blob files (direct I/O ${directIo}): a body cut short or aborted leaves no temp file`, async (t) => {
+    const { blobs, dataDir } = await start()
+    const bytes = randomBytes(2 * DIRECT_CHUNK + 3)
+    await t.throwsAsync(blobs.receive(Readable.from([bytes]), bytes.length + 1), { instanceOf: InvalidRequestError })
+    const failing = new Readable({
+      read() {
+        this.push(bytes.subarray(0, DIRECT_CHUNK + 10))
+        this.destroy(new Error('connection reset'))
+      },
+    })
+    await t.throwsAsync(blobs.receive(failing), { instanceOf: InvalidRequestError, message: /upload aborted/ })
+    t.deepEqual(await readdir(join(dataDir, 'tmp')), [])
+  })
+}
