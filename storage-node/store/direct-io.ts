@@ -12,10 +12,11 @@
  * is page-aligned) and pooled. A filesystem that refuses O_DIRECT is found by `probeDirectIo` at
  * start, and the node then uses the page cache as before.
  */
-import { constants } from 'node:fs'
-import { type FileHandle, open, unlink } from 'node:fs/promises'
+import { constants, createReadStream } from 'node:fs'
+import { type FileHandle, open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import type { FileWriter } from './file-writer.js'
 
 /** Alignment of addresses, lengths and offsets of direct transfers. */
 export const DIRECT_ALIGN = 4096
@@ -23,6 +24,8 @@ export const DIRECT_ALIGN = 4096
 export const DIRECT_CHUNK = 1024 * 1024
 const WASM_PAGE = 64 * 1024
 const CHUNKS_PER_MEMORY = 8
+/** 64 MiB of aligned buffers at most: 32 direct uploads, or 64 direct reads, at once. */
+const DEFAULT_MAX_BUFFERS = 64
 
 const O_DIRECT = constants.O_DIRECT ?? 0
 
@@ -31,19 +34,42 @@ declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum
 
 /**
  * Aligned buffers of DIRECT_CHUNK bytes, reused: a buffer is handed out to one user at a time, who
- * gives it back once no transfer into or out of it is in flight. The pool keeps what it made (two
- * buffers per large transfer running at once, at most).
+ * gives it back once no transfer into or out of it is in flight. The pool makes at most
+ * `maxBuffers` (two per upload, one per read); past that, or when no WebAssembly memory can be
+ * reserved (each reserves address space, not memory: a few GiB under `ulimit -v`), `acquire` says
+ * no and the caller goes through the page cache instead.
  */
 export class AlignedBufferPool {
   private readonly free: Buffer[] = []
+  private made = 0
 
-  acquire(): Buffer {
+  constructor(private readonly maxBuffers = DEFAULT_MAX_BUFFERS) {}
+
+  /** A buffer, or undefined when the pool is spent. */
+  acquire(): Buffer | undefined {
     const b = this.free.pop()
     if (b) return b
-    const pages = (CHUNKS_PER_MEMORY * DIRECT_CHUNK) / WASM_PAGE
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
-    for (let i = 1; i < CHUNKS_PER_MEMORY; i++) this.free.push(Buffer.from(memory.buffer, i * DIRECT_CHUNK, DIRECT_CHUNK))
+    const n = Math.min(CHUNKS_PER_MEMORY, this.maxBuffers - this.made)
+    if (n <= 0) return undefined
+    let memory: { buffer: ArrayBuffer }
+    try {
+      memory = new WebAssembly.Memory({ initial: (n * DIRECT_CHUNK) / WASM_PAGE, maximum: (n * DIRECT_CHUNK) / WASM_PAGE })
+    } catch {
+      return undefined
+    }
+    this.made += n
+    for (let i = 1; i < n; i++) this.free.push(Buffer.from(memory.buffer, i * DIRECT_CHUNK, DIRECT_CHUNK))
     return Buffer.from(memory.buffer, 0, DIRECT_CHUNK)
+  }
+
+  /** Two buffers, or none. */
+  acquirePair(): [Buffer, Buffer] | undefined {
+    const a = this.acquire()
+    if (!a) return undefined
+    const b = this.acquire()
+    if (b) return [a, b]
+    this.release(a)
+    return undefined
   }
 
   release(b: Buffer): void {
@@ -64,6 +90,7 @@ export async function probeDirectIo(dir: string, pool: AlignedBufferPool): Promi
   let fh: FileHandle | undefined
   try {
     buf = pool.acquire()
+    if (!buf) return false
     buf.fill(0, 0, DIRECT_ALIGN)
     fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | O_DIRECT, 0o600)
     const { bytesWritten } = await fh.write(buf, 0, DIRECT_ALIGN, 0)
@@ -93,10 +120,10 @@ async function writeExactly(fh: FileHandle, buf: Buffer, length: number, positio
 /**
  * A new file written with O_DIRECT: appended bytes are gathered in one aligned buffer and written a
  * DIRECT_CHUNK at a time, one write in flight while the other buffer fills. `finish` writes the
- * last partial block zero-padded, then cuts the file to its length. The caller syncs (the device's
- * cache and the file's size still need it) and closes.
+ * last partial block zero-padded, cuts the file to its length, syncs (the device's cache and the
+ * file's size still need it) and closes.
  */
-export class DirectFileWriter {
+export class DirectFileWriter implements FileWriter {
   /** The buffer being filled and the one being written (swapped at each write). */
   private filling: Buffer
   private spare: Buffer
@@ -105,19 +132,27 @@ export class DirectFileWriter {
   private writing: Promise<void> = Promise.resolve()
   private released = false
 
-  private constructor(
-    readonly handle: FileHandle,
+  constructor(
+    private readonly handle: FileHandle,
     private readonly path: string,
+    buffers: [Buffer, Buffer],
     private readonly pool: AlignedBufferPool,
+    private readonly durable: boolean,
   ) {
-    this.filling = pool.acquire()
-    this.spare = pool.acquire()
+    ;[this.filling, this.spare] = buffers
   }
 
-  /** Create `path` (which must not exist) for direct writing. */
-  static async create(path: string, pool: AlignedBufferPool): Promise<DirectFileWriter> {
-    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_DIRECT, 0o666)
-    return new DirectFileWriter(fh, path, pool)
+  /** Create `path` (which must not exist) for direct writing; undefined when the pool has no buffers to spare. */
+  static async create(path: string, pool: AlignedBufferPool, durable: boolean): Promise<DirectFileWriter | undefined> {
+    const buffers = pool.acquirePair()
+    if (!buffers) return undefined
+    try {
+      const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_DIRECT, 0o666)
+      return new DirectFileWriter(fh, path, buffers, pool, durable)
+    } catch (err) {
+      for (const b of buffers) pool.release(b)
+      throw err
+    }
   }
 
   /** Bytes appended so far. */
@@ -131,12 +166,12 @@ export class DirectFileWriter {
       const copied = chunk.copy(this.filling, this.filled, from)
       from += copied
       this.filled += copied
-      if (this.filled === DIRECT_CHUNK) await this.writeCurrent()
+      if (this.filled === DIRECT_CHUNK) await this.writeFilling()
     }
   }
 
-  /** Hand the full current buffer to the disk and go on filling the other (once its own write is done). */
-  private async writeCurrent(): Promise<void> {
+  /** Hand the full buffer to the disk and go on filling the other (once its own write is done). */
+  private async writeFilling(): Promise<void> {
     await this.writing
     const buf = this.filling
     const at = this.position
@@ -149,25 +184,24 @@ export class DirectFileWriter {
     this.writing.catch(() => undefined)
   }
 
-  /** Write what is left and cut the padding off: the file then holds exactly `size` bytes. */
-  async finish(): Promise<number> {
+  async finish(): Promise<void> {
     await this.writing
-    const size = this.size
     if (this.filled > 0) {
-      const buf = this.filling
       const padded = roundUp(this.filled)
-      buf.fill(0, this.filled, padded)
-      await writeExactly(this.handle, buf, padded, this.position, this.path)
-      if (padded !== this.filled) await this.handle.truncate(size)
+      this.filling.fill(0, this.filled, padded)
+      await writeExactly(this.handle, this.filling, padded, this.position, this.path)
+      if (padded !== this.filled) await this.handle.truncate(this.size)
     }
     this.release()
-    return size
+    if (this.durable) await this.handle.sync()
+    await this.handle.close()
   }
 
-  /** Stop: wait for the write in flight (its buffer is not ours to hand back before), give the buffers back. The caller closes and unlinks. */
+  /** Wait for the write in flight (its buffer is not ours to hand back before), give the buffers back, close. */
   async abort(): Promise<void> {
     await this.writing.catch(() => undefined)
     this.release()
+    await this.handle.close().catch(() => undefined)
   }
 
   private release(): void {
@@ -187,33 +221,43 @@ async function readChunk(fh: FileHandle, buf: Buffer, position: number, length: 
   return out
 }
 
-/** The first `size` bytes of the file at `path`, read with O_DIRECT into one Buffer; throws if the file is shorter. */
+/**
+ * The first `size` bytes of the file at `path`, read with O_DIRECT into one Buffer (through the
+ * page cache when the pool has no buffer to spare); throws if the file is shorter.
+ */
 export async function readFileDirect(path: string, size: number, pool: AlignedBufferPool): Promise<Buffer> {
-  const fh = await open(path, constants.O_RDONLY | O_DIRECT)
   const buf = pool.acquire()
+  if (!buf) return readFile(path)
   try {
-    const out = Buffer.allocUnsafeSlow(size)
-    let at = 0
-    while (at < size) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(DIRECT_CHUNK, roundUp(size - at)), at)
-      if (bytesRead === 0) throw new Error(`${path} ended after ${at} of ${size} bytes`)
-      at += buf.copy(out, at, 0, Math.min(bytesRead, size - at))
+    const fh = await open(path, constants.O_RDONLY | O_DIRECT)
+    try {
+      const out = Buffer.allocUnsafeSlow(size)
+      let at = 0
+      while (at < size) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(DIRECT_CHUNK, roundUp(size - at)), at)
+        if (bytesRead === 0) throw new Error(`${path} ended after ${at} of ${size} bytes`)
+        at += buf.copy(out, at, 0, Math.min(bytesRead, size - at))
+      }
+      return out
+    } finally {
+      await fh.close()
     }
-    return out
   } finally {
     // Every read has settled here: the buffer can go back.
     pool.release(buf)
-    await fh.close()
   }
 }
 
 /**
  * The first `size` bytes of the file at `path` as a stream of DIRECT_CHUNK pieces read with
- * O_DIRECT, one read ahead of the consumer at most. Fails if the file turns out shorter.
+ * O_DIRECT, one read ahead of the consumer at most (through the page cache when the pool has no
+ * buffer to spare). Fails if the file turns out shorter.
  */
 export function directReadStream(path: string, size: number, pool: AlignedBufferPool): Readable {
+  const held = pool.acquire()
+  if (!held) return createReadStream(path, { highWaterMark: DIRECT_CHUNK })
+  let buf: Buffer | undefined = held
   let fh: FileHandle | undefined
-  let buf: Buffer | undefined
   let position = 0
   let reading: Promise<unknown> = Promise.resolve()
   return new Readable({
@@ -222,7 +266,6 @@ export function directReadStream(path: string, size: number, pool: AlignedBuffer
       open(path, constants.O_RDONLY | O_DIRECT).then(
         (h) => {
           fh = h
-          buf = pool.acquire()
           cb()
         },
         (err: Error) => cb(err),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { type FileHandle, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -56,29 +56,37 @@ test('the filesystem under the tests takes O_DIRECT (the rest of this file and t
   t.deepEqual((await readdir(root)).filter((f) => f.startsWith('.direct-io-probe')), [], 'the probe file is gone')
 })
 
-test('aligned buffers are whole chunks, distinct while held, reused once given back', (t) => {
-  const pool = new AlignedBufferPool()
+test('aligned buffers are whole chunks, distinct while held, reused once given back, and no more than the pool may make', (t) => {
+  const pool = new AlignedBufferPool(10)
   const held = Array.from({ length: 10 }, () => pool.acquire())
-  for (const b of held) t.is(b.length, DIRECT_CHUNK)
-  held[0]?.fill(1)
-  t.false(held.slice(1).some((b) => b[0] === 1), 'writing one buffer touches no other')
-  const before = pool.available
-  for (const b of held) pool.release(b)
-  t.is(pool.available, before + 10)
-  t.is(pool.acquire(), held[9] as Buffer, 'the last buffer given back is handed out again')
+  const bufs = held.filter((b): b is Buffer => b !== undefined)
+  t.is(bufs.length, 10)
+  for (const b of bufs) t.is(b.length, DIRECT_CHUNK)
+  bufs[0]?.fill(1)
+  t.false(bufs.slice(1).some((b) => b[0] === 1), 'writing one buffer touches no other')
+  t.is(pool.acquire(), undefined, 'the pool is spent')
+  t.is(pool.acquirePair(), undefined)
+  pool.release(bufs[9] as Buffer)
+  t.is(pool.acquirePair(), undefined, 'one buffer is not a pair')
+  t.is(pool.available, 1, 'a pair that could not be made gives its first buffer back')
+  for (const b of bufs.slice(0, 9)) pool.release(b)
+  t.is(pool.available, 10)
+  t.is(pool.acquire(), bufs[8], 'the last buffer given back is handed out again')
 })
+
+async function writeDirect(path: string, pool: AlignedBufferPool, parts: Buffer[]): Promise<void> {
+  const w = await DirectFileWriter.create(path, pool, true)
+  if (!w) throw new Error('no aligned buffers')
+  for (const p of parts) await w.append(p)
+  await w.finish()
+}
 
 test('a direct writer stores exactly the bytes appended, whatever the pieces, and gives its buffers back', async (t) => {
   const pool = new AlignedBufferPool()
   for (const [i, size] of SIZES.entries()) {
     const bytes = randomBytes(size)
     const path = join(root, `w-${i}`)
-    const w = await DirectFileWriter.create(path, pool)
-    for (const p of pieces(bytes, i + 1)) await w.append(p)
-    t.is(w.size, size)
-    t.is(await w.finish(), size)
-    await w.handle.sync()
-    await w.handle.close()
+    await writeDirect(path, pool, pieces(bytes, i + 1))
     t.is((await stat(path)).size, size, `size ${size}: no padding left at the end`)
     t.true((await readFile(path)).equals(bytes), `size ${size}: the bytes read back through the page cache`)
     t.true((await readFileDirect(path, size, pool)).equals(bytes), `size ${size}: readFileDirect`)
@@ -87,16 +95,79 @@ test('a direct writer stores exactly the bytes appended, whatever the pieces, an
   t.is(pool.available, 8, 'every buffer is back in the pool')
 })
 
-test('a direct writer refuses an existing file and gives its buffers back when aborted', async (t) => {
+test('several direct writers on one pool do not mix their bytes', async (t) => {
   const pool = new AlignedBufferPool()
+  const bodies = Array.from({ length: 4 }, (_, i) => randomBytes(2 * DIRECT_CHUNK + 1000 * i))
+  await Promise.all(bodies.map((b, i) => writeDirect(join(root, `many-${i}`), pool, pieces(b, 50 + i))))
+  for (const [i, b] of bodies.entries()) t.true((await readFile(join(root, `many-${i}`))).equals(b))
+  t.is(pool.available, 8)
+})
+
+test('a direct writer refuses an existing file, and says no (without opening it) when the pool is spent', async (t) => {
+  const pool = new AlignedBufferPool(2)
   const path = join(root, 'exists')
   await writeFile(path, 'x')
-  await t.throwsAsync(DirectFileWriter.create(path, pool), { code: 'EEXIST' })
-  const fresh = join(root, 'aborted')
-  const w = await DirectFileWriter.create(fresh, pool)
-  await w.append(randomBytes(DIRECT_CHUNK + 5))
+  await t.throwsAsync(DirectFileWriter.create(path, pool, true), { code: 'EEXIST' })
+  t.is(pool.available, 2, 'the buffers went back')
+  const held = pool.acquire()
+  t.is(await DirectFileWriter.create(join(root, 'never'), pool, true), undefined)
+  await t.throwsAsync(stat(join(root, 'never')), { code: 'ENOENT' })
+  pool.release(held as Buffer)
+})
+
+/**
+ * A file handle whose writes take a while and check that their buffer does not change meanwhile;
+ * the `failAt`-th write fails (a full disk).
+ */
+function slowHandle(failAt: number) {
+  const log = { writes: 0, finished: 0, changedInFlight: 0, closed: 0 }
+  const handle = {
+    async write(buf: Buffer, offset: number, length: number, position: number) {
+      const n = ++log.writes
+      const before = createHash('sha256').update(buf.subarray(offset, offset + length)).digest('hex')
+      await new Promise((r) => setTimeout(r, 20))
+      if (createHash('sha256').update(buf.subarray(offset, offset + length)).digest('hex') !== before) log.changedInFlight++
+      log.finished++
+      if (n === failAt) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+      return { bytesWritten: length, buffer: buf, position }
+    },
+    async truncate() {},
+    async sync() {},
+    async close() {
+      log.closed++
+    },
+  }
+  return { handle: handle as unknown as FileHandle, log }
+}
+
+test('a direct writer never refills a buffer while it is being written, and a failed write fails the file', async (t) => {
+  const pool = new AlignedBufferPool()
+  const { handle, log } = slowHandle(2)
+  const pair = pool.acquirePair()
+  if (!pair) return t.fail('no buffers')
+  const w = new DirectFileWriter(handle, 'fake', pair, pool, true)
+  const appending = (async () => {
+    for (const p of pieces(randomBytes(5 * DIRECT_CHUNK), 7)) await w.append(p)
+    await w.finish()
+  })()
+  await t.throwsAsync(appending, { code: 'ENOSPC' })
   await w.abort()
-  await w.handle.close()
+  t.is(log.changedInFlight, 0, 'no buffer changed under a write in flight')
+  t.is(log.writes, 2, 'the failure stopped the writer before a further write began')
+  t.is(pool.available, 8, 'abort waited for the write in flight, then gave the buffers back')
+  t.true(log.closed >= 1)
+})
+
+test('an aborted direct writer gives its buffers back only once the write in flight is done', async (t) => {
+  const pool = new AlignedBufferPool()
+  const { handle, log } = slowHandle(0)
+  const pair = pool.acquirePair()
+  if (!pair) return t.fail('no buffers')
+  const w = new DirectFileWriter(handle, 'fake', pair, pool, true)
+  await w.append(randomBytes(DIRECT_CHUNK + 1))
+  t.is(log.finished, 0, 'the first write is in flight')
+  await w.abort()
+  t.is(log.finished, 1, 'abort waited for it')
   t.is(pool.available, 8)
 })
 
@@ -124,17 +195,19 @@ test('a direct read stream destroyed mid-file gives its buffer back only after i
   t.is(pool.available, 8)
 })
 
-for (const directIo of ['auto', 'off'] as const) {
+/** Direct I/O on, off, and on with too few aligned buffers for a writer (every upload falls back to the page cache, reads go direct). */
+for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined], ['auto', 1]] as const) {
   const INLINE = 1024
+  const label = alignedBuffers === undefined ? directIo : `${directIo}, ${alignedBuffers} buffer`
   const start = async () => {
     const dataDir = await mkdtemp(join(root, `blobs-${directIo}-`))
-    const blobs = new BlobFiles({ dataDir, inlineMaxBytes: INLINE, maxObjectBytes: 64 * 1024 * 1024, directIo })
+    const blobs = new BlobFiles({ dataDir, inlineMaxBytes: INLINE, maxObjectBytes: 64 * 1024 * 1024, directIo, alignedBuffers })
     await blobs.start()
     return { blobs, dataDir }
   }
   const blobPath = (dataDir: string, name: string) => join(dataDir, 'blobs', name.slice(0, 2), name)
 
-  test(`blob files (direct I/O ${directIo}): received, committed and read back whole, checked against their SHA-256`, async (t) => {
+  test(`blob files (direct I/O ${label}): received, committed and read back whole, checked against their SHA-256`, async (t) => {
     const { blobs, dataDir } = await start()
     t.is(blobs.directIo, directIo === 'auto')
     // Up to VERIFY_FIRST_MAX_BYTES (8 MiB) a file is read whole and checked first; past it, streamed.
@@ -156,7 +229,7 @@ for (const directIo of ['auto', 'off'] as const) {
     t.deepEqual(await readdir(join(dataDir, 'tmp')), [], 'no temp file left behind')
   })
 
-  test(`blob files (direct I/O ${directIo}): a corrupt file is refused before a byte is sent, or fails its stream at the end`, async (t) => {
+  test(`blob files (direct I/O ${label}): a corrupt file is refused before a byte is sent, or fails its stream at the end`, async (t) => {
     const { blobs, dataDir } = await start()
     for (const [i, size] of [DIRECT_CHUNK + 1, 9 * DIRECT_CHUNK].entries()) {
       const bytes = randomBytes(size)
@@ -177,7 +250,7 @@ for (const directIo of ['auto', 'off'] as const) {
     }
   })
 
-  test(`blob files (direct I/O ${directIo}): a body cut short or aborted leaves no temp file`, async (t) => {
+  test(`blob files (direct I/O ${label}): a body cut short or aborted leaves no temp file`, async (t) => {
     const { blobs, dataDir } = await start()
     const bytes = randomBytes(2 * DIRECT_CHUNK + 3)
     await t.throwsAsync(blobs.receive(Readable.from([bytes]), bytes.length + 1), { instanceOf: InvalidRequestError })
