@@ -12,7 +12,7 @@ import {
   INLINE_MAX_BYTES,
   STAGING_TTL_MS,
 } from '../shared/constants.js'
-import { INTERNAL_RPC_HELP, loadSecret, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
+import { INTERNAL_RPC_HELP, loadSecret, parseChoice, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
 import { NODE_ID_RE } from '../shared/names.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
 import type { Durability } from './store/blob-files.js'
@@ -110,22 +110,11 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--anti-entropy-segments <n>', 'key segments (of 256) compared per exchange', parseIntArg(1, 256), 16)
     .option('--anti-entropy-max-keys <n>', 'keys reconciled per exchange at most', parseIntArg(1, 1_000_000), 1000)
     .option('--staging-ttl-ms <ms>', 'drop staged upload bodies never committed after this long', parseIntArg(1000, 2 ** 31 - 1), STAGING_TTL_MS)
-    .option(
-      '--durability <mode>',
-      'fsync: acknowledge writes once on disk; none: once in the OS cache (a crash may lose them)',
-      (v) => {
-        if (v !== 'fsync' && v !== 'none') throw new InvalidArgumentError('fsync or none')
-        return v
-      },
-      'fsync',
-    )
+    .option('--durability <mode>', 'fsync: acknowledge writes once on disk; none: once in the OS cache (a crash may lose them)', parseChoice('fsync', 'none'), 'fsync')
     .option(
       '--direct-io <mode>',
       'auto: write and read object files with O_DIRECT (bypassing the page cache) where the filesystem allows; off: through the page cache',
-      (v) => {
-        if (v !== 'auto' && v !== 'off') throw new InvalidArgumentError('auto or off')
-        return v
-      },
+      parseChoice('auto', 'off'),
       'auto',
     )
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)

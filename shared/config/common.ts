@@ -36,6 +36,15 @@ export function parseOnOff(value: string): boolean {
   return value === 'on'
 }
 
+/** A parser for a flag that takes one of `choices`. */
+export function parseChoice<const C extends string>(...choices: C[]): (value: string) => C {
+  return (value) => {
+    const found = choices.find((c) => c === value)
+    if (found === undefined) throw new InvalidArgumentError(choices.join(' or '))
+    return found
+  }
+}
+
 /** Help text of --internal-rpc, the same for both processes. */
 export const INTERNAL_RPC_HELP = 'small reads and writes between members over multiplexed RPC channels (off: one HTTP request each)'
 

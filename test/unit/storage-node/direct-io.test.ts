@@ -140,12 +140,17 @@ function slowHandle(failAt: number) {
   return { handle: handle as unknown as FileHandle, log }
 }
 
+/** A direct writer over slowHandle(failAt), with buffers from `pool`. */
+function slowWriter(pool: AlignedBufferPool, failAt: number) {
+  const { handle, log } = slowHandle(failAt)
+  const pair = pool.acquirePair()
+  if (!pair) throw new Error('no aligned buffers')
+  return { w: new DirectFileWriter(handle, 'fake', pair, pool, true), log }
+}
+
 test('a direct writer never refills a buffer while it is being written, and a failed write fails the file', async (t) => {
   const pool = new AlignedBufferPool()
-  const { handle, log } = slowHandle(2)
-  const pair = pool.acquirePair()
-  if (!pair) return t.fail('no buffers')
-  const w = new DirectFileWriter(handle, 'fake', pair, pool, true)
+  const { w, log } = slowWriter(pool, 2)
   const appending = (async () => {
     for (const p of pieces(randomBytes(5 * DIRECT_CHUNK), 7)) await w.append(p)
     await w.finish()
@@ -160,10 +165,7 @@ test('a direct writer never refills a buffer while it is being written, and a fa
 
 test('an aborted direct writer gives its buffers back only once the write in flight is done', async (t) => {
   const pool = new AlignedBufferPool()
-  const { handle, log } = slowHandle(0)
-  const pair = pool.acquirePair()
-  if (!pair) return t.fail('no buffers')
-  const w = new DirectFileWriter(handle, 'fake', pair, pool, true)
+  const { w, log } = slowWriter(pool, 0)
   await w.append(randomBytes(DIRECT_CHUNK + 1))
   t.is(log.finished, 0, 'the first write is in flight')
   await w.abort()

@@ -1,0 +1,16 @@
+import test from 'ava'
+import { parseNodeConfig } from '../../../storage-node/config.js'
+
+const BASE = ['--id', 'node-1', '--port', '9001', '--data', '/tmp/node-1']
+const ENV = { CLUSTER_SECRET: 'a-test-secret-of-32-characters!!' }
+
+test('--direct-io and --durability take their choices, default to auto and fsync, and refuse anything else', (t) => {
+  const plain = parseNodeConfig(BASE, ENV)
+  t.is(plain.directIo, 'auto')
+  t.is(plain.durability, 'fsync')
+  const set = parseNodeConfig([...BASE, '--direct-io', 'off', '--durability', 'none'], ENV)
+  t.is(set.directIo, 'off')
+  t.is(set.durability, 'none')
+  t.throws(() => parseNodeConfig([...BASE, '--direct-io', 'on'], ENV), { message: /auto or off/ })
+  t.throws(() => parseNodeConfig([...BASE, '--durability', 'fdatasync'], ENV), { message: /fsync or none/ })
+})
