@@ -21,6 +21,7 @@ import { join, resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { serverEnv } from '../cluster-ctl/malloc-env.js'
+import { serverV8Flags } from '../cluster-ctl/v8-flags.js'
 import { type DurableStore, FLOOR_STORES, type FloorStore, isFloorStore, openFloorStore } from './floor-stores.js'
 
 const SMALL_GET_BYTES = 4096
@@ -182,9 +183,9 @@ function drained(o: http.ClientRequest): Promise<void> {
 
 /** Spawn one role of this file as a child process; resolves with its pid and port once it listens. */
 function spawnRole(name: string, args: string[]): Promise<{ child: ChildProcess; name: string; port: number }> {
-  const child = spawn(process.execPath, ['--import=tsx', import.meta.filename, ...args], {
+  const child = spawn(process.execPath, [...serverV8Flags(process.env), '--import=tsx', import.meta.filename, ...args], {
     cwd: resolvePath(import.meta.dirname, '..'),
-    // The same malloc settings as the cluster's processes (cluster-ctl/malloc-env.ts): a fair comparison.
+    // The same malloc settings and V8 flags as the cluster's processes (cluster-ctl/malloc-env.ts, v8-flags.ts): a fair comparison.
     env: serverEnv(process.env),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   })

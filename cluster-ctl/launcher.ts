@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, wri
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { serverEnv } from './malloc-env.js'
+import { serverNodeFlags } from './v8-flags.js'
 
 export interface ClusterLayout {
   /** Project root holding dist/. */
@@ -132,8 +133,8 @@ export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: n
   mkdirSync(layout.runDir, { recursive: true })
   const log = openSync(join(layout.logDir, `${spec.name}.log`), 'a')
   const [command, ...prefixArgs] = [...(spec.commandPrefix ?? []), process.execPath]
-  // DYNAMO_NODE_FLAGS: extra flags for every server's node (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a bench run).
-  const flags = (process.env.DYNAMO_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+  // The servers' V8 tuning, then DYNAMO_NODE_FLAGS: extra flags for every server's node (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a bench run).
+  const flags = serverNodeFlags(process.env)
   const child = spawn(command as string, [...prefixArgs, ...flags, spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], cwd: layout.root, env: serverEnv(process.env) })
   child.unref()
   if (!child.pid) throw new Error(`could not start ${spec.name}`)
