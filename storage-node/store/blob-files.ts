@@ -1,6 +1,7 @@
 /**
- * Object bytes on disk. A body is received into a temp file while its SHA-256 is computed, the file
- * is fsync'ed, and at commit it is renamed to a name derived from the version id (never from the
+ * Object bytes on disk. A body is received into a temp file while its SHA-256 is computed (written
+ * past the page cache where the filesystem allows: file-writer.ts, direct-io.ts), the file is
+ * fsync'ed, and at commit it is renamed to a name derived from the version id (never from the
  * user's key) and the directory is fsync'ed (djb's syncdir rule), so after a crash a committed
  * version always has whole bytes and a half-written upload is only a temp file, swept at start.
  * Bodies up to `inlineMaxBytes` stay in memory and are stored inline in the metadata store.
