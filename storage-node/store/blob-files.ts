@@ -7,12 +7,11 @@
  * Bodies up to `inlineMaxBytes` stay in memory and are stored inline in the metadata store.
  */
 import { createHash, hash as digest, randomUUID } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
 import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
-import { AlignedBufferPool, DirectFileWriter, directReadStream, probeDirectIo, readFileDirect } from './direct-io.js'
+import { AlignedBufferPool, DirectFileWriter, probeDirectIo, readFileStream, readFileWhole } from './direct-io.js'
 import { type FileWriter, PagedFileWriter } from './file-writer.js'
 
 /** A body received and hashed but not yet part of any stored version. */
@@ -30,9 +29,6 @@ async function fsyncDir(dir: string): Promise<void> {
     await d.close()
   }
 }
-
-/** Read size when streaming a stored file. */
-const READ_CHUNK_BYTES = 1024 * 1024
 
 /** Files up to this size are verified before the first byte is sent. */
 export const VERIFY_FIRST_MAX_BYTES = 8 * 1024 * 1024
@@ -173,6 +169,11 @@ export class BlobFiles {
     }
   }
 
+  /** The aligned buffers reads take, when they go past the page cache. */
+  private get readPool(): AlignedBufferPool | undefined {
+    return this.direct ? this.aligned : undefined
+  }
+
   private async createWriter(path: string): Promise<FileWriter> {
     const durable = this.init.durability !== 'none'
     return (this.direct && (await DirectFileWriter.create(path, this.aligned, durable))) || PagedFileWriter.create(path, durable)
@@ -222,7 +223,7 @@ export class BlobFiles {
       throw err
     }
     if (size <= verifyFirstMaxBytes) {
-      const bytes = this.direct ? await readFileDirect(path, size, this.aligned) : await readFile(path)
+      const bytes = await readFileWhole(path, size, this.readPool)
       if (digest('sha256', bytes) !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
       return Readable.from([bytes])
     }
@@ -238,9 +239,7 @@ export class BlobFiles {
         cb(new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`))
       },
     })
-    // 1 MiB reads: a sixteenth of the syscalls and stream callbacks of the default 64 KiB.
-    const source = this.direct ? directReadStream(path, size, this.aligned) : createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })
-    return pipeline(source, check, () => undefined)
+    return pipeline(readFileStream(path, size, this.readPool), check, () => undefined)
   }
 
   /** Move a corrupt file aside (kept for inspection, never served again). */
@@ -261,4 +260,3 @@ export class BlobFiles {
     return n
   }
 }
-

@@ -222,12 +222,13 @@ async function readChunk(fh: FileHandle, buf: Buffer, position: number, length: 
 }
 
 /**
- * The first `size` bytes of the file at `path`, read with O_DIRECT into one Buffer (through the
- * page cache when the pool has no buffer to spare); throws if the file is shorter.
+ * The first `size` bytes of the file at `path` in one Buffer: read with O_DIRECT when given a pool
+ * with a buffer to spare, else through the page cache (no pool: direct I/O is off). Throws if the
+ * file is shorter.
  */
-export async function readFileDirect(path: string, size: number, pool: AlignedBufferPool): Promise<Buffer> {
-  const buf = pool.acquire()
-  if (!buf) return readFile(path)
+export async function readFileWhole(path: string, size: number, pool: AlignedBufferPool | undefined): Promise<Buffer> {
+  const buf = pool?.acquire()
+  if (!pool || !buf) return readFile(path)
   try {
     const fh = await open(path, constants.O_RDONLY | O_DIRECT)
     try {
@@ -249,13 +250,14 @@ export async function readFileDirect(path: string, size: number, pool: AlignedBu
 }
 
 /**
- * The first `size` bytes of the file at `path` as a stream of DIRECT_CHUNK pieces read with
- * O_DIRECT, one read ahead of the consumer at most (through the page cache when the pool has no
- * buffer to spare). Fails if the file turns out shorter.
+ * The first `size` bytes of the file at `path` as a stream of DIRECT_CHUNK pieces (1 MiB reads: a
+ * sixteenth of the syscalls and stream callbacks of the default 64 KiB), read with O_DIRECT, one
+ * read ahead of the consumer at most, when given a pool with a buffer to spare; else through the
+ * page cache (no pool: direct I/O is off). Fails if the file turns out shorter.
  */
-export function directReadStream(path: string, size: number, pool: AlignedBufferPool): Readable {
-  const held = pool.acquire()
-  if (!held) return createReadStream(path, { highWaterMark: DIRECT_CHUNK })
+export function readFileStream(path: string, size: number, pool: AlignedBufferPool | undefined): Readable {
+  const held = pool?.acquire()
+  if (!pool || !held) return createReadStream(path, { highWaterMark: DIRECT_CHUNK })
   let buf: Buffer | undefined = held
   let fh: FileHandle | undefined
   let position = 0

@@ -11,9 +11,9 @@ import {
   DIRECT_ALIGN,
   DIRECT_CHUNK,
   DirectFileWriter,
-  directReadStream,
+  readFileStream,
   probeDirectIo,
-  readFileDirect,
+  readFileWhole,
 } from '../../../storage-node/store/direct-io.js'
 
 let root = ''
@@ -89,8 +89,8 @@ test('a direct writer stores exactly the bytes appended, whatever the pieces, an
     await writeDirect(path, pool, pieces(bytes, i + 1))
     t.is((await stat(path)).size, size, `size ${size}: no padding left at the end`)
     t.true((await readFile(path)).equals(bytes), `size ${size}: the bytes read back through the page cache`)
-    t.true((await readFileDirect(path, size, pool)).equals(bytes), `size ${size}: readFileDirect`)
-    t.true((await collect(directReadStream(path, size, pool))).equals(bytes), `size ${size}: directReadStream`)
+    t.true((await readFileWhole(path, size, pool)).equals(bytes), `size ${size}: readFileWhole`)
+    t.true((await collect(readFileStream(path, size, pool))).equals(bytes), `size ${size}: readFileStream`)
   }
   t.is(pool.available, 8, 'every buffer is back in the pool')
 })
@@ -177,9 +177,9 @@ test('direct reads of a file shorter than expected fail instead of coming up sho
   const pool = new AlignedBufferPool()
   const path = join(root, 'short')
   await writeFile(path, randomBytes(DIRECT_CHUNK + 100))
-  await t.throwsAsync(readFileDirect(path, DIRECT_CHUNK + 101, pool), { message: /ended after/ })
-  await t.throwsAsync(collect(directReadStream(path, 2 * DIRECT_CHUNK, pool)), { message: /ended after/ })
-  await t.throwsAsync(collect(directReadStream(join(root, 'missing'), 10, pool)), { code: 'ENOENT' })
+  await t.throwsAsync(readFileWhole(path, DIRECT_CHUNK + 101, pool), { message: /ended after/ })
+  await t.throwsAsync(collect(readFileStream(path, 2 * DIRECT_CHUNK, pool)), { message: /ended after/ })
+  await t.throwsAsync(collect(readFileStream(join(root, 'missing'), 10, pool)), { code: 'ENOENT' })
   // Give the streams' destroy a turn to hand their buffers back.
   await new Promise((r) => setImmediate(r))
   t.is(pool.available, 8)
@@ -189,7 +189,7 @@ test('a direct read stream destroyed mid-file gives its buffer back only after i
   const pool = new AlignedBufferPool()
   const path = join(root, 'mid')
   await writeFile(path, randomBytes(4 * DIRECT_CHUNK))
-  const s = directReadStream(path, 4 * DIRECT_CHUNK, pool)
+  const s = readFileStream(path, 4 * DIRECT_CHUNK, pool)
   const first = await new Promise<Buffer>((resolve) => s.once('data', resolve))
   t.is(first.length, DIRECT_CHUNK)
   s.destroy()
