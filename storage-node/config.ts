@@ -15,7 +15,7 @@ import {
 import { INTERNAL_RPC_HELP, loadSecret, parseChoice, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
 import { NODE_ID_RE } from '../shared/names.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
-import type { Durability } from './store/blob-files.js'
+import { CACHED_READ_MAX_BYTES, type Durability } from './store/blob-files.js'
 
 export interface NodeConfig {
   id: string
@@ -52,6 +52,8 @@ export interface NodeConfig {
   durability: Durability
   /** 'auto': object files bypass the page cache (O_DIRECT) where the filesystem allows; 'off': never. */
   directIo: 'auto' | 'off'
+  /** With direct I/O, object files up to this size are still read through the page cache (hot objects served from memory). */
+  cachedReadMaxBytes: number
   /** Anti-entropy exchanges (see storage-node/anti-entropy/). */
   antiEntropy: { intervalMs: number; segmentsPerRound: number; maxKeysPerRound: number }
   /** Small writes and reads to other nodes (handoff, anti-entropy) over RPC channels instead of HTTP requests. */
@@ -117,6 +119,12 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       parseChoice('auto', 'off'),
       'auto',
     )
+    .option(
+      '--cached-read-max-bytes <n>',
+      'with direct I/O, object files up to this size are still read through the page cache, so objects read often are served from memory',
+      parseIntArg(0, Number.MAX_SAFE_INTEGER),
+      CACHED_READ_MAX_BYTES,
+    )
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
@@ -153,6 +161,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     stagingTtlMs: o.stagingTtlMs,
     durability: o.durability,
     directIo: o.directIo,
+    cachedReadMaxBytes: o.cachedReadMaxBytes,
     logLevel: o.logLevel,
     internalRpc: o.internalRpc as boolean,
   })

@@ -33,6 +33,14 @@ async function fsyncDir(dir: string): Promise<void> {
 /** Files up to this size are verified before the first byte is sent. */
 export const VERIFY_FIRST_MAX_BYTES = 8 * 1024 * 1024
 
+/**
+ * With direct I/O, object files up to this size are still read through the page cache, so an
+ * object read often is served from memory; larger ones are read past it (a GiB streamed through
+ * the cache evicts everything else and costs more CPU than the copy). OpenStack Swift keeps objects
+ * up to 5 MiB in the cache by the same rule (its object server's `keep_cache_size`).
+ */
+export const CACHED_READ_MAX_BYTES = 5 * 1024 * 1024
+
 /** 'fsync': a write is acknowledged once on disk (default). 'none': once handed to the OS (a crash may lose it; measured cost in README). */
 export type Durability = 'fsync' | 'none'
 
@@ -43,6 +51,8 @@ export interface BlobFilesInit {
   durability?: Durability
   /** 'auto' (default): object files are written and read with O_DIRECT when the data directory's filesystem takes it (see direct-io.ts); 'off': through the page cache. */
   directIo?: 'auto' | 'off'
+  /** With direct I/O, files up to this size are read through the page cache (default CACHED_READ_MAX_BYTES). */
+  cachedReadMaxBytes?: number
   /** Aligned buffers for direct I/O at most (default in direct-io.ts); a transfer that finds none goes through the page cache. */
   alignedBuffers?: number
 }
@@ -169,9 +179,9 @@ export class BlobFiles {
     }
   }
 
-  /** The aligned buffers reads take, when they go past the page cache. */
-  private get readPool(): AlignedBufferPool | undefined {
-    return this.direct ? this.aligned : undefined
+  /** The aligned buffers a read of a file of `size` bytes takes when it goes past the page cache; undefined: through the cache. */
+  private readPoolFor(size: number): AlignedBufferPool | undefined {
+    return this.direct && size > (this.init.cachedReadMaxBytes ?? CACHED_READ_MAX_BYTES) ? this.aligned : undefined
   }
 
   private async createWriter(path: string): Promise<FileWriter> {
@@ -223,7 +233,7 @@ export class BlobFiles {
       throw err
     }
     if (size <= verifyFirstMaxBytes) {
-      const bytes = await readFileWhole(path, size, this.readPool)
+      const bytes = await readFileWhole(path, size, this.readPoolFor(size))
       if (digest('sha256', bytes) !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
       return Readable.from([bytes])
     }
@@ -239,7 +249,7 @@ export class BlobFiles {
         cb(new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`))
       },
     })
-    return pipeline(readFileStream(path, size, this.readPool), check, () => undefined)
+    return pipeline(readFileStream(path, size, this.readPoolFor(size)), check, () => undefined)
   }
 
   /** Move a corrupt file aside (kept for inspection, never served again). */

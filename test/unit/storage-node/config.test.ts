@@ -14,3 +14,10 @@ test('--direct-io and --durability take their choices, default to auto and fsync
   t.throws(() => parseNodeConfig([...BASE, '--direct-io', 'on'], ENV), { message: /auto or off/ })
   t.throws(() => parseNodeConfig([...BASE, '--durability', 'fdatasync'], ENV), { message: /fsync or none/ })
 })
+
+test('--cached-read-max-bytes defaults to 5 MiB and takes a size of 0 or more', (t) => {
+  t.is(parseNodeConfig(BASE, ENV).cachedReadMaxBytes, 5 * 1024 * 1024)
+  t.is(parseNodeConfig([...BASE, '--cached-read-max-bytes', '0'], ENV).cachedReadMaxBytes, 0)
+  t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', '-1'], ENV))
+  t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', 'lots'], ENV))
+})

@@ -38,6 +38,7 @@ async function pickRoot(): Promise<{ root: string; direct: boolean; refused: str
 const { root, direct: DIRECT, refused } = await pickRoot()
 /** A test of the direct path: skipped (and counted as skipped) where no filesystem here takes O_DIRECT. */
 const directTest = DIRECT ? test : test.skip
+const directSerialTest = DIRECT ? test.serial : test.skip
 test.after.always(async () => {
   await rm(root, { recursive: true, force: true })
 })
@@ -233,7 +234,8 @@ for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined
     const { blobs, dataDir } = await start()
     t.is(blobs.directIo, directIo === 'auto' && DIRECT)
     // Up to VERIFY_FIRST_MAX_BYTES (8 MiB) a file is read whole and checked first; past it, streamed.
-    for (const [i, size] of [0, INLINE, INLINE + 1, DIRECT_CHUNK + 1, 9 * DIRECT_CHUNK + 7].entries()) {
+    // With direct I/O, up to CACHED_READ_MAX_BYTES (5 MiB) it is read through the page cache.
+    for (const [i, size] of [0, INLINE, INLINE + 1, DIRECT_CHUNK + 1, 6 * DIRECT_CHUNK + 3, 9 * DIRECT_CHUNK + 7].entries()) {
       const bytes = randomBytes(size)
       const etag = createHash('sha256').update(bytes).digest('hex')
       const body: ReceivedBody = await blobs.receive(Readable.from(pieces(bytes, 100 + i)), size)
@@ -253,7 +255,7 @@ for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined
 
   test(`blob files (direct I/O ${label}): a corrupt file is refused before a byte is sent, or fails its stream at the end`, async (t) => {
     const { blobs, dataDir } = await start()
-    for (const [i, size] of [DIRECT_CHUNK + 1, 9 * DIRECT_CHUNK].entries()) {
+    for (const [i, size] of [DIRECT_CHUNK + 1, 6 * DIRECT_CHUNK, 9 * DIRECT_CHUNK].entries()) {
       const bytes = randomBytes(size)
       const etag = createHash('sha256').update(bytes).digest('hex')
       const body = await blobs.receive(Readable.from([bytes]), size)
@@ -286,3 +288,40 @@ for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined
     t.deepEqual(await readdir(join(dataDir, 'tmp')), [])
   })
 }
+
+/** Bytes this process has had fetched from the block device so far (/proc/self/io: the page cache's misses and direct reads). */
+async function deviceReadBytes(): Promise<number> {
+  const m = /^read_bytes: (\d+)$/m.exec(await readFile('/proc/self/io', 'utf8'))
+  if (!m) throw new Error('/proc/self/io has no read_bytes')
+  return Number(m[1])
+}
+
+// Serial: /proc/self/io counts the whole process, so nothing else of this file may read meanwhile.
+directSerialTest('with direct I/O, a small object file read twice comes from memory the second time; a larger one is read from the device each time', async (t) => {
+  const dataDir = await mkdtemp(join(root, 'blobs-cache-'))
+  const blobs = new BlobFiles({ dataDir, inlineMaxBytes: 1024, maxObjectBytes: 64 * 1024 * 1024, cachedReadMaxBytes: 2 * DIRECT_CHUNK })
+  await blobs.start()
+  t.true(blobs.directIo)
+  for (const [size, cached] of [
+    [DIRECT_CHUNK, true],
+    [2 * DIRECT_CHUNK, true],
+    [2 * DIRECT_CHUNK + 1, false],
+    [9 * DIRECT_CHUNK, false],
+  ] as const) {
+    const bytes = randomBytes(size)
+    const etag = createHash('sha256').update(bytes).digest('hex')
+    const body = await blobs.receive(Readable.from([bytes]), size)
+    if (body.kind !== 'file') return t.fail('a file was expected')
+    const name = await blobs.commit(body, `cache-${size}`)
+    const readOnce = async () => {
+      const before = await deviceReadBytes()
+      t.true((await collect(await blobs.openVerified(name, etag, () => t.fail('no corruption here')))).equals(bytes))
+      return (await deviceReadBytes()) - before
+    }
+    // Written with O_DIRECT, so not in the cache yet: the first read goes to the device either way.
+    t.true((await readOnce()) >= size, `size ${size}: first read from the device`)
+    const second = await readOnce()
+    if (cached) t.true(second < DIRECT_ALIGN * 4, `size ${size}: second read from memory (${second} bytes from the device)`)
+    else t.true(second >= size, `size ${size}: second read from the device again (${second} bytes)`)
+  }
+})
