@@ -224,16 +224,15 @@ export class BlobFiles {
    */
   async openVerified(name: string, etag: string, onLateCorruption: () => void, verifyFirstMaxBytes = VERIFY_FIRST_MAX_BYTES): Promise<Readable> {
     const path = join(this.blobDir, name.slice(0, 2), name)
-    let size: number
-    try {
-      size = (await stat(path)).size
-    } catch (err) {
-      // Unlinked by a concurrent superseding write: the version is gone, not the node.
+    // Unlinked by a concurrent superseding write (before the stat or between it and the read): the
+    // version is gone, not the node.
+    const gone = (err: unknown): never => {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NoSuchVersionError(`version bytes ${name} are gone`)
       throw err
     }
+    const size = await stat(path).then((s) => s.size, gone)
     if (size <= verifyFirstMaxBytes) {
-      const bytes = await readFileWhole(path, size, this.readPoolFor(size))
+      const bytes = await readFileWhole(path, size, this.readPoolFor(size)).catch(gone)
       if (digest('sha256', bytes) !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
       return Readable.from([bytes])
     }

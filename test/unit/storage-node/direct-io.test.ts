@@ -36,9 +36,10 @@ async function pickRoot(): Promise<{ root: string; direct: boolean; refused: str
   return { root: await mkdtemp(join(tmpdir(), 'direct-io-test-')), direct: false, refused }
 }
 const { root, direct: DIRECT, refused } = await pickRoot()
+/** Whether device reads show in /proc/self/io here (see deviceReadsCounted): found before any test is declared. */
+const COUNTED = await deviceReadsCounted()
 /** A test of the direct path: skipped (and counted as skipped) where no filesystem here takes O_DIRECT. */
 const directTest = DIRECT ? test : test.skip
-const directSerialTest = DIRECT ? test.serial : test.skip
 test.after.always(async () => {
   await rm(root, { recursive: true, force: true })
 })
@@ -218,7 +219,7 @@ directTest('a direct read stream destroyed mid-file gives its buffer back only a
   t.is(pool.available, 8)
 })
 
-/** Direct I/O on, off, and on with too few aligned buffers for a writer (every upload falls back to the page cache, reads go direct). */
+/** Direct I/O on, off, and on with too few aligned buffers for a writer (every upload falls back to the page cache; reads past CACHED_READ_MAX_BYTES go direct). */
 for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined], ['auto', 1]] as const) {
   const INLINE = 1024
   const label = alignedBuffers === undefined ? directIo : `${directIo}, ${alignedBuffers} buffer`
@@ -296,8 +297,31 @@ async function deviceReadBytes(): Promise<number> {
   return Number(m[1])
 }
 
+/**
+ * Whether this process's reads from the device show in /proc/self/io (task I/O accounting): a file
+ * written and read back with O_DIRECT must count at least its size. Not on a kernel without the
+ * accounting, nor on tmpfs (which takes O_DIRECT since Linux 6.6 but has no device), nor, likely,
+ * on network and FUSE filesystems.
+ */
+async function deviceReadsCounted(): Promise<boolean> {
+  if (!DIRECT) return false
+  try {
+    const pool = new AlignedBufferPool(2)
+    const path = join(root, 'io-accounting-probe')
+    await writeDirect(path, pool, [randomBytes(16 * DIRECT_ALIGN)])
+    const before = await deviceReadBytes()
+    await readFileWhole(path, 16 * DIRECT_ALIGN, pool)
+    return (await deviceReadBytes()) - before >= 16 * DIRECT_ALIGN
+  } catch {
+    return false
+  }
+}
+
+/** Skipped where device reads cannot be counted (see deviceReadsCounted). */
+const countedReadsTest = COUNTED ? test.serial : test.skip
+
 // Serial: /proc/self/io counts the whole process, so nothing else of this file may read meanwhile.
-directSerialTest('with direct I/O, a small object file read twice comes from memory the second time; a larger one is read from the device each time', async (t) => {
+countedReadsTest('with direct I/O, a small object file read twice comes from memory the second time; a larger one is read from the device each time', async (t) => {
   const dataDir = await mkdtemp(join(root, 'blobs-cache-'))
   const blobs = new BlobFiles({ dataDir, inlineMaxBytes: 1024, maxObjectBytes: 64 * 1024 * 1024, cachedReadMaxBytes: 2 * DIRECT_CHUNK })
   await blobs.start()
@@ -319,9 +343,11 @@ directSerialTest('with direct I/O, a small object file read twice comes from mem
       return (await deviceReadBytes()) - before
     }
     // Written with O_DIRECT, so not in the cache yet: the first read goes to the device either way.
+    // (Only for these block-aligned sizes: the truncate after a direct write of a partial last block
+    // reads that block into the cache, so a cached first read would then count one block less.)
     t.true((await readOnce()) >= size, `size ${size}: first read from the device`)
     const second = await readOnce()
-    if (cached) t.true(second < DIRECT_ALIGN * 4, `size ${size}: second read from memory (${second} bytes from the device)`)
+    if (cached) t.true(second < size / 8, `size ${size}: second read from memory (${second} bytes from the device)`)
     else t.true(second >= size, `size ${size}: second read from the device again (${second} bytes)`)
   }
 })
