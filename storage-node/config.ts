@@ -121,7 +121,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     )
     .option(
       '--cached-read-max-bytes <n>',
-      'with direct I/O, object files up to this size are still read through the page cache, so objects read often are served from memory',
+      'with direct I/O, object files up to this size are still read through the page cache, so objects read often are served from memory (0: every read past it)',
       parseIntArg(0, Number.MAX_SAFE_INTEGER),
       CACHED_READ_MAX_BYTES,
     )

@@ -35,11 +35,14 @@ export const VERIFY_FIRST_MAX_BYTES = 8 * 1024 * 1024
 
 /**
  * With direct I/O, object files up to this size are still read through the page cache, so an
- * object read often is served from memory; larger ones are read past it (a GiB streamed through
- * the cache evicts everything else and costs more CPU than the copy). OpenStack Swift keeps objects
- * up to 5 MiB in the cache by the same rule (its object server's `keep_cache_size`).
+ * object read often is served from memory; larger ones are read past it. OpenStack Swift's object
+ * server keeps objects under its `keep_cache_size` (5 MiB) cached by the same rule. Default 0 (every
+ * read past the cache): on this machine filling the cache costs more than it saves, make bench's
+ * 1 MiB GETs (each object read about twice) ran 16-20 % slower with 5 MiB, and hot objects ran no
+ * faster, only with fewer device reads (README, "Measured figures"). Worth setting where a disk is
+ * slow and a hot set fits in memory.
  */
-export const CACHED_READ_MAX_BYTES = 5 * 1024 * 1024
+export const CACHED_READ_MAX_BYTES = 0
 
 /** 'fsync': a write is acknowledged once on disk (default). 'none': once handed to the OS (a crash may lose it; measured cost in README). */
 export type Durability = 'fsync' | 'none'

@@ -5,8 +5,8 @@
  * cache has to take memory it did not just free, a GiB written through it costs 2.4-2.8 s of kernel
  * CPU (page faults under the copy), 0.1 s written direct; read back through it 2.2 s, direct 0.03 s
  * (README, "Measured figures"). MinIO writes object parts with O_DIRECT for the same reasons.
- * Reads of small object files still go through the cache (blob-files.ts, CACHED_READ_MAX_BYTES):
- * those are the ones read often enough for the cache to pay.
+ * Reads of small object files can still go through the cache (`--cached-read-max-bytes`, off by
+ * default: blob-files.ts, CACHED_READ_MAX_BYTES).
  *
  * O_DIRECT needs the buffer's address, each transfer's length and the file offset aligned to the
  * device's logical block; DIRECT_ALIGN (4096) covers 512-byte and 4K-sector devices. Node's Buffers

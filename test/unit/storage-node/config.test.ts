@@ -15,9 +15,9 @@ test('--direct-io and --durability take their choices, default to auto and fsync
   t.throws(() => parseNodeConfig([...BASE, '--durability', 'fdatasync'], ENV), { message: /fsync or none/ })
 })
 
-test('--cached-read-max-bytes defaults to 5 MiB and takes a size of 0 or more', (t) => {
-  t.is(parseNodeConfig(BASE, ENV).cachedReadMaxBytes, 5 * 1024 * 1024)
-  t.is(parseNodeConfig([...BASE, '--cached-read-max-bytes', '0'], ENV).cachedReadMaxBytes, 0)
+test('--cached-read-max-bytes defaults to 0 (every read of an object file past the cache) and takes a size', (t) => {
+  t.is(parseNodeConfig(BASE, ENV).cachedReadMaxBytes, 0)
+  t.is(parseNodeConfig([...BASE, '--cached-read-max-bytes', '5242880'], ENV).cachedReadMaxBytes, 5 * 1024 * 1024)
   t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', '-1'], ENV))
   t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', 'lots'], ENV))
 })

@@ -219,13 +219,21 @@ directTest('a direct read stream destroyed mid-file gives its buffer back only a
   t.is(pool.available, 8)
 })
 
-/** Direct I/O on, off, and on with too few aligned buffers for a writer (every upload falls back to the page cache; reads past CACHED_READ_MAX_BYTES go direct). */
-for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined], ['auto', 1]] as const) {
+/**
+ * Direct I/O on, off, on with too few aligned buffers for a writer (every upload falls back to the
+ * page cache, reads go direct), and on with files up to 5 MiB read through the page cache.
+ */
+for (const [directIo, alignedBuffers, cachedReadMaxBytes] of [
+  ['auto', undefined, 0],
+  ['off', undefined, 0],
+  ['auto', 1, 0],
+  ['auto', undefined, 5 * DIRECT_CHUNK],
+] as const) {
   const INLINE = 1024
-  const label = alignedBuffers === undefined ? directIo : `${directIo}, ${alignedBuffers} buffer`
+  const label = `${directIo}${alignedBuffers === undefined ? '' : `, ${alignedBuffers} buffer`}${cachedReadMaxBytes ? ', reads up to 5 MiB cached' : ''}`
   const start = async () => {
     const dataDir = await mkdtemp(join(root, `blobs-${directIo}-`))
-    const blobs = new BlobFiles({ dataDir, inlineMaxBytes: INLINE, maxObjectBytes: 64 * 1024 * 1024, directIo, alignedBuffers })
+    const blobs = new BlobFiles({ dataDir, inlineMaxBytes: INLINE, maxObjectBytes: 64 * 1024 * 1024, directIo, alignedBuffers, cachedReadMaxBytes })
     await blobs.start()
     return { blobs, dataDir }
   }
@@ -235,7 +243,7 @@ for (const [directIo, alignedBuffers] of [['auto', undefined], ['off', undefined
     const { blobs, dataDir } = await start()
     t.is(blobs.directIo, directIo === 'auto' && DIRECT)
     // Up to VERIFY_FIRST_MAX_BYTES (8 MiB) a file is read whole and checked first; past it, streamed.
-    // With direct I/O, up to CACHED_READ_MAX_BYTES (5 MiB) it is read through the page cache.
+    // With direct I/O and reads up to 5 MiB cached, the 1 MiB file is read through the page cache.
     for (const [i, size] of [0, INLINE, INLINE + 1, DIRECT_CHUNK + 1, 6 * DIRECT_CHUNK + 3, 9 * DIRECT_CHUNK + 7].entries()) {
       const bytes = randomBytes(size)
       const etag = createHash('sha256').update(bytes).digest('hex')
