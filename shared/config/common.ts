@@ -18,7 +18,8 @@ export function parseSeeds(text: string | undefined): string[] {
 export function parseIntArg(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value)
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`)
+    // Number('') and Number(' ') are 0: an empty value is a mistake, not zero.
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`)
     return n
   }
 }

@@ -20,4 +20,5 @@ test('--cached-read-max-bytes defaults to 0 (every read of an object file past t
   t.is(parseNodeConfig([...BASE, '--cached-read-max-bytes', '5242880'], ENV).cachedReadMaxBytes, 5 * 1024 * 1024)
   t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', '-1'], ENV))
   t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', 'lots'], ENV))
+  t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', ''], ENV), { message: /expected an integer/ }, 'an empty value is not 0')
 })
