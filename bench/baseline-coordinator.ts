@@ -12,6 +12,12 @@
  * group-committed as a storage node commits, or in an append-only file with one fdatasync per
  * group; see bench/floor-stores.ts) and answer once it is on disk, and answer GETs from it. See
  * bench/durable-floor.ts.
+ *
+ * `startBaseline({ durable: 'lmdb', twoRounds: true })` writes in two rounds as a Dynamo write does
+ * (the cluster's coordinate, then replicate): a PUT's body (held whole: small objects) goes to one
+ * backend, the next of the three in turn, and only once that one has stored it to the other two;
+ * the answer follows the first of those. What the structure alone costs a durable store, with none
+ * of the cluster's versions, clocks or checks.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -89,9 +95,58 @@ function backendServer(store?: DurableStore): http.Server {
   })
 }
 
-function coordinatorServer(backends: readonly number[], quorum = 2): http.Server {
+/** Send a whole body to a backend; resolves with its status (502 for a transport error), its answer read to the end. */
+function sendWhole(agent: http.Agent, port: number, req: http.IncomingMessage, body: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const headers: http.OutgoingHttpHeaders = { 'content-length': body.length }
+    if (req.headers['content-type'] !== undefined) headers['content-type'] = req.headers['content-type']
+    const out = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent }, (r) => {
+      r.once('error', () => resolve(502))
+      r.once('end', () => resolve(r.statusCode ?? 502))
+      r.resume()
+    })
+    out.once('error', () => resolve(502))
+    out.end(body)
+  })
+}
+
+/** A PUT in two rounds (see the file's head): the first backend in turn, then the other two; answered after `quorum` in all. */
+function twoRoundPut(agent: http.Agent, backends: readonly number[], quorum: number, first: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const chunks: Buffer[] = []
+  req.on('data', (c: Buffer) => chunks.push(c))
+  req.once('end', () => {
+    const body = Buffer.concat(chunks)
+    const order = [...backends.slice(first), ...backends.slice(0, first)]
+    const reply = (status: number, written: number): void => {
+      const json = JSON.stringify({ success: status === 201, replicas_written: written })
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json)
+    }
+    void sendWhole(agent, order[0] as number, req, body).then((status) => {
+      if (status >= 300) return reply(502, 0)
+      let written = 1
+      let failed = 0
+      let done = false
+      for (const port of order.slice(1)) {
+        void sendWhole(agent, port, req, body).then((st) => {
+          if (done) return
+          if (st < 300 && ++written >= quorum) {
+            done = true
+            reply(201, written)
+          } else if (st >= 300 && ++failed > order.length - quorum) {
+            done = true
+            reply(502, written)
+          }
+        })
+      }
+    })
+  })
+}
+
+function coordinatorServer(backends: readonly number[], quorum = 2, twoRounds = false): http.Server {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 })
+  let turn = 0
   return http.createServer((req, res) => {
+    if (twoRounds && req.method === 'PUT') return twoRoundPut(agent, backends, quorum, turn++ % backends.length, req, res)
     let answered = 0
     let failed = 0
     let done = false
@@ -208,8 +263,12 @@ function spawnRole(name: string, args: string[]): Promise<{ child: ChildProcess;
   })
 }
 
-/** Start 3 backends and the coordinator, each a child process on a free port; `durable`: the durable floor with that store (data in a temp dir, removed by stop). */
-export async function startBaseline(opts: { durable?: FloorStore } = {}): Promise<Baseline> {
+/**
+ * Start 3 backends and the coordinator, each a child process on a free port; `durable`: the durable
+ * floor with that store (data in a temp dir, removed by stop); `twoRounds`: PUTs written in two
+ * rounds (see the file's head).
+ */
+export async function startBaseline(opts: { durable?: FloorStore; twoRounds?: boolean } = {}): Promise<Baseline> {
   const started: { child: ChildProcess; name: string; port: number }[] = []
   const dataDir = opts.durable ? mkdtempSync(join(tmpdir(), 'dynamo-floor-')) : undefined
   const stop = async (): Promise<void> => {
@@ -229,14 +288,14 @@ export async function startBaseline(opts: { durable?: FloorStore } = {}): Promis
     const storeArgs = (i: number): string[] => (dataDir && opts.durable ? ['--data', join(dataDir, `backend-${i}`), '--store', opts.durable] : [])
     for (let i = 1; i <= 3; i++) started.push(await spawnRole(`backend-${i}`, ['--role', 'backend', ...storeArgs(i)]))
     const ports = started.map((s) => s.port).join(',')
-    started.push(await spawnRole('coordinator', ['--role', 'coordinator', '--backends', ports]))
+    started.push(await spawnRole('coordinator', ['--role', 'coordinator', '--backends', ports, ...(opts.twoRounds ? ['--two-rounds'] : [])]))
   } catch (err) {
     await stop()
     throw err
   }
   for (const s of started) s.child.removeAllListeners('exit')
   const coordinator = started[started.length - 1] as { port: number }
-  const kind = opts.durable === 'log' ? 'log-floor' : opts.durable ? 'floor' : 'baseline'
+  const kind = `${opts.durable === 'log' ? 'log-floor' : opts.durable ? 'floor' : 'baseline'}${opts.twoRounds ? '-2rounds' : ''}`
   return {
     url: `http://127.0.0.1:${coordinator.port}`,
     procs: started.map((s) => ({ name: `${kind}-${s.name}`, pid: s.child.pid as number })),
@@ -253,7 +312,7 @@ function main(argv: readonly string[]): void {
   const data = arg('--data')
   const store = arg('--store') ?? 'lmdb'
   if (!isFloorStore(store)) throw new Error(`--store must be one of ${FLOOR_STORES.join(', ')}, not ${store}`)
-  const server = role === 'coordinator' ? coordinatorServer(backends) : backendServer(data ? openFloorStore(store, data) : undefined)
+  const server = role === 'coordinator' ? coordinatorServer(backends, 2, argv.includes('--two-rounds')) : backendServer(data ? openFloorStore(store, data) : undefined)
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)

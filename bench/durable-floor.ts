@@ -1,10 +1,12 @@
 /**
- * Where the cluster's small-PUT cost goes: 4 KiB PUTs (unique keys) against five systems in one
+ * Where the cluster's small-PUT cost goes: 4 KiB PUTs (unique keys) against six systems in one
  * run, with the same load generator and settings, in rounds (each round measures every system
  * once, in an order rotated from round to round):
  *   - baseline: the bare W=2, N=3 coordinator of `make bench` (backends store nothing);
  *   - floor: the same coordinator with backends that store every body durably in LMDB,
  *     group-committed as a storage node commits (see bench/baseline-coordinator.ts);
+ *   - floor-2rounds: the LMDB floor writing in two rounds, as a Dynamo write does (one backend
+ *     first, then the other two): what that structure costs, with none of the cluster's logic;
  *   - log-floor: the same with backends that append every group of bodies to one file and
  *     fdatasync it once (the cheapest durable write we know of: how much a store other than LMDB
  *     could gain);
@@ -29,7 +31,7 @@ const USAGE = 'usage: node --import=tsx bench/durable-floor.ts [--seconds S] [--
 const SIZE = 4096
 
 interface System {
-  name: 'baseline' | 'floor' | 'log-floor' | 'cluster' | 'cluster-unsynced'
+  name: 'baseline' | 'floor' | 'floor-2rounds' | 'log-floor' | 'cluster' | 'cluster-unsynced'
   url: string
   procs: { name: string; pid: number }[]
   stop(): Promise<void>
@@ -78,12 +80,14 @@ async function main(): Promise<void> {
   try {
     const baseline = await owned.start(() => startBaseline())
     const floor = await owned.start(() => startBaseline({ durable: 'lmdb' }))
+    const floor2 = await owned.start(() => startBaseline({ durable: 'lmdb', twoRounds: true }))
     const logFloor = await owned.start(() => startBaseline({ durable: 'log' }))
     const cluster = await owned.start(() => startOwnCluster())
     const unsynced = await owned.start(() => startOwnCluster(4, ['--durability', 'none']))
     const systems: System[] = [
       { name: 'baseline', ...baseline },
       { name: 'floor', ...floor },
+      { name: 'floor-2rounds', ...floor2 },
       { name: 'log-floor', ...logFloor },
       { name: 'cluster', url: cluster.url, procs: cluster.procs, stop: cluster.stop },
       { name: 'cluster-unsynced', url: unsynced.url, procs: unsynced.procs, stop: unsynced.stop },

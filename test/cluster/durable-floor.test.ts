@@ -9,17 +9,17 @@ import test from 'ava'
 import { startBaseline } from '../../bench/baseline-coordinator.js'
 import { FLOOR_STORES } from '../../bench/floor-stores.js'
 
-for (const store of FLOOR_STORES) {
-  test(`durable floor (${store}): PUT bodies are stored and read back; stop cleans up`, async (t) => {
+for (const [store, twoRounds] of [...FLOOR_STORES.map((s) => [s, false] as const), ['lmdb', true] as const]) {
+  test(`durable floor (${store}${twoRounds ? ', two rounds' : ''}): PUT bodies are stored and read back; stop cleans up`, async (t) => {
     t.timeout(60_000)
-    const floor = await startBaseline({ durable: store })
+    const floor = await startBaseline({ durable: store, twoRounds })
     const dataDir = floor.dataDir ?? ''
     try {
       t.not(dataDir, '', 'the floor has a data dir')
       // One data dir per backend.
       t.is(readdirSync(dataDir).length, 3)
       t.is(floor.procs.length, 4)
-      t.true(floor.procs.every((p) => p.name.startsWith(store === 'log' ? 'log-floor-' : 'floor-')))
+      t.true(floor.procs.every((p) => p.name.startsWith(`${store === 'log' ? 'log-floor' : 'floor'}${twoRounds ? '-2rounds' : ''}-`)))
       const bodies = [Buffer.from('first'), Buffer.alloc(4096, 0x63), Buffer.from('third')]
       for (const [i, body] of bodies.entries()) {
         const put = await fetch(`${floor.url}/k/${i}`, { method: 'PUT', body })
@@ -61,3 +61,23 @@ for (const store of FLOOR_STORES) {
     for (const p of floor.procs) t.throws(() => process.kill(p.pid, 0), undefined, `${p.name} stopped`)
   })
 }
+
+test('durable floor, two rounds: a PUT goes to one backend first, in turn, and fails if that one fails', async (t) => {
+  t.timeout(60_000)
+  const floor = await startBaseline({ durable: 'lmdb', twoRounds: true })
+  try {
+    const first = floor.procs[0] as { pid: number }
+    process.kill(first.pid, 'SIGKILL')
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) {
+      const put = await fetch(`${floor.url}/two/${i}`, { method: 'PUT', body: Buffer.alloc(4096, 0x64) })
+      statuses.push(put.status)
+      await put.arrayBuffer()
+    }
+    // Turns 0 and 3 start at the dead backend: no second round. The others store on the first and on
+    // the one live replica: W=2 still met. (A one-round write would have answered 201 every time.)
+    t.deepEqual(statuses, [502, 201, 201, 502, 201, 201])
+  } finally {
+    await floor.stop()
+  }
+})
