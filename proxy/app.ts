@@ -1,16 +1,17 @@
 /** The proxy's Koa app: middleware order and route mounting only. */
-import { randomUUID } from 'node:crypto'
 import Router from '@koa/router'
 import Koa from 'koa'
 import { NotFoundError } from '../shared/errors.js'
 import { errorMiddleware } from '../shared/http/error-middleware.js'
 import type { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import type { Logger } from '../shared/log.js'
-import { HEADER_REQUEST_ID } from '../shared/wire/headers.js'
+import { noSniff } from './api/browser-safety.js'
 import { mountBucketRoutes } from './api/buckets.js'
 import { mountClusterRoutes } from './api/cluster.js'
+import { cors } from './api/cors.js'
 import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
+import { requestIdMiddleware } from './api/request-id.js'
 import type { NodeClient } from '../shared/http/node-client.js'
 import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
 import type { KvStore } from './kv/kv-store.js'
@@ -26,20 +27,19 @@ export interface ProxyAppComponents extends FileRoutesComponents {
   log: Logger
 }
 
-export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig & { kvConcurrency: number; kv: KvLimits }): Koa {
+export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig & { kvConcurrency: number; kv: KvLimits; corsOrigins: readonly string[] }): Koa {
   const app = new Koa()
   const router = new Router()
   mountBucketRoutes(router, c.buckets, cfg)
   mountFileRoutes(router, c, cfg)
   mountKvRoutes(router, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
   mountClusterRoutes(router, c.view, c.repairer, c.nodes, cfg)
+  // Outermost, so that every answer carries them, errors included.
+  app.use(noSniff())
+  app.use(requestIdMiddleware())
   app.use(errorMiddleware(c.log))
   app.use(c.bodyGuard.middleware())
-  app.use(async (ctx, next) => {
-    ctx.state.requestId = ctx.get(HEADER_REQUEST_ID) || randomUUID()
-    ctx.set(HEADER_REQUEST_ID, ctx.state.requestId)
-    await next()
-  })
+  app.use(cors(cfg.corsOrigins))
   app.use(router.routes())
   app.use(router.allowedMethods())
   app.use((ctx) => {

@@ -34,6 +34,8 @@ export interface ProxyConfig {
   kvMaxBatchKeys: number
   kvMaxBatchBytes: number
   kvConcurrency: number
+  /** Exact origins answered with CORS headers; empty: none (no Access-Control-* header is ever sent). */
+  corsOrigins: readonly string[]
   logLevel: string
 }
 
@@ -61,6 +63,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--kv-max-batch-bytes <n>', 'bytes per key-value batch body', parseIntArg(1024, 2 ** 31 - 1), 16 * 1024 * 1024)
     .option('--kv-concurrency <n>', 'requests of one batch in flight', parseIntArg(1, 1024), 32)
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
+    .option('--cors-origins <list>', 'exact origins (https://app.example.com) allowed cross-origin requests, comma-separated (default: none)', parseCorsOrigins, [])
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -90,6 +93,28 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     kvMaxBatchKeys: o.kvMaxBatchKeys,
     kvMaxBatchBytes: o.kvMaxBatchBytes,
     kvConcurrency: o.kvConcurrency,
+    corsOrigins: Object.freeze(o.corsOrigins as string[]),
     logLevel: o.logLevel,
   })
+}
+
+/**
+ * `--cors-origins` as a list of exact origins (`scheme://host[:port]`, http or https, no path).
+ * `*`, paths, trailing slashes and other schemes are refused, naming the offending entry.
+ */
+export function parseCorsOrigins(list: string): string[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      let url: URL | undefined
+      try {
+        url = new URL(s)
+      } catch {}
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== s) {
+        throw new InvalidArgumentError(`--cors-origins takes exact origins like https://app.example.com (no path, no "*"); got ${JSON.stringify(s)}`)
+      }
+      return s
+    })
 }

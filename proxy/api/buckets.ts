@@ -1,8 +1,8 @@
-/** Public bucket routes: create, delete (optionally forced), list. */
+/** Public bucket routes: create, delete (optionally forced), list (paged). */
 import type Router from '@koa/router'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
 import type { WriteOutcome } from '../coordinator/write-coordinator.js'
-import { type ApiConfig, bucketParam, writeQuorum } from './request-params.js'
+import { type ApiConfig, bucketParam, listParams, pageAnswer, writeQuorum } from './request-params.js'
 
 export function mountBucketRoutes(router: Router, buckets: BucketRegistry, cfg: ApiConfig): void {
   router.post('/buckets/:bucket', async (ctx) => {
@@ -18,8 +18,10 @@ export function mountBucketRoutes(router: Router, buckets: BucketRegistry, cfg: 
     ctx.body = { success: true, ...bucketAnswer(bucket, outcome), files_deleted: filesDeleted }
   })
 
+  // Paged like a file listing; without parameters the first page of DEFAULT_LIST_LIMIT, and next_cursor says whether there is more.
   router.get('/buckets', async (ctx) => {
-    ctx.body = { success: true, buckets: await buckets.list() }
+    const page = await buckets.page(listParams(ctx))
+    ctx.body = { success: true, buckets: page.buckets, ...pageAnswer(page.next) }
   })
 }
 

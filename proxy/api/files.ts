@@ -1,8 +1,8 @@
 /** Public file routes: raw PUT, multipart POST, GET/HEAD with siblings, DELETE (both path forms), listing. */
 import type Router from '@koa/router'
 import type { Context } from 'koa'
-import { DEFAULT_LIST_LIMIT, INLINE_MAX_BYTES, MAX_LIST_LIMIT } from '../../shared/constants.js'
-import { EntityTooLargeError, InvalidArgumentError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
+import { INLINE_MAX_BYTES } from '../../shared/constants.js'
+import { EntityTooLargeError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
 import { clockOf, distinctWrites, readContextOf, versionId } from '../../shared/vclock/versions.js'
 import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
@@ -12,8 +12,9 @@ import { readWhole } from '../coordinator/body-streams.js'
 import type { Lister } from '../coordinator/lister.js'
 import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
+import { inlineParam, setObjectSafetyHeaders } from './browser-safety.js'
 import { uploadMultipart } from './multipart-upload.js'
-import { type ApiConfig, bucketParam, headerContext, keyParam, readQuorum, requestId, writeQuorum } from './request-params.js'
+import { type ApiConfig, bucketParam, headerContext, keyParam, listParams, pageAnswer, readQuorum, requestId, writeQuorum } from './request-params.js'
 
 export interface FileRoutesComponents {
   buckets: BucketRegistry
@@ -63,17 +64,18 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     const bucket = bucketParam(ctx)
     const key = keyParam(ctx)
     const r = readQuorum(ctx, cfg)
+    const inline = inlineParam(ctx)
     await c.buckets.assertExists(bucket)
     for (let attempt = 1; ; attempt++) {
       try {
-        return await readOnce(ctx, withBody, bucket, key, r)
+        return await readOnce(ctx, withBody, bucket, key, r, inline)
       } catch (err) {
         // The version read was superseded on every holder before its bytes were fetched: read again.
         if (!(err instanceof VersionGoneError) || attempt >= 3) throw err
       }
     }
   }
-  const readOnce = async (ctx: Context, withBody: boolean, bucket: string, key: string, r: number) => {
+  const readOnce = async (ctx: Context, withBody: boolean, bucket: string, key: string, r: number, inline: boolean) => {
     const outcome = await c.reader.read(bucket, key, r, requestId(ctx), withBody)
     const all = outcome.versions.filter((v) => !v.tombstone)
     // Versions of one retried request count once (the context below still covers them all).
@@ -95,6 +97,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     ctx.set(HEADER_VERSION_ID, versionId(chosen.dot))
     ctx.set('Last-Modified', new Date(chosen.lastModified).toUTCString())
     ctx.type = chosen.contentType
+    setObjectSafetyHeaders(ctx, key, inline)
     ctx.status = 200
     if (withBody) {
       try {
@@ -129,12 +132,9 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
 
   router.get('/buckets/:bucket/files', async (ctx) => {
     const bucket = bucketParam(ctx)
+    const q = listParams(ctx)
     await c.buckets.assertExists(bucket)
-    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : ''
-    const limit = ctx.query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(ctx.query.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidArgumentError(`?limit= must be an integer from 1 to ${MAX_LIST_LIMIT}`)
-    const after = typeof ctx.query.cursor === 'string' && ctx.query.cursor !== '' ? decodeCursor(ctx.query.cursor) : undefined
-    const page = await c.lister.page(bucket, { prefix, after, limit })
+    const page = await c.lister.page(bucket, q)
     ctx.body = {
       success: true,
       bucket,
@@ -142,17 +142,10 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
         const newest = live.reduce((a, b) => (b.lastModified > a.lastModified ? b : a))
         return { key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.lastModified).toISOString(), siblings: distinctWrites(live).length }
       }),
-      next_cursor: page.next === undefined ? null : Buffer.from(page.next).toString('base64url'),
-      truncated: page.next !== undefined,
+      ...pageAnswer(page.next),
     }
   })
 }
 
 /** Internal to a read: the chosen version vanished before its bytes were fetched. */
 class VersionGoneError extends Error {}
-
-function decodeCursor(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8')
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || Buffer.from(text).toString('base64url') !== cursor) throw new InvalidArgumentError('malformed ?cursor=')
-  return text
-}

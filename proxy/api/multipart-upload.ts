@@ -18,7 +18,7 @@ export async function uploadMultipart(
   if (!ctx.is('multipart/form-data')) throw new InvalidRequestError('expected a multipart/form-data body (curl -F file=@path)')
   let parser: busboy.Busboy
   try {
-    parser = busboy({ headers: ctx.req.headers, limits: { fields: 100, fieldSize: 64 * 1024, files: 1000, parts: 1100 } })
+    parser = busboy({ headers: ctx.req.headers, preservePath: true, defParamCharset: 'utf8', limits: { fields: 100, fieldSize: 64 * 1024, files: 1000, parts: 1100 } })
   } catch (err) {
     throw new InvalidRequestError(`malformed multipart request: ${(err as Error).message}`)
   }
@@ -42,6 +42,8 @@ export async function uploadMultipart(
   let active: { destroy(err?: Error): unknown } | undefined
   parser.on('file', (_field, stream, info) => {
     active = stream
+    // The file name is the key, whole: `a/b.txt` stays `a/b.txt` (SPEC: keys may hold slashes), and
+    // `../x` stays a key too (keys are never paths). Raw UTF-8 names, as curl and browsers send them, are read as UTF-8.
     const key = info.filename
     const ctxAtPart = context
     chain = chain.then(async () => {

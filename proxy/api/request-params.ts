@@ -1,5 +1,6 @@
-/** Parsing of the public API's common inputs: names, quorum knobs, contexts. Every defect is a 400. */
+/** Parsing of the public API's common inputs: names, quorum knobs, contexts, listing pages. Every defect is a 400. */
 import type { Context } from 'koa'
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../shared/constants.js'
 import { InvalidArgumentError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
 import { decodeContext } from '../../shared/vclock/context-token.js'
@@ -49,4 +50,31 @@ export function headerContext(ctx: Context, cfg: ApiConfig): ReadContext | undef
 
 export function requestId(ctx: Context): string {
   return String(ctx.state.requestId ?? '')
+}
+
+/** One page of a listing, as both listings (files and buckets) take it: `?prefix=&limit=&cursor=`. */
+export interface ListParams {
+  prefix: string
+  /** The page starts after this key (decoded from the cursor). */
+  after: string | undefined
+  limit: number
+}
+
+export function listParams(ctx: Context): ListParams {
+  const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : ''
+  const limit = ctx.query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(ctx.query.limit)
+  if (typeof ctx.query.limit === 'object' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidArgumentError(`?limit= must be an integer from 1 to ${MAX_LIST_LIMIT}`)
+  const after = typeof ctx.query.cursor === 'string' && ctx.query.cursor !== '' ? decodeCursor(ctx.query.cursor) : undefined
+  return { prefix, after, limit }
+}
+
+/** The answer's paging fields: where the next page starts (null on the last page). */
+export function pageAnswer(next: string | undefined): { next_cursor: string | null; truncated: boolean } {
+  return { next_cursor: next === undefined ? null : Buffer.from(next).toString('base64url'), truncated: next !== undefined }
+}
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || Buffer.from(text).toString('base64url') !== cursor) throw new InvalidArgumentError('malformed ?cursor=')
+  return text
 }

@@ -12,6 +12,12 @@ import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordi
 /** How long a proxy trusts that a bucket it saw exists; a bucket deleted through another proxy may take this long to vanish here. */
 const EXISTS_CACHE_MS = 5000
 
+/** A bucket as listed: its name and when its record was first written. */
+export interface BucketEntry {
+  name: string
+  created: string
+}
+
 export interface BucketRegistryComponents {
   reader: ReadCoordinator
   writer: WriteCoordinator
@@ -64,12 +70,10 @@ export class BucketRegistry {
     return { outcome, filesDeleted }
   }
 
-  async list(): Promise<{ name: string; created: string }[]> {
-    const out: { name: string; created: string }[] = []
-    for await (const b of this.c.lister.all(BUCKETS_NAMESPACE)) {
-      const first = Math.min(...b.live.map((v) => v.lastModified))
-      out.push({ name: b.key, created: new Date(first).toISOString() })
-    }
-    return out
+  /** One page of bucket names in byte order, after `q.after`; `next` is where the following page starts. */
+  async page(q: { prefix: string; after: string | undefined; limit: number }): Promise<{ buckets: BucketEntry[]; next: string | undefined }> {
+    const page = await this.c.lister.page(BUCKETS_NAMESPACE, q)
+    const buckets = page.keys.map((b) => ({ name: b.key, created: new Date(Math.min(...b.live.map((v) => v.lastModified))).toISOString() }))
+    return { buckets, next: page.next }
   }
 }
