@@ -18,12 +18,20 @@ show curl -s -X POST "$P/buckets/$B"
 show curl -s -X POST "$P/buckets/$B"
 show curl -s -X POST "$P/buckets/Bad_Name"
 show curl -s "$P/buckets"
+show curl -s "$P/buckets?limit=2"   # paged like files: pass next_cursor as ?cursor= for the next page
 
 say "Upload with a multipart form (the seeds' way): the key is the file name; the answer has the coordinator node, the preference list and every replica's vector clock"
 show curl -s -F "file=@$tmp/cat.jpg" -F "file=@$tmp/dog.jpg" "$P/buckets/$B/files"
 
-say "Raw streamed upload (curl -T), keys may contain slashes"
+say "Raw streamed upload (curl -T), keys may contain slashes; so may a multipart file name"
 show curl -s -T "$tmp/cat.jpg" "$P/buckets/$B/files/albums/2026/cat.jpg"
+show curl -s -F "file=@$tmp/dog.jpg;filename=albums/2025/dog.jpg" "$P/buckets/$B/files"
+
+say "Active content (HTML, SVG, XML, scripts) is a sandboxed download unless ?inline=true; every answer has nosniff"
+echo '<h1>hello</h1>' >"$tmp/page.html"
+show curl -s -F "file=@$tmp/page.html;type=text/html" "$P/buckets/$B/files"
+show curl -s -I "$P/buckets/$B/files/page.html"
+show curl -s -I "$P/buckets/$B/files/page.html?inline=true"
 
 say "Read: the bytes, with ETag, X-Context and X-Vector-Clock headers; HEAD for headers only"
 show curl -s -i "$P/buckets/$B/files/cat.jpg"
