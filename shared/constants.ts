@@ -47,3 +47,10 @@ export const DEFAULT_MAX_SIBLINGS = 100
 
 /** Actors kept in a version's context; Dynamo's paper uses 10. Entries are per node epoch, so this is rarely reached. */
 export const DEFAULT_MAX_CLOCK_ENTRIES = 10
+
+/**
+ * Hinted versions a node holds for others at most (tombstones and empty objects included: the
+ * byte bound counts payload only). Each costs a record of a few hundred bytes, so a million keep
+ * the metadata held for other nodes to some hundreds of MiB while a node is down for long.
+ */
+export const DEFAULT_MAX_HINTS = 1_000_000

@@ -83,6 +83,16 @@ export class HintStoreFullError extends StoreError {
   readonly status = 507
 }
 
+/**
+ * A node's free space is below its reserve (or ran out while a body streamed in): it takes no new
+ * data until space comes back. A healthy node's answer: the proxy sends the replica to a stand-in,
+ * and answers it to a client only when no replica can take the write.
+ */
+export class InsufficientStorageError extends StoreError {
+  readonly code = 'InsufficientStorage'
+  readonly status = 507
+}
+
 /** A replica's stored bytes no longer match their SHA-256: never served; the copy is quarantined. */
 export class CorruptReplicaError extends StoreError {
   readonly code = 'CorruptReplica'

@@ -5,6 +5,7 @@ import cron from 'node-cron'
 import {
   DEFAULT_EMBED_MAX_BYTES,
   DEFAULT_MAX_CLOCK_ENTRIES,
+  DEFAULT_MAX_HINTS,
   DEFAULT_MAX_OBJECT_BYTES,
   DEFAULT_MAX_SIBLINGS,
   DEFAULT_N,
@@ -45,7 +46,11 @@ export interface NodeConfig {
   /** Hinted handoff: node-cron schedule of the retry loop, hint storage limit, and when hints for a vanished node are dropped. */
   handoffSchedule: string
   maxHintBytes: number
+  /** Most hinted versions held for others (tombstones and empty objects included, which the byte bound does not count). */
+  maxHints: number
   hintDropAfterMs: number
+  /** Free space kept for journal and metadata: below it new data is refused (507); undefined: max(256 MiB, 1 % of the filesystem). */
+  reserveBytes: number | undefined
   /** Bodies staged for an upload that is never committed (its proxy died) are dropped after this. */
   stagingTtlMs: number
   /** 'fsync' (default) or 'none' (acknowledge before data reaches the disk; for measurements and throwaway data). */
@@ -107,6 +112,8 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       '*/2 * * * * *',
     )
     .option('--max-hint-bytes <n>', 'bytes of hints held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), 10 * 1024 ** 3)
+    .option('--max-hints <n>', 'hinted versions held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_HINTS)
+    .option('--reserve-bytes <n>', 'free space kept for the journal and metadata: below it new data gets 507 (default: max(256 MiB, 1 % of the filesystem))', parseIntArg(0, Number.MAX_SAFE_INTEGER))
     .option('--hint-drop-after-ms <ms>', 'drop hints for a node missing from the membership this long', parseIntArg(0, Number.MAX_SAFE_INTEGER), 7 * 24 * 3_600_000)
     .option('--anti-entropy-interval-ms <ms>', 'time between anti-entropy exchanges with a random peer (0: off)', parseIntArg(0, 2 ** 31 - 1), 10_000)
     .option('--anti-entropy-segments <n>', 'key segments (of 256) compared per exchange', parseIntArg(1, 256), 16)
@@ -157,7 +164,9 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     maxClockEntries: o.maxClockEntries,
     handoffSchedule: o.handoffSchedule,
     maxHintBytes: o.maxHintBytes,
+    maxHints: o.maxHints,
     hintDropAfterMs: o.hintDropAfterMs,
+    reserveBytes: o.reserveBytes,
     stagingTtlMs: o.stagingTtlMs,
     durability: o.durability,
     directIo: o.directIo,

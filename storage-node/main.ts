@@ -19,6 +19,7 @@ import { HintReplayer } from './handoff/hint-replayer.js'
 import { TombstoneReaper } from './reaper/tombstone-reaper.js'
 import { StagingArea } from './staging/staging-area.js'
 import { BlobFiles } from './store/blob-files.js'
+import { DiskSpace, diskStatus } from './store/disk-space.js'
 import { LmdbObjectStore } from './store/lmdb-object-store.js'
 
 async function main(): Promise<void> {
@@ -33,7 +34,9 @@ async function main(): Promise<void> {
   }
   const log = createLogger(cfg.id, cfg.logLevel)
   mkdirSync(cfg.dataDir, { recursive: true })
-  const blobs = new BlobFiles({ dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability, directIo: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes })
+  const space = new DiskSpace({ path: cfg.dataDir, reserveBytes: cfg.reserveBytes })
+  await space.start()
+  const blobs = new BlobFiles({ space,  dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability, directIo: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes })
   await blobs.start()
   log.info({ directIo: blobs.directIo, asked: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes }, blobs.directIo ? 'object files bypass the page cache (O_DIRECT), but for reads of files up to cachedReadMaxBytes (if any)' : 'object files go through the page cache')
   const store = new LmdbObjectStore({
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
     maxSiblings: cfg.maxSiblings,
     maxClockEntries: cfg.maxClockEntries,
     maxHintBytes: cfg.maxHintBytes,
+    maxHints: cfg.maxHints,
     embedMaxBytes: cfg.embedMaxBytes,
     durability: cfg.durability,
     log: log.child({ component: 'store' }),
@@ -56,6 +60,14 @@ async function main(): Promise<void> {
   const staging = new StagingArea(blobs, cfg.stagingTtlMs)
   // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
+  // Below the reserve the node says so in gossip: others stop sending it data (handoff, anti-entropy, proxies).
+  const noteSpace = (s: ReturnType<DiskSpace['snapshot']>) => {
+    membership.setFull(s.full)
+    if (s.full) log.warn(diskStatus(s), 'free space is below the reserve: new data is refused (507) until space comes back')
+    else log.info(diskStatus(s), 'free space is above the reserve again: new data is taken')
+  }
+  space.onChange = noteSpace
+  if (space.full) noteSpace(space.snapshot())
   const client = createSignedClient({ secret: cfg.secret })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
   const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }), cfg.internalRpc ? new RpcClient({ secret: cfg.secret }) : undefined)
@@ -84,7 +96,7 @@ async function main(): Promise<void> {
     offsets,
     membership,
     antiEntropy,
-    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats }, commits: store.commitStats }),
+    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats }, commits: store.commitStats, disk: diskStatus(space.snapshot()) }),
     verifier,
     log,
   })
@@ -124,6 +136,7 @@ async function main(): Promise<void> {
       setTimeout(() => server.closeAllConnections(), 2000).unref()
     })
     await staging.stop()
+    space.stop()
     await store.close()
     process.exit(0)
   }

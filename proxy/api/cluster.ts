@@ -1,17 +1,26 @@
 /** GET /cluster (membership as this proxy sees it, N/R/W, ring summary) and GET /health. */
 import type Router from '@koa/router'
 import type { NodeClient } from '../../shared/http/node-client.js'
+import type { DiskStatus } from '../../shared/wire/internal-api.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import type { ApiConfig } from './request-params.js'
+
+/** A node's entry with its free space, as its /health said (none when it did not answer). */
+function withDisk<T extends { id: string }>(v: T, disks: ReadonlyMap<string, DiskStatus>): T & { disk?: DiskStatus } {
+  const disk = disks.get(v.id)
+  return disk ? { ...v, disk } : v
+}
 
 export function mountClusterRoutes(router: Router, view: MembershipView, repairer: ReadRepairer, nodes: NodeClient, cfg: ApiConfig): void {
   router.get('/cluster', async (ctx) => {
     // Hints pending on the nodes, summed per target (a node that does not answer is left out).
     const health = await Promise.allSettled(view.usableNodes().map((n) => nodes.health(n)))
     const pending: Record<string, { versions: number; bytes: number; holders: string[] }> = {}
+    const disks = new Map<string, DiskStatus>()
     for (const h of health) {
       if (h.status !== 'fulfilled') continue
+      if (h.value.disk) disks.set(h.value.node, h.value.disk)
       for (const [target, s] of Object.entries(h.value.hints)) {
         const p = pending[target] ?? { versions: 0, bytes: 0, holders: [] }
         pending[target] = p
@@ -25,7 +34,7 @@ export function mountClusterRoutes(router: Router, view: MembershipView, repaire
       n: cfg.n,
       r: cfg.r,
       w: cfg.w,
-      nodes: view.view(),
+      nodes: view.view().map((v) => withDisk(v, disks)),
       ring: view.ringSummary(),
       read_repairs: { repaired: repairer.repaired, failed: repairer.failed },
       pending_hints: pending,

@@ -60,7 +60,9 @@ export function capSize(maxBytes: number): Transform {
 
 /**
  * Copy one stream to `n` branches at the pace of the slowest live one. A branch whose consumer
- * fails is dropped (call `drop(i)`), so one dead replica cannot stall the others.
+ * fails is dropped (call `drop(i)`), so one dead replica cannot stall the others; the dropped
+ * branch is destroyed, which ends the request that carried it (a replica that refused the body
+ * early, e.g. 507, is not left holding a half-sent request until its idle timeout).
  */
 export function tee(source: Readable, n: number): { branches: PassThrough[]; drop: (i: number) => void } {
   const branches = Array.from({ length: n }, () => new PassThrough())
@@ -75,7 +77,7 @@ export function tee(source: Readable, n: number): { branches: PassThrough[]; dro
       const b = branches[i]
       if (!b || !live.delete(b)) return
       source.unpipe(b)
-      b.resume()
+      b.destroy()
       if (live.size === 0) source.resume()
     },
   }

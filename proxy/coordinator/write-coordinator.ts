@@ -5,12 +5,15 @@
  * down, or fails on the way, is replaced by a stand-in holding a hint for it (sloppy quorum).
  * Small bodies are held in memory and sent whole; large ones are streamed to every target at once
  * (staged), then one of them coordinates and the others commit the staged bytes under that version.
+ * A node below its disk reserve (507 InsufficientStorage, or gossiped as full) is "not this
+ * replica": a stand-in takes the data with a hint, and the client gets 507 only when too few nodes
+ * with space are left to make W. Tombstones still go to full nodes (they free space).
  */
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
-import { EntityTooLargeError, QuorumNotReachedError } from '../../shared/errors.js'
-import { isClientError, isNodeFailure, type NodeClient, type WriteBody } from '../../shared/http/node-client.js'
+import { EntityTooLargeError, InsufficientStorageError, QuorumNotReachedError } from '../../shared/errors.js'
+import { isClientError, isNodeFailure, type NodeClient, RemoteError, type WriteBody } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import { type ReadContext, clockOf, versionId } from '../../shared/vclock/versions.js'
@@ -64,9 +67,13 @@ export class WriteCoordinator {
   ) {}
 
   async write(req: WriteRequest): Promise<WriteOutcome> {
-    const plan = planTargets(this.c.view.preferenceList(req.bucket, req.key), this.cfg.n, (id) => this.c.view.isUsable(id))
+    const prefs = this.c.view.preferenceList(req.bucket, req.key)
+    // New data goes only to nodes with space; a tombstone to every live one.
+    const plan = planTargets(prefs, this.cfg.n, (id) => (req.body === null ? this.c.view.isUsable(id) : this.c.view.takesData(id)))
     if (plan.targets.length < req.w) {
       if (req.body && !Buffer.isBuffer(req.body)) req.body.resume()
+      const live = prefs.filter((p) => this.c.view.isUsable(p.id)).length
+      if (live >= req.w) throw new InsufficientStorageError(`only ${plan.targets.length} nodes with free space can take this key, ${req.w} needed: the others are below their disk reserve`)
       throw new QuorumNotReachedError(req.w, [], [`only ${plan.targets.length} live nodes can take this key (of ${plan.primaries.length} replicas and their fallbacks)`])
     }
     const peeked = await this.peek(req.body)
@@ -100,7 +107,7 @@ export class WriteCoordinator {
 
   /** Body in hand: coordinate on the first target that answers, then replicate to the rest; failed targets get stand-ins. */
   private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: WriteBody): Promise<Acked[]> {
-    const failures: string[] = []
+    const failures = new WriteFailures()
     // A live primary coordinates when there is one: a stand-in coordinates in its (empty) hint space,
     // so a plain re-upload through it would become a sibling instead of an update.
     const queue = [...targets].sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
@@ -129,10 +136,10 @@ export class WriteCoordinator {
         target: t,
         answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, answer.version, body, this.callOptions(req, t)),
       }))
-      const expectHints = targets.some((t) => t.hintFor !== undefined) || extras.length > 0 || failures.length > 0
+      const expectHints = targets.some((t) => t.hintFor !== undefined) || extras.length > 0 || failures.count > 0
       return this.quorum(req, { target, answer }, queue.map(replicate), failures, extras, expectHints)
     }
-    throw new QuorumNotReachedError(req.w, [], failures)
+    throw failures.quorumError(req.w, [])
   }
 
   /** Large body: stream it to every target at once, then coordinate on one and commit the staged bytes on the others. */
@@ -151,11 +158,14 @@ export class WriteCoordinator {
     )
     // The client's body failed (aborted, over the limit): that says nothing about the replicas.
     if (body.errored) throw body.errored
-    const failures: string[] = []
+    const failures = new WriteFailures()
     const ready: Target[] = []
+    // A body one replica refused while another took it says nothing about the client's request (a
+    // replica that failed mid-body answers all sorts): only a refusal by every replica is the client's.
+    const someStaged = staged.some((s) => s.status === 'fulfilled')
     staged.forEach((s, i) => {
       if (s.status === 'fulfilled') ready.push(targets[i] as Target)
-      else this.noteFailure(targets[i] as Target, s.reason, failures)
+      else this.noteFailure(targets[i] as Target, s.reason, failures, someStaged)
     })
     ready.sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
     for (let i = 0; i < ready.length && ready.length - i >= req.w; i++) {
@@ -185,7 +195,7 @@ export class WriteCoordinator {
         this.noteFailure(target, err, failures)
       }
     }
-    throw new QuorumNotReachedError(req.w, [], failures)
+    throw failures.quorumError(req.w, [])
   }
 
   /**
@@ -203,6 +213,7 @@ export class WriteCoordinator {
       this.c.log.info({ bucket: req.bucket, key: req.key, standIn: stand.node.id, hintFor: stand.hintFor }, 'stand-in took a replica lost mid-upload')
     } catch (err) {
       if (isNodeFailure(err)) this.c.view.markFailed(stand.node.id)
+      if (isOutOfSpace(err)) this.c.view.markFull(stand.node.id)
       this.c.log.warn({ bucket: req.bucket, key: req.key, standIn: stand.node.id, hintFor: stand.hintFor, err: String(err) }, 'stand-in copy after a failed upload failed')
     }
   }
@@ -216,17 +227,17 @@ export class WriteCoordinator {
     req: WriteRequest,
     first: Acked,
     rest: Promise<Acked>[],
-    failures: string[],
+    failures: WriteFailures,
     extras: Promise<Acked>[],
     expectHints: boolean,
   ): Promise<Acked[]> {
     const acked: Acked[] = [first]
     for (const p of [...rest, ...extras]) p.then((a) => acked.push(a), () => undefined)
     const q = await gatherQuorum(rest.map((promise, i) => ({ node: String(i), promise })), req.w - 1)
-    if (1 + q.ok.length < req.w) throw new QuorumNotReachedError(req.w, [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node), failures)
+    if (1 + q.ok.length < req.w) throw failures.quorumError(req.w, [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node))
     // Only a write with stand-ins (or failures that may have brought some) waits: its answer should
     // name the hints it left. A healthy write answers at W.
-    if ((expectHints || failures.length > 0) && this.cfg.postQuorumMs > 0) {
+    if ((expectHints || failures.count > 0) && this.cfg.postQuorumMs > 0) {
       await Promise.race([Promise.allSettled([...rest, ...extras]), new Promise((r) => setTimeout(r, this.cfg.postQuorumMs).unref())])
     }
     return acked
@@ -257,11 +268,41 @@ export class WriteCoordinator {
     return { requestId: req.requestId, hintFor: target?.hintFor, timeoutMs: this.cfg.replicaTimeoutMs }
   }
 
-  private noteFailure(target: Target, err: unknown, failures: string[]): void {
+  /** `replicaOnly`: a client error is this replica's failure, not the request's (see writeStaged). */
+  private noteFailure(target: Target, err: unknown, failures: WriteFailures, replicaOnly = false): void {
     if (isNodeFailure(err)) this.c.view.markFailed(target.node.id)
-    if (isClientError(err)) throw err
-    failures.push(err instanceof Error ? err.message : String(err))
+    if (isOutOfSpace(err)) this.c.view.markFull(target.node.id)
+    if (isClientError(err) && !replicaOnly) throw err
+    failures.add(err)
     this.c.log.warn({ target: target.node.id, hintFor: target.hintFor, err: String(err) }, 'replica write failed')
+  }
+}
+
+/** A node's answer that it is below its disk reserve. */
+function isOutOfSpace(err: unknown): boolean {
+  return err instanceof RemoteError && err.code === 'InsufficientStorage'
+}
+
+/** Why replicas failed a write, and the error the client gets when too few took it. */
+class WriteFailures {
+  private readonly messages: string[] = []
+  private outOfSpace = 0
+
+  add(err: unknown): void {
+    this.messages.push(err instanceof Error ? err.message : String(err))
+    if (isOutOfSpace(err)) this.outOfSpace++
+  }
+
+  get count(): number {
+    return this.messages.length
+  }
+
+  /** 507 when every failure was a node out of space (no replica could take it), else 503. */
+  quorumError(w: number, reached: readonly string[]): Error {
+    if (this.outOfSpace > 0 && this.outOfSpace === this.messages.length) {
+      return new InsufficientStorageError(`only ${reached.length} of the ${w} replicas needed had space: the others are below their disk reserve`)
+    }
+    return new QuorumNotReachedError(w, reached, this.messages)
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The proxy's view of the cluster, learned from the storage nodes' own gossip views (any node
  * will do, seeds first), plus its own observations: a node whose request just failed is treated as
- * down here for `localDownMs`. The ring is derived deterministically from the member ids, so every
+ * down here for `localDownMs`, and one that just answered 507 InsufficientStorage (or gossips that
+ * it is below its disk reserve) is sent no new data for as long. The ring is derived deterministically from the member ids, so every
  * proxy and node builds the same ring.
  */
 import type { Logger } from '../../shared/log.js'
@@ -21,6 +22,7 @@ export interface MembershipViewInit {
 export class MembershipView {
   private readonly members = new Map<string, MemberView>()
   private readonly localDownUntil = new Map<string, number>()
+  private readonly localFullUntil = new Map<string, number>()
   private ring = new HashRing([])
   private timer: NodeJS.Timeout | undefined
   private lastPollOk = 0
@@ -105,6 +107,21 @@ export class MembershipView {
 
   markFailed(id: string): void {
     this.localDownUntil.set(id, Date.now() + this.init.localDownMs)
+  }
+
+  /** The node refused new data for want of space (it still serves reads and deletes). */
+  markFull(id: string): void {
+    this.localFullUntil.set(id, Date.now() + this.init.localDownMs)
+  }
+
+  /** Below its disk reserve, per its gossip or its own recent answer: send it no new data. */
+  isFull(id: string): boolean {
+    return this.members.get(id)?.full === true || (this.localFullUntil.get(id) ?? 0) > Date.now()
+  }
+
+  /** Worth sending new data to: usable and not full. */
+  takesData(id: string): boolean {
+    return this.isUsable(id) && !this.isFull(id)
   }
 
   usableNodes(): NodeRef[] {

@@ -277,7 +277,8 @@ export function isClientError(err: unknown): err is StoreError {
 /** 5xx answers that say nothing about the node's health. */
 // WriteExpired is not among them: a node that answers it before the proxy gave up is too slow (or its
 // clock too far off) to coordinate now, and is skipped for a moment like one that timed out.
-const ANSWERS_OF_A_HEALTHY_NODE = new Set(['HintStoreFull', 'CorruptReplica', 'AnswerTooLarge'])
+// InsufficientStorage: the node is below its disk reserve, and serves everything but new data.
+const ANSWERS_OF_A_HEALTHY_NODE = new Set(['HintStoreFull', 'InsufficientStorage', 'CorruptReplica', 'AnswerTooLarge'])
 
 /** True for errors that say something about the node's health rather than the request. */
 export function isNodeFailure(err: unknown): boolean {

@@ -105,7 +105,11 @@ export const CommitStatsSchema = z.object({
 })
 export type CommitStats = z.infer<typeof CommitStatsSchema>
 
-/** GET /health of a node (open): liveness, gossip traffic, hints pending per target node, anti-entropy and group commit counters. */
+/** A node's data directory: free space as last measured, the reserve kept for metadata, and whether it is below it (taking no new data). */
+export const DiskStatusSchema = z.object({ free_bytes: z.number(), total_bytes: z.number(), reserve_bytes: z.number(), full: z.boolean() })
+export type DiskStatus = z.infer<typeof DiskStatusSchema>
+
+/** GET /health of a node (open): liveness, gossip traffic, hints pending per target node, anti-entropy and group commit counters, disk space. */
 export const NodeHealthSchema = z.object({
   success: z.boolean(),
   node: z.string(),
@@ -113,6 +117,7 @@ export const NodeHealthSchema = z.object({
   hints: z.record(z.string(), z.object({ versions: z.number(), bytes: z.number() })),
   antiEntropy: z.object({ rounds: z.number(), keysRepaired: z.number(), versionsPushed: z.number(), versionsPulled: z.number() }).optional(),
   commits: CommitStatsSchema.optional(),
+  disk: DiskStatusSchema.optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
 

@@ -12,6 +12,8 @@ export const GossipMemberSchema = z.object({
   heartbeat: z.number().int().nonnegative(),
   /** Set only by the member itself on graceful shutdown. */
   left: z.boolean().default(false),
+  /** Set by the member itself while its free space is below its reserve: send it no data. */
+  full: z.boolean().optional(),
 })
 export type GossipMember = z.infer<typeof GossipMemberSchema>
 
@@ -28,6 +30,8 @@ export const MemberViewSchema = z.object({
   generation: z.number().int(),
   heartbeat: z.number().int(),
   last_seen: z.string(),
+  /** Present (true) while the member's free space is below its reserve: it takes no new data. */
+  full: z.boolean().optional(),
 })
 export type MemberView = z.infer<typeof MemberViewSchema>
 

@@ -119,13 +119,18 @@ export class AntiEntropy {
     const mine = this.c.store.versions(bucket, key)
     const theirIds = new Set(theirs.map((v) => versionId(v.dot)))
     const myIds = new Set(mine.map((v) => versionId(v.dot)))
+    // A side below its disk reserve is sent no data (tombstones still go: they free space).
+    const peerFull = this.c.membership.isFull(peer.id)
+    const selfFull = this.c.membership.isFull(this.c.membership.selfId)
     for (const v of reconcile(mine, theirs)) {
       const id = versionId(v.dot)
       if (!theirIds.has(id)) {
+        if (!v.tombstone && peerFull) continue
         const body = v.tombstone ? null : { stream: await this.c.store.openData(bucket, key, id) }
         await this.c.nodes.replicate(peer, bucket, key, v, body)
         this.stats.versionsPushed++
       } else if (!myIds.has(id)) {
+        if (!v.tombstone && selfFull) continue
         const body = v.tombstone ? null : await this.c.blobs.receive(await this.c.nodes.openData(peer, bucket, key, id), v.size)
         if (body && (body.etag !== v.etag || body.size !== v.size)) {
           await this.c.blobs.discard(body)

@@ -42,6 +42,17 @@ export class Membership {
     this.cleanup()
   }
 
+  /** Whether this node's free space is below its reserve: gossiped with its heartbeats, so others stop sending it data. */
+  setFull(full: boolean): void {
+    if (full) this.self.full = true
+    else delete this.self.full
+  }
+
+  /** Whether `id` says it is below its disk reserve (as of its latest heartbeat known here). */
+  isFull(id: string): boolean {
+    return this.members.get(id)?.full === true
+  }
+
   /** Announce a graceful leave in the next digests. */
   leave(): void {
     this.self.left = true
@@ -93,6 +104,7 @@ export class Membership {
         generation: m.generation,
         heartbeat: m.heartbeat,
         last_seen: new Date(m.lastGrowthMs).toISOString(),
+        ...(m.full ? { full: true } : {}),
       }))
       .sort((a, b) => (a.id < b.id ? -1 : 1))
   }

@@ -3,7 +3,8 @@
  * down: on a node-cron schedule, for each target that gossip says is up, stream the hinted versions
  * to it (the target reconciles by clock, so a redelivery is harmless), then drop them here.
  * Bounded concurrency; exponential backoff per target on failure; hints for a node that has left
- * the membership for good are dropped after `dropAfterMs`, with a log line.
+ * the membership for good are dropped after `dropAfterMs`, with a log line. While a target gossips
+ * that its disk is below its reserve, only its tombstones are delivered; its data waits here.
  */
 import cron, { type ScheduledTask } from 'node-cron'
 import { isClientError, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
@@ -74,6 +75,7 @@ export class HintReplayer {
     const started = Date.now()
     let delivered = 0
     let refused = 0
+    let held = 0
     try {
       // One pass over the target's hints in key order: a hint the target refuses (a 4xx, e.g. a size
       // limit it has and we did not) is kept and skipped, so it cannot block the hints after it.
@@ -84,6 +86,11 @@ export class HintReplayer {
         after = batch[batch.length - 1]
         await runBounded(batch, this.init.concurrency ?? 8, async (item) => {
           for (const v of item.versions) {
+            // A target below its disk reserve takes no data; tombstones still go (they free space there).
+            if (!v.tombstone && this.c.membership.isFull(target)) {
+              held++
+              continue
+            }
             try {
               await this.deliver(ref, space, item.bucket, item.key, v)
               delivered++
@@ -102,7 +109,7 @@ export class HintReplayer {
     }
     if (delivered > 0) {
       this.delivered += delivered
-      this.c.log.info({ target, delivered, ms: Date.now() - started, pending: this.c.store.hintTotals()[target]?.versions ?? 0 }, 'hints handed off')
+      this.c.log.info({ target, delivered, ms: Date.now() - started, pending: this.c.store.hintTotals()[target]?.versions ?? 0, heldForSpace: held }, 'hints handed off')
     }
     return delivered
   }

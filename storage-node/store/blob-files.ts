@@ -10,14 +10,21 @@ import { createHash, hash as digest, randomUUID } from 'node:crypto'
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
-import { CorruptReplicaError, EntityTooLargeError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
+import { CorruptReplicaError, EntityTooLargeError, InsufficientStorageError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../shared/errors.js'
 import { AlignedBufferPool, DirectFileWriter, probeDirectIo, readFileStream, readFileWhole } from './direct-io.js'
+import type { DiskSpace } from './disk-space.js'
 import { type FileWriter, PagedFileWriter } from './file-writer.js'
 
 /** A body received and hashed but not yet part of any stored version. */
 export type ReceivedBody =
   | { kind: 'inline'; size: number; etag: string; bytes: Buffer }
   | { kind: 'file'; size: number; etag: string; tmpPath: string }
+
+/** A filesystem error that means the disk (or the user's quota) is full. */
+function isOutOfSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
 
 export const EMPTY_ETAG = createHash('sha256').digest('hex')
 
@@ -56,6 +63,8 @@ export interface BlobFilesInit {
   directIo?: 'auto' | 'off'
   /** With direct I/O, files up to this size are read through the page cache (default CACHED_READ_MAX_BYTES). */
   cachedReadMaxBytes?: number
+  /** The data directory's free space: new bodies are admitted against its reserve (none: no check, as in unit tests of other parts). */
+  space?: DiskSpace
   /** Aligned buffers for direct I/O at most (default in direct-io.ts); a transfer that finds none goes through the page cache. */
   alignedBuffers?: number
 }
@@ -140,34 +149,55 @@ export class BlobFiles {
    * Read a whole body, hashing it; spills to a temp file past the inline limit, written as the
    * body streams (file-writer.ts: with O_DIRECT when the filesystem takes it and aligned buffers
    * are to be had, else through the page cache) and synced before this resolves.
+   *
+   * New data must fit above the node's reserve (disk-space.ts): a body of declared size is refused
+   * (507) before its first byte is read, one of unknown size as soon as it no longer fits. A disk
+   * that fills anyway (another process, or the estimate behind) fails the body with 507 too, its
+   * temp file removed. Either way the rest of the body is drained, not the connection cut, so the
+   * sender reads the answer instead of a reset. No error names a path on this node.
    */
   async receive(body: Readable, declaredSize?: number): Promise<ReceivedBody> {
     if (declaredSize !== undefined && declaredSize > this.init.maxObjectBytes) throw new EntityTooLargeError('object is larger than the limit')
+    const claim = this.init.space?.claim(declaredSize)
     const hash = createHash('sha256')
     const head: Buffer[] = []
     let size = 0
     let writer: FileWriter | undefined
     let tmpPath = ''
+    // The error of a disk operation, told apart from the body's own (a sender gone away).
+    let diskError: unknown
+    const onDisk = async <T>(op: () => Promise<T>): Promise<T> => {
+      try {
+        return await op()
+      } catch (err) {
+        diskError = err
+        throw err
+      }
+    }
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      // The body is not destroyed when the loop ends early: a refused one is drained below.
+      for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         size += chunk.length
         if (size > this.init.maxObjectBytes) throw new EntityTooLargeError('object is larger than the limit')
         hash.update(chunk)
-        if (writer) {
-          await writer.append(chunk)
+        claim?.wrote(chunk.length)
+        const w = writer
+        if (w) {
+          await onDisk(() => w.append(chunk))
           continue
         }
         head.push(chunk)
         if (size <= this.init.inlineMaxBytes) continue
         tmpPath = join(this.tmpDir, randomUUID())
-        writer = await this.createWriter(tmpPath)
-        for (const c of head.splice(0)) await writer.append(c)
+        const created = await onDisk(() => this.createWriter(tmpPath))
+        writer = created
+        for (const c of head.splice(0)) await onDisk(() => created.append(c))
       }
       if (declaredSize !== undefined && size !== declaredSize) throw new InvalidRequestError(`body ended after ${size} of ${declaredSize} bytes`)
       if (!writer) return { kind: 'inline', size, etag: hash.digest('hex'), bytes: head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size) }
       const finishing = writer
       writer = undefined
-      await finishing.finish().catch(async (err: unknown) => {
+      await onDisk(() => finishing.finish()).catch(async (err: unknown) => {
         await finishing.abort()
         throw err
       })
@@ -175,10 +205,20 @@ export class BlobFiles {
     } catch (err) {
       await writer?.abort()
       if (tmpPath) await unlink(tmpPath).catch(() => undefined)
+      const outOfSpace = err instanceof InsufficientStorageError || (err === diskError && isOutOfSpace(err))
+      if (outOfSpace) {
+        if (!body.readableEnded && !body.destroyed) body.resume()
+        void this.init.space?.refresh()
+        throw err instanceof InsufficientStorageError ? err : new InsufficientStorageError('this node ran out of space while the body was written; nothing was stored')
+      }
+      if (!body.destroyed) body.destroy()
       if (err instanceof StoreError) throw err
+      // Any other disk failure is the node's (a 500 whose message, naming files, is not shown).
+      if (err === diskError) throw err
       // The sender went away mid-body (a proxy killed, a connection reset): nothing was stored.
-      if (body.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') throw new InvalidRequestError(`upload aborted: ${(err as Error).message}`)
-      throw err
+      throw new InvalidRequestError('upload aborted: the body ended before it was complete')
+    } finally {
+      claim?.release()
     }
   }
 
@@ -199,6 +239,9 @@ export class BlobFiles {
    */
   async fromBuffer(bytes: Buffer): Promise<ReceivedBody> {
     if (bytes.length > this.init.inlineMaxBytes) return this.receive(Readable.from([bytes]), bytes.length)
+    const claim = this.init.space?.claim(bytes.length)
+    claim?.wrote(bytes.length)
+    claim?.release()
     return { kind: 'inline', size: bytes.length, etag: digest('sha256', bytes), bytes: Buffer.from(bytes) }
   }
 

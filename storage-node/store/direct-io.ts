@@ -18,7 +18,7 @@ import { constants, createReadStream } from 'node:fs'
 import { type FileHandle, open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import type { FileWriter } from './file-writer.js'
+import { type FileWriter, ShortWriteError } from './file-writer.js'
 
 /** Alignment of addresses, lengths and offsets of direct transfers. */
 export const DIRECT_ALIGN = 4096
@@ -116,7 +116,7 @@ function roundUp(n: number): number {
 /** Write exactly `length` bytes of `buf` at `position`; a short write (a full disk) is an error, never a short file. */
 async function writeExactly(fh: FileHandle, buf: Buffer, length: number, position: number, path: string): Promise<void> {
   const { bytesWritten } = await fh.write(buf, 0, length, position)
-  if (bytesWritten !== length) throw new Error(`short write to ${path}: ${bytesWritten} of ${length} bytes at ${position}`)
+  if (bytesWritten !== length) throw new ShortWriteError(`short write to ${path}: ${bytesWritten} of ${length} bytes at ${position}`)
 }
 
 /**

@@ -6,6 +6,14 @@
  */
 import { type FileHandle, open } from 'node:fs/promises'
 
+/**
+ * A write that stored fewer bytes than asked. On a regular file that means the filesystem is full,
+ * so it carries ENOSPC's code: callers treat it as the full disk it is.
+ */
+export class ShortWriteError extends Error {
+  readonly code = 'ENOSPC'
+}
+
 export interface FileWriter {
   /** Add bytes at the end (may wait for an earlier write, which is how the body is paced). */
   append(chunk: Buffer): Promise<void>
@@ -66,7 +74,7 @@ export class PagedFileWriter implements FileWriter {
     await this.writing
     this.writing = background(
       this.handle.writev(batch).then(({ bytesWritten }) => {
-        if (bytesWritten !== expected) throw new Error(`short write to ${this.path}: ${bytesWritten} of ${expected} bytes`)
+        if (bytesWritten !== expected) throw new ShortWriteError(`short write to ${this.path}: ${bytesWritten} of ${expected} bytes`)
       }),
     )
     if (this.durable && this.unsynced >= SYNC_EVERY_BYTES) {

@@ -53,6 +53,8 @@ export interface LmdbObjectStoreInit {
   maxClockEntries?: number
   /** Most bytes of hinted versions this node holds for others; past it, it refuses to stand in. */
   maxHintBytes?: number
+  /** Most hinted versions (tombstones included) this node holds for others; past it, it refuses to stand in. */
+  maxHints?: number
   /** Largest bytes embedded in their key's record (see above); 0: none (how older versions stored everything). */
   embedMaxBytes?: number
   /** 'fsync' (default): acknowledge after the write's journal record is on disk. 'none': after it is written to the OS (a crash may lose it). */
@@ -161,7 +163,7 @@ export class LmdbObjectStore implements ObjectStore {
     this.inline = g.table('inline', this.root.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' }))
     this.meta = g.table('meta', this.root.openDB<string | number, string>({ name: 'meta' }))
     this.tombstones = g.table('tombstones', this.root.openDB<number, [string, string]>({ name: 'tombstones' }))
-    this.hintLedger = new HintLedger(g.table('hint-stats', this.root.openDB<HintStats, string>({ name: 'hint-stats' })), this.meta, init.maxHintBytes)
+    this.hintLedger = new HintLedger(g.table('hint-stats', this.root.openDB<HintStats, string>({ name: 'hint-stats' })), this.meta, init.maxHintBytes, init.maxHints)
     this.segments = new SegmentIndex(
       g.table('segments', this.root.openDB<string, IndexKey>({ name: 'segments' })),
       g.table('segment-log', this.root.openDB<LoggedKey[], number>({ name: 'segment-log' })),
