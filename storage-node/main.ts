@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   mkdirSync(cfg.dataDir, { recursive: true })
   const space = new DiskSpace({ path: cfg.dataDir, reserveBytes: cfg.reserveBytes })
   await space.start()
-  const blobs = new BlobFiles({ space,  dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability, directIo: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes })
+  const blobs = new BlobFiles({ space, dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability, directIo: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes })
   await blobs.start()
   log.info({ directIo: blobs.directIo, asked: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes }, blobs.directIo ? 'object files bypass the page cache (O_DIRECT), but for reads of files up to cachedReadMaxBytes (if any)' : 'object files go through the page cache')
   const store = new LmdbObjectStore({

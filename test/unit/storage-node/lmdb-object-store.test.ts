@@ -38,7 +38,7 @@ interface Opened {
   close: () => Promise<void>
 }
 
-type StoreOptions = Partial<Pick<LmdbObjectStoreInit, 'durability' | 'maxSiblings' | 'maxClockEntries' | 'maxHintBytes' | 'embedMaxBytes' | 'now' | 'log'>>
+type StoreOptions = Partial<Pick<LmdbObjectStoreInit, 'durability' | 'maxSiblings' | 'maxClockEntries' | 'maxHintBytes' | 'maxHints' | 'embedMaxBytes' | 'now' | 'log'>>
 
 /** Open a store on `dir` (a fresh dir under the test root when omitted); closed, and a fresh dir removed, after the test. */
 async function openStore(t: ExecutionContext, dir?: string, options: StoreOptions = {}): Promise<Opened> {
@@ -680,6 +680,33 @@ test('a hint past maxHintBytes throws HintStoreFullError and stores nothing', as
   const again = await body(blobs, randomBytes(INLINE_MAX + 1))
   t.true((await store.replicate('b', 'k2', big, again, H)).stored)
   t.deepEqual(ids(store.versions('b', 'k2', H)), [versionId(big.dot)])
+})
+
+test('past maxHints hinted versions (tombstones and empty objects count: they carry no bytes) a hint is refused with HintStoreFullError and nothing is stored', async (t) => {
+  const { store, blobs } = await openStore(t, undefined, { maxHints: 3 })
+  // Tombstones and empty objects for two targets: no byte bound would ever stop these.
+  t.true((await store.replicate('b', 'k1', foreignVersion('node-2.aaaa0000', 1, ctx(), null), null, hint('node-9'))).stored)
+  const empty = await body(blobs, '')
+  t.true((await store.replicate('b', 'k2', foreignVersion('node-2.aaaa0000', 2, ctx(), empty), empty, hint('node-9'))).stored)
+  t.true((await store.replicate('b', 'k3', foreignVersion('node-2.aaaa0000', 3, ctx(), null), null, hint('node-8'))).stored)
+  const totals = store.hintTotals()
+  t.deepEqual(totals, { 'node-8': { versions: 1, bytes: 0 }, 'node-9': { versions: 2, bytes: 0 } })
+
+  await t.throwsAsync(store.replicate('b', 'k4', foreignVersion('node-2.aaaa0000', 4, ctx(), null), null, hint('node-7')), { instanceOf: HintStoreFullError })
+  await t.throwsAsync(store.coordinate('b', 'k5', { tombstone: true }, null, hint('node-9')), { instanceOf: HintStoreFullError })
+  t.deepEqual(store.versions('b', 'k4', hint('node-7')), [])
+  t.deepEqual(store.versions('b', 'k5', hint('node-9')), [])
+  t.deepEqual(store.hintTotals(), totals)
+
+  // A version that supersedes a held hint of its key adds none: taken.
+  const newer = foreignVersion('node-2.aaaa0000', 9, ctx({ 'node-2.aaaa0000': 1 }), null)
+  t.true((await store.replicate('b', 'k1', newer, null, hint('node-9'))).stored)
+  t.deepEqual(store.hintTotals(), totals)
+  // Own data is not bounded by it.
+  t.true((await store.replicate('b', 'k4', foreignVersion('node-2.aaaa0000', 4, ctx(), null), null)).stored)
+  // Handing one off makes room for one.
+  t.is(await store.drop(hint('node-8'), 'b', 'k3', [{ actor: 'node-2.aaaa0000', counter: 3 }]), 1)
+  t.true((await store.replicate('b', 'k6', foreignVersion('node-2.aaaa0000', 6, ctx(), null), null, hint('node-7'))).stored)
 })
 
 // ---------------------------------------------------------------------------------------------
