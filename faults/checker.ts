@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { runningPid } from '../cluster-ctl/launcher.js'
+import { MemberSigner } from '../shared/http/member-signer.js'
 import { InternalTransport } from '../shared/http/internal-transport.js'
 import { NodeClient } from '../shared/http/node-client.js'
 import { STAGING_TTL_MS } from '../shared/constants.js'
@@ -411,7 +412,7 @@ export async function runScenario(cluster: FaultCluster, scenario: Scenario, opt
   }
 
   const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
-  const transport = new InternalTransport({ secret })
+  const transport = new InternalTransport({ signer: new MemberSigner({ secret, selfId: 'fault-checker' }) })
   const nodes = new NodeClient(transport)
   try {
     // Converged: no hints pending and every key's primaries hold the same versions, without help from reads.

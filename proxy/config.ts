@@ -1,9 +1,11 @@
 /** The proxy's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_N, DEFAULT_R, DEFAULT_VNODES, DEFAULT_W } from '../shared/constants.js'
-import { INTERNAL_RPC_HELP, loadSecret, parseFraction, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
+import { INTERNAL_RPC_HELP, loadSecret, parseFraction, parseIntArg, parseNodeId, parseOnOff, parseSeeds } from '../shared/config/common.js'
 
 export interface ProxyConfig {
+  /** This proxy's member id, named in its signatures to the nodes. */
+  id: string
   host: string
   port: number
   seeds: readonly string[]
@@ -42,6 +44,7 @@ export interface ProxyConfig {
 export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<ProxyConfig> {
   const cmd = new Command('proxy')
     .description('The stateless public API and quorum coordinator')
+    .option('--id <id>', 'member id named in signatures to the nodes (default: proxy-<host>-<port>)', parseNodeId)
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on', parseIntArg(1, 65535), 8080)
     .requiredOption('--seeds <list>', 'host:port of storage nodes to learn membership from, comma-separated')
@@ -72,6 +75,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const seeds = parseSeeds(o.seeds)
   if (seeds.length === 0) throw new InvalidArgumentError('--seeds needs at least one storage node')
   return Object.freeze({
+    id: (o.id as string | undefined) ?? `proxy-${o.host}-${o.port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 63),
     host: o.host,
     port: o.port,
     seeds,

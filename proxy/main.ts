@@ -1,5 +1,7 @@
 /** Proxy entry point: parse config, wire the coordinator, learn membership, serve; SIGTERM stops it. */
 import { InternalTransport } from '../shared/http/internal-transport.js'
+import { MemberSigner } from '../shared/http/member-signer.js'
+import { CLOCK_WARN_MS, PeerClocks } from '../shared/http/peer-clocks.js'
 import { serve } from '../shared/http/serve.js'
 import { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import { createLogger } from '../shared/log.js'
@@ -25,7 +27,12 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const log = createLogger('proxy', cfg.logLevel)
-  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }), cfg.internalRpc ? new RpcClient({ secret: cfg.secret }) : undefined)
+  const clocks = new PeerClocks(undefined, Date.now, (address, offsetMs) => {
+    if (Math.abs(offsetMs) > CLOCK_WARN_MS) log.warn({ address, offsetMs }, `the clock of the node at ${address} is ${offsetMs} ms off this proxy's: check NTP on both`)
+    else log.info({ address, offsetMs }, `the clock of the node at ${address} agrees with this proxy's again`)
+  })
+  const signer = new MemberSigner({ secret: cfg.secret, selfId: cfg.id, clocks })
+  const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })

@@ -27,3 +27,12 @@ export function assertKey(key: string): void {
 
 /** Node ids appear in clocks, logs and file names: keep them short and plain. */
 export const NODE_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/
+
+/** `host:port` as members name each other (seeds, --advertise, gossip): a host name or IPv4 address, a port in 1..65535. */
+const MEMBER_ADDRESS_RE = /^([A-Za-z0-9][A-Za-z0-9.-]{0,252}):(\d{1,5})$/
+
+export function isMemberAddress(text: string): boolean {
+  const m = MEMBER_ADDRESS_RE.exec(text)
+  const port = Number(m?.[2])
+  return m !== null && port >= 1 && port <= 65535
+}

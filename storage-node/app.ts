@@ -2,6 +2,7 @@
 import Router from '@koa/router'
 import Koa from 'koa'
 import { errorMiddleware } from '../shared/http/error-middleware.js'
+import type { PeerClocks } from '../shared/http/peer-clocks.js'
 import type { Logger } from '../shared/log.js'
 import type { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import type { Membership } from './gossip/membership.js'
@@ -16,15 +17,26 @@ export interface NodeAppComponents extends ObjectRoutesComponents {
   /** Extra fields of GET /health: gossip traffic, pending hints. */
   status: () => Record<string, unknown>
   verifier: RequestVerifier
+  /** Peers' clocks as this node's clients learned them (shown in /membership). */
+  clocks: PeerClocks
   log: Logger
+}
+
+/**
+ * Every route of the node. Case-sensitive and strict, so a route matches only the one spelling
+ * its signature was made for (tests walk this router's routes with other spellings).
+ */
+export function createNodeRouter(c: NodeAppComponents): Router {
+  const router = new Router({ sensitive: true, strict: true })
+  mountObjectRoutes(router, c)
+  mountMembershipRoutes(router, c.membership, c.status, c.clocks)
+  mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
+  return router
 }
 
 export function createNodeApp(c: NodeAppComponents): Koa {
   const app = new Koa()
-  const router = new Router()
-  mountObjectRoutes(router, c)
-  mountMembershipRoutes(router, c.membership, c.status)
-  mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
+  const router = createNodeRouter(c)
   app.use(errorMiddleware(c.log))
   app.use(requireSignature(c.verifier))
   app.use(router.routes())

@@ -13,8 +13,7 @@ import {
   INLINE_MAX_BYTES,
   STAGING_TTL_MS,
 } from '../shared/constants.js'
-import { INTERNAL_RPC_HELP, loadSecret, parseChoice, parseIntArg, parseOnOff, parseSeeds } from '../shared/config/common.js'
-import { NODE_ID_RE } from '../shared/names.js'
+import { INTERNAL_RPC_HELP, loadSecret, parseAddress, parseChoice, parseIntArg, parseNodeId, parseOnOff, parseSeeds } from '../shared/config/common.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
 import { CACHED_READ_MAX_BYTES, type Durability } from './store/blob-files.js'
 
@@ -66,25 +65,14 @@ export interface NodeConfig {
   logLevel: string
 }
 
-/** `host:port` with a port in 1..65535 (the same shape as a seed). */
-function parseAdvertise(v: string): string {
-  const m = /^([^\s:]+):(\d{1,5})$/.exec(v)
-  const port = Number(m?.[2])
-  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError('expected host:port')
-  return v
-}
-
 export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   const g = defaultGossipConfig()
   const cmd = new Command('storage-node')
     .description('A storage node: durable versioned objects, gossip membership, hinted handoff')
-    .requiredOption('--id <id>', 'node id, unique in the cluster (e.g. node-1)', (v) => {
-      if (!NODE_ID_RE.test(v)) throw new InvalidArgumentError('letters, digits, "-" and "_", at most 63')
-      return v
-    })
+    .requiredOption('--id <id>', 'node id, unique in the cluster (e.g. node-1)', parseNodeId)
     .option('--host <host>', 'address to bind (and to advertise, unless --advertise)', '127.0.0.1')
     .requiredOption('--port <port>', 'port to listen on', parseIntArg(1, 65535))
-    .option('--advertise <host:port>', 'address to announce to the cluster when others must reach this node elsewhere than --host:--port (default: --host:--port)', parseAdvertise)
+    .option('--advertise <host:port>', 'address to announce to the cluster when others must reach this node elsewhere than --host:--port (default: --host:--port)', parseAddress)
     .requiredOption('--data <dir>', 'data directory')
     .option('--seeds <list>', 'host:port of live members to join through, comma-separated', '')
     .option('--secret-file <file>', 'file holding the cluster secret (else env CLUSTER_SECRET)')
@@ -141,7 +129,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     id: o.id,
     host: o.host,
     port: o.port,
-    address: o.advertise ?? `${o.host}:${o.port}`,
+    address: o.advertise ?? parseAddress(`${o.host}:${o.port}`),
     dataDir: resolve(o.data),
     seeds: parseSeeds(o.seeds),
     secret: loadSecret(o.secretFile, env),

@@ -2,7 +2,10 @@
 import { mkdirSync } from 'node:fs'
 import { InternalTransport } from '../shared/http/internal-transport.js'
 import { NodeClient } from '../shared/http/node-client.js'
+import { MemberSigner } from '../shared/http/member-signer.js'
+import { CLOCK_WARN_MS, clockReport, PeerClocks } from '../shared/http/peer-clocks.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
+import { memberKeys } from '../shared/http/signing.js'
 import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
@@ -68,9 +71,15 @@ async function main(): Promise<void> {
   }
   space.onChange = noteSpace
   if (space.full) noteSpace(space.snapshot())
-  const client = createSignedClient({ secret: cfg.secret })
+  const clocks = new PeerClocks(undefined, Date.now, (address, offsetMs) => {
+    const peer = membership.peers().find((p) => p.address === address)?.id ?? address
+    if (Math.abs(offsetMs) > CLOCK_WARN_MS) log.warn({ peer, address, offsetMs }, `the clock of ${peer} is ${offsetMs} ms off this node's: check NTP on both`)
+    else log.info({ peer, address, offsetMs }, `the clock of ${peer} agrees with this node's again`)
+  })
+  const signer = new MemberSigner({ secret: cfg.secret, selfId: cfg.id, clocks })
+  const client = createSignedClient({ signer })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
-  const nodes = new NodeClient(new InternalTransport({ secret: cfg.secret }), cfg.internalRpc ? new RpcClient({ secret: cfg.secret }) : undefined)
+  const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
   const reaper = new TombstoneReaper(
     { store, membership, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
@@ -85,7 +94,7 @@ async function main(): Promise<void> {
   )
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
   const offsets = new ClockOffsets()
-  const verifier = new RequestVerifier(cfg.secret, Date.now, offsets)
+  const verifier = new RequestVerifier(memberKeys(cfg.secret), cfg.id, cfg.address, Date.now, offsets)
   const rpc = new RpcServer({ nodeId: cfg.id, service, blobs, verifier, offsets, log: log.child({ component: 'rpc' }) })
   const app = createNodeApp({
     nodeId: cfg.id,
@@ -96,7 +105,8 @@ async function main(): Promise<void> {
     offsets,
     membership,
     antiEntropy,
-    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats }, commits: store.commitStats, disk: diskStatus(space.snapshot()) }),
+    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats }, commits: store.commitStats, disk: diskStatus(space.snapshot()), clock_offsets: clockReport(clocks, membership) }),
+    clocks,
     verifier,
     log,
   })

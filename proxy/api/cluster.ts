@@ -34,7 +34,11 @@ export function mountClusterRoutes(router: Router, view: MembershipView, repaire
       n: cfg.n,
       r: cfg.r,
       w: cfg.w,
-      nodes: view.view().map((v) => withDisk(v, disks)),
+      // Each node's clock as this proxy measured it (the nodes' own views measure against theirs).
+      nodes: view.view().map(({ clock_offset_ms: _theirs, ...m }) => {
+        const offset = nodes.clockOffset(m.address)
+        return withDisk(offset === undefined ? m : { ...m, clock_offset_ms: offset }, disks)
+      }),
       ring: view.ringSummary(),
       read_repairs: { repaired: repairer.repaired, failed: repairer.failed },
       pending_hints: pending,

@@ -1,6 +1,7 @@
 /** Config helpers shared by both processes: seeds, the cluster secret, numbers with units. */
 import { readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
+import { isMemberAddress, NODE_ID_RE } from '../names.js'
 
 /** `host:port,host:port` -> list; each entry checked. */
 export function parseSeeds(text: string | undefined): string[] {
@@ -10,9 +11,21 @@ export function parseSeeds(text: string | undefined): string[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .map((s) => {
-      if (!/^[^\s:]+:\d{1,5}$/.test(s)) throw new InvalidArgumentError(`seed "${s}" is not host:port`)
+      if (!isMemberAddress(s)) throw new InvalidArgumentError(`seed "${s}" is not host:port`)
       return s
     })
+}
+
+/** `host:port` with a port in 1..65535 (the same shape as a seed, and as gossip accepts). */
+export function parseAddress(v: string): string {
+  if (!isMemberAddress(v)) throw new InvalidArgumentError('expected host:port (a host name or IPv4 address, a port in 1..65535)')
+  return v
+}
+
+/** A member id (the same rule as gossip applies). */
+export function parseNodeId(v: string): string {
+  if (!NODE_ID_RE.test(v)) throw new InvalidArgumentError('letters, digits, "-" and "_", at most 63')
+  return v
 }
 
 export function parseIntArg(min: number, max: number) {

@@ -90,11 +90,16 @@ export class NodeClient {
     this.transport.close()
   }
 
+  /** The clock of the node at `address` minus ours, once it has answered a signed request. */
+  clockOffset(address: string): number | undefined {
+    return this.transport.signer.clocks.all().find((c) => c.address === address)?.offsetMs
+  }
+
   /** One call over the RPC channel: transport failures are NodeUnreachableError, error answers the same errors as over HTTP. */
   private async rpcCall<S extends z.ZodType>(rpc: RpcClient, node: NodeRef, schema: S, req: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<{ answer: z.output<S>; body: Buffer }> {
     let reply: Awaited<ReturnType<RpcClient['call']>>
     try {
-      reply = await rpc.call(node.address, req, body, timeoutMs)
+      reply = await rpc.call(node.id, node.address, req, body, timeoutMs)
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
     }
@@ -112,7 +117,7 @@ export class NodeClient {
   private async call<S extends z.ZodType>(node: NodeRef, schema: S, r: Omit<InternalRequest, 'address'>): Promise<z.output<S>> {
     let res: { status: number; body: string }
     try {
-      res = await this.transport.text({ ...r, address: node.address })
+      res = await this.transport.text({ ...r, address: node.address, target: node.id })
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
     }
@@ -124,7 +129,9 @@ export class NodeClient {
     return this.call(node, StageAnswerSchema, { method: 'PUT', path: internalRoutes.stage.path(uploadId), body, headers: this.headers(opts) })
   }
 
-  coordinate(node: NodeRef, bucket: string, key: string, req: CoordinateRequest, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+  coordinate(node: NodeRef, bucket: string, key: string, write: CoordinateRequest, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {
+    // The expiry is read on the node's clock: moved onto it as far as we know it (the node refines it).
+    const req = write.expiresAt === undefined ? write : { ...write, expiresAt: write.expiresAt + this.transport.signer.clocks.offset(node.address) }
     const small = this.rpcBody(body)
     if (this.rpc && small) return this.rpcWrite(this.rpc, node, { op: 'coordinate', bucket, key, hintFor: opts?.hintFor, write: req }, small.bytes, opts)
     return this.write(node, internalRoutes.coordinate.path(bucket, key), { [HEADER_WRITE]: encodeHeaderJson(req) }, body, opts)
@@ -198,7 +205,7 @@ export class NodeClient {
     let res: Awaited<ReturnType<InternalTransport['request']>>
     const chunks: Buffer[] = []
     try {
-      res = await this.transport.request({ address: node.address, method: 'GET', path: `${internalRoutes.versions.path(bucket, key)}?${params}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS })
+      res = await this.transport.request({ address: node.address, target: node.id, method: 'GET', path: `${internalRoutes.versions.path(bucket, key)}?${params}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS })
       for await (const c of res as AsyncIterable<Buffer>) chunks.push(c)
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
@@ -224,6 +231,7 @@ export class NodeClient {
     return this.call(node, NodeHealthSchema, { method: 'GET', path: '/health', totalTimeoutMs: 2000 })
   }
 
+  /** The open membership view of the node at `address` (its id may not be known yet). */
   membership(address: string): Promise<MembershipAnswer> {
     return this.call({ id: address, address }, MembershipAnswerSchema, { method: 'GET', path: '/membership', totalTimeoutMs: 2000 })
   }
@@ -235,6 +243,7 @@ export class NodeClient {
     try {
       res = await this.transport.request({
         address: node.address,
+        target: node.id,
         method: 'GET',
         path: `${internalRoutes.data.path(bucket, key, versionId)}${q}`,
         headers: this.headers(opts),

@@ -1,15 +1,14 @@
 /**
- * The got instance every internal call goes through: keep-alive agents, no automatic retries
- * (quorum logic decides what to retry), bounded connect and idle timeouts (never a total timeout,
- * so large streamed bodies are not cut), and an HMAC signature on every request.
+ * The got instance of the gossip control plane: keep-alive agents, no automatic retries (gossip
+ * rounds are the retries), bounded connect and idle timeouts, and a member signature on every
+ * request (see member-signer.ts); answers teach the signer the peer's clock.
  */
 import http from 'node:http'
 import got, { type Got } from 'got'
-import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
-import { newNonce, signRequest } from './signing.js'
+import type { MemberSigner, SignedRequest } from './member-signer.js'
 
 export interface SignedClientInit {
-  secret: string
+  signer: MemberSigner
   /** Connection setup limit; a dead host fails fast. */
   connectTimeoutMs?: number
   /** Longest silence on a socket before the request fails (a stopped node). */
@@ -30,10 +29,25 @@ export function createSignedClient(init: SignedClientInit): Got {
       beforeRequest: [
         (options) => {
           const url = options.url as URL
-          const stamp = { method: options.method, path: url.pathname + url.search, timestampMs: Date.now(), nonce: newNonce() }
-          options.headers[HEADER_TIMESTAMP] = String(stamp.timestampMs)
-          options.headers[HEADER_NONCE] = stamp.nonce
-          options.headers[HEADER_SIGNATURE] = signRequest(init.secret, stamp)
+          const body = typeof options.body === 'string' || Buffer.isBuffer(options.body) ? options.body : options.body === undefined ? '' : undefined
+          const headers: Record<string, string> = {}
+          for (const [k, v] of Object.entries(options.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v
+          const signed = init.signer.sign(options.method, url.pathname + url.search, url.host, undefined, headers, body)
+          Object.assign(options.headers, signed.headers)
+          options.context = { ...options.context, signed }
+        },
+      ],
+      afterResponse: [
+        (response) => {
+          const signed = response.request.options.context.signed as SignedRequest | undefined
+          if (signed) {
+            const url = response.request.options.url as URL
+            init.signer.learn(url.host, signed, (name) => {
+              const v = response.headers[name]
+              return typeof v === 'string' ? v : undefined
+            }, response.statusCode === 401)
+          }
+          return response
         },
       ],
     },

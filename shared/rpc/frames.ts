@@ -3,13 +3,17 @@
  * exchange length-prefixed frames over one keep-alive TCP connection, many requests in flight at
  * once, matched by id. A frame is
  *
- *   u32 length of the rest | u32 id | u8 kind | u32 head length | head (UTF-8 JSON) | body bytes
+ *   u32 length of the rest | u32 id | u8 kind | u32 head length | head (UTF-8 JSON) | body bytes | tag
+ *
+ * where the tag (on sealed channels, see channel-auth.ts) authenticates every byte before it and
+ * the frame's place in the channel; a frame that fails its check is a protocol error.
  *
  * The head is validated with the wire schemas (shared/wire/rpc.ts); the body is raw bytes (a small
  * object's content). Frames larger than `maxFrameBytes` are a protocol error: the reader throws
  * and the connection is closed, so a peer can never make the other buffer without bound.
  */
 import type { Writable } from 'node:stream'
+import { type FrameSealer, TAG_BYTES } from './channel-auth.js'
 
 export const FrameKind = { Request: 1, Response: 2 } as const
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
@@ -24,17 +28,27 @@ export interface Frame {
 /** Bytes before the head: length, id, kind, head length. */
 const PREFIX_BYTES = 4 + 4 + 1 + 4
 
-/** The bytes of one frame: a prefix+head buffer and the body, to be written back to back (no copy of the body). */
-export function encodeFrame(id: number, kind: FrameKind, head: string, body?: Buffer): Buffer[] {
+/** Bytes a frame of this head and body takes on a sealed channel. */
+export function sealedFrameBytes(head: string, body?: Buffer): number {
+  return PREFIX_BYTES + Buffer.byteLength(head) + (body?.length ?? 0) + TAG_BYTES
+}
+
+/**
+ * The bytes of one frame: a prefix+head buffer and the body, to be written back to back (no copy
+ * of the body), then its tag when `sealer` is given (seal in the order frames are written).
+ */
+export function encodeFrame(id: number, kind: FrameKind, head: string, body?: Buffer, sealer?: FrameSealer): Buffer[] {
   const headBytes = Buffer.byteLength(head)
   const bodyBytes = body?.length ?? 0
   const out = Buffer.allocUnsafe(PREFIX_BYTES + headBytes)
-  out.writeUInt32BE(PREFIX_BYTES - 4 + headBytes + bodyBytes, 0)
+  out.writeUInt32BE(PREFIX_BYTES - 4 + headBytes + bodyBytes + (sealer ? TAG_BYTES : 0), 0)
   out.writeUInt32BE(id >>> 0, 4)
   out.writeUInt8(kind, 8)
   out.writeUInt32BE(headBytes, 9)
   out.write(head, PREFIX_BYTES, 'utf8')
-  return body && bodyBytes > 0 ? [out, body] : [out]
+  const parts = body && bodyBytes > 0 ? [out, body] : [out]
+  if (sealer) parts.push(sealer.tag(parts))
+  return parts
 }
 
 /**
@@ -70,7 +84,11 @@ export class FrameReader {
   private chunks: Buffer[] = []
   private buffered = 0
 
-  constructor(private readonly maxFrameBytes: number) {}
+  /** `opener`: the channel is sealed, every frame's tag is checked in order. */
+  constructor(
+    private readonly maxFrameBytes: number,
+    private readonly opener?: FrameSealer,
+  ) {}
 
   /** Add received bytes; returns the frames now complete, in order. Throws FrameError on a malformed or oversized frame. */
   push(chunk: Buffer): Frame[] {
@@ -80,9 +98,12 @@ export class FrameReader {
     while (this.buffered >= 4) {
       const first = this.chunks[0] as Buffer
       const length = first.length >= 4 ? first.readUInt32BE(0) : this.peek(4).readUInt32BE(0)
-      if (length < PREFIX_BYTES - 4 || length > this.maxFrameBytes) throw new FrameError(`frame of ${length} bytes (limit ${this.maxFrameBytes})`)
+      const tagBytes = this.opener ? TAG_BYTES : 0
+      if (length < PREFIX_BYTES - 4 + tagBytes || length > this.maxFrameBytes) throw new FrameError(`frame of ${length} bytes (limit ${this.maxFrameBytes})`)
       if (this.buffered < 4 + length) break
-      const bytes = this.take(4 + length)
+      const whole = this.take(4 + length)
+      const bytes = whole.subarray(0, whole.length - tagBytes)
+      if (this.opener && !this.opener.check(bytes, whole.subarray(bytes.length))) throw new FrameError('frame failed its authentication check')
       const headBytes = bytes.readUInt32BE(9)
       if (PREFIX_BYTES + headBytes > bytes.length) throw new FrameError('frame head longer than the frame')
       const kind = bytes.readUInt8(8)

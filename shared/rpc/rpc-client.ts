@@ -1,6 +1,8 @@
 /**
  * Client side of the internal RPC channel: one multiplexed connection per node, opened with a
  * signed HTTP Upgrade on the node's own port, many calls in flight on it, answers matched by id.
+ * The channel is sealed (channel-auth.ts) and bound to the node it was signed for; after
+ * CHANNEL_MAX_AGE_MS new calls go to a fresh channel and the old one closes once its calls are done.
  * Frames written in one tick leave in one writev (cork/uncork), so under load one syscall and one
  * wake-up of the node carry many calls.
  *
@@ -11,12 +13,13 @@
 import http from 'node:http'
 import type { Socket } from 'node:net'
 import { RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, type RpcRequest, type RpcResponse, RpcResponseSchema } from '../wire/rpc.js'
-import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../wire/headers.js'
-import { newNonce, signRequest } from '../http/signing.js'
+import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../wire/headers.js'
+import type { MemberSigner, SignedRequest } from '../http/member-signer.js'
+import { CHANNEL_MAX_AGE_MS, channelSealers, type FrameSealer, proofMatches } from './channel-auth.js'
 import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter } from './frames.js'
 
 export interface RpcClientInit {
-  secret: string
+  signer: MemberSigner
   /** Bound on opening a channel (TCP connect and the upgrade answer). */
   connectTimeoutMs?: number
 }
@@ -38,15 +41,21 @@ export class RpcClient {
 
   constructor(private readonly init: RpcClientInit) {}
 
-  /** One call to the node at `address` (host:port); rejects on transport failure or timeout, resolves with the node's answer (which may be an error). */
-  call(address: string, request: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<RpcReply> {
+  /** One call to node `target` at `address` (host:port); rejects on transport failure or timeout, resolves with the node's answer (which may be an error). */
+  call(target: string, address: string, request: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<RpcReply> {
     if (this.closed) return Promise.reject(new Error('rpc client closed'))
-    let ch = this.channels.get(address)
+    const name = `${target}@${address}`
+    let ch = this.channels.get(name)
+    if (ch && !ch.dead && ch.expired()) {
+      ch.retire()
+      ch = undefined
+    }
     if (!ch || ch.dead) {
-      ch = new RpcChannel(address, this.init, () => {
-        if (this.channels.get(address) === ch) this.channels.delete(address)
+      const opened = new RpcChannel(target, address, this.init, () => {
+        if (this.channels.get(name) === opened) this.channels.delete(name)
       })
-      this.channels.set(address, ch)
+      ch = opened
+      this.channels.set(name, ch)
     }
     return ch.call(request, body, timeoutMs)
   }
@@ -61,66 +70,91 @@ export class RpcClient {
 class RpcChannel {
   dead = false
   private socket: Socket | undefined
-  /** Frames written before the channel opened. */
-  private queued: Buffer[][] = []
+  /** Calls written before the channel opened (sealed only when written: tags follow the write order). */
+  private queued: { id: number; head: string; body: Buffer | undefined }[] = []
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   /** Set once the channel is open. */
   private write: ((frame: Buffer[]) => void) | undefined
+  private sealer: FrameSealer | undefined
   /** Chunks received so far: a call that times out with none after it was sent found the channel silent. */
   private heard = 0
-  private readonly reader = new FrameReader(RPC_MAX_FRAME_BYTES)
-  private readonly opening: http.ClientRequest
+  private reader: FrameReader | undefined
+  private opening: http.ClientRequest | undefined
+  private readonly openedAt = Date.now()
+  /** No new calls: close once the last answer is in. */
+  private retiring = false
 
   constructor(
+    private readonly target: string,
     private readonly address: string,
-    init: RpcClientInit,
+    private readonly init: RpcClientInit,
     private readonly onDead: () => void,
   ) {
-    const colon = address.lastIndexOf(':')
-    const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
-    this.opening = http.request({
-      host: address.slice(0, colon),
-      port: Number(address.slice(colon + 1)),
+    const connectTimer = setTimeout(() => this.destroy(new Error(`rpc channel to ${address} not open within ${init.connectTimeoutMs ?? 3000} ms`)), init.connectTimeoutMs ?? 3000)
+    this.open(connectTimer, true)
+  }
+
+  /** Send the signed upgrade; `mayRetry`: a refusal for our timestamp is answered once more on the node's proven clock. */
+  private open(connectTimer: NodeJS.Timeout, mayRetry: boolean): void {
+    const colon = this.address.lastIndexOf(':')
+    const signer = this.init.signer
+    const signed = signer.sign('GET', RPC_UPGRADE_PATH, this.address, this.target, { connection: 'Upgrade', upgrade: RPC_PROTOCOL })
+    const opening = http.request({
+      host: this.address.slice(0, colon),
+      port: Number(this.address.slice(colon + 1)),
       method: 'GET',
       path: RPC_UPGRADE_PATH,
       agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: RPC_PROTOCOL,
-        [HEADER_TIMESTAMP]: String(stamp.timestampMs),
-        [HEADER_NONCE]: stamp.nonce,
-        [HEADER_SIGNATURE]: signRequest(init.secret, stamp),
-      },
+      headers: signed.headers,
     })
-    const connectTimer = setTimeout(() => this.destroy(new Error(`rpc channel to ${address} not open within ${init.connectTimeoutMs ?? 3000} ms`)), init.connectTimeoutMs ?? 3000)
-    this.opening.once('upgrade', (res, socket, head) => {
+    this.opening = opening
+    opening.once('upgrade', (res, socket, head) => {
       clearTimeout(connectTimer)
+      signer.learn(this.address, signed, (name) => headerOf(res, name))
       if (res.headers.upgrade !== RPC_PROTOCOL) {
         socket.destroy()
-        this.destroy(new Error(`rpc channel to ${address}: unexpected protocol ${res.headers.upgrade}`))
+        this.destroy(new Error(`rpc channel to ${this.address}: unexpected protocol ${res.headers.upgrade}`))
         return
       }
-      this.opened(socket, head)
+      this.opened(socket, head, signed, headerOf(res, HEADER_CHANNEL_NONCE), headerOf(res, HEADER_CHANNEL_PROOF))
     })
-    this.opening.once('response', (res) => {
-      clearTimeout(connectTimer)
+    opening.once('response', (res) => {
       res.resume()
-      this.destroy(new Error(`rpc channel to ${address} refused: HTTP ${res.statusCode}`))
+      const stale = res.statusCode === 401 && signer.learn(this.address, signed, (name) => headerOf(res, name), true)
+      if (stale && mayRetry && !this.dead) {
+        this.open(connectTimer, false)
+        return
+      }
+      clearTimeout(connectTimer)
+      this.destroy(new Error(`rpc channel to ${this.address} refused: HTTP ${res.statusCode}`))
     })
-    this.opening.once('error', (err) => {
+    opening.once('error', (err) => {
       clearTimeout(connectTimer)
       this.destroy(err)
     })
-    this.opening.end()
+    opening.end()
+  }
+
+  /** Past its maximum age: the client opens a fresh channel for new calls. */
+  expired(): boolean {
+    return Date.now() - this.openedAt >= CHANNEL_MAX_AGE_MS
+  }
+
+  /** Take no new calls; close once the calls in flight are answered. */
+  retire(): void {
+    this.retiring = true
+    this.onDead()
+    if (this.pending.size === 0) this.destroy(new Error('rpc channel retired'))
   }
 
   call(request: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<RpcReply> {
     const id = this.nextId
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1
-    let frame: Buffer[]
+    let head: string
     try {
-      frame = encodeFrame(id, FrameKind.Request, JSON.stringify({ ...request, sentAt: Date.now() }), body)
+      // sentAt on the node's clock, as we know it: the node reads the write's expiry with it.
+      head = JSON.stringify({ ...request, sentAt: this.init.signer.clocks.theirNow(this.address) })
     } catch (err) {
       return Promise.reject(err)
     }
@@ -133,20 +167,29 @@ class RpcChannel {
         if (this.heard === heardBefore) this.destroy(new Error(`rpc channel to ${this.address} silent for ${timeoutMs} ms`))
       }, timeoutMs)
       this.pending.set(id, { resolve, reject, timer })
-      this.send(frame)
+      this.send(id, head, body)
     })
   }
 
-  private send(frame: Buffer[]): void {
-    if (this.write) this.write(frame)
-    else this.queued.push(frame)
+  private send(id: number, head: string, body: Buffer | undefined): void {
+    if (this.write) this.write(encodeFrame(id, FrameKind.Request, head, body, this.sealer))
+    else this.queued.push({ id, head, body })
   }
 
-  private opened(socket: Socket, head: Buffer): void {
+  private opened(socket: Socket, head: Buffer, signed: SignedRequest, serverNonce: string | undefined, proof: string | undefined): void {
     if (this.dead) {
       socket.destroy()
       return
     }
+    const parties = { clientNonce: signed.nonce, serverNonce: serverNonce ?? '', from: this.init.signer.selfId, target: this.target }
+    if (!serverNonce || !proofMatches(this.init.signer.keys, parties, proof)) {
+      socket.destroy()
+      this.destroy(new Error(`rpc channel to ${this.address}: the node did not prove the cluster secret`))
+      return
+    }
+    const sealers = channelSealers(this.init.signer.keys, parties, 'client')
+    this.sealer = sealers.send
+    this.reader = new FrameReader(RPC_MAX_FRAME_BYTES, sealers.receive)
     this.socket = socket
     this.write = frameWriter(socket)
     socket.setNoDelay(true)
@@ -158,14 +201,14 @@ class RpcChannel {
     if (head.length > 0) this.received(head)
     const queued = this.queued
     this.queued = []
-    for (const f of queued) this.send(f)
+    for (const q of queued) this.send(q.id, q.head, q.body)
   }
 
   private received(chunk: Buffer): void {
     this.heard++
     let frames: Frame[]
     try {
-      frames = this.reader.push(chunk)
+      frames = (this.reader as FrameReader).push(chunk)
     } catch (err) {
       this.destroy(err as Error)
       return
@@ -184,13 +227,14 @@ class RpcChannel {
       }
       p.resolve({ response, body: f.body })
     }
+    if (this.retiring && this.pending.size === 0) this.destroy(new Error('rpc channel retired'))
   }
 
   destroy(err: Error): void {
     if (this.dead) return
     this.dead = true
     this.onDead()
-    this.opening.destroy()
+    this.opening?.destroy()
     this.socket?.destroy()
     this.queued = []
     for (const p of this.pending.values()) {
@@ -199,4 +243,9 @@ class RpcChannel {
     }
     this.pending.clear()
   }
+}
+
+function headerOf(res: http.IncomingMessage, name: string): string | undefined {
+  const v = res.headers[name]
+  return typeof v === 'string' ? v : undefined
 }

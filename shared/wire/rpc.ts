@@ -11,9 +11,10 @@ import { INTERNAL_API_PREFIX } from '../constants.js'
 import { NODE_ID_RE } from '../names.js'
 import { CoordinateRequestSchema, VersionSchema, VersionsAnswerSchema } from './internal-api.js'
 
-/** The HTTP Upgrade that opens a channel: path (signed like every internal request) and protocol token. */
+/** The HTTP Upgrade that opens a channel: path (signed like every internal request, for the target node) and protocol token. */
 export const RPC_UPGRADE_PATH = `${INTERNAL_API_PREFIX}/rpc`
-export const RPC_PROTOCOL = 'dynamo-rpc/1'
+/** Version 2: sealed frames (shared/rpc/channel-auth.ts). */
+export const RPC_PROTOCOL = 'dynamo-rpc/2'
 
 /** Largest frame either side accepts: a small object's bytes (INLINE_MAX_BYTES and below) plus a generous head. */
 export const RPC_MAX_FRAME_BYTES = 1024 * 1024
@@ -26,7 +27,7 @@ const where = {
   key: z.string().min(1).max(4096),
   /** Address the hints held for this node instead of the target's own data. */
   hintFor: z.string().regex(NODE_ID_RE).optional(),
-  /** The sender's clock when it sent the call (epoch ms): the node learns the sender's clock offset from it. */
+  /** When the sender sent the call (epoch ms, on the node's clock as the sender knows it): the node refines its view of the sender's clock with it. */
   sentAt: z.number().int().positive().optional(),
 }
 

@@ -1,11 +1,10 @@
 /** Internal object routes: thin; each parses its inputs with the wire schemas and calls the object service (or the store). */
 import type Router from '@koa/router'
-import { koaBody } from 'koa-body'
 import type { Context } from 'koa'
 import { RESERVED_NAMESPACES } from '../../shared/constants.js'
 import { InvalidRequestError } from '../../shared/errors.js'
 import { assertBucketName } from '../../shared/names.js'
-import { HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
+import { HEADER_CONTENT_SHA256, HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
   CoordinateRequestSchema,
   decodeHeaderJson,
@@ -22,6 +21,7 @@ import {
 } from '../../shared/wire/internal-api.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
+import { assertDigest, signedJson } from './auth.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { StagingArea } from '../staging/staging-area.js'
 import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
@@ -56,19 +56,31 @@ function declaredLength(ctx: Context): number | undefined {
   return h === '' ? undefined : Number(h)
 }
 
+/** The request's own body, checked against the digest the sender signed (when it knew the body up front). */
+async function received(ctx: Context, c: ObjectRoutesComponents): Promise<ReceivedBody> {
+  const body = await c.blobs.receive(ctx.req, declaredLength(ctx))
+  try {
+    assertDigest(ctx.get(HEADER_CONTENT_SHA256), body.etag)
+  } catch (err) {
+    await c.blobs.discard(body)
+    throw err
+  }
+  return body
+}
+
 /** The body of a write: a staged upload named in a header, or the request's own body. */
 async function bodyOf(ctx: Context, c: ObjectRoutesComponents, tombstone: boolean): Promise<ReceivedBody | null> {
   const upload = ctx.get(HEADER_UPLOAD)
   if (upload) return c.staging.take(upload)
   if (tombstone) return null
-  return c.blobs.receive(ctx.req, declaredLength(ctx))
+  return received(ctx, c)
 }
 
 export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): void {
   router.put(internalRoutes.stage.pattern, async (ctx) => {
     const uploadId = String(ctx.params.uploadId)
     if (!UPLOAD_ID_RE.test(uploadId)) throw new InvalidRequestError('bad upload id')
-    const body = await c.blobs.receive(ctx.req, declaredLength(ctx))
+    const body = await received(ctx, c)
     await c.staging.put(uploadId, body)
     ctx.body = { uploadId, size: body.size, etag: body.etag } satisfies StageAnswer
   })
@@ -78,7 +90,7 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const parsed = decodeHeaderJson(CoordinateRequestSchema, ctx.get(HEADER_WRITE))
     if (!parsed.success) throw new InvalidRequestError(`bad ${HEADER_WRITE} header: ${parsed.error.message}`)
     const body = await bodyOf(ctx, c, parsed.data.tombstone)
-    const senderClockOffsetMs = c.offsets.offset(ctx.req.socket.remoteAddress ?? '')
+    const senderClockOffsetMs = c.offsets.offset(String(ctx.state.member))
     ctx.body = (await c.service.coordinate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId), senderClockOffsetMs)) satisfies WriteAnswer
   })
 
@@ -90,7 +102,7 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     ctx.body = (await c.service.replicate(bucket, key, parsed.data, body, spaceOf(ctx, c.nodeId))) satisfies WriteAnswer
   })
 
-  router.post(internalRoutes.reap.pattern, koaBody({ jsonLimit: '4mb', text: false, urlencoded: false }), async (ctx) => {
+  router.post(internalRoutes.reap.pattern, ...signedJson('4mb'), async (ctx) => {
     const { bucket, key } = target(ctx)
     const req = ReapRequestSchema.safeParse(ctx.request.body)
     if (!req.success) throw new InvalidRequestError(`bad reap request: ${req.error.message}`)

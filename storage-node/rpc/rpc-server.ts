@@ -1,17 +1,21 @@
 /**
  * Server side of the internal RPC channel (see shared/rpc/): a signed HTTP Upgrade on the node's
- * own port turns a connection into a stream of frames; each request frame runs one object
+ * own port, made for this node, turns a connection into a stream of sealed frames (any frame
+ * that fails its check closes the channel; so does age, see channel-auth.ts); each request frame runs one object
  * operation and is answered by id, in completion order. Answers written in one tick leave in one
  * writev. A malformed frame closes the channel; a malformed request gets a 400 answer like its
  * HTTP route would.
  */
+import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { CHANNEL_GRACE_MS, CHANNEL_MAX_AGE_MS, channelProof, channelSealers, type ChannelParties, type FrameSealer } from '../../shared/rpc/channel-auth.js'
+import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF, HEADER_NONCE, HEADER_TARGET } from '../../shared/wire/headers.js'
 import { InvalidRequestError, toErrorResponse } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter } from '../../shared/rpc/frames.js'
+import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter, sealedFrameBytes } from '../../shared/rpc/frames.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
-import type { RequestVerifier } from '../routes/auth.js'
+import { refusalMessage, type RequestVerifier } from '../routes/auth.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { BlobFiles } from '../store/blob-files.js'
@@ -58,32 +62,38 @@ export class RpcServer {
       refuse(socket, 404, 'Not Found')
       return
     }
-    const sender = req.socket.remoteAddress ?? ''
-    const why = this.c.verifier.refusal(
-      req.method ?? 'GET',
-      req.url,
-      (name) => {
-        const v = req.headers[name]
-        return typeof v === 'string' ? v : undefined
-      },
-      sender,
-    )
-    if (why) {
-      this.c.log.warn({ remote: req.socket.remoteAddress, why }, 'rpc upgrade refused')
-      refuse(socket, 401, 'Unauthorized')
+    const header = (name: string) => {
+      const v = req.headers[name]
+      return typeof v === 'string' ? v : undefined
+    }
+    const result = this.c.verifier.verify(req.method ?? 'GET', req.url, header)
+    if ('refused' in result) {
+      this.c.log.warn({ remote: req.socket.remoteAddress, why: refusalMessage(result.refused) }, 'rpc upgrade refused')
+      refuse(socket, 401, 'Unauthorized', result.answerHeaders)
       return
     }
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`)
-    this.serve(socket, head, sender)
+    const sender = result.ok.from
+    const parties: ChannelParties = { clientNonce: header(HEADER_NONCE) as string, serverNonce: randomBytes(18).toString('base64url'), from: sender, target: header(HEADER_TARGET) as string }
+    const extra = { ...result.ok.answerHeaders, [HEADER_CHANNEL_NONCE]: parties.serverNonce, [HEADER_CHANNEL_PROOF]: channelProof(this.c.verifier.keys, parties) }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n${headerLines(extra)}\r\n`)
+    this.serve(socket, head, sender, parties)
   }
 
-  private serve(socket: Duplex, head: Buffer, sender: string): void {
+  private serve(socket: Duplex, head: Buffer, sender: string, parties: ChannelParties): void {
     this.channels.add(socket)
+    const sealers = channelSealers(this.c.verifier.keys, parties, 'server')
+    // The client moves to a fresh channel at CHANNEL_MAX_AGE_MS; one that does not is cut.
+    const maxAge = setTimeout(() => {
+      this.c.log.info({ peer: sender }, 'rpc channel closed: past its maximum age')
+      socket.destroy()
+    }, CHANNEL_MAX_AGE_MS + CHANNEL_GRACE_MS)
+    maxAge.unref()
+    socket.once('close', () => clearTimeout(maxAge))
     const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; setKeepAlive?: (on: boolean, ms: number) => void }
     s.setNoDelay?.(true)
     s.setTimeout?.(0)
     s.setKeepAlive?.(true, 10_000)
-    const reader = new FrameReader(RPC_MAX_FRAME_BYTES)
+    const reader = new FrameReader(RPC_MAX_FRAME_BYTES, sealers.receive)
     let inFlight = 0
     let paused = false
     // Backpressure: past the bounds, stop reading (the peer's writes then wait in TCP) until
@@ -119,7 +129,7 @@ export class RpcServer {
         }
         inFlight++
         void this.handle(f, sender, readAt)
-          .then(({ response, body }) => send(this.answerFrame(f.id, response, body)))
+          .then(({ response, body }) => send(this.answerFrame(f.id, response, body, sealers.send)))
           .catch((err: unknown) => this.c.log.error({ err }, 'rpc answer not sent'))
           .finally(() => {
             inFlight--
@@ -136,13 +146,13 @@ export class RpcServer {
     if (head.length > 0) onData(head)
   }
 
-  /** The frame of an answer; one too large for the peer to accept becomes an error answer instead. */
-  private answerFrame(id: number, response: RpcResponse, body: Buffer | undefined): Buffer[] {
-    const frame = encodeFrame(id, FrameKind.Response, JSON.stringify(response), body)
-    if (frame.reduce((n, b) => n + b.length, 0) <= RPC_MAX_FRAME_BYTES) return frame
+  /** The sealed frame of an answer (sealed as it is written); one too large for the peer to accept becomes an error answer instead. */
+  private answerFrame(id: number, response: RpcResponse, body: Buffer | undefined, sealer: FrameSealer): Buffer[] {
+    const head = JSON.stringify(response)
+    if (sealedFrameBytes(head, body) <= RPC_MAX_FRAME_BYTES) return encodeFrame(id, FrameKind.Response, head, body, sealer)
     this.c.log.warn({ id }, 'rpc answer larger than a frame')
     const error: RpcResponse = { ok: false, error: { status: 500, code: 'AnswerTooLarge', message: `answer over ${RPC_MAX_FRAME_BYTES} bytes` } }
-    return encodeFrame(id, FrameKind.Response, JSON.stringify(error))
+    return encodeFrame(id, FrameKind.Response, JSON.stringify(error), undefined, sealer)
   }
 
   /** One call: never rejects (errors become error answers). */
@@ -184,11 +194,17 @@ export class RpcServer {
   }
 }
 
+function headerLines(headers: Record<string, string>): string {
+  return Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')
+}
+
 /** Answer a refused upgrade and close: the socket is destroyed once the answer is out, or after a second whatever the peer does. */
-function refuse(socket: Duplex, status: number, text: string): void {
+function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
   const timer = setTimeout(() => socket.destroy(), 1000)
   timer.unref()
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n${headerLines(headers)}\r\n`, () => {
     clearTimeout(timer)
     socket.destroy()
   })

@@ -9,7 +9,7 @@ import { createSignedClient } from '../../shared/http/signed-client.js'
 import { internalRoutes, VersionsAnswerSchema } from '../../shared/wire/internal-api.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { createBucket, get, json, put } from '../helpers/http.js'
-import { eventually, heldBy } from '../helpers/internal.js'
+import { clusterSecret, eventually, heldBy, testSigner } from '../helpers/internal.js'
 
 let cluster: TestCluster
 test.before(async () => {
@@ -43,8 +43,7 @@ test('writes and reads survive kill -9 of a node; the node keeps what it acknowl
   for (let i = 0; i < 30; i++) t.is(await (await get(u, 'faults', `during-${i}`)).text(), `d-${i}`)
 
   await cluster.restart('node-2')
-  const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
-  const client = createSignedClient({ secret })
+  const client = createSignedClient({ signer: testSigner(clusterSecret(cluster)) })
   const address = `127.0.0.1:${cluster.layout.nodePorts[1]}`
   for (const { key } of acked) {
     const res = await client.get(`http://${address}${internalRoutes.versions.path('faults', key)}`)
@@ -89,7 +88,7 @@ test('internal API refuses unsigned and badly signed requests', async (t) => {
   const address = `127.0.0.1:${cluster.layout.nodePorts[0]}`
   const unsigned = await fetch(`http://${address}${internalRoutes.versions.path('faults', 'k-1')}`)
   t.is(unsigned.status, 401)
-  const wrong = createSignedClient({ secret: 'not-the-cluster-secret-at-all' })
+  const wrong = createSignedClient({ signer: testSigner('not-the-cluster-secret-at-all') })
   t.is((await wrong.get(`http://${address}${internalRoutes.versions.path('faults', 'k-1')}`)).statusCode, 401)
   const open = await fetch(`http://${address}/membership`)
   t.is(open.status, 200)

@@ -3,12 +3,21 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeClient } from '../../shared/http/node-client.js'
 import { InternalTransport } from '../../shared/http/internal-transport.js'
+import { MemberSigner } from '../../shared/http/member-signer.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { TestCluster } from './cluster.js'
 
+export function clusterSecret(cluster: TestCluster): string {
+  return readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
+}
+
+/** A member identity for tests that talk to nodes directly. */
+export function testSigner(secret: string, selfId = 'test-client'): MemberSigner {
+  return new MemberSigner({ secret, selfId })
+}
+
 export function internalClient(cluster: TestCluster): NodeClient {
-  const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
-  return new NodeClient(new InternalTransport({ secret }))
+  return new NodeClient(new InternalTransport({ signer: testSigner(clusterSecret(cluster)) }))
 }
 
 export function nodeRef(cluster: TestCluster, id: string): { id: string; address: string } {

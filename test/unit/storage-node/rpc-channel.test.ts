@@ -12,12 +12,14 @@ import test, { type ExecutionContext } from 'ava'
 import { BadDigestError, InvalidBucketNameError } from '../../../shared/errors.js'
 import { InternalTransport } from '../../../shared/http/internal-transport.js'
 import { NodeClient, NodeUnreachableError } from '../../../shared/http/node-client.js'
-import { newNonce, signRequest } from '../../../shared/http/signing.js'
+import { MemberSigner } from '../../../shared/http/member-signer.js'
+import { memberKeys } from '../../../shared/http/signing.js'
+import { channelProof, channelSealers, type FrameSealer } from '../../../shared/rpc/channel-auth.js'
 import { createLogger } from '../../../shared/log.js'
 import { encodeFrame, FrameKind, FrameReader } from '../../../shared/rpc/frames.js'
 import { RpcClient } from '../../../shared/rpc/rpc-client.js'
 import { contextOf, versionId } from '../../../shared/vclock/versions.js'
-import { HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../../shared/wire/headers.js'
+import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../../../shared/wire/headers.js'
 import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../../shared/wire/rpc.js'
 import { RequestVerifier } from '../../../storage-node/routes/auth.js'
 import { RpcServer } from '../../../storage-node/rpc/rpc-server.js'
@@ -33,18 +35,20 @@ function listen(server: net.Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as net.AddressInfo).port}`)))
 }
 
-/** A node: store + object service + RPC server on a real HTTP server; stopped after the test. */
-async function startNode(t: ExecutionContext): Promise<{ address: string; rpc: RpcServer }> {
+/** A node: store + object service + RPC server on a real HTTP server; stopped after the test. `clockMs`: its clock, ahead of the test's by that much. */
+async function startNode(t: ExecutionContext, opts: { id?: string; clockMs?: number } = {}): Promise<{ address: string; rpc: RpcServer }> {
+  const id = opts.id ?? 'node-1'
   const dir = await mkdtemp(join(tmpdir(), 'rpc-channel-'))
   const blobs = new BlobFiles({ dataDir: dir, inlineMaxBytes: 64 * 1024, maxObjectBytes: 1 << 30 })
   await blobs.start()
-  const store = new LmdbObjectStore({ nodeId: 'node-1', dataDir: dir, blobs })
-  const service = new ObjectService({ nodeId: 'node-1', store, blobs })
+  const store = new LmdbObjectStore({ nodeId: id, dataDir: dir, blobs })
+  const service = new ObjectService({ nodeId: id, store, blobs })
   const offsets = new ClockOffsets()
-  const rpc = new RpcServer({ nodeId: 'node-1', service, blobs, verifier: new RequestVerifier(SECRET, Date.now, offsets), offsets, log })
   const server = http.createServer((_req, res) => res.writeHead(404).end())
-  rpc.attach(server)
   const address = await listen(server)
+  const verifier = new RequestVerifier(memberKeys(SECRET), id, address, () => Date.now() + (opts.clockMs ?? 0), offsets)
+  const rpc = new RpcServer({ nodeId: id, service, blobs, verifier, offsets, log })
+  rpc.attach(server)
   t.teardown(async () => {
     rpc.closeAll()
     await new Promise((r) => server.close(r))
@@ -55,20 +59,36 @@ async function startNode(t: ExecutionContext): Promise<{ address: string; rpc: R
 }
 
 function client(t: ExecutionContext, secret = SECRET): NodeClient {
-  const c = new NodeClient(new InternalTransport({ secret }), new RpcClient({ secret, connectTimeoutMs: 1000 }))
+  const signer = new MemberSigner({ secret, selfId: 'proxy-test' })
+  const c = new NodeClient(new InternalTransport({ signer }), new RpcClient({ signer, connectTimeoutMs: 1000 }))
   t.teardown(() => c.close())
   return c
 }
 
-/** A raw TCP peer that accepts the upgrade and then does what `after` says with the socket. */
+/** The headers of a raw HTTP request, lower-cased. */
+function headersOf(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const line of text.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':')
+    if (colon > 0) out[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  return out
+}
+
+/** A raw TCP peer that holds the secret, accepts the upgrade (with a valid proof) and then does what `after` says with the socket. */
 async function rawPeer(t: ExecutionContext, after: (socket: net.Socket) => void): Promise<{ address: string; connections: () => number }> {
   let connections = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     connections++
     sockets.add(socket)
-    socket.once('data', () => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`)
+    socket.once('data', (chunk: Buffer) => {
+      const h = headersOf(chunk.toString('latin1'))
+      const parties = { clientNonce: h['x-store-nonce'] ?? '', serverNonce: 'raw-peer-nonce', from: h['x-store-from'] ?? '', target: h['x-store-target'] ?? '' }
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n` +
+          `${HEADER_CHANNEL_NONCE}: ${parties.serverNonce}\r\n${HEADER_CHANNEL_PROOF}: ${channelProof(memberKeys(SECRET), parties)}\r\n\r\n`,
+      )
       after(socket)
     })
     socket.on('error', () => undefined)
@@ -123,6 +143,32 @@ test('error answers become the same errors as over HTTP, and nothing is stored',
   t.deepEqual((await nodes.versions(node, 'bucket-b', 'k2')).versions, [])
 })
 
+/** The headers of an upgrade signed by member 'proxy-test' for `target`, on a clock `skewMs` behind the node's. */
+function upgradeHeaders(address: string, opts: { target?: string; skewMs?: number; secret?: string } = {}): { headers: Record<string, string>; nonce: string } {
+  const signer = new MemberSigner({ secret: opts.secret ?? SECRET, selfId: 'proxy-test' })
+  const now = Date.now()
+  if (opts.skewMs) signer.clocks.sample(address, now - opts.skewMs, now, now, true)
+  const signed = signer.sign('GET', RPC_UPGRADE_PATH, address, opts.target ?? 'node-1', { connection: 'Upgrade', upgrade: RPC_PROTOCOL })
+  return { headers: signed.headers, nonce: signed.nonce }
+}
+
+function upgradeStatus(address: string, headers: Record<string, string>): Promise<number> {
+  const [host, port] = address.split(':') as [string, string]
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request({ host, port: Number(port), path: RPC_UPGRADE_PATH, headers, agent: false })
+    req.once('upgrade', (res, socket) => {
+      socket.destroy()
+      resolve(res.statusCode ?? 0)
+    })
+    req.once('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.once('error', reject)
+    req.end()
+  })
+}
+
 test('a wrong secret or a replayed upgrade is refused (401) and no call runs', async (t) => {
   const { address } = await startNode(t)
   const err = await t.throwsAsync(client(t, 'another-secret-entirely-0000').coordinate({ id: 'node-1', address }, 'bucket-c', 'k', {}, { buffer: bytes }), {
@@ -130,25 +176,29 @@ test('a wrong secret or a replayed upgrade is refused (401) and no call runs', a
   })
   t.regex(err?.message ?? '', /401/)
   // The same signed upgrade sent twice: the second is a replay.
-  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
-  const headers = { connection: 'Upgrade', upgrade: RPC_PROTOCOL, [HEADER_TIMESTAMP]: String(stamp.timestampMs), [HEADER_NONCE]: stamp.nonce, [HEADER_SIGNATURE]: signRequest(SECRET, stamp) }
-  const [host, port] = address.split(':') as [string, string]
-  const status = () =>
-    new Promise<number>((resolve, reject) => {
-      const req = http.request({ host, port: Number(port), path: RPC_UPGRADE_PATH, headers, agent: false })
-      req.once('upgrade', (res, socket) => {
-        socket.destroy()
-        resolve(res.statusCode ?? 0)
-      })
-      req.once('response', (res) => {
-        res.resume()
-        resolve(res.statusCode ?? 0)
-      })
-      req.once('error', reject)
-      req.end()
-    })
-  t.is(await status(), 101)
-  t.is(await status(), 401)
+  const { headers } = upgradeHeaders(address)
+  t.is(await upgradeStatus(address, headers), 101)
+  t.is(await upgradeStatus(address, headers), 401)
+})
+
+test('an upgrade signed for one node is refused by another (a captured upgrade cannot be replayed elsewhere)', async (t) => {
+  const one = await startNode(t, { id: 'node-1' })
+  const two = await startNode(t, { id: 'node-2' })
+  const { headers } = upgradeHeaders(one.address, { target: 'node-1' })
+  t.is(await upgradeStatus(two.address, headers), 401)
+  t.is(await upgradeStatus(one.address, headers), 101, 'the same upgrade is good for the node it was signed for')
+})
+
+test('a member whose clock is 10 minutes off opens channels and writes: the refusal teaches it the node\'s clock', async (t) => {
+  for (const clockMs of [600_000, -600_000]) {
+    const { address } = await startNode(t, { clockMs })
+    const nodes = client(t)
+    const node = { id: 'node-1', address }
+    const w = await nodes.coordinate(node, 'bucket-s', 'k', {}, { buffer: bytes })
+    t.is(w.node, 'node-1')
+    t.true(w.stored)
+    t.is((await nodes.versions(node, 'bucket-s', 'k')).versions.length, 1)
+  }
 })
 
 test('a silent peer: the call fails at its timeout and the next call dials again', async (t) => {
@@ -172,54 +222,107 @@ test('a peer closing the channel fails the calls on it at once', async (t) => {
   t.true(Date.now() - started < 5000)
 })
 
-test('a request that is not JSON gets a 400 answer; a malformed frame closes the channel; the node serves others', async (t) => {
-  const { address } = await startNode(t)
-  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
+/** A raw channel opened by hand: the upgrade (signed unless `signed` is false), then sealed frames both ways. */
+function rawChannel(address: string, opts: { signed?: boolean; skewMs?: number } = {}) {
   const [host, port] = address.split(':') as [string, string]
   const socket = net.connect(Number(port), host)
   socket.on('error', () => undefined)
-  socket.write(
-    `GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n` +
-      `${HEADER_TIMESTAMP}: ${stamp.timestampMs}\r\n${HEADER_NONCE}: ${stamp.nonce}\r\n${HEADER_SIGNATURE}: ${signRequest(SECRET, stamp)}\r\n\r\n`,
-  )
-  const reader = new FrameReader(1 << 20)
-  const answers: string[] = []
-  let upgraded = false
-  const answered = new Promise<void>((resolve) =>
+  const up = upgradeHeaders(address, { skewMs: opts.skewMs ?? 0 })
+  const auth =
+    opts.signed === false
+      ? ''
+      : Object.entries(up.headers)
+          .filter(([k]) => k !== 'connection' && k !== 'upgrade')
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')
+  socket.write(`GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n${auth}\r\n`)
+  let sealers: { send: FrameSealer; receive: FrameSealer } | undefined
+  let reader: FrameReader | undefined
+  let pending = Buffer.alloc(0)
+  const waiting: ((head: Record<string, unknown>) => void)[] = []
+  const opened = new Promise<string>((resolve) =>
     socket.on('data', (chunk: Buffer) => {
-      if (!upgraded) {
-        upgraded = true
-        const end = chunk.indexOf('\r\n\r\n')
-        t.regex(chunk.toString('latin1', 0, end), /^HTTP\/1.1 101/)
-        socket.write(Buffer.concat(encodeFrame(42, FrameKind.Request, 'not json')))
-        chunk = chunk.subarray(end + 4)
+      if (!reader) {
+        pending = Buffer.concat([pending, chunk])
+        const end = pending.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const head = pending.toString('latin1', 0, end)
+        const h = headersOf(head)
+        const parties = { clientNonce: up.nonce, serverNonce: h[HEADER_CHANNEL_NONCE] ?? '', from: 'proxy-test', target: 'node-1' }
+        sealers = channelSealers(memberKeys(SECRET), parties, 'client')
+        reader = new FrameReader(1 << 20, sealers.receive)
+        chunk = pending.subarray(end + 4)
+        resolve(head)
       }
       for (const f of reader.push(chunk)) {
-        answers.push(f.head)
-        resolve()
+        const parsed = JSON.parse(f.head) as Record<string, unknown>
+        waiting.shift()?.(parsed)
       }
     }),
   )
-  await answered
-  t.like(JSON.parse(answers[0] as string), { ok: false, error: { status: 400, code: 'InvalidRequest' } })
+  const seal = (head: unknown, body?: Buffer, id = 1) => Buffer.concat(encodeFrame(id, FrameKind.Request, typeof head === 'string' ? head : JSON.stringify(head), body, sealers?.send))
+  const next = () => new Promise<Record<string, unknown>>((resolve) => waiting.push(resolve))
+  return {
+    socket,
+    opened,
+    /** A sealed request frame, not sent (it takes the next place in the channel). */
+    seal,
+    /** The next answer. */
+    next,
+    /** Send one sealed request frame and wait for its answer. */
+    call(head: unknown, body?: Buffer, id = 1): Promise<Record<string, unknown>> {
+      const answer = next()
+      socket.write(seal(head, body, id))
+      return answer
+    },
+  }
+}
+
+test('a request that is not JSON gets a 400 answer; a malformed frame closes the channel; the node serves others', async (t) => {
+  const { address } = await startNode(t)
+  const ch = rawChannel(address)
+  t.regex(await ch.opened, /^HTTP\/1.1 101/)
+  t.like(await ch.call('not json', undefined, 42), { ok: false, error: { status: 400, code: 'InvalidRequest' } })
   const huge = Buffer.alloc(8)
   huge.writeUInt32BE(0xffff_fff0, 0)
-  socket.write(huge)
-  await new Promise((r) => socket.once('close', r))
-  t.true(socket.destroyed)
+  ch.socket.write(huge)
+  await new Promise((r) => ch.socket.once('close', r))
+  t.true(ch.socket.destroyed)
   const nodes = client(t)
   t.is((await nodes.coordinate({ id: 'node-1', address }, 'bucket-f', 'k', {}, { buffer: bytes })).node, 'node-1')
 })
 
+test('a frame that fails its check (unsealed, altered, or replayed) closes the channel and runs nothing', async (t) => {
+  const { address } = await startNode(t)
+  const head = { op: 'coordinate', bucket: 'bucket-t', key: 'k', write: {} }
+  // Unsealed: a frame without a tag.
+  let ch = rawChannel(address)
+  await ch.opened
+  ch.socket.write(Buffer.concat(encodeFrame(1, FrameKind.Request, JSON.stringify(head), bytes)))
+  t.true(await closedWithin(ch.socket, 2000), 'unsealed')
+  // Altered: one byte of the body flipped after sealing.
+  ch = rawChannel(address)
+  await ch.opened
+  const altered = ch.seal(head, bytes)
+  altered[altered.length - 20] = (altered[altered.length - 20] as number) ^ 1
+  ch.socket.write(altered)
+  t.true(await closedWithin(ch.socket, 2000), 'altered')
+  // Replayed: a good frame, answered, then sent again.
+  ch = rawChannel(address)
+  await ch.opened
+  const frame = ch.seal({ op: 'versions', bucket: 'bucket-t', key: 'k', inline: false })
+  const answered = ch.next()
+  ch.socket.write(frame)
+  t.like(await answered, { ok: true })
+  ch.socket.write(frame)
+  t.true(await closedWithin(ch.socket, 2000), 'replayed')
+  const nodes = client(t)
+  t.deepEqual((await nodes.versions({ id: 'node-1', address }, 'bucket-t', 'k')).versions, [], 'no frame that failed its check was run')
+})
+
 /** Open a raw socket to `address` and send an upgrade request (signed unless `signed` is false). */
 function rawUpgrade(address: string, signed = true): net.Socket {
-  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now(), nonce: newNonce() }
-  const [host, port] = address.split(':') as [string, string]
-  const socket = net.connect(Number(port), host)
-  socket.on('error', () => undefined)
-  const auth = signed ? `${HEADER_TIMESTAMP}: ${stamp.timestampMs}\r\n${HEADER_NONCE}: ${stamp.nonce}\r\n${HEADER_SIGNATURE}: ${signRequest(SECRET, stamp)}\r\n` : ''
-  socket.write(`GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n${auth}\r\n`)
-  return socket
+  return rawChannel(address, { signed }).socket
 }
 
 function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
@@ -263,31 +366,11 @@ test('at shutdown the node closes its channels and refuses new ones', async (t) 
 
 /** A hand-made channel whose sender clock runs `skewMs` behind the node's: upgrade signed with that clock, then one call at a time. */
 async function skewedChannel(t: ExecutionContext, address: string, skewMs: number): Promise<(head: unknown, body?: Buffer) => Promise<Record<string, unknown>>> {
-  const stamp = { method: 'GET', path: RPC_UPGRADE_PATH, timestampMs: Date.now() - skewMs, nonce: newNonce() }
-  const [host, port] = address.split(':') as [string, string]
-  const socket = net.connect(Number(port), host)
-  socket.on('error', () => undefined)
-  t.teardown(() => socket.destroy())
-  socket.write(
-    `GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n` +
-      `${HEADER_TIMESTAMP}: ${stamp.timestampMs}\r\n${HEADER_NONCE}: ${stamp.nonce}\r\n${HEADER_SIGNATURE}: ${signRequest(SECRET, stamp)}\r\n\r\n`,
-  )
-  const reader = new FrameReader(1 << 20)
-  let upgraded = false
-  let waiting: ((head: Record<string, unknown>) => void) | undefined
-  socket.on('data', (chunk: Buffer) => {
-    if (!upgraded) {
-      upgraded = true
-      chunk = chunk.subarray(chunk.indexOf('\r\n\r\n') + 4)
-    }
-    for (const f of reader.push(chunk)) waiting?.(JSON.parse(f.head) as Record<string, unknown>)
-  })
+  const ch = rawChannel(address, { skewMs })
+  t.teardown(() => ch.socket.destroy())
+  await ch.opened
   let id = 0
-  return (head, body) =>
-    new Promise((resolve) => {
-      waiting = resolve
-      socket.write(Buffer.concat(encodeFrame(++id, FrameKind.Request, JSON.stringify(head), body)))
-    })
+  return (head, body) => ch.call(head, body, ++id)
 }
 
 test('write expiry is read on the sender clock learned from its upgrade and calls: a skewed proxy is not refused, a late write is', async (t) => {
