@@ -78,10 +78,20 @@ export class ReadCoordinator {
       this.cfg.speculateAfterMs,
     )
     if (q.ok.length < r) throw new QuorumNotReachedError(r, q.ok.map((o) => o.node), q.failed.map((f) => String(f.error)))
-    const outcome = merge(q.ok.map((o) => o.value))
+    // R replicas hold nothing while others went unasked: ask those before answering "no such key"
+    // (Riak's notfound_ok = false). A primary can lack a version the others hold for a long while:
+    // it was below its disk reserve when the version was written (a stand-in holds its hint), or
+    // down then with its hint not handed off yet.
+    let rest: Answer[] = []
+    const askRest = q.unasked.length > 0 && q.ok.every((o) => o.value.versions.length === 0)
+    if (askRest) {
+      const more = await Promise.allSettled(q.unasked.map((i) => ask(order[i] as Target, withData)))
+      rest = more.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []))
+    }
+    const outcome = merge([...q.ok.map((o) => o.value), ...rest])
     void q.all.then(async (all) => {
-      const answers = all.flatMap((a) => (a.ok && a.value ? [a.value] : []))
-      if (q.unasked.length > 0 && disagree(answers)) {
+      const answers = [...all.flatMap((a) => (a.ok && a.value ? [a.value] : [])), ...rest]
+      if (!askRest && q.unasked.length > 0 && disagree(answers)) {
         const more = await Promise.allSettled(q.unasked.map((i) => ask(order[i] as Target, false)))
         for (const m of more) if (m.status === 'fulfilled') answers.push(m.value)
       }

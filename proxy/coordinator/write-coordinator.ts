@@ -79,7 +79,7 @@ export class WriteCoordinator {
     const peeked = await this.peek(req.body)
     const acked = peeked.complete
       ? await this.writeWhole(req, plan.targets, plan.spares, plan.extraHints, req.body ? { buffer: peeked.head } : null)
-      : await this.writeStaged(req, plan.targets, plan.spares, peeked.rest)
+      : await this.writeStaged(req, plan.targets, plan.spares, plan.extraHints, peeked.rest)
     const first = acked[0] as Acked
     return {
       bucket: req.bucket,
@@ -143,7 +143,7 @@ export class WriteCoordinator {
   }
 
   /** Large body: stream it to every target at once, then coordinate on one and commit the staged bytes on the others. */
-  private async writeStaged(req: WriteRequest, targets: Target[], spares: Target['node'][], body: Readable): Promise<Acked[]> {
+  private async writeStaged(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: Readable): Promise<Acked[]> {
     const uploadId = randomUUID()
     const { branches, drop } = tee(body, targets.length)
     const staged = await Promise.allSettled(
@@ -184,6 +184,9 @@ export class WriteCoordinator {
         // `target` did, or failed to commit (known once every commit has settled).
         const lost = [...targets.filter((_, j) => staged[j]?.status === 'rejected'), ...ready.slice(0, i)]
         const committing = ready.slice(i + 1)
+        // Primaries left without a stand-in (more unavailable than fallbacks) get a hint on a live
+        // target, as small writes do, so they are handed their copy when they return.
+        for (const extra of extraHints) void this.copyToStandIn(req, answer.version, acked, extra)
         void Promise.allSettled(rest).then((settled) => {
           for (const t of [...lost, ...committing.filter((_, j) => settled[j]?.status === 'rejected')]) {
             const stand = replacementFor(t, spares)
@@ -210,7 +213,7 @@ export class WriteCoordinator {
     try {
       const bytes = await this.c.nodes.openData(source.target.node, req.bucket, req.key, versionId(version.dot), this.callOptions(req, source.target))
       await this.c.nodes.replicate(stand.node, req.bucket, req.key, version, { stream: bytes }, { requestId: req.requestId, hintFor: stand.hintFor })
-      this.c.log.info({ bucket: req.bucket, key: req.key, standIn: stand.node.id, hintFor: stand.hintFor }, 'stand-in took a replica lost mid-upload')
+      this.c.log.info({ bucket: req.bucket, key: req.key, standIn: stand.node.id, hintFor: stand.hintFor }, 'stand-in took a replica the upload could not place')
     } catch (err) {
       if (isNodeFailure(err)) this.c.view.markFailed(stand.node.id)
       if (isOutOfSpace(err)) this.c.view.markFull(stand.node.id)

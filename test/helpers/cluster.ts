@@ -22,10 +22,22 @@ export { freePorts }
 
 export const FAST_GOSSIP_ARGS = ['--gossip-interval-ms', '200', '--suspect-after-ms', '600', '--fail-after-ms', '1000']
 
+export interface TestClusterOptions {
+  nodeArgs?: string[]
+  proxyArgs?: string[]
+  /**
+   * Runs once the layout is known, before any process starts (e.g. mount a small filesystem where a
+   * node's data directory will be); what it returns runs at teardown, after every process stopped.
+   */
+  prepare?: (layout: ClusterLayout) => (() => void | Promise<void>) | undefined
+}
+
 export class TestCluster {
+  private cleanup: (() => void | Promise<void>) | undefined
+
   private constructor(public layout: ClusterLayout, readonly dir: string) {}
 
-  static async start(n = 4, opts: { nodeArgs?: string[]; proxyArgs?: string[] } = {}): Promise<TestCluster> {
+  static async start(n = 4, opts: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
     const ports = await freePorts(n + 1)
     const layout = layoutUnder(resolve(import.meta.dirname, '../..'), dir, ports, {
@@ -34,6 +46,7 @@ export class TestCluster {
     })
     const cluster = new TestCluster(layout, dir)
     try {
+      cluster.cleanup = opts.prepare?.(layout)
       await startCluster(layout, 30_000)
     } catch (err) {
       await cluster.teardown()
@@ -87,6 +100,7 @@ export class TestCluster {
 
   async teardown(): Promise<void> {
     await stopProcesses(this.layout, knownProcesses(this.layout), 'SIGKILL')
+    await this.cleanup?.()
     rmSync(this.dir, { recursive: true, force: true })
   }
 }

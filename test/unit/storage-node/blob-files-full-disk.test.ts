@@ -10,7 +10,7 @@ import { statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { InsufficientStorageError } from '../../../shared/errors.js'
 import { BlobFiles } from '../../../storage-node/store/blob-files.js'
 import { DiskSpace } from '../../../storage-node/store/disk-space.js'
@@ -40,7 +40,10 @@ function mountTmpfs(): { dir: string; unmount: () => void } | { reason: string }
 const probe = mountTmpfs()
 if ('unmount' in probe) probe.unmount()
 const skipReason = 'reason' in probe ? probe.reason : undefined
-const maybe = (title: string, fn: Parameters<typeof test.serial>[1]) => (skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn))
+function maybe(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
+  if (skipReason) test.skip(`${title} (skipped: ${skipReason})`, () => undefined)
+  else test.serial(title, fn)
+}
 
 /** `total` bytes in 64 KiB chunks; counts the chunks read. */
 function counted(total: number): { body: Readable; pulled: () => number } {
