@@ -80,15 +80,14 @@ export function requireSignature(verifier: RequestVerifier): Middleware {
   }
 }
 
-const UNPARSED = Symbol.for('unparsedBody')
-
 /** A JSON body whose SHA-256 the signature covers (x-store-content-sha256): parsed, then checked against it. */
 export function signedJson(jsonLimit: string): Middleware[] {
   return [
     koaBody({ jsonLimit, text: false, urlencoded: false, includeUnparsed: true }),
     async (ctx, next) => {
       if (!ctx.is('application/json')) throw new InvalidRequestError('expected a JSON body')
-      const raw = (ctx.request.body as Record<symbol, unknown> | undefined)?.[UNPARSED]
+      // koa-body keeps the body's text, as received, beside the parsed value.
+      const raw = (ctx.request as { rawBody?: unknown }).rawBody
       assertDigest(ctx.get(HEADER_CONTENT_SHA256), typeof raw === 'string' ? createHash('sha256').update(raw).digest('hex') : '', true)
       await next()
     },
