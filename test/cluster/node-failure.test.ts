@@ -2,7 +2,7 @@
  * kill -9 of a storage node: writes still reach W=2 and reads R=2; a node restarted after kill -9
  * holds every write it acknowledged (asked directly over the signed internal API).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
 import { createSignedClient } from '../../shared/http/signed-client.js'
