@@ -86,3 +86,16 @@ test('a stand-in holding the hinted version counts', async (t) => {
   const out = await reader.read('b', 'k', 1)
   t.is(out.versions.length, 1)
 })
+
+test('R replicas that hold nothing while a primary went unasked: it is asked before the read answers "not found"', async (t) => {
+  const v = version('n1', 1)
+  // random() = 0 always: the shuffle puts n2, n3 first, then n1 (the only one holding it: the
+  // others were full or down when it was written, and stand-ins keep their hints).
+  const { reader, asked } = harness({ held: { n1: [v], n2: [], n3: [] }, random: () => 0 })
+  const out = await reader.read('b', 'k', 2)
+  t.deepEqual(out.versions.map((x) => x.dot), [v.dot])
+  t.is(asked.length, 3)
+  const none = harness({ held: {}, random: () => 0 })
+  t.deepEqual((await none.reader.read('b', 'k', 2)).versions, [], 'a key no replica holds is still not found')
+  t.is(none.asked.length, 3)
+})
