@@ -46,7 +46,7 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     // A small body of declared length is read whole: no streams in between for the common case.
     const declared = ctx.get('content-length') === '' ? undefined : Number(ctx.get('content-length'))
     const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(ctx.req, declared) : ctx.req
-    const outcome = await c.writer.write({ bucket, key, body, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
+    const outcome = await c.writer.write({ bucket, key, body, size: declared, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
     ctx.status = 201
     ctx.body = { success: true, ...outcome }
   })

@@ -33,6 +33,8 @@ export interface WriteRequest {
   body: Readable | Buffer | null
   context?: ReadContext | undefined
   contentType?: string | undefined
+  /** The body's length when the client declared it (content-length): nodes then admit or refuse it before it streams. */
+  size?: number | undefined
   w: number
   requestId?: string | undefined
 }
@@ -149,7 +151,7 @@ export class WriteCoordinator {
     const staged = await Promise.allSettled(
       targets.map(async (t, i) => {
         try {
-          return await this.c.nodes.stage(t.node, uploadId, branches[i] as Readable, this.callOptions(req))
+          return await this.c.nodes.stage(t.node, uploadId, branches[i] as Readable, this.callOptions(req), Buffer.isBuffer(req.body) ? req.body.length : req.size)
         } catch (err) {
           drop(i)
           throw err

@@ -125,8 +125,13 @@ export class NodeClient {
     return schema.parse(JSON.parse(res.body))
   }
 
-  stage(node: NodeRef, uploadId: string, body: Readable, opts?: CallOptions): Promise<StageAnswer> {
-    return this.call(node, StageAnswerSchema, { method: 'PUT', path: internalRoutes.stage.path(uploadId), body, headers: this.headers(opts) })
+  /**
+   * Stream a body to stage on the node. `size`, the body's length when known, goes as its
+   * content-length: a node without room for it then refuses it (507) before its first byte.
+   */
+  stage(node: NodeRef, uploadId: string, body: Readable, opts?: CallOptions, size?: number): Promise<StageAnswer> {
+    const length: Record<string, string> = size === undefined ? {} : { 'content-length': String(size) }
+    return this.call(node, StageAnswerSchema, { method: 'PUT', path: internalRoutes.stage.path(uploadId), body, headers: this.headers(opts, length) })
   }
 
   coordinate(node: NodeRef, bucket: string, key: string, write: CoordinateRequest, body: WriteBody, opts?: CallOptions): Promise<WriteAnswer> {

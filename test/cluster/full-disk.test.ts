@@ -170,23 +170,28 @@ else
     // New data: a fast 507, before the body is read, naming no path.
     const client = internalClient(cluster)
     const refusals: number[] = []
+    const sentBefore: number[] = []
     for (let i = 0; i < 5; i++) {
+      let pulled = 0
       const probe = Readable.from((function* () {
-        for (let j = 0; j < 64; j++) yield Buffer.alloc(MiB)
+        for (; pulled < 64; pulled++) yield Buffer.alloc(MiB)
       })())
       const t0 = performance.now()
-      const refused = await client.stage(nodeRef(cluster, 'node-1'), `full-disk-probe-${i}`, probe).then(
+      const refused = await client.stage(nodeRef(cluster, 'node-1'), `full-disk-probe-${i}`, probe, undefined, 64 * MiB).then(
         () => undefined,
         (err: unknown) => err,
       )
       refusals.push(performance.now() - t0)
+      sentBefore.push(pulled)
+      probe.destroy()
       t.true(refused instanceof RemoteError && refused.status === 507 && refused.code === 'InsufficientStorage', `probe ${i}: ${String(refused)}`)
       t.false(String((refused as Error).message).includes('/'), 'no path in the 507')
     }
     client.close()
     refusals.sort((a, b) => a - b)
-    t.log(`node-1 answered 64 MiB uploads with 507 in ${refusals.map((ms) => ms.toFixed(1)).join(', ')} ms`)
-    t.true((refusals[2] as number) < 1000, 'the 507 comes before the body is streamed')
+    t.log(`node-1 answered 64 MiB uploads of declared size with 507 in ${refusals.map((ms) => ms.toFixed(1)).join(', ')} ms, ${sentBefore.join(', ')} MiB pulled from the sender by the time its answer was read`)
+    t.true((refusals[2] as number) < 1000, 'the 507 is fast')
+    t.true(sentBefore.every((mib) => mib < 64), 'the 507 came before the body was streamed')
 
     // Uploads still succeed; a delete reaches node-1 (tombstones free space).
     for (let i = 24; i < 30; i++) {

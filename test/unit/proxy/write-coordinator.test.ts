@@ -16,9 +16,11 @@ function harness(opts: { refuse?: (node: string, op: 'stage' | 'coordinate' | 'r
   const failed: string[] = []
   const markedFull: string[] = []
   const written: { node: string; op: string; hintFor?: string | undefined }[] = []
+  const stagedSizes: (number | undefined)[] = []
   const answer = (node: NodeRef, version: Version): WriteAnswer => ({ node: node.id, version, stored: true, clock: { [version.dot.actor]: version.dot.counter } })
   const nodes = {
-    stage: async (node: NodeRef, uploadId: string, body: Readable) => {
+    stage: async (node: NodeRef, uploadId: string, body: Readable, _o: unknown, declared?: number) => {
+      stagedSizes.push(declared)
       let size = 0
       for await (const c of body) {
         size += (c as Buffer).length
@@ -50,7 +52,7 @@ function harness(opts: { refuse?: (node: string, op: 'stage' | 'coordinate' | 'r
     markFull: (id: string) => markedFull.push(id),
   } as unknown as MembershipView
   const writer = new WriteCoordinator({ view, nodes, log: createLogger('test', 'silent') }, { n: 3, maxObjectBytes: 1 << 30, postQuorumMs: 50, replicaTimeoutMs: 1000 })
-  return { writer, failed, markedFull, written }
+  return { writer, failed, markedFull, written, stagedSizes }
 }
 
 const small = { bucket: 'b', key: 'k', body: Buffer.from('hello'), w: 2 }
@@ -88,6 +90,13 @@ test('a large upload survives one replica failing mid-body, whatever it answers,
     t.deepEqual(out.replicas_written.sort(), ['n2', 'n3'], refusal.message)
     t.deepEqual(failed, [], 'the healthy replicas are not marked failed')
   }
+})
+
+test('a large upload of declared size tells the replicas its size, so one without room refuses it before it streams', async (t) => {
+  const { writer, stagedSizes } = harness({})
+  const body = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(64 * 1024, 1)))
+  await writer.write({ bucket: 'b', key: 'big', body, size: 8 * 64 * 1024, w: 2 })
+  t.deepEqual(stagedSizes, [8 * 64 * 1024, 8 * 64 * 1024, 8 * 64 * 1024])
 })
 
 test('a large upload every replica refuses as bad input is the client\'s error', async (t) => {
