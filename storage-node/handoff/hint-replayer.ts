@@ -7,7 +7,7 @@
  * that its disk is below its reserve, only its tombstones are delivered; its data waits here.
  */
 import cron, { type ScheduledTask } from 'node-cron'
-import { isClientError, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
+import { isClientError, type NodeClient, type NodeRef, RemoteError } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
@@ -78,7 +78,8 @@ export class HintReplayer {
     let held = 0
     try {
       // One pass over the target's hints in key order: a hint the target refuses (a 4xx, e.g. a size
-      // limit it has and we did not) is kept and skipped, so it cannot block the hints after it.
+      // limit it has and we did not, or a 507 for want of room) is kept and skipped, so it cannot
+      // block the hints after it (smaller ones, tombstones).
       let after: { bucket: string; key: string } | undefined
       for (let batches = 0; batches < 100; batches++) {
         const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100, after)
@@ -95,7 +96,8 @@ export class HintReplayer {
               await this.deliver(ref, space, item.bucket, item.key, v)
               delivered++
             } catch (err) {
-              if (!isClientError(err)) throw err
+              // Refused for this hint alone: bad for the target (4xx), or too large for the room it has left.
+              if (!isClientError(err) && !(err instanceof RemoteError && err.code === 'InsufficientStorage')) throw err
               refused++
               this.c.log.warn({ target, bucket: item.bucket, key: item.key, err: String(err) }, 'hint refused by its target; kept for later')
             }

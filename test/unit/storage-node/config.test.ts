@@ -22,3 +22,14 @@ test('--cached-read-max-bytes defaults to 0 (every read of an object file past t
   t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', 'lots'], ENV))
   t.throws(() => parseNodeConfig([...BASE, '--cached-read-max-bytes', ''], ENV), { message: /expected an integer/ }, 'an empty value is not 0')
 })
+
+test('--reserve-bytes is unset by default (the node then keeps max(256 MiB, 1 % of its filesystem)) and takes a size; --max-hints defaults to a million', (t) => {
+  const plain = parseNodeConfig(BASE, ENV)
+  t.is(plain.reserveBytes, undefined)
+  t.is(plain.maxHints, 1_000_000)
+  const set = parseNodeConfig([...BASE, '--reserve-bytes', '8388608', '--max-hints', '500'], ENV)
+  t.is(set.reserveBytes, 8 * 1024 * 1024)
+  t.is(set.maxHints, 500)
+  t.throws(() => parseNodeConfig([...BASE, '--reserve-bytes', '-1'], ENV))
+  t.throws(() => parseNodeConfig([...BASE, '--max-hints', 'many'], ENV))
+})
