@@ -4,10 +4,11 @@
  */
 import { request } from 'node:http'
 import { connect } from 'node:net'
-import { createHmac } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
+import { memberKeys, newNonce, signatureHeaders } from '../../shared/http/signing.js'
 import { internalRoutes } from '../../shared/wire/internal-api.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
@@ -132,31 +133,35 @@ test('headers over 16 KB get 431', async (t) => {
 })
 
 test('nodes refuse stale, foreign, missing and replayed signatures, and corrupt gossip', async (t) => {
-  const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
+  const keys = memberKeys(readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim())
   const port = cluster.layout.nodePorts[0] as number
   const path = internalRoutes.versions.path('bad', 'keep')
-  let n = 0
-  const nonce = () => `test-nonce-${process.pid}-${++n}-padding`
-  const headers = (ts: number, p = path, method = 'GET', nonceValue = nonce()) => ({
-    'x-store-timestamp': String(ts),
-    'x-store-nonce': nonceValue,
-    'x-store-signature': createHmac('sha256', secret).update(`${method}\n${p}\n${ts}\n${nonceValue}`).digest('base64url'),
+  const headers = (ts: number, p = path, method = 'GET', extra: Record<string, string> = {}, target = 'node-1') => ({
+    ...extra,
+    ...signatureHeaders(keys, { method, path: p, timestampMs: ts, nonce: newNonce(), from: 'test-client', target, headers: (h) => extra[h] }),
   })
   const call = (h: Record<string, string>, method = 'GET', p = path, body?: string) => fetch(`http://127.0.0.1:${port}${p}`, { method, headers: h, body })
-  t.is((await call(headers(Date.now() - 120_000))).status, 401, 'stale (replayed later) signature')
+  const stale = await call(headers(Date.now() - 120_000))
+  t.is(stale.status, 401, 'stale (replayed later) signature')
+  t.truthy(stale.headers.get('x-store-time-proof'), 'a well-signed stale request learns the node\'s time')
   const now = Date.now()
   t.is((await call(headers(now, internalRoutes.versions.path('bad', 'other')))).status, 401, 'signature of another path')
-  t.is((await call({ 'x-store-timestamp': 'soon', 'x-store-nonce': nonce(), 'x-store-signature': 'x' })).status, 401)
+  t.is((await call(headers(now, path, 'GET', {}, 'node-2'))).status, 401, 'signature for another node')
+  t.is((await call({ 'x-store-timestamp': 'soon', 'x-store-nonce': newNonce(), 'x-store-signature': 'x', 'x-store-from': 'a', 'x-store-target': 'node-1' })).status, 401)
   const { 'x-store-nonce': _, ...noNonce } = headers(now)
   t.is((await call(noNonce)).status, 401, 'no nonce')
+  const unsigned = await call({})
+  t.is(unsigned.status, 401)
+  t.is(unsigned.headers.get('x-store-time-proof'), null, 'an unsigned request learns nothing')
   const fresh = headers(now)
   t.is((await call(fresh)).status, 200, 'a fresh signature works')
   const replay = await call(fresh)
   t.is(replay.status, 401, 'the same signed request a second time (within the 30 s window) is refused')
   t.regex(await replay.text(), /replayed/)
   const gossip = internalRoutes.gossip.path()
-  const ts = Date.now()
-  const bad = await call({ ...headers(ts, gossip, 'POST'), 'content-type': 'application/json' }, 'POST', gossip, JSON.stringify({ from: 'x', members: [{ id: 'node-9', address: 'nowhere', generation: -1, heartbeat: 'many' }] }))
+  const body = JSON.stringify({ from: 'test-client', members: [{ id: 'node-9', address: 'nowhere', generation: -1, heartbeat: 'many' }] })
+  const extra = { 'content-type': 'application/json', 'x-store-content-sha256': createHash('sha256').update(body).digest('hex') }
+  const bad = await call(headers(Date.now(), gossip, 'POST', extra), 'POST', gossip, body)
   t.is(bad.status, 400)
   const m = (await (await fetch(`http://127.0.0.1:${port}/membership`)).json()) as { members: { id: string }[] }
   t.false(m.members.some((x) => x.id === 'node-9'), 'a corrupt gossip message is not merged')
