@@ -25,8 +25,18 @@
  * transaction. A failed journal write or checkpoint fails the store for good (see Journal): every
  * write waiting or asked for later is refused, and `onFailure` is told (the node exits; its next
  * start recovers).
+ *
+ * Except a checkpoint that fails for want of space (the disk filled past the node's reserve, e.g.
+ * by another tenant): LMDB rolls the transaction back and stays whole at its last checkpoint, and
+ * the journal holds every write since, so a new transaction is held with those records applied
+ * again, exactly the state that was lost. Checkpoints are then retried every CHECKPOINT_RETRY_MS;
+ * meanwhile groups still append to the journal (inside its zero-filled extent, which needs no new
+ * space) until it holds `checkpointBytes`, and past that new work is refused with
+ * InsufficientStorageError (507) until a checkpoint succeeds. The node never stops for a full disk.
  */
+import { constants } from 'node:os'
 import type { Database, Key, RangeOptions, RootDatabase } from 'lmdb'
+import { InsufficientStorageError } from '../../shared/errors.js'
 import type { CommitStats } from '../../shared/wire/internal-api.js'
 import { Journal, type JournalWrite } from './journal.js'
 
@@ -41,6 +51,14 @@ const ABORTABLE_SYNCHRONOUS = 1 | 2
  */
 export const CHECKPOINT_MS = 100
 export const CHECKPOINT_BYTES = 8 * 1024 * 1024
+/** After a checkpoint failed for want of space, the next is tried this long after (each retry reads the journal back). */
+export const CHECKPOINT_RETRY_MS = 1000
+
+/** An error of a write that found the disk (or the quota) full: lmdb-js gives the errno as a number, node:fs its name. */
+export function isOutOfSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === constants.errno.ENOSPC || code === constants.errno.EDQUOT
+}
 
 /** Told the outcome of every group (e.g. to keep derived state in step with it). */
 export interface CommitListener {
@@ -63,6 +81,8 @@ export interface GroupCommitOptions {
   journalExtentBytes?: number
   /** A journal write or a checkpoint failed: the store refuses every write from now on. */
   onFailure?: (err: Error) => void
+  /** A checkpoint failed for want of space (`err`), or succeeded again after such failures (undefined). */
+  onSpaceShort?: (err: Error | undefined) => void
 }
 
 interface Queued {
@@ -140,6 +160,8 @@ export class GroupCommit {
   /** The writes of the group now running; undefined outside a group. */
   private recording: JournalWrite[] | undefined
   private failure: Error | undefined
+  /** Set while checkpoints fail for want of space: when the next may be tried (performance.now()). */
+  private retryCheckpointAt: number | undefined
   private readonly tables = new Map<string, JournaledTable<unknown>>()
   /** Told of every group's outcome. */
   listener: CommitListener | undefined
@@ -243,6 +265,10 @@ export class GroupCommit {
     return new Promise<T>((resolve, reject) => {
       if (this.failure) return reject(new StoreFailedError(`the store failed: ${this.failure.message}`))
       if (this.closing) return reject(new Error('the store is closed'))
+      // The journal's extent is what keeps appends possible on a full disk: not past checkpointBytes.
+      if (this.retryCheckpointAt !== undefined && this.journal.bytes >= (this.options.checkpointBytes ?? CHECKPOINT_BYTES)) {
+        return reject(new InsufficientStorageError('the disk is full: this node takes no writes until space comes back'))
+      }
       // Before recovery the journal would write over records not yet applied.
       if (!this.recovered) return reject(new Error('the journal is not recovered yet'))
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
@@ -255,7 +281,7 @@ export class GroupCommit {
     this.closing ??= (async () => {
       if (this.scheduled || this.queue.length > 0) await new Promise<void>((done) => (this.drained = done))
       clearTimeout(this.checkpointTimer)
-      if (!this.failure) this.checkpoint()
+      if (!this.failure) this.checkpoint(true)
       this.abortHeld()
       liveGroups.delete(this)
       this.journal.close()
@@ -358,12 +384,18 @@ export class GroupCommit {
     this.checkpointTimer.unref()
   }
 
-  /** Commit (and sync) the open transaction; the journal's records up to here are then retired. */
-  private checkpoint(): void {
+  /** Commit (and sync) the open transaction; the journal's records up to here are then retired. `force`: even while retries for space wait (at close). */
+  private checkpoint(force = false): void {
     this.checkpointWanted = false
     clearTimeout(this.checkpointTimer)
     const txn = this.txn
     if (!txn) return
+    const wait = (this.retryCheckpointAt ?? 0) - performance.now()
+    if (wait > 0 && !force) {
+      this.checkpointTimer = setTimeout(() => this.wantCheckpoint(), wait)
+      this.checkpointTimer.unref()
+      return
+    }
     const generation = this.journal.generation + 1
     const t0 = performance.now()
     try {
@@ -378,14 +410,46 @@ export class GroupCommit {
       const done = txn.commit(undefined)
       if (typeof (done as { then?: unknown } | undefined)?.then === 'function') throw new Error('lmdb-js deferred the checkpoint commit')
     } catch (err) {
-      this.fail(err, [])
+      if (isOutOfSpace(err)) this.rebuild(err as Error)
+      else this.fail(err, [])
       return
+    }
+    if (this.retryCheckpointAt !== undefined) {
+      this.retryCheckpointAt = undefined
+      this.options.onSpaceShort?.(undefined)
     }
     this.journal.restart(generation)
     const ms = performance.now() - t0
     this.stats.checkpoints++
     this.stats.checkpointMsTotal += ms
     this.stats.checkpointMsMax = Math.max(this.stats.checkpointMsMax, ms)
+  }
+
+  /**
+   * After a checkpoint lost to a full disk (LMDB rolled its transaction back to the last
+   * checkpoint): hold a new transaction with this generation's journal records applied again, in
+   * order, which is the state the lost one held; so reads and later groups see every acknowledged
+   * write. The journal keeps its records (they are still this generation's); the checkpoint is
+   * tried again after CHECKPOINT_RETRY_MS.
+   */
+  private rebuild(err: Error): void {
+    try {
+      this.openTransaction()
+      for (const record of this.journal.read(this.journal.generation)) {
+        for (const w of record) {
+          const table = this.tables.get(w[0])
+          if (!table) throw new Error(`the journal names table ${w[0]}, which this store does not have`)
+          if (w.length === 3) table.db.putSync(w[1] as Key, w[2])
+          else table.db.removeSync(w[1] as Key)
+        }
+      }
+    } catch (again) {
+      this.fail(again, [])
+      return
+    }
+    const first = this.retryCheckpointAt === undefined
+    this.retryCheckpointAt = performance.now() + CHECKPOINT_RETRY_MS
+    if (first) this.options.onSpaceShort?.(err)
   }
 
   private fail(err: unknown, group: readonly Queued[]): void {

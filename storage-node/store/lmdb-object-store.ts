@@ -151,6 +151,10 @@ export class LmdbObjectStore implements ObjectStore {
         journalPath: `${init.dataDir}/meta/journal`,
         sync: durable,
         onFailure: failed,
+        onSpaceShort: (err) => {
+          if (err) init.log?.error({ err: err.message }, 'checkpoint failed: the disk is full; the store keeps serving from its journal, retries, and refuses writes once the journal is at its bound')
+          else init.log?.info('checkpoint succeeded again: space came back')
+        },
         ...(init.checkpointMs === undefined ? {} : { checkpointMs: init.checkpointMs }),
       })
     } catch (err) {

@@ -5,7 +5,8 @@
  * succeeds (stand-ins take node-1's replicas), node-1 never exits, no node is marked failed, no
  * answer names a path. Then pushed below its reserve (a file of another tenant on its filesystem),
  * node-1 says so in /health, gossip and /cluster, answers new data with a fast 507 but takes
- * tombstones, hands its hints off to a node that returns, and serves reads. Once files are deleted
+ * tombstones, hands its hints off to a node that returns, and serves reads, with its disk full to
+ * the last byte. Once files are deleted
  * it takes data again, without a restart; every acknowledged key reads back as written.
  */
 import { execFileSync } from 'node:child_process'
@@ -157,10 +158,15 @@ else
       'no healthy node was marked failed',
     )
 
-    // Below the reserve: another tenant's file takes most of what is left.
+    // Below the reserve, to the last byte: another tenant's file takes all that is left (the node's
+    // checkpoints then fail for want of space, and it serves from its journal).
     const s = statfsSync(node1Dir)
     const filler = join(node1Dir, 'another-tenant')
-    writeFileSync(filler, Buffer.alloc(Math.max(0, s.bavail * s.bsize - RESERVE / 2)))
+    try {
+      writeFileSync(filler, Buffer.alloc(s.bavail * s.bsize))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+    }
     await eventually(async () => (await node1Health()).disk.full, 5000, 'node-1 reports itself full')
     const shownFull = (await node1Health()).disk
     await eventually(async () => (await clusterNodes()).some((n) => n.id === 'node-1' && n.full === true && n.disk?.full === true), 5000, '/cluster shows node-1 full, with its free space')

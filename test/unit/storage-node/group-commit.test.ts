@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process'
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
+import { InsufficientStorageError } from '../../../shared/errors.js'
 import { GroupCommit, type GroupCommitOptions, StoreFailedError } from '../../../storage-node/store/group-commit.js'
 import { JOURNAL_EXTENT_BYTES, JOURNAL_HEAD_BYTES, Journal } from '../../../storage-node/store/journal.js'
 
@@ -248,4 +249,72 @@ test('journal records: a corrupt record ends the replay; records of another gene
   writeSync(fd, Buffer.from([(byte[0] as number) ^ 0xff]), 0, 1, at)
   closeSync(fd)
   t.deepEqual(read(3), [[['t', 'a', 'A']], [['t', 'b', 'B'], ['t', 'a']]])
+})
+
+test('a checkpoint that finds the disk full does not fail the store: writes stay readable from the journal, more are taken up to its bound, and all are checkpointed once space comes back', async (t) => {
+  if (process.getuid?.() !== 0) return t.pass('skipped: not root, cannot mount a tmpfs')
+  const dir = await tempDir(t)
+  try {
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir])
+  } catch (err) {
+    return t.pass(`skipped: mount -t tmpfs failed: ${String(err).split('\n')[0]}`)
+  }
+  t.teardown(() => execFileAsync('umount', [dir]))
+  const failures: Error[] = []
+  const short: (Error | undefined)[] = []
+  const options = { checkpointMs: 20, checkpointBytes: 64 * 1024, journalExtentBytes: 256 * 1024, onFailure: (e: Error) => failures.push(e), onSpaceShort: (e: Error | undefined) => short.push(e) }
+  const first = openGroup(t, dir, options)
+  await first.group.run(() => first.numbers.put('before', 1))
+  const s = await statfs(dir)
+  // As much as fits (the last bytes may not: the file stays as large as they let it be).
+  await writeFile(join(dir, 'filler'), Buffer.alloc(s.bavail * s.bsize)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOSPC') throw err
+  })
+  const written = new Map<string, number>([['before', 1]])
+  const waitFor = async (what: string, ok: () => boolean) => {
+    const deadline = Date.now() + 10_000
+    while (!ok() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    t.true(ok(), what)
+  }
+  // Enough new keys that LMDB needs pages it cannot get.
+  for (let g = 0; g < 5; g++) {
+    await first.group.run(() => {
+      for (let i = 0; i < 300; i++) first.numbers.put(`k${g}-${i}`, g * 1000 + i)
+    })
+    for (let i = 0; i < 300; i++) written.set(`k${g}-${i}`, g * 1000 + i)
+  }
+  await waitFor('a checkpoint failed for want of space', () => short.length > 0)
+  t.truthy(short[0])
+  t.deepEqual(failures, [], 'the store did not fail')
+  t.false(first.group.failed)
+  for (const [k, v] of written) if (first.numbers.get(k) !== v) t.fail(`${k} lost after the failed checkpoint`)
+  // More writes go to the journal until it holds checkpointBytes; then 507.
+  let refused: unknown
+  for (let g = 0; g < 200 && !refused; g++) {
+    await first.group
+      .run(() => {
+        for (let i = 0; i < 50; i++) first.numbers.put(`m${g}-${i}`, i)
+      })
+      .then(
+        () => {
+          for (let i = 0; i < 50; i++) written.set(`m${g}-${i}`, i)
+        },
+        (err: unknown) => {
+          refused = err
+        },
+      )
+  }
+  t.true(refused instanceof InsufficientStorageError, String(refused))
+  t.deepEqual(failures, [])
+  for (const [k, v] of written) if (first.numbers.get(k) !== v) t.fail(`${k} lost while the disk was full`)
+
+  await rm(join(dir, 'filler'))
+  await waitFor('a checkpoint succeeded once space came back', () => short.at(-1) === undefined && short.length >= 2)
+  await first.group.run(() => first.numbers.put('after', 2))
+  written.set('after', 2)
+  await first.close()
+  const again = openGroup(t, dir, options)
+  t.is(again.recovered, 0, 'everything was checkpointed: nothing to replay')
+  for (const [k, v] of written) if (again.numbers.get(k) !== v) t.fail(`${k} lost across the reopen`)
+  t.deepEqual(failures, [])
 })
