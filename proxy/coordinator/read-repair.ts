@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
-import type { Holder, ReadOutcome } from './read-coordinator.js'
+import type { Holder, ReadOutcome } from './read-outcome.js'
 
 export class ReadRepairer {
   /** Versions pushed to stale replicas since start (shown by GET /cluster). */

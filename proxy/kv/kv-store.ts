@@ -10,7 +10,8 @@ import { clockOf, distinctWrites, type ReadContext, readContextOf, versionId } f
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { Lister } from '../coordinator/lister.js'
-import type { ReadCoordinator, ReadOutcome } from '../coordinator/read-coordinator.js'
+import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
+import type { ReadOutcome } from '../coordinator/read-outcome.js'
 import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
 import { type Encoded, type Encoding, contentTypeFor, encodeDatum, kvKeyOf, valueEncodingOf } from './kv-codec.js'
 
