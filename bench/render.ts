@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { markdown, type Report, writeReport } from './report.js'
+import { markdown, writeReport } from './report.js'
+import type { Report } from './run-record.js'
 import { writeBenchTables } from './readme-table.js'
 import { ROOT } from './setup.js'
 

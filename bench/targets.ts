@@ -4,7 +4,7 @@
  * default sizes (4 KiB small objects, one 1 GiB object): a run with other sizes, or a --quick
  * smoke test, checks none of them.
  */
-import type { Report, Row } from './report.js'
+import type { Report, Row } from './run-record.js'
 import type { Stats } from './stats.js'
 
 export interface TargetCheck {

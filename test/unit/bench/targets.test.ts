@@ -1,5 +1,5 @@
 import test from 'ava'
-import type { Report, Row } from '../../../bench/report.js'
+import type { Report, Row } from '../../../bench/run-record.js'
 import type { Stats } from '../../../bench/stats.js'
 import { checkTargets, targetsMarkdown } from '../../../bench/targets.js'
 
