@@ -5,7 +5,7 @@
  * through the proxy with R=3 and from every replica with the signed internal API, and judge the
  * history (analysis.ts). Every wait is bounded.
  */
-import { mulberry32 } from '../test/helpers/prng.js'
+import { mulberry32 } from '../devtools/prng.js'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'

@@ -1,6 +1,6 @@
 /**
  * What the checker and the nemeses need of a running cluster. The loopback TestCluster
- * (test/helpers/cluster.ts) has all of it but `net`; the NetnsCluster (faults/netns/) puts every
+ * (devtools/test-cluster.ts) has all of it but `net`; the NetnsCluster (faults/netns/) puts every
  * storage node in its own network namespace and adds `net`, the network fault controls.
  */
 import type { ClusterLayout } from '../cluster-ctl/launcher.js'

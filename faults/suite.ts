@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { TestCluster } from '../test/helpers/cluster.js'
+import { TestCluster } from '../devtools/test-cluster.js'
 import { type CheckOptions, runScenario, type Scenario, type ScenarioResult } from './checker.js'
 import type { FaultCluster } from './fault-cluster.js'
 import { copyLogs, type LogSummary, summarizeLogs } from './logs.js'

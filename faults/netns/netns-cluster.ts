@@ -24,7 +24,7 @@ import {
 } from '../../cluster-ctl/launcher.js'
 import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from './netns.js'
 import { probeNetworkFaults } from './netns-probe.js'
-import { FAST_GOSSIP_ARGS } from '../../test/helpers/cluster.js'
+import { FAST_GOSSIP_ARGS } from '../../devtools/test-cluster.js'
 import type { FaultCluster } from '../fault-cluster.js'
 import { TcpFaultProxy } from '../link/tcp-fault-proxy.js'
 import { NetworkFaults } from './network-faults.js'

@@ -8,7 +8,7 @@ import test from 'ava'
 import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
 import { versionId } from '../../shared/vclock/versions.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, put } from '../helpers/http.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { memberKeys, newNonce, signatureHeaders } from '../../shared/http/signing.js'
 import { internalRoutes } from '../../shared/wire/internal-api.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
 
 let cluster: TestCluster

@@ -6,7 +6,7 @@
 import { connect } from 'node:net'
 import test from 'ava'
 import { proxySpec, startProcess, waitHealthy } from '../../cluster-ctl/launcher.js'
-import { freePorts, TestCluster } from '../helpers/cluster.js'
+import { freePorts, TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, json, put } from '../helpers/http.js'
 
 const LISTED_ORIGIN = 'https://app.example.com'

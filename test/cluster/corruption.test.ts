@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
 import { RemoteError } from '../../shared/http/node-client.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 

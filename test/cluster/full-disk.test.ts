@@ -18,7 +18,7 @@ import { Readable } from 'node:stream'
 import test from 'ava'
 import { runningPid } from '../../cluster-ctl/launcher.js'
 import { RemoteError } from '../../shared/http/node-client.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 

@@ -4,7 +4,7 @@
  * takes writes for its ranges; a restarted proxy rebuilds its view from the nodes.
  */
 import test from 'ava'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
 

@@ -5,7 +5,7 @@
  * writes and everything converges; the hint storage limit makes a node refuse to stand in.
  */
 import test from 'ava'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 

@@ -5,7 +5,7 @@
  */
 import test from 'ava'
 import { isAlive, runningPid } from '../../cluster-ctl/launcher.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
 
 test('with --internal-rpc off: writes, overwrites, siblings, a killed replica and deletes work over HTTP alone', async (t) => {

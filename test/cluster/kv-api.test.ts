@@ -1,7 +1,7 @@
 /** Seed 002's key-value API on the replicated store: the seed's documented requests and answers, mixed batches, binary round trips, and a batch during a node outage. */
 import { randomBytes } from 'node:crypto'
 import test from 'ava'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 
 let cluster: TestCluster
 test.before(async () => {

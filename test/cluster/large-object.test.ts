@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import { Readable } from 'node:stream'
 import test from 'ava'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
 

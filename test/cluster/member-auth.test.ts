@@ -13,7 +13,7 @@ import { MemberSigner } from '../../shared/http/member-signer.js'
 import { encodeHeaderJson, internalRoutes } from '../../shared/wire/internal-api.js'
 import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../shared/wire/rpc.js'
 import { createNodeRouter, type NodeAppComponents } from '../../storage-node/app.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, put } from '../helpers/http.js'
 import { clusterSecret, eventually, internalClient, nodeRef } from '../helpers/internal.js'
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { createSignedClient } from '../../shared/http/signed-client.js'
 import { internalRoutes, VersionsAnswerSchema } from '../../shared/wire/internal-api.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, json, put } from '../helpers/http.js'
 import { clusterSecret, eventually, heldBy, testSigner } from '../helpers/internal.js'
 

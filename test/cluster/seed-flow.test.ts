@@ -1,7 +1,7 @@
 /** The seeds' whole flow against a real 4-node cluster, plus the error answers of SPEC.md. */
 import { request } from 'node:http'
 import test from 'ava'
-import { TestCluster } from '../helpers/cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, get, json, put } from '../helpers/http.js'
 
 let cluster: TestCluster

@@ -5,7 +5,7 @@ import { NodeClient } from '../../shared/http/node-client.js'
 import { InternalTransport } from '../../shared/http/internal-transport.js'
 import { MemberSigner } from '../../shared/http/member-signer.js'
 import type { Version } from '../../shared/wire/internal-api.js'
-import type { TestCluster } from './cluster.js'
+import type { TestCluster } from '../../devtools/test-cluster.js'
 
 export function clusterSecret(cluster: TestCluster): string {
   return readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import test from 'ava'
 import { LOG_EXTENT_BYTES, LOG_RECORD_HEAD, openFloorStore } from '../../../bench/floor-stores.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 interface LogRecord {
   key: string

@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { NodeRef } from '../../../shared/http/node-client.js'
 import { planTargets, replacementFor, type Target } from '../../../proxy/coordinator/sloppy-quorum.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 const ref = (id: string): NodeRef => ({ id, address: `127.0.0.1:${19000 + Number(id.replace(/\D/g, '') || 0)}` })
 /** A preference list: p1..p3 are the primaries (N = 3), f1.. the fallbacks, in ring order. */

@@ -3,7 +3,7 @@ import test, { type ExecutionContext } from 'ava'
 import { InvalidContextError } from '../../../shared/errors.js'
 import { decodeContext, encodeContext } from '../../../shared/vclock/context-token.js'
 import { type CausalContext, compact, covers, type Dot } from '../../../shared/vclock/versions.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 const SECRET = 'cluster-secret'
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'

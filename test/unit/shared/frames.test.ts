@@ -1,6 +1,6 @@
 import test from 'ava'
 import { encodeFrame, type Frame, FrameError, FrameKind, FrameReader } from '../../../shared/rpc/frames.js'
-import { forEachSeed, type Prng } from '../../helpers/prng.js'
+import { forEachSeed, type Prng } from '../../../devtools/prng.js'
 
 const HEADS = ['{}', '{"op":"versions","bucket":"b","key":"ключ/🙂"}', '', 'x'.repeat(3000)]
 

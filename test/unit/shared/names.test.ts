@@ -1,7 +1,7 @@
 import test from 'ava'
 import { InvalidBucketNameError, InvalidKeyError } from '../../../shared/errors.js'
 import { assertBucketName, assertKey, MAX_KEY_BYTES, NODE_ID_RE } from '../../../shared/names.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 test('assertBucketName accepts valid S3 names', (t) => {
   for (const name of ['abc', 'my-bucket.1', 'a'.repeat(63), '123', 'a-b', 'a.b.c', '0ab', 'ab9', '1.2.3', '999.999.999.999a']) {

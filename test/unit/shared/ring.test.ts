@@ -3,7 +3,7 @@ import test from 'ava'
 import { DEFAULT_N, DEFAULT_VNODES } from '../../../shared/constants.js'
 import { HashRing } from '../../../shared/ring/hash-ring.js'
 import { objectPosition, ringPosition } from '../../../shared/ring/hash.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 const KEYS = 1_000_000
 

@@ -3,7 +3,7 @@ import { SIGNATURE_MAX_SKEW_MS } from '../../../shared/constants.js'
 import { MemberSigner } from '../../../shared/http/member-signer.js'
 import { PeerClocks } from '../../../shared/http/peer-clocks.js'
 import { checkSignature, checkTimeProof, memberKeys, newNonce, ReplayGuard, SIGNED_HEADERS, signatureHeaders, timeProof } from '../../../shared/http/signing.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 const SECRET = 'cluster-secret-0123456789'
 const KEYS = memberKeys(SECRET)

@@ -10,7 +10,7 @@ import {
   sortKeys,
   type VectorClock,
 } from '../../../shared/vclock/vector-clock.js'
-import { forEachSeed, type Prng } from '../../helpers/prng.js'
+import { forEachSeed, type Prng } from '../../../devtools/prng.js'
 
 const ACTORS = ['a', 'b', 'c', 'd']
 const CASES = 500

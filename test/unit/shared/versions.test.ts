@@ -23,7 +23,7 @@ import {
   versionId,
 } from '../../../shared/vclock/versions.js'
 import { MAX_RETIRED } from '../../../shared/vclock/schemas.js'
-import { forEachSeed, type Prng } from '../../helpers/prng.js'
+import { forEachSeed, type Prng } from '../../../devtools/prng.js'
 
 const ids = (vs: readonly Versioned[]) => vs.map((v) => versionId(v.dot))
 const sortedIds = (vs: readonly Versioned[]) => ids(vs).sort()

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { ClockOffsets } from '../../../storage-node/service/clock-offsets.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 test('a sender never heard from has offset 0; the estimate is the smallest sample', (t) => {
   const o = new ClockOffsets(30_000, () => 0)

@@ -2,7 +2,7 @@
 import test from 'ava'
 import { HashRing } from '../../../shared/ring/hash-ring.js'
 import { differingKeys, type KeyIds, segmentDigest, sharedBy } from '../../../storage-node/anti-entropy/segment-digest.js'
-import { forEachSeed } from '../../helpers/prng.js'
+import { forEachSeed } from '../../../devtools/prng.js'
 
 const all = () => true
 

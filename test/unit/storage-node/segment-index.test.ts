@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
 import { GroupCommit, type JournaledTable, StoreFailedError } from '../../../storage-node/store/group-commit.js'
-import { mulberry32 as rng } from '../../helpers/prng.js'
+import { mulberry32 as rng } from '../../../devtools/prng.js'
 import { compareUtf8, type IndexKey, type LoggedKey, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
 
 type Tables = { table: JournaledTable<string, IndexKey>; log: JournaledTable<LoggedKey[], number> }

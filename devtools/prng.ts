@@ -1,6 +1,6 @@
 /**
- * A small seeded PRNG (mulberry32) for property-style tests: the same seed gives the same cases on
- * every run, so a failure names its seed and can be replayed.
+ * A small seeded PRNG (mulberry32) for property-style tests and the fault workload: the same seed
+ * gives the same cases on every run, so a failure names its seed and can be replayed.
  */
 
 /** mulberry32: 32-bit state, uniform floats in [0, 1). */

@@ -1,5 +1,5 @@
 /**
- * Cluster harness for tests: real processes started through the same launcher the scripts use,
+ * Cluster harness for tests and fault runs: real processes started through the same launcher the scripts use,
  * on free ports, in a temp dir, with fast gossip timings; teardown kills by pid, always.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -16,7 +16,7 @@ import {
   startProcess,
   stopProcesses,
   waitHealthy,
-} from '../../cluster-ctl/launcher.js'
+} from '../cluster-ctl/launcher.js'
 
 export { freePorts }
 
@@ -40,7 +40,7 @@ export class TestCluster {
   static async start(n = 4, opts: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
     const ports = await freePorts(n + 1)
-    const layout = layoutUnder(resolve(import.meta.dirname, '../..'), dir, ports, {
+    const layout = layoutUnder(resolve(import.meta.dirname, '..'), dir, ports, {
       nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
       proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
     })
