@@ -1,6 +1,6 @@
 /**
  * Render a stored run again: `latest.md`, `latency.svg` and (for a full run of our own cluster)
- * the README's bench block, from its JSON in bench/results/. For when the report's format changes
+ * the bench block of docs/benchmarks.md, from its JSON in bench/results/. For when the report's format changes
  * between runs; the numbers are the run's own.
  *
  *   node --import=tsx bench/render.ts bench/results/<date>-<commit>.json
@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { markdown, writeReport } from './report.js'
 import type { Report } from './run-record.js'
-import { writeBenchTables } from './readme-table.js'
+import { BENCHMARKS_DOC, writeBenchTables } from './doc-tables.js'
 import { ROOT } from './setup.js'
 
 async function main(): Promise<number> {
@@ -22,9 +22,9 @@ async function main(): Promise<number> {
   const written = await writeReport(dirname(file), report)
   console.log(`wrote ${written.join(', ')}`)
   if (!report.quick && report.target.startsWith('own cluster')) {
-    const readme = join(ROOT, 'README.md')
-    writeBenchTables(readme, markdown(report))
-    console.log(`updated the figures in ${readme}`)
+    const page = join(ROOT, BENCHMARKS_DOC)
+    writeBenchTables(page, markdown(report))
+    console.log(`updated the figures in ${page}`)
   }
   return 0
 }

@@ -10,7 +10,7 @@ import { hasServerEnv, serverEnv } from '../cluster-ctl/malloc-env.js'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
 import { Owned } from './owned.js'
-import { writeBenchTables } from './readme-table.js'
+import { BENCHMARKS_DOC, writeBenchTables } from './doc-tables.js'
 import { markdown, writeReport } from './report.js'
 import { type Report, type Row, type RssRow, rssRows, withRatio } from './run-record.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
@@ -181,11 +181,11 @@ async function main(): Promise<number> {
   if (s.out === QUICK_OUT) writeFileSync(join(s.out, '.gitignore'), '*\n')
   console.log(markdown(report))
   log(`wrote ${files.join(', ')}`)
-  // A full run of our own cluster into the committed results is what the README shows.
+  // A full run of our own cluster into the committed results is what docs/benchmarks.md shows.
   if (!s.quick && !s.target && s.out === join(ROOT, 'bench/results')) {
-    const readme = join(ROOT, 'README.md')
-    writeBenchTables(readme, markdown(report))
-    log(`updated the figures in ${readme}`)
+    const page = join(ROOT, BENCHMARKS_DOC)
+    writeBenchTables(page, markdown(report))
+    log(`updated the figures in ${page}`)
   }
   if (!s.quick) return 0
   const failed = rows.some((r) => r.cluster.errors > 0 || r.cluster.ops === 0 || (r.baseline && (r.baseline.errors > 0 || r.baseline.ops === 0)))
