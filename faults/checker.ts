@@ -5,289 +5,22 @@
  * through the proxy with R=3 and from every replica with the signed internal API, and judge the
  * history (analysis.ts). Every wait is bounded.
  */
-import { mulberry32 } from '../devtools/prng.js'
-import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runningPid } from '../cluster-ctl/launcher.js'
+import { mulberry32 } from '../devtools/prng.js'
 import { MemberSigner } from '../shared/http/member-signer.js'
 import { InternalTransport } from '../shared/http/internal-transport.js'
 import { NodeClient } from '../shared/http/node-client.js'
 import { STAGING_TTL_MS } from '../shared/constants.js'
-import { versionId } from '../shared/vclock/versions.js'
-import type { Version } from '../shared/wire/internal-api.js'
-import { type Analysis, analyze, type Anomaly, type FinalKey, type LostWrite, type Observation } from './analysis.js'
-import { type FaultCluster, nodeAddressOf } from './fault-cluster.js'
+import { type Analysis, analyze, type FinalKey, type Observation } from './analysis.js'
+import { type FaultCluster, nodeIdsOf } from './fault-cluster.js'
+import { heal, waitHintsDelivered } from './healing.js'
 import { jsonOf, send } from './http-client.js'
+import { describeDivergence, replicaObservations, replicaStates, waitConverged } from './replicas.js'
+import { BUCKET, type CheckOptions, type NemesisEnv, type NemesisEvent, type Scenario, type ScenarioResult } from './scenario.js'
+import { tmpFiles } from './tmp-files.js'
 import { ValueRegistry } from './values.js'
 import { pause, type ReadResult, readKey, SMALL_TIMEOUTS, Workload, type WriteAttempt } from './workload.js'
-
-export interface NemesisEvent {
-  /** Seconds since the workload started, and the wall clock (to match log lines). */
-  t: number
-  at: string
-  action: string
-  target: string
-}
-
-export interface NemesisEnv {
-  cluster: FaultCluster
-  nodeIds: readonly string[]
-  /** Primaries of each key, from the seed writes. */
-  prefLists: ReadonlyMap<string, readonly string[]>
-  workload: Workload
-  rng: () => number
-  /** True while the workload runs. */
-  active(): boolean
-  /** Sleep, waking early when the workload ends. */
-  sleep(ms: number): Promise<void>
-  note(action: string, target: string): void
-}
-
-/** A fault injector. It must undo what it did (restart, SIGCONT) in a finally before it returns. */
-export type Nemesis = (env: NemesisEnv) => Promise<void>
-
-export interface Scenario {
-  name: string
-  description: string
-  nemesis?: Nemesis
-  /** A self-test of the checker: it must find lost writes (run only when named). */
-  expectLoss?: boolean
-  /** Large objects: body sizes, and the (smaller) client and key counts. */
-  large?: { minBytes: number; maxBytes: number; clients: number; keys: number }
-  /**
-   * The cluster it needs: absent, the loopback TestCluster; 'netns', every node in its own network
-   * namespace; 'netns-links', that plus a link proxy in front of every node (skipped where
-   * namespaces or iptables are not available).
-   */
-  network?: 'netns' | 'netns-links'
-}
-
-export interface CheckOptions {
-  durationMs: number
-  clients: number
-  keys: number
-  maxOpsPerClient: number
-  seed: number
-  /** Bound on the wait for every node's pending hints to reach 0 after healing. */
-  hintWaitMs: number
-  /** Quiet time after the hints are gone, before replicas are compared. */
-  settleMs: number
-  /** Bound on each wait for the replicas of every key to agree. */
-  convergeWaitMs: number
-  log?: (line: string) => void
-}
-
-export const DEFAULT_CHECK_OPTIONS: CheckOptions = {
-  durationMs: 20_000,
-  clients: 6,
-  keys: 20,
-  maxOpsPerClient: 5000,
-  seed: 1,
-  hintWaitMs: 30_000,
-  settleMs: 3000,
-  convergeWaitMs: 10_000,
-}
-
-export interface TmpFile {
-  node: string
-  file: string
-  bytes: number
-  ageS: number
-}
-
-export interface ScenarioResult {
-  scenario: string
-  description: string
-  workloadS: number
-  attempted: number
-  acknowledged: number
-  refused: number
-  noAnswer: number
-  lost: number
-  lostLastAcked: number
-  lastAckedSuperseded: number
-  phantom: number
-  torn: number
-  unverifiedKeys: number
-  siblingsLeft: number
-  keysWithSiblings: number
-  /** Final siblings holding a value an acknowledged write had superseded, and siblings duplicating another's bytes (see analysis.ts). */
-  resurrected: number
-  duplicateSiblings: number
-  availabilityPct: number
-  /** Heal start to every key's primaries holding the same versions; null if they never did within the bounds. */
-  convergenceS: number | null
-  /** background: hinted handoff and anti-entropy, with no read; read-repair: only after the final reads. */
-  convergedBy: 'background' | 'read-repair' | 'never'
-  pendingHintsAfterWait: number
-  divergentKeysBeforeRepair: number
-  divergentKeysAfterRepair: number
-  finalReadQuorum: string
-  reads: Record<string, number>
-  writeStatuses: Record<string, number>
-  latencyMs: { putP50: number; putP99: number; putMax: number; getP99: number; getMax: number }
-  nemesisEvents: NemesisEvent[]
-  nemesisError?: string | undefined
-  healed: string[]
-  /** Primaries of each key (from the seed writes' pref_list). */
-  prefLists: Record<string, readonly string[]>
-  tmpFiles: TmpFile[]
-  tmpFilesOlderThanTtl: number
-  samples: { lost: LostWrite[]; phantoms: Anomaly[]; torn: Anomaly[]; resurrected: Anomaly[]; notFoundReads: string[]; divergent: string[]; errors: string[] }
-  wallS: number
-}
-
-const BUCKET = 'faults'
-
-export function nodeIdsOf(cluster: FaultCluster): string[] {
-  return cluster.layout.nodePorts.map((_, i) => `node-${i + 1}`)
-}
-
-/** Undo network faults, restart every process that is down and SIGCONT every one that runs (a stopped one resumes). */
-export async function heal(cluster: FaultCluster): Promise<string[]> {
-  const healed: string[] = []
-  if (cluster.net) {
-    // The nemesis heals in its finally; this is the check that nothing was left in force.
-    const left = await cluster.net.rulesInForce()
-    await cluster.net.heal()
-    if (Object.keys(left).length > 0) healed.push(`iptables rules on ${Object.keys(left).join(', ')}`)
-  }
-  for (const name of [...nodeIdsOf(cluster), 'proxy']) {
-    const pid = runningPid(cluster.layout, name)
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, 'SIGCONT')
-      } catch {}
-      continue
-    }
-    await cluster.restart(name)
-    healed.push(name)
-  }
-  for (const id of nodeIdsOf(cluster)) await cluster.waitForStatus(id, 'up', 20_000)
-  return healed
-}
-
-/** Sum of hinted versions every node still holds for others (a node that does not answer counts as 1). */
-export async function pendingHints(cluster: FaultCluster): Promise<number> {
-  const counts = await Promise.all(
-    nodeIdsOf(cluster).map(async (id) => {
-      try {
-        const a = await send({ method: 'GET', url: `${cluster.nodeUrl(id)}/health`, totalTimeoutMs: 2000 })
-        const body = jsonOf(a) as { hints?: Record<string, { versions?: number }> } | undefined
-        if (a.status !== 200 || !body?.hints) return 1
-        return Object.values(body.hints).reduce((n, h) => n + (h.versions ?? 0), 0)
-      } catch {
-        return 1
-      }
-    }),
-  )
-  return counts.reduce((a, b) => a + b, 0)
-}
-
-interface ReplicaState {
-  /** Per key: each primary's version ids, or null when it did not answer. */
-  held: Map<string, Map<string, Version[] | null>>
-  divergent: string[]
-  /** Why a replica did not answer (the first error per node), for the report. */
-  unreachable: Map<string, string>
-}
-
-async function replicaStates(nodes: NodeClient, cluster: FaultCluster, prefLists: ReadonlyMap<string, readonly string[]>): Promise<ReplicaState> {
-  const held = new Map<string, Map<string, Version[] | null>>()
-  const divergent: string[] = []
-  const unreachable = new Map<string, string>()
-  await Promise.all(
-    [...prefLists].map(async ([key, prefs]) => {
-      const byNode = new Map<string, Version[] | null>()
-      for (const id of prefs) {
-        try {
-          byNode.set(id, (await nodes.versions(refOf(cluster, id), BUCKET, key)).versions)
-        } catch (err) {
-          byNode.set(id, null)
-          if (!unreachable.has(id)) unreachable.set(id, err instanceof Error ? err.message : String(err))
-        }
-      }
-      held.set(key, byNode)
-      const shapes = [...byNode.values()].map((vs) => (vs === null ? 'unreachable' : vs.map((v) => versionId(v.dot)).sort().join(',')))
-      if (new Set(shapes).size > 1 || shapes.includes('unreachable')) divergent.push(key)
-    }),
-  )
-  return { held, divergent, unreachable }
-}
-
-function refOf(cluster: FaultCluster, id: string): { id: string; address: string } {
-  return { id, address: nodeAddressOf(cluster, id) }
-}
-
-/** `key: node-1 [version=value ...] node-2 [...]` for the first few divergent keys. */
-function describeDivergence(state: ReplicaState, registry: ValueRegistry, max = 5): string[] {
-  return state.divergent.slice(0, max).map((key) => {
-    const parts = [...(state.held.get(key) ?? new Map<string, Version[] | null>())].map(([id, vs]) =>
-      vs === null ? `${id} unreachable (${state.unreachable.get(id) ?? '?'})` : `${id} [${vs.map((v) => `${versionId(v.dot)}=${v.tombstone ? 'tombstone' : (registry.nameOf(v.etag) ?? v.etag)}`).join(' ')}]`,
-    )
-    return `${key}: ${parts.join(' ')}`
-  })
-}
-
-async function waitConverged(nodes: NodeClient, cluster: FaultCluster, prefLists: ReadonlyMap<string, readonly string[]>, boundMs: number): Promise<ReplicaState> {
-  const deadline = Date.now() + boundMs
-  for (let i = 0; i < 1000; i++) {
-    const s = await replicaStates(nodes, cluster, prefLists)
-    if (s.divergent.length === 0 || Date.now() >= deadline) return s
-    await pause(250)
-  }
-  return replicaStates(nodes, cluster, prefLists)
-}
-
-/** Hash every live version's bytes on every primary, to catch torn or invented bytes on disk. */
-async function replicaObservations(nodes: NodeClient, cluster: FaultCluster, state: ReplicaState): Promise<Observation[]> {
-  const out: Observation[] = []
-  for (const [key, byNode] of state.held) {
-    for (const [id, versions] of byNode) {
-      for (const v of versions ?? []) {
-        if (v.tombstone) continue
-        const o: Observation = { where: `replica ${id}`, key, claimedEtag: v.etag }
-        try {
-          const stream = await nodes.openData(refOf(cluster, id), BUCKET, key, versionId(v.dot))
-          const hash = createHash('sha256')
-          const timer = setTimeout(() => stream.destroy(new Error('replica data read took over 60 s')), 60_000)
-          try {
-            for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk)
-          } finally {
-            clearTimeout(timer)
-          }
-          o.bodySha256 = hash.digest('hex')
-        } catch {
-          // Unreadable bytes are reported through divergence, not as torn.
-        }
-        out.push(o)
-      }
-    }
-  }
-  return out
-}
-
-function tmpFiles(cluster: FaultCluster): TmpFile[] {
-  const out: TmpFile[] = []
-  const now = Date.now()
-  for (const id of nodeIdsOf(cluster)) {
-    const dir = join(cluster.layout.dataDir, id, 'tmp')
-    let names: string[] = []
-    try {
-      names = readdirSync(dir)
-    } catch {
-      continue
-    }
-    for (const file of names) {
-      try {
-        const st = statSync(join(dir, file))
-        out.push({ node: id, file, bytes: st.size, ageS: Math.round((now - st.mtimeMs) / 100) / 10 })
-      } catch {}
-    }
-  }
-  return out
-}
 
 function count<T>(xs: readonly T[], f: (x: T) => string): Record<string, number> {
   const out: Record<string, number> = {}
@@ -333,6 +66,75 @@ async function finalRead(base: string, key: string): Promise<{ read: ReadResult 
   return { read: undefined, quorum: 'failed' }
 }
 
+/** Run the workload with the scenario's nemesis beside it; the nemesis is told to stop (and has healed what it did) when the workload ends. */
+async function runBesideNemesis(
+  cluster: FaultCluster,
+  scenario: Scenario,
+  workload: Workload,
+  prefLists: ReadonlyMap<string, readonly string[]>,
+  rng: () => number,
+  log: (l: string) => void,
+): Promise<{ events: NemesisEvent[]; nemesisError: string | undefined; workloadS: number }> {
+  const events: NemesisEvent[] = []
+  const stop = new AbortController()
+  const workloadStart = Date.now()
+  const env: NemesisEnv = {
+    cluster,
+    nodeIds: nodeIdsOf(cluster),
+    prefLists,
+    workload,
+    rng,
+    active: () => !stop.signal.aborted,
+    sleep: (ms) =>
+      new Promise((resolve) => {
+        if (stop.signal.aborted) return resolve()
+        const timer = setTimeout(done, ms)
+        function done() {
+          clearTimeout(timer)
+          stop.signal.removeEventListener('abort', done)
+          resolve()
+        }
+        stop.signal.addEventListener('abort', done)
+      }),
+    note: (action, target) => {
+      events.push({ t: Math.round((Date.now() - workloadStart) / 100) / 10, at: new Date().toISOString(), action, target })
+      log(`${action} ${target}`)
+    },
+  }
+  let nemesisError: string | undefined
+  const nemesis = (scenario.nemesis ?? (async () => undefined))(env).catch((err: unknown) => {
+    nemesisError = err instanceof Error ? err.message : String(err)
+    log(`nemesis failed: ${nemesisError}`)
+  })
+  try {
+    await workload.run()
+  } finally {
+    stop.abort()
+    await nemesis
+  }
+  return { events, nemesisError, workloadS: (Date.now() - workloadStart) / 1000 }
+}
+
+/** Read every key through the proxy (R=3, falling back to R=2): what the history must explain, and the bytes' hashes. */
+async function readEveryKey(base: string, keys: readonly string[]): Promise<{ final: FinalKey[]; observations: Observation[]; quorums: Set<string>; errors: string[] }> {
+  const final: FinalKey[] = []
+  const observations: Observation[] = []
+  const quorums = new Set<string>()
+  const errors: string[] = []
+  for (const key of keys) {
+    const { read, quorum } = await finalRead(base, key)
+    quorums.add(quorum)
+    if (!read) errors.push(`final read of ${key} failed`)
+    final.push({ key, readable: read !== undefined, etags: (read?.versions ?? []).flatMap((v) => (v.claimedEtag ? [v.claimedEtag] : [])) })
+    for (const v of read?.versions ?? []) {
+      observations.push({ where: 'final-read', key, claimedEtag: v.claimedEtag, bodySha256: v.bodySha256 })
+      if (!v.bodySha256) errors.push(`final read of ${key}: sibling ${v.versionId} unreadable (${v.fetchStatus ?? v.fetchError})`)
+    }
+    if (read?.outcome === 'not-found') errors.push(`final read of ${key}: 404`)
+  }
+  return { final, observations, quorums, errors }
+}
+
 export async function runScenario(cluster: FaultCluster, scenario: Scenario, opts: CheckOptions): Promise<ScenarioResult> {
   const wallStart = Date.now()
   const log = (l: string) => opts.log?.(`[${scenario.name}] ${l}`)
@@ -361,55 +163,13 @@ export async function runScenario(cluster: FaultCluster, scenario: Scenario, opt
     },
     registry,
   )
-  const events: NemesisEvent[] = []
-  const stop = new AbortController()
-  const workloadStart = Date.now()
-  const env: NemesisEnv = {
-    cluster,
-    nodeIds: nodeIdsOf(cluster),
-    prefLists: seeded.prefLists,
-    workload,
-    rng,
-    active: () => !stop.signal.aborted,
-    sleep: (ms) =>
-      new Promise((resolve) => {
-        if (stop.signal.aborted) return resolve()
-        const timer = setTimeout(done, ms)
-        function done() {
-          clearTimeout(timer)
-          stop.signal.removeEventListener('abort', done)
-          resolve()
-        }
-        stop.signal.addEventListener('abort', done)
-      }),
-    note: (action, target) => {
-      events.push({ t: Math.round((Date.now() - workloadStart) / 100) / 10, at: new Date().toISOString(), action, target })
-      log(`${action} ${target}`)
-    },
-  }
   log(`workload: ${large?.clients ?? opts.clients} clients, ${opts.durationMs} ms${scenario.nemesis ? ', nemesis on' : ''}`)
-  let nemesisError: string | undefined
-  const nemesis = (scenario.nemesis ?? (async () => undefined))(env).catch((err: unknown) => {
-    nemesisError = err instanceof Error ? err.message : String(err)
-    log(`nemesis failed: ${nemesisError}`)
-  })
-  try {
-    await workload.run()
-  } finally {
-    stop.abort()
-    await nemesis
-  }
-  const workloadS = (Date.now() - workloadStart) / 1000
+  const { events, nemesisError, workloadS } = await runBesideNemesis(cluster, scenario, workload, seeded.prefLists, rng, log)
 
   log('healing')
   const healStart = Date.now()
   const healed = await heal(cluster)
-  const hintDeadline = Date.now() + opts.hintWaitMs
-  let pending = await pendingHints(cluster)
-  for (let i = 0; i < 1000 && pending > 0 && Date.now() < hintDeadline; i++) {
-    await pause(250)
-    pending = await pendingHints(cluster)
-  }
+  const pending = await waitHintsDelivered(cluster, opts.hintWaitMs)
 
   const secret = readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
   const transport = new InternalTransport({ signer: new MemberSigner({ secret, selfId: 'fault-checker' }) })
@@ -425,21 +185,7 @@ export async function runScenario(cluster: FaultCluster, scenario: Scenario, opt
     let convergedBy: ScenarioResult['convergedBy'] = convergedAt !== null ? 'background' : 'never'
     log(`divergent keys before read repair: ${before.divergent.length}`)
 
-    const final: FinalKey[] = []
-    const observations: Observation[] = []
-    const quorums = new Set<string>()
-    const errors: string[] = []
-    for (const key of keys) {
-      const { read, quorum } = await finalRead(base, key)
-      quorums.add(quorum)
-      if (!read) errors.push(`final read of ${key} failed`)
-      final.push({ key, readable: read !== undefined, etags: (read?.versions ?? []).flatMap((v) => (v.claimedEtag ? [v.claimedEtag] : [])) })
-      for (const v of read?.versions ?? []) {
-        observations.push({ where: 'final-read', key, claimedEtag: v.claimedEtag, bodySha256: v.bodySha256 })
-        if (!v.bodySha256) errors.push(`final read of ${key}: sibling ${v.versionId} unreadable (${v.fetchStatus ?? v.fetchError})`)
-      }
-      if (read?.outcome === 'not-found') errors.push(`final read of ${key}: 404`)
-    }
+    const { final, observations, quorums, errors } = await readEveryKey(base, keys)
 
     let after = before
     if (before.divergent.length > 0) {

@@ -24,3 +24,8 @@ export interface FaultCluster {
 export function nodeAddressOf(cluster: FaultCluster, id: string): string {
   return new URL(cluster.nodeUrl(id)).host
 }
+
+/** The storage nodes' ids, node-1 .. node-N. */
+export function nodeIdsOf(cluster: FaultCluster): string[] {
+  return cluster.layout.nodePorts.map((_, i) => `node-${i + 1}`)
+}

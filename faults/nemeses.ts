@@ -5,7 +5,7 @@
  * The network nemeses (partitions, loss, slow links) live in network-nemeses.ts.
  */
 import { runningPid } from '../cluster-ctl/launcher.js'
-import type { Nemesis, NemesisEnv, Scenario } from './checker.js'
+import type { Nemesis, NemesisEnv, Scenario } from './scenario.js'
 import { lossyLinks, partition, slowLinks } from './network-nemeses.js'
 
 /** No scenario runs more fault rounds than this, whatever its duration. */

@@ -4,7 +4,7 @@
  * link proxies. Like the process nemeses, each acts only while the workload runs, bounds its
  * rounds, and heals in a finally (flush every rule, clear every link) before it returns.
  */
-import type { Nemesis, NemesisEnv } from './checker.js'
+import type { Nemesis, NemesisEnv } from './scenario.js'
 import { nodeAddressOf } from './fault-cluster.js'
 import { jsonOf, send } from './http-client.js'
 import type { NetworkFaults, ProxyReach } from './netns/network-faults.js'

@@ -5,7 +5,7 @@
  * scenario runs on its own fresh 5-node cluster, torn down whatever happens.
  */
 import test from 'ava'
-import { type CheckOptions, DEFAULT_CHECK_OPTIONS } from '../../faults/checker.js'
+import { type CheckOptions, DEFAULT_CHECK_OPTIONS } from '../../faults/scenario.js'
 import { scenarioByName } from '../../faults/nemeses.js'
 import { runOnFreshCluster } from '../../faults/suite.js'
 

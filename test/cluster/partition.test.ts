@@ -10,7 +10,7 @@
 import test from 'ava'
 import { ownedNetworks } from '../../faults/netns/netns.js'
 import { probeNetworkFaults } from '../../faults/netns/netns-probe.js'
-import { type CheckOptions, DEFAULT_CHECK_OPTIONS } from '../../faults/checker.js'
+import { type CheckOptions, DEFAULT_CHECK_OPTIONS } from '../../faults/scenario.js'
 import { scenarioByName } from '../../faults/nemeses.js'
 import { runOnFreshCluster } from '../../faults/suite.js'
 
