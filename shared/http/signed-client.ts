@@ -1,7 +1,8 @@
 /**
  * The got instance of the gossip control plane: keep-alive agents, no automatic retries (gossip
  * rounds are the retries), bounded connect and idle timeouts, and a member signature on every
- * request (see member-signer.ts); answers teach the signer the peer's clock.
+ * request (see member-signer.ts), for the member named in the request's `context.target` (else
+ * for its address); answers teach the signer the peer's clock.
  */
 import http from 'node:http'
 import got, { type Got } from 'got'
@@ -32,7 +33,8 @@ export function createSignedClient(init: SignedClientInit): Got {
           const body = typeof options.body === 'string' || Buffer.isBuffer(options.body) ? options.body : options.body === undefined ? '' : undefined
           const headers: Record<string, string> = {}
           for (const [k, v] of Object.entries(options.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v
-          const signed = init.signer.sign(options.method, url.pathname + url.search, url.host, undefined, headers, body)
+          const target = typeof options.context.target === 'string' ? options.context.target : undefined
+          const signed = init.signer.sign(options.method, url.pathname + url.search, url.host, target, headers, body)
           Object.assign(options.headers, signed.headers)
           options.context = { ...options.context, signed }
         },

@@ -48,6 +48,13 @@ export function memberKeys(secret: string): MemberKeys {
   return k
 }
 
+/**
+ * The target of a gossip exchange with a seed, whose id the sender does not know yet (a seed is
+ * named by whatever address the operator wrote). Accepted on the gossip route only: a gossip
+ * message replayed to another node merges membership that node would learn anyway.
+ */
+export const ANY_MEMBER = '*'
+
 export interface SignedStamp {
   method: string
   /** Path with its query string, exactly as sent. */

@@ -4,6 +4,7 @@
  */
 import type { Got } from 'got'
 import type { Logger } from '../../shared/log.js'
+import { ANY_MEMBER } from '../../shared/http/signing.js'
 import { internalRoutes } from '../../shared/wire/internal-api.js'
 import { GossipMessageSchema } from '../../shared/wire/membership.js'
 import type { GossipConfig } from './gossip-config.js'
@@ -33,7 +34,7 @@ export class Gossiper {
     clearInterval(this.timer)
     this.c.membership.leave()
     const peers = this.c.membership.peers().filter((p) => p.status !== 'down')
-    await Promise.allSettled(peers.slice(0, 8).map((p) => this.exchange(p.address)))
+    await Promise.allSettled(peers.slice(0, 8).map((p) => this.exchange(p.address, p.id)))
   }
 
   private async round(): Promise<void> {
@@ -41,25 +42,27 @@ export class Gossiper {
     this.running = true
     try {
       this.c.membership.tick()
-      const live = this.c.membership.peers().filter((p) => p.status !== 'down').map((p) => p.address)
-      const down = this.c.membership.peers().filter((p) => p.status === 'down').map((p) => p.address)
-      const targets = pickRandom(live, this.cfg.fanout)
+      const live = this.c.membership.peers().filter((p) => p.status !== 'down')
+      const down = this.c.membership.peers().filter((p) => p.status === 'down')
+      const targets: { address: string; id?: string }[] = pickRandom(live, this.cfg.fanout)
       // Seeds are asked while we know no live peer (joining, or after a partition); a down peer now and then, to notice its return.
-      if (live.length === 0) targets.push(...this.seeds)
+      if (live.length === 0) targets.push(...this.seeds.map((address) => ({ address })))
       else if (down.length > 0 && Math.random() < 0.2) targets.push(...pickRandom(down, 1))
-      await Promise.allSettled(targets.map((a) => this.exchange(a)))
+      await Promise.allSettled(targets.map((t) => this.exchange(t.address, t.id)))
     } finally {
       this.running = false
     }
   }
 
-  private async exchange(address: string): Promise<void> {
+  /** One push-pull with the member at `address`; `id`, when known, is what the signature binds (a seed's is not known yet). */
+  private async exchange(address: string, id?: string): Promise<void> {
     try {
       const body = JSON.stringify({ from: this.c.membership.selfId, members: this.c.membership.digest() })
       this.stats.bytesOut += body.length
       const res = await this.c.client.post(`http://${address}${internalRoutes.gossip.path()}`, {
         body,
         headers: { 'content-type': 'application/json' },
+        context: { target: id ?? ANY_MEMBER },
         timeout: { request: Math.max(500, this.cfg.intervalMs) },
       })
       this.stats.bytesIn += res.body.length

@@ -8,9 +8,12 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context, Middleware, Next } from 'koa'
 import { koaBody } from 'koa-body'
 import { BadDigestError, InvalidRequestError, UnauthorizedError } from '../../shared/errors.js'
-import { checkSignature, type HeaderOf, type MemberKeys, type Refusal, ReplayGuard, timeProof } from '../../shared/http/signing.js'
+import { ANY_MEMBER, checkSignature, type HeaderOf, type MemberKeys, type Refusal, ReplayGuard, timeProof } from '../../shared/http/signing.js'
 import { HEADER_CONTENT_SHA256, HEADER_FROM, HEADER_NONCE, HEADER_TIME, HEADER_TIME_PROOF, HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
+import { internalRoutes } from '../../shared/wire/internal-api.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
+
+const GOSSIP_PATH = internalRoutes.gossip.path()
 
 /** The only requests a node answers without a member signature: read-only, and holding no data. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'HEAD /health', 'GET /membership', 'HEAD /membership', 'GET /metrics', 'HEAD /metrics'])
@@ -26,6 +29,7 @@ export interface Verified {
 export class RequestVerifier {
   private readonly replays: ReplayGuard
   private readonly targets: string[]
+  private readonly gossipTargets: string[]
 
   /** `offsets`, when given, learns each sender's clock from the timestamps of its accepted requests. */
   constructor(
@@ -37,6 +41,7 @@ export class RequestVerifier {
   ) {
     this.replays = new ReplayGuard()
     this.targets = [selfId, selfAddress]
+    this.gossipTargets = [selfId, selfAddress, ANY_MEMBER]
   }
 
   /**
@@ -46,7 +51,8 @@ export class RequestVerifier {
   verify(method: string, url: string, header: HeaderOf): { ok: Verified } | { refused: Refusal; answerHeaders?: Record<string, string> } {
     const at = this.now()
     const nonce = header(HEADER_NONCE) ?? ''
-    const refused = checkSignature(this.keys, method, url, header, this.targets, at)
+    const gossip = method === 'POST' && url === GOSSIP_PATH
+    const refused = checkSignature(this.keys, method, url, header, gossip ? this.gossipTargets : this.targets, at)
     if (refused) return refused.why === 'stale signature' ? { refused, answerHeaders: this.timeHeaders(nonce, at) } : { refused }
     const ts = Number(header(HEADER_TIMESTAMP))
     // Only a verified request's nonce is remembered: unsigned traffic cannot fill the guard.

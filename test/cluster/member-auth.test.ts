@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { nodeSpec, startProcess, waitHealthy, freePorts } from '../../cluster-ctl/launcher.js'
 import { MemberSigner } from '../../shared/http/member-signer.js'
+import { ANY_MEMBER } from '../../shared/http/signing.js'
 import { encodeHeaderJson, internalRoutes } from '../../shared/wire/internal-api.js'
 import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../shared/wire/rpc.js'
 import { createNodeRouter, type NodeAppComponents } from '../../storage-node/app.js'
@@ -168,6 +169,11 @@ test.serial('a signed request is good once, for the node it was signed for, with
   const swapped = await raw(one, 'POST', gossip, g.headers, EVIL_GOSSIP.replace('"evil"', '"test-client"'))
   t.is(swapped.status, 400)
   t.regex(swapped.body, /BadDigest/)
+  // A seed's id is not known before the first exchange: gossip (only gossip) may be signed for any member.
+  const any = signer.sign('POST', gossip, one, ANY_MEMBER, { 'content-type': 'application/json' }, good)
+  t.is((await raw(one, 'POST', gossip, any.headers, good)).status, 200)
+  const anyRead = signer.sign('GET', path, one, ANY_MEMBER, {})
+  t.is((await raw(one, 'GET', path, anyRead.headers)).status, 401, 'any-member signatures are for gossip only')
   // Store metadata headers are covered: a signed coordinate whose write header was changed.
   const coord = internalRoutes.coordinate.path('probe-bucket', 'k2')
   const meta = { 'x-store-write': encodeHeaderJson({ tombstone: false, contentType: 'text/plain' }) }
