@@ -7,10 +7,28 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type ClusterLayout, ensureSecret, freePorts, knownProcesses, nodeSpec, runningPid, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
+import { type Command, isMain, parseCommandLine, parseCommandLineOrExit, parseIntArg, scriptCommand } from '../devtools/command-line.js'
 
-const args = process.argv.slice(2)
-const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 100)
-const sampleSeconds = Number(args[args.indexOf('--seconds') + 1] ?? 10) || 10
+export interface GossipScaleOptions {
+  nodes: number
+  /** How long gossip traffic is sampled once every view is complete. */
+  seconds: number
+}
+
+function gossipScaleCommand() {
+  return scriptCommand('bench/gossip-scale.ts', 'Start N storage nodes with default gossip settings; time until every view has all N up, then RSS and gossip bytes per node')
+    .argument('[nodes]', 'storage nodes to start', parseIntArg(1, 1000), 100)
+    .option('--seconds <s>', 'how long gossip traffic is sampled', parseIntArg(1, 3600), 10)
+}
+
+function optionsOf(cmd: Command): GossipScaleOptions {
+  return { nodes: cmd.processedArgs[0] as number, seconds: cmd.opts<{ seconds: number }>().seconds }
+}
+
+/** The options in `argv`; throws CommanderError on --help or bad input (the script exits 0 or 2 then). */
+export function parseGossipScaleArgs(argv: readonly string[]): GossipScaleOptions {
+  return optionsOf(parseCommandLine(gossipScaleCommand(), argv, { silent: true }))
+}
 
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -40,7 +58,7 @@ async function gossipBytes(layout: ClusterLayout): Promise<number> {
   return all.reduce((a, b) => a + b, 0)
 }
 
-async function main(): Promise<void> {
+async function main({ nodes: n, seconds: sampleSeconds }: GossipScaleOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gossip-scale-'))
   const layout: ClusterLayout = {
     root: resolve(import.meta.dirname, '..'),
@@ -95,4 +113,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main()
+if (isMain(import.meta.url)) void main(optionsOf(parseCommandLineOrExit(gossipScaleCommand())))
