@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
 import { open } from 'lmdb'
-import { GroupCommit } from '../storage-node/store/group-commit.js'
-import { fsyncDirSync } from '../storage-node/store/journal.js'
+import { GroupCommit } from '../storage-node/store/engine/group-commit.js'
+import { fsyncDirSync } from '../storage-node/store/engine/journal.js'
 
 export type FloorStore = 'lmdb' | 'log'
 export const FLOOR_STORES: readonly FloorStore[] = ['lmdb', 'log']

@@ -15,7 +15,7 @@ import {
 } from '../shared/constants.js'
 import { INTERNAL_RPC_HELP, loadSecret, parseAddress, parseChoice, parseIntArg, parseNodeId, parseOnOff, parseSeeds } from '../shared/config/common.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
-import { CACHED_READ_MAX_BYTES, type Durability } from './store/blob-files.js'
+import { CACHED_READ_MAX_BYTES, type Durability } from './store/blobs/blob-files.js'
 
 export interface NodeConfig {
   id: string

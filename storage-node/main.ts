@@ -21,8 +21,8 @@ import { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import { HintReplayer } from './handoff/hint-replayer.js'
 import { TombstoneReaper } from './reaper/tombstone-reaper.js'
 import { StagingArea } from './staging/staging-area.js'
-import { BlobFiles } from './store/blob-files.js'
-import { DiskSpace, diskStatus } from './store/disk-space.js'
+import { BlobFiles } from './store/blobs/blob-files.js'
+import { DiskSpace, diskStatus } from './store/blobs/disk-space.js'
 import { LmdbObjectStore } from './store/lmdb-object-store.js'
 
 async function main(): Promise<void> {

@@ -24,7 +24,7 @@ import type { ClockOffsets } from '../service/clock-offsets.js'
 import { assertDigest, signedJson } from './auth.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { StagingArea } from '../staging/staging-area.js'
-import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
+import type { BlobFiles, ReceivedBody } from '../store/blobs/blob-files.js'
 import type { ObjectStore, Space } from '../store/object-store.js'
 
 export interface ObjectRoutesComponents {

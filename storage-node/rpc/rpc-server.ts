@@ -18,7 +18,7 @@ import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH
 import { refusalMessage, type RequestVerifier } from '../routes/auth.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
-import type { BlobFiles } from '../store/blob-files.js'
+import type { BlobFiles } from '../store/blobs/blob-files.js'
 
 export interface RpcServerComponents {
   nodeId: string

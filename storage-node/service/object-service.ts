@@ -8,7 +8,7 @@ import { BadDigestError, CorruptReplicaError, InvalidRequestError } from '../../
 import { assertBucketName, assertKey, NODE_ID_RE } from '../../shared/names.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { CoordinateRequest, Version, VersionsAnswer, WriteAnswer } from '../../shared/wire/internal-api.js'
-import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
+import type { BlobFiles, ReceivedBody } from '../store/blobs/blob-files.js'
 import type { ObjectStore, Space } from '../store/object-store.js'
 
 export interface ObjectServiceComponents {

@@ -5,7 +5,7 @@
  */
 import { STAGING_TTL_MS } from '../../shared/constants.js'
 import { NotFoundError } from '../../shared/errors.js'
-import type { BlobFiles, ReceivedBody } from '../store/blob-files.js'
+import type { BlobFiles, ReceivedBody } from '../store/blobs/blob-files.js'
 
 interface Staged {
   body: ReceivedBody

@@ -26,9 +26,9 @@ import { CorruptReplicaError, NoSuchVersionError, TooManySiblingsError, WriteExp
 import type { Logger } from '../../shared/log.js'
 import { displayClock, isRetired, planCoordinatedWrite, reconcile, versionId } from '../../shared/vclock/versions.js'
 import { type CommitStats, CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
-import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blob-files.js'
+import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blobs/blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
-import { GroupCommit, type JournaledTable, StoreFailedError } from './group-commit.js'
+import { GroupCommit, type JournaledTable, StoreFailedError } from './engine/group-commit.js'
 import { HintLedger } from './hint-ledger.js'
 import { type IndexKey, type LoggedKey, SegmentIndex } from './segment-index.js'
 

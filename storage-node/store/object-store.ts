@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import type { CoordinateRequest, Dot, ListEntry, Version } from '../../shared/wire/internal-api.js'
-import type { ReceivedBody } from './blob-files.js'
+import type { ReceivedBody } from './blobs/blob-files.js'
 
 export interface StoreWriteResult {
   version: Version

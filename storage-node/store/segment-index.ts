@@ -22,7 +22,7 @@
 import { objectPosition } from '../../shared/ring/hash.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
-import type { JournaledTable } from './group-commit.js'
+import type { JournaledTable } from './engine/group-commit.js'
 
 export const SEGMENTS = 256
 

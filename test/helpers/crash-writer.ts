@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream'
 import { contextOf, versionId } from '../../shared/vclock/versions.js'
-import { BlobFiles } from '../../storage-node/store/blob-files.js'
+import { BlobFiles } from '../../storage-node/store/blobs/blob-files.js'
 import { LmdbObjectStore } from '../../storage-node/store/lmdb-object-store.js'
 
 const [dataDir, countArg] = process.argv.slice(2)

@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path'
 import { open } from 'lmdb'
-import { GroupCommit } from '../../storage-node/store/group-commit.js'
+import { GroupCommit } from '../../storage-node/store/engine/group-commit.js'
 
 const [dir, groupsArg, bytesArg, ending = 'kill'] = process.argv.slice(2)
 const groups = Number(groupsArg)

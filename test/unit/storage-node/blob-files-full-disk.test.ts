@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import test, { type ExecutionContext } from 'ava'
 import { InsufficientStorageError } from '../../../shared/errors.js'
-import { BlobFiles } from '../../../storage-node/store/blob-files.js'
-import { DiskSpace } from '../../../storage-node/store/disk-space.js'
+import { BlobFiles } from '../../../storage-node/store/blobs/blob-files.js'
+import { DiskSpace } from '../../../storage-node/store/blobs/disk-space.js'
 
 const MiB = 1024 ** 2
 const FS_BYTES = 4 * MiB

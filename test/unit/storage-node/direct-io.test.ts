@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import test from 'ava'
 import { CorruptReplicaError, InvalidRequestError } from '../../../shared/errors.js'
-import { BlobFiles, type ReceivedBody } from '../../../storage-node/store/blob-files.js'
+import { BlobFiles, type ReceivedBody } from '../../../storage-node/store/blobs/blob-files.js'
 import {
   AlignedBufferPool,
   DIRECT_ALIGN,
@@ -15,7 +15,7 @@ import {
   readFileStream,
   probeDirectIo,
   readFileWhole,
-} from '../../../storage-node/store/direct-io.js'
+} from '../../../storage-node/store/blobs/direct-io.js'
 
 /**
  * The directory the tests write in: under the first of the OS temp dir and the repo's own `.tmp/`

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { InsufficientStorageError } from '../../../shared/errors.js'
-import { type DiskSnapshot, DiskSpace } from '../../../storage-node/store/disk-space.js'
+import { type DiskSnapshot, DiskSpace } from '../../../storage-node/store/blobs/disk-space.js'
 
 const MiB = 1024 ** 2
 

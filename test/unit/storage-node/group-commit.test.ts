@@ -8,8 +8,8 @@ import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
 import { InsufficientStorageError } from '../../../shared/errors.js'
-import { GroupCommit, type GroupCommitOptions, StoreFailedError } from '../../../storage-node/store/group-commit.js'
-import { JOURNAL_EXTENT_BYTES, JOURNAL_HEAD_BYTES, Journal } from '../../../storage-node/store/journal.js'
+import { GroupCommit, type GroupCommitOptions, StoreFailedError } from '../../../storage-node/store/engine/group-commit.js'
+import { JOURNAL_EXTENT_BYTES, JOURNAL_HEAD_BYTES, Journal } from '../../../storage-node/store/engine/journal.js'
 
 const execFileAsync = promisify(execFile)
 const crashWriter = fileURLToPath(new URL('../../helpers/journal-crash-writer.ts', import.meta.url))

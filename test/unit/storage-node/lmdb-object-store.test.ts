@@ -12,7 +12,7 @@ import { EntityTooLargeError, HintStoreFullError, NoSuchVersionError, TooManySib
 import type { Logger } from '../../../shared/log.js'
 import { type CausalContext, clockOf, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../../shared/vclock/versions.js'
 import type { Version } from '../../../shared/wire/internal-api.js'
-import { BlobFiles, EMPTY_ETAG, type ReceivedBody } from '../../../storage-node/store/blob-files.js'
+import { BlobFiles, EMPTY_ETAG, type ReceivedBody } from '../../../storage-node/store/blobs/blob-files.js'
 import { LmdbObjectStore, type LmdbObjectStoreInit, STORE_LAYOUT, UnsupportedLayoutError } from '../../../storage-node/store/lmdb-object-store.js'
 import type { Space } from '../../../storage-node/store/object-store.js'
 import { segmentOf } from '../../../storage-node/store/segment-index.js'

@@ -25,7 +25,7 @@ import { RequestVerifier } from '../../../storage-node/routes/auth.js'
 import { RpcServer } from '../../../storage-node/rpc/rpc-server.js'
 import { ClockOffsets } from '../../../storage-node/service/clock-offsets.js'
 import { ObjectService } from '../../../storage-node/service/object-service.js'
-import { BlobFiles } from '../../../storage-node/store/blob-files.js'
+import { BlobFiles } from '../../../storage-node/store/blobs/blob-files.js'
 import { LmdbObjectStore } from '../../../storage-node/store/lmdb-object-store.js'
 
 const SECRET = 'rpc-channel-test-secret-0123456789'

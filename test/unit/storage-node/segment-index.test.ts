@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { open, type RootDatabase } from 'lmdb'
-import { GroupCommit, type JournaledTable, StoreFailedError } from '../../../storage-node/store/group-commit.js'
+import { GroupCommit, type JournaledTable, StoreFailedError } from '../../../storage-node/store/engine/group-commit.js'
 import { mulberry32 as rng } from '../../../devtools/prng.js'
 import { compareUtf8, type IndexKey, type LoggedKey, SEGMENTS, SegmentIndex, segmentOf } from '../../../storage-node/store/segment-index.js'
 

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { admits, DEFAULT_RESERVE_SHARE, defaultReserveBytes, isFull, MIN_DEFAULT_RESERVE_BYTES } from '../../../storage-node/store/space-admission.js'
+import { admits, DEFAULT_RESERVE_SHARE, defaultReserveBytes, isFull, MIN_DEFAULT_RESERVE_BYTES } from '../../../storage-node/store/blobs/space-admission.js'
 
 const MiB = 1024 ** 2
 const GiB = 1024 ** 3

@@ -36,8 +36,8 @@
  */
 import { constants } from 'node:os'
 import type { Database, Key, RangeOptions, RootDatabase } from 'lmdb'
-import { InsufficientStorageError } from '../../shared/errors.js'
-import type { CommitStats } from '../../shared/wire/internal-api.js'
+import { InsufficientStorageError } from '../../../shared/errors.js'
+import type { CommitStats } from '../../../shared/wire/internal-api.js'
 import { Journal, type JournalWrite } from './journal.js'
 
 /** lmdb-js TransactionFlags (a const enum in its types): abortable, committed (and synced, unless the environment was opened `noSync`) before returning. */

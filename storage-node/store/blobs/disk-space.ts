@@ -6,8 +6,8 @@
  * uploads cannot together eat the reserve; a body of unknown size is checked as it grows.
  */
 import { statfs as statfsOf } from 'node:fs/promises'
-import { InsufficientStorageError } from '../../shared/errors.js'
-import type { DiskStatus } from '../../shared/wire/internal-api.js'
+import { InsufficientStorageError } from '../../../shared/errors.js'
+import type { DiskStatus } from '../../../shared/wire/internal-api.js'
 import { admits, defaultReserveBytes, isFull } from './space-admission.js'
 
 /** How often free space is measured. */
