@@ -10,57 +10,48 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { type CheckOptions, DEFAULT_CHECK_OPTIONS, type ScenarioResult } from './scenario.js'
+import { InvalidArgumentError, parseCommandLineOrExit, parseIntArg, parseNumberArg, scriptCommand } from '../devtools/command-line.js'
+import { type CheckOptions, DEFAULT_CHECK_OPTIONS, type Scenario, type ScenarioResult } from './scenario.js'
 import { probeNetworkFaults } from './netns/netns-probe.js'
 import { closeAgent } from './http-client.js'
 import { SCENARIOS, SELF_TESTS, scenarioByName } from './nemeses.js'
 import { failed, markdownTable, runOnFreshCluster, type SuiteResult, teardownActive } from './suite.js'
 
-const { values } = parseArgs({
-  options: {
-    short: { type: 'boolean', default: false },
-    seconds: { type: 'string' },
-    scenario: { type: 'string', multiple: true },
-    seed: { type: 'string' },
-    clients: { type: 'string' },
-    keys: { type: 'string' },
-    'keep-logs': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-})
+const cmd = parseCommandLineOrExit(
+  scriptCommand('faults/run.ts', 'Run the fault scenarios (default: all but the self-tests), each on a fresh 5-node cluster; exit 1 if a write was lost or a scenario could not be judged')
+    .option('--short', 'shorter workload and waits (8 s workload unless --seconds)', false)
+    .option('--seconds <s>', 'workload per scenario, seconds (default 20; 8 with --short)', parseNumberArg(1, 600))
+    .option('--scenario <names>', 'run only these scenarios, comma-separated (may repeat)', scenarioList)
+    .option('--seed <n>', 'seed of the workload and the nemeses (default: from the clock)', parseIntArg(0, 2 ** 31))
+    .option('--clients <k>', 'concurrent clients', parseIntArg(1, 64), DEFAULT_CHECK_OPTIONS.clients)
+    .option('--keys <k>', 'keys the workload writes', parseIntArg(1, 1000), DEFAULT_CHECK_OPTIONS.keys)
+    .option('--keep-logs <dir>', "where the results and the processes' logs are kept (default: a new temp dir)")
+    .addHelpText('after', `\nScenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\nSelf-tests (only when named): ${SELF_TESTS.map((s) => s.name).join(', ')}`),
+)
+const values = cmd.opts<{ short: boolean; seconds?: number; scenario?: Scenario[]; seed?: number; clients: number; keys: number; keepLogs?: string }>()
 
-if (values.help) {
-  console.log('node --import=tsx faults/run.ts [--short] [--seconds S] [--scenario NAME[,NAME]] [--seed N] [--clients K] [--keys K] [--keep-logs DIR]')
-  console.log(`scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}; self-test (only when named): ${SELF_TESTS.map((s) => s.name).join(', ')}`)
-  process.exit(0)
+/** Accumulates --scenario NAME[,NAME]; an unknown name is a usage error. */
+function scenarioList(text: string, previous: Scenario[] | undefined): Scenario[] {
+  const names = text.split(',').filter((s) => s !== '')
+  const known = [...SCENARIOS, ...SELF_TESTS]
+  for (const name of names) if (!known.some((s) => s.name === name)) throw new InvalidArgumentError(`no scenario ${name}; there are ${known.map((s) => s.name).join(', ')}`)
+  return [...(previous ?? []), ...names.map(scenarioByName)]
 }
 
-function intArg(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback
-  const v = Number(raw)
-  if (!Number.isFinite(v) || v < min || v > max) {
-    console.error(`--${name} must be a number from ${min} to ${max}`)
-    process.exit(2)
-  }
-  return v
-}
-
-const short = values.short ?? false
+const short = values.short
 const opts: CheckOptions = {
   ...DEFAULT_CHECK_OPTIONS,
-  durationMs: Math.round(intArg('seconds', values.seconds, short ? 8 : 20, 1, 600) * 1000),
-  clients: intArg('clients', values.clients, DEFAULT_CHECK_OPTIONS.clients, 1, 64),
-  keys: intArg('keys', values.keys, DEFAULT_CHECK_OPTIONS.keys, 1, 1000),
-  seed: intArg('seed', values.seed, Date.now() % 1_000_000, 0, 2 ** 31),
+  durationMs: Math.round((values.seconds ?? (short ? 8 : 20)) * 1000),
+  clients: values.clients,
+  keys: values.keys,
+  seed: values.seed ?? Date.now() % 1_000_000,
   hintWaitMs: short ? 15_000 : DEFAULT_CHECK_OPTIONS.hintWaitMs,
   settleMs: short ? 1000 : DEFAULT_CHECK_OPTIONS.settleMs,
   convergeWaitMs: short ? 5000 : DEFAULT_CHECK_OPTIONS.convergeWaitMs,
   log: (line) => console.error(`${new Date().toISOString().slice(11, 23)} ${line}`),
 }
-const scenarios = (values.scenario ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '')
-const named = scenarios.length === 0 ? SCENARIOS : scenarios.map(scenarioByName)
-const keep = values['keep-logs'] ?? mkdtempSync(join(tmpdir(), 'dynamo-faults-'))
+const named = values.scenario === undefined || values.scenario.length === 0 ? SCENARIOS : values.scenario
+const keep = values.keepLogs ?? mkdtempSync(join(tmpdir(), 'dynamo-faults-'))
 
 // Network scenarios need root, network namespaces and iptables (installed here through apt when
 // missing): where they cannot be had, they are skipped with the reason, not failed.
