@@ -15,8 +15,8 @@ import type { Socket } from 'node:net'
 import { RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, type RpcRequest, type RpcResponse, RpcResponseSchema } from '../wire/rpc.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../wire/headers.js'
 import type { MemberSigner, SignedRequest } from '../http/member-signer.js'
-import { CHANNEL_MAX_AGE_MS, channelSealers, type FrameSealer, proofMatches } from './channel-auth.js'
-import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter } from './frames.js'
+import { CHANNEL_MAX_AGE_MS, channelSealers, proofMatches, SealedFrameReader, sealedFrameWriter } from './channel-auth.js'
+import { encodeFrame, type Frame, FrameKind } from './frames.js'
 
 export interface RpcClientInit {
   signer: MemberSigner
@@ -76,10 +76,9 @@ class RpcChannel {
   private nextId = 1
   /** Set once the channel is open. */
   private write: ((frame: Buffer[]) => void) | undefined
-  private sealer: FrameSealer | undefined
   /** Chunks received so far: a call that times out with none after it was sent found the channel silent. */
   private heard = 0
-  private reader: FrameReader | undefined
+  private reader: SealedFrameReader | undefined
   private opening: http.ClientRequest | undefined
   private readonly openedAt = Date.now()
   /** No new calls: close once the last answer is in. */
@@ -172,7 +171,7 @@ class RpcChannel {
   }
 
   private send(id: number, head: string, body: Buffer | undefined): void {
-    if (this.write) this.write(encodeFrame(id, FrameKind.Request, head, body, this.sealer))
+    if (this.write) this.write(encodeFrame(id, FrameKind.Request, head, body))
     else this.queued.push({ id, head, body })
   }
 
@@ -188,10 +187,9 @@ class RpcChannel {
       return
     }
     const sealers = channelSealers(this.init.signer.keys, parties, 'client')
-    this.sealer = sealers.send
-    this.reader = new FrameReader(RPC_MAX_FRAME_BYTES, sealers.receive)
+    this.reader = new SealedFrameReader(sealers.receive, RPC_MAX_FRAME_BYTES)
     this.socket = socket
-    this.write = frameWriter(socket)
+    this.write = sealedFrameWriter(socket, sealers.send)
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 10_000)
     socket.setTimeout(0)
@@ -208,7 +206,7 @@ class RpcChannel {
     this.heard++
     let frames: Frame[]
     try {
-      frames = (this.reader as FrameReader).push(chunk)
+      frames = (this.reader as SealedFrameReader).push(chunk)
     } catch (err) {
       this.destroy(err as Error)
       return

@@ -9,11 +9,11 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { CHANNEL_GRACE_MS, CHANNEL_MAX_AGE_MS, channelProof, channelSealers, type ChannelParties, type FrameSealer } from '../../shared/rpc/channel-auth.js'
+import { CHANNEL_GRACE_MS, CHANNEL_MAX_AGE_MS, type ChannelParties, channelProof, channelSealers, SealedFrameReader, sealedFrameWriter } from '../../shared/rpc/channel-auth.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF, HEADER_NONCE, HEADER_TARGET } from '../../shared/wire/headers.js'
 import { InvalidRequestError, toErrorResponse } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { encodeFrame, type Frame, FrameKind, FrameReader, frameWriter, sealedFrameBytes } from '../../shared/rpc/frames.js'
+import { encodeFrame, type Frame, FrameKind } from '../../shared/rpc/frames.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
 import { refusalMessage, type RequestVerifier } from '../routes/auth.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
@@ -93,7 +93,7 @@ export class RpcServer {
     s.setNoDelay?.(true)
     s.setTimeout?.(0)
     s.setKeepAlive?.(true, 10_000)
-    const reader = new FrameReader(RPC_MAX_FRAME_BYTES, sealers.receive)
+    const reader = new SealedFrameReader(sealers.receive, RPC_MAX_FRAME_BYTES)
     let inFlight = 0
     let paused = false
     // Backpressure: past the bounds, stop reading (the peer's writes then wait in TCP) until
@@ -110,7 +110,7 @@ export class RpcServer {
         socket.resume()
       }
     }
-    const send = frameWriter(socket)
+    const send = sealedFrameWriter(socket, sealers.send)
     const onData = (chunk: Buffer) => {
       const readAt = Date.now()
       let frames: Frame[]
@@ -129,7 +129,7 @@ export class RpcServer {
         }
         inFlight++
         void this.handle(f, sender, readAt)
-          .then(({ response, body }) => send(this.answerFrame(f.id, response, body, sealers.send)))
+          .then(({ response, body }) => send(this.answerFrame(f.id, response, body)))
           .catch((err: unknown) => this.c.log.error({ err }, 'rpc answer not sent'))
           .finally(() => {
             inFlight--
@@ -146,13 +146,13 @@ export class RpcServer {
     if (head.length > 0) onData(head)
   }
 
-  /** The sealed frame of an answer (sealed as it is written); one too large for the peer to accept becomes an error answer instead. */
-  private answerFrame(id: number, response: RpcResponse, body: Buffer | undefined, sealer: FrameSealer): Buffer[] {
-    const head = JSON.stringify(response)
-    if (sealedFrameBytes(head, body) <= RPC_MAX_FRAME_BYTES) return encodeFrame(id, FrameKind.Response, head, body, sealer)
+  /** The frame of an answer; one too large for the peer to accept becomes an error answer instead. */
+  private answerFrame(id: number, response: RpcResponse, body: Buffer | undefined): Buffer[] {
+    const frame = encodeFrame(id, FrameKind.Response, JSON.stringify(response), body)
+    if (frame.reduce((n, b) => n + b.length, 0) <= RPC_MAX_FRAME_BYTES) return frame
     this.c.log.warn({ id }, 'rpc answer larger than a frame')
     const error: RpcResponse = { ok: false, error: { status: 500, code: 'AnswerTooLarge', message: `answer over ${RPC_MAX_FRAME_BYTES} bytes` } }
-    return encodeFrame(id, FrameKind.Response, JSON.stringify(error), undefined, sealer)
+    return encodeFrame(id, FrameKind.Response, JSON.stringify(error))
   }
 
   /** One call: never rejects (errors become error answers). */

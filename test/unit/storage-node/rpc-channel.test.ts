@@ -14,9 +14,9 @@ import { InternalTransport } from '../../../shared/http/internal-transport.js'
 import { NodeClient, NodeUnreachableError } from '../../../shared/http/node-client.js'
 import { MemberSigner } from '../../../shared/http/member-signer.js'
 import { memberKeys } from '../../../shared/http/signing.js'
-import { channelProof, channelSealers, type FrameSealer } from '../../../shared/rpc/channel-auth.js'
+import { channelProof, channelSealers, type RecordSealer, SealedFrameReader } from '../../../shared/rpc/channel-auth.js'
 import { createLogger } from '../../../shared/log.js'
-import { encodeFrame, FrameKind, FrameReader } from '../../../shared/rpc/frames.js'
+import { encodeFrame, FrameKind } from '../../../shared/rpc/frames.js'
 import { RpcClient } from '../../../shared/rpc/rpc-client.js'
 import { contextOf, versionId } from '../../../shared/vclock/versions.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../../../shared/wire/headers.js'
@@ -236,8 +236,8 @@ function rawChannel(address: string, opts: { signed?: boolean; skewMs?: number }
           .map(([k, v]) => `${k}: ${v}\r\n`)
           .join('')
   socket.write(`GET ${RPC_UPGRADE_PATH} HTTP/1.1\r\nHost: ${address}\r\nConnection: Upgrade\r\nUpgrade: ${RPC_PROTOCOL}\r\n${auth}\r\n`)
-  let sealers: { send: FrameSealer; receive: FrameSealer } | undefined
-  let reader: FrameReader | undefined
+  let sealers: { send: RecordSealer; receive: RecordSealer } | undefined
+  let reader: SealedFrameReader | undefined
   let pending = Buffer.alloc(0)
   const waiting: ((head: Record<string, unknown>) => void)[] = []
   const opened = new Promise<string>((resolve) =>
@@ -250,7 +250,7 @@ function rawChannel(address: string, opts: { signed?: boolean; skewMs?: number }
         const h = headersOf(head)
         const parties = { clientNonce: up.nonce, serverNonce: h[HEADER_CHANNEL_NONCE] ?? '', from: 'proxy-test', target: 'node-1' }
         sealers = channelSealers(memberKeys(SECRET), parties, 'client')
-        reader = new FrameReader(1 << 20, sealers.receive)
+        reader = new SealedFrameReader(sealers.receive, 1 << 20)
         chunk = pending.subarray(end + 4)
         resolve(head)
       }
@@ -260,12 +260,17 @@ function rawChannel(address: string, opts: { signed?: boolean; skewMs?: number }
       }
     }),
   )
-  const seal = (head: unknown, body?: Buffer, id = 1) => Buffer.concat(encodeFrame(id, FrameKind.Request, typeof head === 'string' ? head : JSON.stringify(head), body, sealers?.send))
+  /** One frame as a record of its own: length, frame, tag. */
+  const seal = (head: unknown, body?: Buffer, id = 1) => {
+    const frame = encodeFrame(id, FrameKind.Request, typeof head === 'string' ? head : JSON.stringify(head), body)
+    const { prefix, tag } = (sealers as { send: RecordSealer }).send.seal(frame)
+    return Buffer.concat([prefix, ...frame, tag])
+  }
   const next = () => new Promise<Record<string, unknown>>((resolve) => waiting.push(resolve))
   return {
     socket,
     opened,
-    /** A sealed request frame, not sent (it takes the next place in the channel). */
+    /** A request frame sealed as a record, not sent (it takes the next place in the channel). */
     seal,
     /** The next answer. */
     next,
@@ -292,13 +297,14 @@ test('a request that is not JSON gets a 400 answer; a malformed frame closes the
   t.is((await nodes.coordinate({ id: 'node-1', address }, 'bucket-f', 'k', {}, { buffer: bytes })).node, 'node-1')
 })
 
-test('a frame that fails its check (unsealed, altered, or replayed) closes the channel and runs nothing', async (t) => {
+test('a record that fails its check (a bare frame, altered, or replayed) closes the channel and runs nothing', async (t) => {
   const { address } = await startNode(t)
   const head = { op: 'coordinate', bucket: 'bucket-t', key: 'k', write: {} }
-  // Unsealed: a frame without a tag.
+  // Unsealed: a frame sent bare, not in a record.
   let ch = rawChannel(address)
   await ch.opened
-  ch.socket.write(Buffer.concat(encodeFrame(1, FrameKind.Request, JSON.stringify(head), bytes)))
+  const bare = Buffer.concat(encodeFrame(1, FrameKind.Request, JSON.stringify(head), bytes))
+  ch.socket.write(Buffer.concat([bare, bare]))
   t.true(await closedWithin(ch.socket, 2000), 'unsealed')
   // Altered: one byte of the body flipped after sealing.
   ch = rawChannel(address)
