@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hasServerEnv, serverEnv } from '../cluster-ctl/malloc-env.js'
+import { parseCommandLineOrExit } from '../devtools/command-line.js'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
 import { Owned } from './owned.js'
@@ -14,7 +15,7 @@ import { BENCHMARKS_DOC, writeBenchTables } from './doc-tables.js'
 import { markdown, writeReport } from './report.js'
 import { type Report, type Row, type RssRow, rssRows, withRatio } from './run-record.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
-import { commitInfo, machine, parseSettings, QUICK_OUT, ROOT, type Settings, sizeLabel, startOwnCluster, USAGE } from './setup.js'
+import { benchCommand, commitInfo, machine, QUICK_OUT, ROOT, type Settings, settingsOf, sizeLabel, startOwnCluster } from './setup.js'
 import type { Stats } from './stats.js'
 
 /** What this run started (created in main, so the parent that only re-runs itself owns nothing). */
@@ -128,12 +129,7 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
   return { rows, rss, settleMs: { cluster: hc.settleMs, baseline: hb.settleMs }, problems }
 }
 
-async function main(): Promise<number> {
-  const s = parseSettings(process.argv.slice(2))
-  if (s === 'help') {
-    console.log(USAGE)
-    return 0
-  }
+async function main(s: Settings): Promise<number> {
   const runId = Math.random().toString(36).slice(2, 8)
   const loadBefore = machine().loadavg
   // The commit measured is the one checked out when the run starts (dist/ was just built from it).
@@ -204,7 +200,9 @@ function rerunWithServerEnv(): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))))
 }
 
-;(hasServerEnv(process.env) ? main() : rerunWithServerEnv()).then(
+// Parsed before the run starts over with the servers' malloc settings, so --help and bad input answer at once.
+const settings = settingsOf(parseCommandLineOrExit(benchCommand()))
+;(hasServerEnv(process.env) ? main(settings) : rerunWithServerEnv()).then(
   (code) => {
     process.exitCode = code
     void cleanup().finally(() => process.exit(code))

@@ -7,8 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { wholeNumber } from './script-args.js'
+import { type Command, InvalidArgumentError, Option, parseIntArg, parseIntList, scriptCommand } from '../devtools/command-line.js'
 import { type ClusterLayout, freePorts, knownProcesses, layoutUnder, runningPid, startCluster, stopProcesses } from '../cluster-ctl/launcher.js'
 
 export const ROOT = resolve(import.meta.dirname, '..')
@@ -31,21 +30,6 @@ export interface Settings {
   out: string
 }
 
-export const USAGE = `usage: node --import=tsx bench/run.ts [options]
-  --quick               smoke test: ~2 s per scenario, 64 MiB instead of 1 GiB, 1,000 listed keys;
-                        fails (exit 1) if any scenario had an error or completed nothing
-  --duration SECONDS    per load scenario (default 10; 2 with --quick)
-  --warmup SECONDS      before the first scenario, each target takes this long of small PUTs and
-                        half as long of GETs at c16, so JIT compilation is over (default 8; 1 with --quick)
-  --concurrency LIST    connections for the small-object scenarios, comma-separated (default 16,64);
-                        the mixed scenario uses the largest
-  --size BYTES          small-object size (default 4k); suffixes k, m, g (powers of 1024)
-  --large-size BYTES    large-object size (default 1m), --large-concurrency N (default 4)
-  --huge-size BYTES     the single huge object (default 1g; 64m with --quick)
-  --list-keys N         keys in the listed bucket (default 10000; 1000 with --quick)
-  --target URL          measure an already running cluster (its processes' memory is not sampled)
-  --out DIR             where results go (default bench/results; bench/results/quick with --quick)`
-
 export function parseSize(text: string): number {
   const m = /^(\d+)\s*([kmg])?(i?b)?$/i.exec(text.trim())
   if (!m) throw new Error(`not a size: ${text}`)
@@ -58,47 +42,70 @@ export function sizeLabel(bytes: number): string {
   return `${bytes} B`
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number, min = 1): number {
-  return text === undefined ? fallback : wholeNumber(name, text, min)
+/** A size argument (`4k`, `1m`, `1g`: powers of 1024) for commander. */
+function sizeArg(text: string): number {
+  try {
+    return parseSize(text)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
 }
 
-export function parseSettings(argv: string[]): Settings | 'help' {
-  const { values: v } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      quick: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      concurrency: { type: 'string' },
-      size: { type: 'string' },
-      'large-size': { type: 'string' },
-      'large-concurrency': { type: 'string' },
-      'huge-size': { type: 'string' },
-      'list-keys': { type: 'string' },
-      target: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
-  if (v.help) return 'help'
-  const quick = v.quick === true
-  const concurrency = (v.concurrency ?? '16,64').split(',').map((c) => positiveInt('concurrency', c.trim(), 1))
+/** The command line of bench/run.ts; the defaults that depend on --quick are applied by settingsOf. */
+export function benchCommand(): Command {
+  return scriptCommand('bench/run.ts', 'Benchmark the cluster against a bare baseline coordinator, scenario by scenario')
+    .option('--quick', 'smoke test: ~2 s per scenario, 64 MiB instead of 1 GiB, 1,000 listed keys; fails (exit 1) if any scenario had an error or completed nothing', false)
+    .option('--duration <seconds>', 'per load scenario (default 10; 2 with --quick)', parseIntArg(1, 3600))
+    .option('--warmup <seconds>', 'before the first scenario, each target takes this long of small PUTs and half as long of GETs at c16, so JIT compilation is over (default 8; 1 with --quick)', parseIntArg(0, 3600))
+    .addOption(new Option('--concurrency <list>', 'connections for the small-object scenarios, comma-separated; the mixed scenario uses the largest').argParser(parseIntList(1, 10_000)).default([16, 64], '16,64'))
+    .addOption(new Option('--size <bytes>', 'small-object size; suffixes k, m, g (powers of 1024)').argParser(sizeArg).default(4096, '4k'))
+    .addOption(new Option('--large-size <bytes>', 'large-object size').argParser(sizeArg).default(1024 ** 2, '1m'))
+    .option('--large-concurrency <n>', 'connections for the large-object scenarios', parseIntArg(1, 1024), 4)
+    .option('--huge-size <bytes>', 'the single huge object (default 1g; 64m with --quick)', sizeArg)
+    .option('--list-keys <n>', 'keys in the listed bucket (default 10000; 1000 with --quick)', parseIntArg(1, 10_000_000))
+    .option('--target <url>', "measure an already running cluster (its processes' memory is not sampled)", (v: string) => {
+      try {
+        return new URL(v).origin
+      } catch {
+        throw new InvalidArgumentError('expected a URL, e.g. http://127.0.0.1:8080')
+      }
+    })
+    .option('--out <dir>', 'where results go (default bench/results; bench/results/quick with --quick)')
+}
+
+interface BenchOptions {
+  quick: boolean
+  duration?: number
+  warmup?: number
+  concurrency: number[]
+  size: number
+  largeSize: number
+  largeConcurrency: number
+  hugeSize?: number
+  listKeys?: number
+  target?: string
+  out?: string
+}
+
+/** The settings of a run from its parsed command line (benchCommand). */
+export function settingsOf(cmd: Command): Settings {
+  const v = cmd.opts<BenchOptions>()
+  const quick = v.quick
   const s: Settings = {
     quick,
-    durationS: positiveInt('duration', v.duration, quick ? 2 : 10),
-    warmupS: positiveInt('warmup', v.warmup, quick ? 1 : 8, 0),
-    concurrency,
-    size: v.size ? parseSize(v.size) : 4096,
-    largeSize: parseSize(v['large-size'] ?? '1m'),
-    largeConcurrency: positiveInt('large-concurrency', v['large-concurrency'], 4),
-    hugeSize: parseSize(v['huge-size'] ?? (quick ? '64m' : '1g')),
-    listKeys: positiveInt('list-keys', v['list-keys'], quick ? 1000 : 10_000),
+    durationS: v.duration ?? (quick ? 2 : 10),
+    warmupS: v.warmup ?? (quick ? 1 : 8),
+    concurrency: v.concurrency,
+    size: v.size,
+    largeSize: v.largeSize,
+    largeConcurrency: v.largeConcurrency,
+    hugeSize: v.hugeSize ?? parseSize(quick ? '64m' : '1g'),
+    listKeys: v.listKeys ?? (quick ? 1000 : 10_000),
     listLimit: 1000,
     getKeys: quick ? 500 : 2000,
     out: resolve(v.out ?? (quick ? QUICK_OUT : join(ROOT, 'bench/results'))),
   }
-  if (v.target) s.target = new URL(v.target).origin
+  if (v.target) s.target = v.target
   return s
 }
 

@@ -4,10 +4,10 @@
  * exits 0; an unknown option or a bad value prints what is wrong and exits 2.
  */
 import { pathToFileURL } from 'node:url'
-import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { parseIntArg } from '../shared/config/common.js'
 
-export { Command, InvalidArgumentError }
+export { Command, InvalidArgumentError, Option }
 /** The value parsers the servers use: an integer in min..max, and one of some choices. */
 export { parseChoice, parseIntArg } from '../shared/config/common.js'
 
@@ -45,7 +45,7 @@ export function parseNumberArg(min: number, max: number): (text: string) => numb
 }
 
 /** A comma-separated list of integers in min..max, e.g. `16,64`. */
-export function parseIntList(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number[] {
+export function parseIntList(min: number, max: number): (text: string) => number[] {
   const one = parseIntArg(min, max)
   return (text) => text.split(',').map((part) => one(part.trim()))
 }
