@@ -1,7 +1,7 @@
 /**
  * CPU and wall time per durable 4 KiB write inside one process, no network: the durable floor's
  * bare LMDB put, and a storage node's store (replicate; replicate after decoding and validating an
- * RPC request head; coordinate), all group-committed and synced (storage-node/store/group-commit.ts),
+ * RPC request head; coordinate), all group-committed and synced (storage-node/store/engine/group-commit.ts),
  * k writes per group. Separates what a commit costs from what a write adds to it.
  * The store's cases include what a node does to a received body (SHA-256 and a copy, ~0.01 ms).
  */

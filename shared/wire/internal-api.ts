@@ -89,7 +89,7 @@ export const ReapAnswerSchema = z.object({ node: z.string(), reaped: z.boolean()
 export type ReapAnswer = z.infer<typeof ReapAnswerSchema>
 
 /**
- * A node's group commit since it started (see storage-node/store/group-commit.ts): groups run, table
+ * A node's group commit since it started (see storage-node/store/engine/group-commit.ts): groups run, table
  * writes journaled, journal bytes written, checkpoints and their time (ms, the event loop blocked),
  * and the time spent appending (writev + fdatasync) the groups' records, with the longest append.
  */

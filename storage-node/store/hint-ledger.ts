@@ -7,7 +7,7 @@
  */
 import { HintStoreFullError } from '../../shared/errors.js'
 import type { Version } from '../../shared/wire/internal-api.js'
-import type { JournaledTable } from './engine/group-commit.js'
+import type { JournaledTable } from './engine/journaled-table.js'
 import type { HintStats } from './object-store.js'
 
 export class HintLedger {

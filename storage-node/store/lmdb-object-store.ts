@@ -28,7 +28,8 @@ import { displayClock, isRetired, planCoordinatedWrite, reconcile, versionId } f
 import { type CommitStats, CoordinateRequestSchema, type CoordinateRequest, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import { type BlobFiles, type Durability, EMPTY_ETAG, type ReceivedBody } from './blobs/blob-files.js'
 import type { HintStats, ObjectStore, Space, StoreWriteResult } from './object-store.js'
-import { GroupCommit, type JournaledTable, StoreFailedError } from './engine/group-commit.js'
+import { GroupCommit, StoreFailedError } from './engine/group-commit.js'
+import type { JournaledTable } from './engine/journaled-table.js'
 import { HintLedger } from './hint-ledger.js'
 import { type IndexKey, type LoggedKey, SegmentIndex } from './segment-index.js'
 

@@ -6,9 +6,8 @@
  * The index is derived data, and it is kept off the write path (as Riak's AAE hash trees are): a
  * write's transaction records the key's new ids in memory, and they reach the index table later,
  * every few seconds, in key order, a slice per group commit (see flushKeys). Written with every
- * write's transaction, the index cost a storage node ~0.2 ms of CPU per 4 KiB PUT (1.22 -> 0.98
- * ms per PUT over the cluster at concurrency 64, measured with it switched off): a leaf page of a
- * second B-tree dirtied, written and synced per write. Flushed in key order, one page takes the
+ * write's transaction, the index dirtied, wrote and synced a leaf page of a second B-tree per write
+ * (docs/decisions/0013-anti-entropy-index-off-the-write.md); flushed in key order, one page takes the
  * changes of many writes. Readers of a segment see the table merged with what is not yet flushed.
  *
  * What is not yet flushed would be lost with a crash, so each group commit that changes the index
@@ -22,7 +21,7 @@
 import { objectPosition } from '../../shared/ring/hash.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
-import type { JournaledTable } from './engine/group-commit.js'
+import type { JournaledTable } from './engine/journaled-table.js'
 
 export const SEGMENTS = 256
 

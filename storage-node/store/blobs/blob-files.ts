@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
 import { CorruptReplicaError, EntityTooLargeError, InsufficientStorageError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../../shared/errors.js'
 import { AlignedBufferPool, DirectFileWriter, probeDirectIo, readFileStream, readFileWhole } from './direct-io.js'
+import { isOutOfSpace } from '../out-of-space.js'
 import type { DiskSpace } from './disk-space.js'
 import { type FileWriter, PagedFileWriter } from './file-writer.js'
 
@@ -19,12 +20,6 @@ import { type FileWriter, PagedFileWriter } from './file-writer.js'
 export type ReceivedBody =
   | { kind: 'inline'; size: number; etag: string; bytes: Buffer }
   | { kind: 'file'; size: number; etag: string; tmpPath: string }
-
-/** A filesystem error that means the disk (or the user's quota) is full. */
-function isOutOfSpace(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code
-  return code === 'ENOSPC' || code === 'EDQUOT'
-}
 
 export const EMPTY_ETAG = createHash('sha256').digest('hex')
 
@@ -44,14 +39,13 @@ export const VERIFY_FIRST_MAX_BYTES = 8 * 1024 * 1024
  * With direct I/O, object files up to this size are still read through the page cache, so an
  * object read often is served from memory; larger ones are read past it. OpenStack Swift's object
  * server keeps objects under its `keep_cache_size` (5 MiB) cached by the same rule. Default 0 (every
- * read past the cache): on this machine filling the cache costs more than it saves, make bench's
- * 1 MiB GETs (each object read about twice) ran 16-20 % slower with 5 MiB, and hot objects ran no
- * faster, only with fewer device reads (README, "Measured figures"). Worth setting where a disk is
- * slow and a hot set fits in memory.
+ * read past the cache): on this machine filling the cache costs more than it saves
+ * (docs/decisions/0007-cached-reads-off-by-default.md). Worth setting where a disk is slow and a hot
+ * set fits in memory.
  */
 export const CACHED_READ_MAX_BYTES = 0
 
-/** 'fsync': a write is acknowledged once on disk (default). 'none': once handed to the OS (a crash may lose it; measured cost in README). */
+/** 'fsync': a write is acknowledged once on disk (default). 'none': once handed to the OS (a crash may lose it; docs/decisions/0002-write-ahead-journal.md). */
 export type Durability = 'fsync' | 'none'
 
 export interface BlobFilesInit {

@@ -1,10 +1,9 @@
 /**
  * Direct I/O (O_DIRECT) for object files: their bytes go between the disk and buffers of our own
  * without passing through the page cache. An object file is written once and read rarely, so the
- * cache gains little from holding it, and filling the cache is not free: on this machine, once the
- * cache has to take memory it did not just free, a GiB written through it costs 2.4-2.8 s of kernel
- * CPU (page faults under the copy), 0.1 s written direct; read back through it 2.2 s, direct 0.03 s
- * (README, "Measured figures"). MinIO writes object parts with O_DIRECT for the same reasons.
+ * cache gains little from holding it, and filling the cache is not free: once it has to take memory
+ * it did not just free, its page faults cost far more kernel CPU than a direct write or read
+ * (docs/decisions/0006-direct-io.md). MinIO writes object parts with O_DIRECT for the same reasons.
  * Reads of small object files can still go through the cache (`--cached-read-max-bytes`, off by
  * default: blob-files.ts, CACHED_READ_MAX_BYTES).
  *

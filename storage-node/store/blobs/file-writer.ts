@@ -38,8 +38,8 @@ function background<T>(p: Promise<T>): Promise<T> {
  * Through the page cache: chunks are gathered and written a batch at a time (one `writev` in flight
  * while the next batch arrives), and every SYNC_EVERY_BYTES a datasync starts in the background, so
  * the disk flushes while the body is still streaming: the fsync at the end then has little left to
- * do, instead of a whole large object's dirty pages (1 GiB PUT through the proxy: 47-68 MB/s
- * before, 100-135 after).
+ * do, instead of a whole large object's dirty pages
+ * (docs/decisions/0017-background-datasync-of-large-files.md).
  */
 export class PagedFileWriter implements FileWriter {
   private chunks: Buffer[] = []

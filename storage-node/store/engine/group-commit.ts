@@ -15,10 +15,10 @@
  * see the writes of those before them, and make every check that can throw before their first
  * write (what a callback wrote before it threw is kept, in LMDB and in the journal alike).
  *
- * Why this shape, measured here (README, "Measured figures"): committing LMDB once per group cost two
- * device flushes per group (data, then meta) on the main thread; syncing on another thread
- * (lmdb-js's asynchronous transactions, or libuv's pool) cost more in hand-offs than it saved.
- * A journal append is one sequential write and one flush of data blocks only.
+ * Why this shape: committing LMDB once per group cost two device flushes per group, and syncing on
+ * another thread cost more in hand-offs than it saved, while a journal append is one sequential
+ * write and one flush of data blocks (docs/decisions/0002-write-ahead-journal.md); a group is one
+ * event-loop turn, not a timed window (docs/decisions/0015-group-commit-per-event-loop-turn.md).
  *
  * After a crash, `recover` applies the records of the journal's current generation, in order, to
  * LMDB's last checkpoint, and commits them with the next generation number in one synced
@@ -34,31 +34,25 @@
  * space) until it holds `checkpointBytes`, and past that new work is refused with
  * InsufficientStorageError (507) until a checkpoint succeeds. The node never stops for a full disk.
  */
-import { constants } from 'node:os'
-import type { Database, Key, RangeOptions, RootDatabase } from 'lmdb'
+import type { Database, Key, RootDatabase } from 'lmdb'
 import { InsufficientStorageError } from '../../../shared/errors.js'
 import type { CommitStats } from '../../../shared/wire/internal-api.js'
+import { isOutOfSpace } from '../out-of-space.js'
 import { Journal, type JournalWrite } from './journal.js'
+import { applyRecords, JournaledTable, type TableWriteGate } from './journaled-table.js'
 
 /** lmdb-js TransactionFlags (a const enum in its types): abortable, committed (and synced, unless the environment was opened `noSync`) before returning. */
 const ABORTABLE_SYNCHRONOUS = 1 | 2
 
 /**
  * A checkpoint is taken this long after the transaction opened, or once the journal holds this
- * many bytes. Its flush holds up every node's journal flushes on a shared disk, so smaller ones
- * cut the tail: 4 KiB PUTs at c16, three alternating pairs of runs (bench/cpu-split.ts), p99 24.5-28.6
- * ms at 100 ms against 26.0-34.1 ms at 250 ms, and 1-4 % more PUT/s in each pair.
+ * many bytes. Its flush holds up every node's journal flushes on a shared disk, so smaller ones cut
+ * the tail (docs/decisions/0002-write-ahead-journal.md).
  */
 export const CHECKPOINT_MS = 100
 export const CHECKPOINT_BYTES = 8 * 1024 * 1024
 /** After a checkpoint failed for want of space, the next is tried this long after (each retry reads the journal back). */
 export const CHECKPOINT_RETRY_MS = 1000
-
-/** An error of a write that found the disk (or the quota) full: lmdb-js gives the errno as a number, node:fs its name. */
-export function isOutOfSpace(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === constants.errno.ENOSPC || code === constants.errno.EDQUOT
-}
 
 /** Told the outcome of every group (e.g. to keep derived state in step with it). */
 export interface CommitListener {
@@ -97,59 +91,11 @@ interface OpenTransaction {
   abort: (err: unknown) => unknown
 }
 
-/**
- * A table whose writes are journaled: reads go straight to LMDB (through the open transaction),
- * writes go to LMDB and to the record of the group running them. Written outside a group only
- * while no transaction is held open (when a store opens or closes), synchronously.
- */
-export class JournaledTable<V, K extends Key = Key> {
-  constructor(
-    readonly name: string,
-    readonly db: Database<V, K>,
-    private readonly group: GroupCommit,
-  ) {}
-
-  get(key: K): V | undefined {
-    return this.db.get(key)
-  }
-
-  getRange(options?: RangeOptions): ReturnType<Database<V, K>['getRange']> {
-    return this.db.getRange(options)
-  }
-
-  getKeys(options?: RangeOptions): ReturnType<Database<V, K>['getKeys']> {
-    return this.db.getKeys(options)
-  }
-
-  getKeysCount(options?: RangeOptions): number {
-    return this.db.getKeysCount(options)
-  }
-
-  // Written to LMDB first: a write LMDB refuses (a bad key) must not reach the journal.
-  put(key: K, value: V): void {
-    this.group.checkWritable(this.name)
-    this.db.putSync(key, value)
-    this.group.note([this.name, key, value])
-  }
-
-  remove(key: K): void {
-    this.group.checkWritable(this.name)
-    this.db.removeSync(key)
-    this.group.note([this.name, key])
-  }
-
-  /** Empty the table (only outside groups: when a store opens). */
-  clear(): void {
-    if (this.group.holdsTransaction) throw new Error(`table ${this.name} cleared while a transaction is held open`)
-    this.db.clearSync()
-  }
-}
-
 /** Group commits that may hold a transaction, for the exit hook (see abortHeld): one hook for all of them. */
 const liveGroups = new Set<GroupCommit>()
 let exitHookInstalled = false
 
-export class GroupCommit {
+export class GroupCommit implements TableWriteGate {
   private queue: Queued[] = []
   private scheduled = false
   private closing: Promise<void> | undefined
@@ -205,15 +151,7 @@ export class GroupCommit {
     const next = Math.max(generation, this.journal.firstGeneration() ?? 0) + 1
     let writes = 0
     this.root.transactionSync(() => {
-      for (const record of records) {
-        for (const w of record) {
-          const table = this.tables.get(w[0])
-          if (!table) throw new Error(`the journal names table ${w[0]}, which this store does not have`)
-          if (w.length === 3) table.db.putSync(w[1] as Key, w[2])
-          else table.db.removeSync(w[1] as Key)
-          writes++
-        }
-      }
+      writes = applyRecords(this.tables, records)
       this.state.putSync('generation', next)
     }, ABORTABLE_SYNCHRONOUS)
     this.journal.restart(next)
@@ -435,14 +373,7 @@ export class GroupCommit {
   private rebuild(err: Error): void {
     try {
       this.openTransaction()
-      for (const record of this.journal.read(this.journal.generation)) {
-        for (const w of record) {
-          const table = this.tables.get(w[0])
-          if (!table) throw new Error(`the journal names table ${w[0]}, which this store does not have`)
-          if (w.length === 3) table.db.putSync(w[1] as Key, w[2])
-          else table.db.removeSync(w[1] as Key)
-        }
-      }
+      applyRecords(this.tables, this.journal.read(this.journal.generation))
     } catch (again) {
       this.fail(again, [])
       return
