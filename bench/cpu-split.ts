@@ -16,14 +16,18 @@
  */
 import { readFileSync } from 'node:fs'
 import { NodeHealthSchema } from '../shared/wire/internal-api.js'
+import { Option, parseChoice, parseCommandLineOrExit, parseIntArg, parseIntList, scriptCommand } from '../devtools/command-line.js'
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
 import { readCpuTimes } from './rss-sampler.js'
 import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
-import { intOptionsOrUsage } from './script-args.js'
 import { startOwnCluster } from './setup.js'
 
-const USAGE = 'usage: node --import=tsx bench/cpu-split.ts [--seconds S] [--concurrency C[,C..]] [--warmup S] [--durability fsync|none]'
+const cli = scriptCommand('bench/cpu-split.ts', "Where a small PUT's CPU goes, process by process, and the nodes' group commits, per concurrency")
+  .option('--seconds <s>', 'one window per concurrency', parseIntArg(1, 3600), 8)
+  .addOption(new Option('--concurrency <list>', 'connections, comma-separated').argParser(parseIntList(1, 10_000)).default([16], '16'))
+  .option('--warmup <s>', 'PUTs at c16 for this long first', parseIntArg(1, 3600), 8)
+  .option('--durability <mode>', "the nodes' --durability", parseChoice('fsync', 'none'), 'fsync')
 const SIZE = 4096
 interface ProcSample {
   user: number
@@ -79,28 +83,20 @@ function fitTwo(rows: readonly { x1: number; x2: number; y: number }[]): { a: nu
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2)
-  const at = args.indexOf('--durability')
-  const durability = at >= 0 ? args.splice(at, 2)[1] : 'fsync'
-  if (durability !== 'fsync' && durability !== 'none') {
-    console.error(USAGE)
-    process.exitCode = 2
-    return
-  }
-  const o = intOptionsOrUsage(args, { seconds: { default: 8 }, concurrency: { default: 16, list: true }, warmup: { default: 8 } }, USAGE)
-  if (!o) return
+  const o = parseCommandLineOrExit(cli).opts<{ seconds: number; concurrency: number[]; warmup: number; durability: 'fsync' | 'none' }>()
+  const durability = o.durability
   const owned = new Owned()
   try {
     const cluster = await owned.start(() => startOwnCluster(4, ['--durability', durability]))
     const spec = uniquePutSpec('split', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
-    await cannon(cluster.url, 16, o.warmup[0] as number, SIZE, (i) => putRequest(spec, 'warm', i))
+    await cannon(cluster.url, 16, o.warmup, SIZE, (i) => putRequest(spec, 'warm', i))
     const { host, nodePorts } = cluster.layout
     const windows: { c: number; ops: number; groups: number; writes: number; nodeCpuMs: number }[] = []
     for (const c of o.concurrency) {
       const commitsBefore = await commitCounters(host, nodePorts)
       const before = cluster.procs.map(sample)
-      const s = await cannon(cluster.url, c, o.seconds[0] as number, SIZE, (i) => putRequest(spec, `c${c}`, i))
+      const s = await cannon(cluster.url, c, o.seconds, SIZE, (i) => putRequest(spec, `c${c}`, i))
       const after = cluster.procs.map(sample)
       const commitsAfter = await commitCounters(host, nodePorts)
       const ops = Math.max(1, s.ops)

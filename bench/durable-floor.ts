@@ -19,15 +19,20 @@
  * machine, so how far the cluster's ratio to the baseline can rise. "ratio to floor" is to LMDB's.
  * Each system is first warmed (PUTs at c16 for --warmup seconds) so JIT compilation is over.
  */
+import { Option, parseCommandLineOrExit, parseIntArg, parseIntList, scriptCommand } from '../devtools/command-line.js'
 import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
 import { cannon, putRequest, type SmallSpec, uniquePutSpec } from './scenarios.js'
-import { cpuSecondsOf, intOptionsOrUsage } from './script-args.js'
+import { cpuSecondsOf } from './rss-sampler.js'
 import { startOwnCluster } from './setup.js'
 import type { Stats } from './stats.js'
 
-const USAGE = 'usage: node --import=tsx bench/durable-floor.ts [--seconds S] [--concurrency C[,C..]] [--rounds R] [--warmup S]'
+const cli = scriptCommand('bench/durable-floor.ts', '4 KiB PUTs against the baseline, the durable floors and the cluster, in rounds: ops/s, latency and CPU per PUT')
+  .option('--seconds <s>', 'per system per round and concurrency', parseIntArg(1, 3600), 8)
+  .addOption(new Option('--concurrency <list>', 'connections, comma-separated').argParser(parseIntList(1, 10_000)).default([16, 64], '16,64'))
+  .option('--rounds <n>', 'rounds (each measures every system once, in a rotated order)', parseIntArg(1, 100), 3)
+  .option('--warmup <s>', 'PUTs at c16 for this long before measuring each system', parseIntArg(0, 3600), 8)
 const SIZE = 4096
 
 interface System {
@@ -70,12 +75,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const o = intOptionsOrUsage(process.argv.slice(2), { seconds: { default: 8 }, concurrency: { default: [16, 64], list: true }, rounds: { default: 3 }, warmup: { default: 8, min: 0 } }, USAGE)
-  if (!o) return
-  const seconds = o.seconds[0] as number
-  const rounds = o.rounds[0] as number
-  const warmupS = o.warmup[0] as number
-  const concurrency = o.concurrency
+  const o = parseCommandLineOrExit(cli).opts<{ seconds: number; concurrency: number[]; rounds: number; warmup: number }>()
+  const { seconds, rounds, concurrency } = o
+  const warmupS = o.warmup
   const owned = new Owned()
   try {
     const baseline = await owned.start(() => startBaseline())

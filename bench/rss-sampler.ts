@@ -136,3 +136,14 @@ export async function waitIdle(procs: readonly { name: string; pid: number }[], 
   }
   return Math.round(performance.now() - start)
 }
+
+/** User + system CPU seconds of processes that must all still be running (a dead one would make the figure a lie). */
+export function cpuSecondsOf(procs: readonly { name: string; pid: number }[]): number {
+  let total = 0
+  for (const p of procs) {
+    const s = readCpuSeconds(p.pid)
+    if (s === undefined) throw new Error(`${p.name} (pid ${p.pid}) is gone: its CPU time cannot be read`)
+    total += s
+  }
+  return total
+}

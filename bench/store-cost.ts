@@ -15,10 +15,12 @@ import { RpcRequestSchema } from '../shared/wire/rpc.js'
 import { BlobFiles } from '../storage-node/store/blobs/blob-files.js'
 import { GroupCommit } from '../storage-node/store/engine/group-commit.js'
 import { LmdbObjectStore } from '../storage-node/store/lmdb-object-store.js'
+import { Option, parseCommandLineOrExit, parseIntArg, parseIntList, scriptCommand } from '../devtools/command-line.js'
 import { Owned } from './owned.js'
-import { intOptionsOrUsage } from './script-args.js'
 
-const USAGE = 'usage: node --import=tsx bench/store-cost.ts [--writes N] [--groups K[,K..]]'
+const cli = scriptCommand('bench/store-cost.ts', 'CPU and wall time per durable 4 KiB write inside one process: the bare LMDB put and the storage node store, group-committed')
+  .option('--writes <n>', 'writes measured per case and group size', parseIntArg(1, 10_000_000), 3000)
+  .addOption(new Option('--groups <list>', 'writes per group commit, comma-separated').argParser(parseIntList(1, 10_000)).default([1, 4, 12], '1,4,12'))
 const BYTES = Buffer.alloc(4096, 0x62)
 const WARM_GROUPS = 200
 
@@ -43,9 +45,8 @@ function version(i: number, etag: string): Version {
 }
 
 async function main(): Promise<void> {
-  const o = intOptionsOrUsage(process.argv.slice(2), { writes: { default: 3000 }, groups: { default: [1, 4, 12], list: true } }, USAGE)
-  if (!o) return
-  const writes = o.writes[0] as number
+  const o = parseCommandLineOrExit(cli).opts<{ writes: number; groups: number[] }>()
+  const writes = o.writes
   const owned = new Owned()
   const dir = mkdtempSync(join(tmpdir(), 'store-cost-'))
   owned.add(() => rmSync(dir, { recursive: true, force: true }))

@@ -3,19 +3,21 @@
  * concurrency against a new cluster, each with its ops/s and CPU per PUT (cluster processes, from
  * /proc). This is why `make bench` warms every target before its first scenario (--warmup).
  */
+import { parseCommandLineOrExit, parseIntArg, scriptCommand } from '../devtools/command-line.js'
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
 import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
-import { cpuSecondsOf, intOptionsOrUsage } from './script-args.js'
+import { cpuSecondsOf } from './rss-sampler.js'
 import { startOwnCluster } from './setup.js'
 
-const USAGE = 'usage: node --import=tsx bench/warmup-curve.ts [--windows N] [--seconds S] [--concurrency C]'
+const cli = scriptCommand('bench/warmup-curve.ts', 'Consecutive windows of 4 KiB PUTs against a fresh cluster: ops/s and CPU per PUT as it warms up')
+  .option('--windows <n>', 'windows measured', parseIntArg(1, 1000), 7)
+  .option('--seconds <s>', 'length of a window', parseIntArg(1, 3600), 4)
+  .option('--concurrency <c>', 'connections', parseIntArg(1, 10_000), 16)
 const SIZE = 4096
 
 async function main(): Promise<void> {
-  const o = intOptionsOrUsage(process.argv.slice(2), { windows: { default: 7 }, seconds: { default: 4 }, concurrency: { default: 16 } }, USAGE)
-  if (!o) return
-  const [windows, seconds, concurrency] = [o.windows[0], o.seconds[0], o.concurrency[0]] as [number, number, number]
+  const { windows, seconds, concurrency } = parseCommandLineOrExit(cli).opts<{ windows: number; seconds: number; concurrency: number }>()
   const owned = new Owned()
   try {
     const cluster = await owned.start(() => startOwnCluster())
