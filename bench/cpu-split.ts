@@ -11,8 +11,8 @@
  *   node CPU = a * groups + b * replica writes,
  * replica writes taken as 3 per PUT: N=3, every node up). The fit does not say what larger groups
  * at the same concurrency would save: it mixes the groups' cost with everything else that shrinks
- * as concurrency grows, e.g. frames per wake-up (README, "Measured figures": a 2 ms group-commit
- * wait cut groups per PUT by 40 % and saved no node CPU).
+ * as concurrency grows, e.g. frames per wake-up (a longer group-commit wait made fewer, larger
+ * groups and saved no node CPU: docs/decisions/0015-group-commit-per-event-loop-turn.md).
  */
 import { readFileSync } from 'node:fs'
 import { NodeHealthSchema } from '../shared/wire/internal-api.js'

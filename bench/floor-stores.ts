@@ -54,9 +54,9 @@ const fsyncFd = promisify(fsync)
  * memory). Writes asked for in one event-loop turn form a group, appended with one writev and
  * fdatasync'ed once, on the main thread, before any of them resolves. The next extent of the file
  * is zero-filled and synced on libuv's pool while the current one still has room; a group that
- * would run past the end waits for it. On the main thread because that measured faster here: with
- * the group's fdatasync on libuv's pool (the main thread going on meanwhile) 4 KiB PUTs ran at
- * 0.80-0.96x of the LMDB floor, against 1.30-1.44x with it here (README, "The durable floors").
+ * would run past the end waits for it. On the main thread because that measured faster here: the
+ * hand-off of each group's fdatasync to libuv's pool cost more CPU than the wait (see
+ * docs/decisions/0010-durable-floors.md and docs/benchmarks.md).
  *
  * A measuring stick, not a store to keep data in: nothing reads the log back after a restart (the
  * records carry what a recovery would need). A failed write or sync fails the store for good: after

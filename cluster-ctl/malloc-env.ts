@@ -4,10 +4,9 @@
  * Streaming a large object allocates and frees tens of MiB of socket buffers a second. With
  * glibc's defaults the freed top of the heap is trimmed back to the kernel almost at once
  * (trim_threshold 128 KiB, grown only by the dynamic mmap threshold) and faulted in again on the
- * next chunk: in this VM each page fault is a hypervisor exit, and a 1 GiB GET cost the proxy
- * ~8 s of CPU, 4.5 s of it in the kernel. Keeping up to 64 MiB of free heap (and growing it
- * 16 MiB at a time) brings that to ~0.7 s and 1 GiB GET from ~130-170 to ~500 MiB/s (README,
- * "Measured figures"). The cost is at most that much idle heap per process.
+ * next chunk, which costs large transfers most of their CPU. Keeping up to 64 MiB of free heap
+ * (and growing it 16 MiB at a time) avoids that, for at most that much idle heap per process
+ * (see docs/decisions/0005-malloc-env.md).
  *
  * A user who set GLIBC_TUNABLES malloc entries or MALLOC_*_ variables keeps them; set
  * DYNAMO_MALLOC_TUNING=off to run with glibc's defaults.

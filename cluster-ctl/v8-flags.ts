@@ -1,15 +1,11 @@
 /**
  * V8 flags for every server process (and the bench's baseline, for a fair comparison).
  *
- * A server's live heap is small (15-20 MB here), and V8 sizes the old generation's limit from it
- * (~38 MB): less headroom than the young generation can fill between two collections, so V8
- * starts the next major GC (incremental marking, through its task trigger) almost as soon as the
- * last one ended. Under 1 MiB PUTs the proxy ran 23-48 mark-compacts in 10 s (mutator use 0.90);
- * under 4 KiB PUTs at c16 the five servers ran ~3 a second between them. Starting the old
- * generation at 64 MiB removes that: 4 KiB PUT c16 1,807-1,824 -> 1,912-2,004 PUT/s, p99 25-27 ->
- * 18-19 ms; 1 MiB PUT c4 84-94 -> 99-102 MB/s; each storage node's RSS ~40 MiB higher (README,
- * "Measured figures"). V8 reads heap sizes only at start, so they are command-line flags (Node
- * does not take this one from NODE_OPTIONS): add them yourself when you run `node dist/...` by hand.
+ * A server's live heap is small, and V8 sizes the old generation's limit from it, so without
+ * headroom it starts the next major GC almost as soon as the last one ended; starting the old
+ * space at 64 MiB stops that, for some RSS per process (see docs/decisions/0004-v8-old-space.md).
+ * V8 reads heap sizes only at start, so they are command-line flags (Node does not take this one
+ * from NODE_OPTIONS): add them yourself when you run `node dist/...` by hand.
  *
  * DYNAMO_V8_TUNING=off starts servers with V8's defaults; a flag of the same name in
  * DYNAMO_NODE_FLAGS replaces ours.

@@ -10,11 +10,12 @@ export const DEFAULT_VNODES = 128
 
 /**
  * Objects up to this size are kept inline in the node's embedded store (committed in groups,
- * one fsync for many writes); larger ones go to fsync'ed files. A durable new file costs
- * ~1.3 ms here (tmp + fsync + rename + dir fsync) against ~0.2 ms for a grouped store commit.
+ * one fsync for many writes); larger ones go to fsync'ed files, since a durable new file (tmp +
+ * fsync + rename + directory fsync) costs several grouped commits (see
+ * docs/decisions/0012-small-objects-inline.md).
  */
 export const INLINE_MAX_BYTES = 64 * 1024
-/** Inline bytes up to this size live inside their key's record on a node (see storage-node/store/lmdb-object-store.ts). */
+/** Inline bytes up to this size live inside their key's record on a node, so a read takes one lookup (see docs/storage.md). */
 export const DEFAULT_EMBED_MAX_BYTES = 8 * 1024
 
 /** Default object size limit (SPEC: 5 GiB). */

@@ -2,8 +2,9 @@
  * The data-plane transport between proxy and nodes (and node to node for handoff and reaping):
  * plain node:http with a keep-alive agent, a member signature on every request, bounded connect and
  * idle timeouts (never a total timeout on a streamed body), and streamed bodies both ways.
- * Measured here, got costs ~0.3 ms of CPU per request against ~0.09 ms for node:http, and a quorum
- * read makes four internal requests, so the hot path uses this; got serves the gossip control plane.
+ * got costs several times node:http's CPU per request and a quorum read makes several internal
+ * requests, so the hot path uses this; got serves the gossip control plane (see
+ * docs/decisions/0009-node-http-over-got.md).
  */
 import http, { type IncomingMessage } from 'node:http'
 import { pipeline, type Readable } from 'node:stream'

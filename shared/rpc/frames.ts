@@ -48,9 +48,8 @@ export function encodeFrame(id: number, kind: FrameKind, head: string, body?: Bu
  *
  * The flush is a setImmediate, after every socket that was readable in this poll phase has been
  * handled, not a nextTick (after the one request being handled): the calls of all requests that
- * arrived together share one write, and the peer one wake-up. A socket write costs ~50 us here
- * (the proxy spent a third of its CPU in them under 4 KiB GETs); in alternating runs at c16 GET/s
- * rose 6-12 % and cluster CPU per PUT fell 5-16 % (README, "Measured figures").
+ * arrived together share one write, and the peer one wake-up; socket writes and wake-ups are what
+ * small calls cost most (see docs/decisions/0008-frame-flush-on-setimmediate.md).
  */
 export function frameWriter(socket: Writable): (frame: Buffer[]) => void {
   let corked = false
