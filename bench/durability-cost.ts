@@ -5,12 +5,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
+import { parseCommandLineOrExit, parseIntArg, scriptCommand } from '../devtools/command-line.js'
 import { startOwnCluster } from './setup.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, dflt: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : dflt)
-const SECONDS = opt('seconds', 8)
-const CONCURRENCY = opt('concurrency', 16)
+const { seconds: SECONDS, concurrency: CONCURRENCY } = parseCommandLineOrExit(
+  scriptCommand('bench/durability-cost.ts', 'What fsync before acknowledging costs: 4 KiB and 1 MiB PUTs against --durability fsync and none')
+    .option('--seconds <s>', 'per load', parseIntArg(1, 3600), 8)
+    .option('--concurrency <c>', 'connections for the 4 KiB PUTs (1 MiB PUTs use 4)', parseIntArg(1, 10_000), 16),
+).opts<{ seconds: number; concurrency: number }>()
 
 async function putLoad(url: string, size: number, tag: string): Promise<{ ops: number; p50: number; p99: number; errors: number }> {
   let n = 0

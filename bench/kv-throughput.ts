@@ -5,15 +5,14 @@
  * Usage: node --import=tsx bench/kv-throughput.ts [--batches N] [--concurrency C]
  */
 import { randomBytes } from 'node:crypto'
+import { parseCommandLineOrExit, parseIntArg, scriptCommand } from '../devtools/command-line.js'
 import { startOwnCluster } from './setup.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : dflt
-}
-const BATCHES = opt('batches', 40)
-const CONCURRENCY = opt('concurrency', 4)
+const { batches: BATCHES, concurrency: CONCURRENCY } = parseCommandLineOrExit(
+  scriptCommand('bench/kv-throughput.ts', 'Key-value batches (/set, /fetch of 100 keys) against single object PUTs: keys per second')
+    .option('--batches <n>', 'batches of 100 keys per case', parseIntArg(1, 100_000), 40)
+    .option('--concurrency <c>', 'requests in flight', parseIntArg(1, 1024), 4),
+).opts<{ batches: number; concurrency: number }>()
 const BATCH = 100
 
 async function timed(n: number, fn: (i: number) => Promise<void>): Promise<number> {

@@ -11,13 +11,16 @@ import { markdown, writeReport } from './report.js'
 import type { Report } from './run-record.js'
 import { BENCHMARKS_DOC, writeBenchTables } from './doc-tables.js'
 import { ROOT } from './setup.js'
+import { parseCommandLineOrExit, scriptCommand } from '../devtools/command-line.js'
 
 async function main(): Promise<number> {
-  const [file] = process.argv.slice(2)
-  if (!file) {
-    console.error('usage: node --import=tsx bench/render.ts bench/results/<date>-<commit>.json')
-    return 2
-  }
+  const cmd = parseCommandLineOrExit(
+    scriptCommand('bench/render.ts', "Render a stored run again (latest.md, latency.svg, and docs/benchmarks.md's figures for a full run of our own cluster)").argument(
+      '<file>',
+      'the run, bench/results/<date>-<commit>.json',
+    ),
+  )
+  const file = cmd.processedArgs[0] as string
   const report = JSON.parse(readFileSync(file, 'utf8')) as Report
   const written = await writeReport(dirname(file), report)
   console.log(`wrote ${written.join(', ')}`)
