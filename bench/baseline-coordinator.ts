@@ -25,10 +25,10 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
-import { pathToFileURL } from 'node:url'
 import { serverEnv } from '../cluster-ctl/malloc-env.js'
+import { isMain, parseChoice, parseCommandLineOrExit, parseIntList, scriptCommand } from '../devtools/command-line.js'
 import { serverV8Flags } from '../cluster-ctl/v8-flags.js'
-import { type DurableStore, FLOOR_STORES, type FloorStore, isFloorStore, openFloorStore } from './floor-stores.js'
+import { type DurableStore, FLOOR_STORES, type FloorStore, openFloorStore } from './floor-stores.js'
 
 const SMALL_GET_BYTES = 4096
 /** Above this a losing backend's GET answer is aborted rather than read to the end. */
@@ -305,14 +305,19 @@ export async function startBaseline(opts: { durable?: FloorStore; twoRounds?: bo
   }
 }
 
+/** A child's role, from the arguments startBaseline gives it. */
+function roleCommand() {
+  return scriptCommand('bench/baseline-coordinator.ts', 'One process of the baseline (started by startBaseline())')
+    .requiredOption('--role <role>', 'coordinator or backend', parseChoice('coordinator', 'backend'))
+    .option('--backends <ports>', "the backends' ports, comma-separated (coordinator)", parseIntList(1, 65535), [])
+    .option('--two-rounds', 'write to one backend, then the other two (coordinator)', false)
+    .option('--data <dir>', 'where a durable backend stores bodies (none: it stores nothing)')
+    .option('--store <kind>', `the durable backend's store: ${FLOOR_STORES.join(', ')}`, parseChoice(...FLOOR_STORES), 'lmdb')
+}
+
 function main(argv: readonly string[]): void {
-  const arg = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
-  const role = arg('--role')
-  const backends = (arg('--backends') ?? '').split(',').map(Number)
-  const data = arg('--data')
-  const store = arg('--store') ?? 'lmdb'
-  if (!isFloorStore(store)) throw new Error(`--store must be one of ${FLOOR_STORES.join(', ')}, not ${store}`)
-  const server = role === 'coordinator' ? coordinatorServer(backends, 2, argv.includes('--two-rounds')) : backendServer(data ? openFloorStore(store, data) : undefined)
+  const o = parseCommandLineOrExit(roleCommand(), argv).opts<{ role: 'coordinator' | 'backend'; backends: number[]; twoRounds: boolean; data?: string; store: FloorStore }>()
+  const server = o.role === 'coordinator' ? coordinatorServer(o.backends, 2, o.twoRounds) : backendServer(o.data ? openFloorStore(o.store, o.data) : undefined)
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
@@ -320,4 +325,4 @@ function main(argv: readonly string[]): void {
   process.once('disconnect', () => process.exit(0))
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2))
+if (isMain(import.meta.url)) main(process.argv.slice(2))
