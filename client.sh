@@ -56,6 +56,15 @@ say "Quorum knobs per request (?r= and ?w=, 1..N); a forged context is refused (
 show curl -s "$P/buckets/$B/files/cat.jpg?r=3"
 show curl -s -X PUT --data-binary x -H "X-Context: forged" "$P/buckets/$B/files/cat.jpg"
 
+say "Request ids: a valid X-Request-Id is echoed (and passed to the nodes' logs); otherwise the proxy makes one"
+show curl -s -o /dev/null -D - -H "X-Request-Id: client-sh.1" "$P/buckets/$B/files/cat.jpg"
+
+say "Key-value API (seed 002): set, fetch, query, and every pair paged with X-Next-Cursor"
+show curl -s -X PUT "$P/set" -d '[{"key":{"encoding":"string","data":"key1"},"value":{"encoding":"string","data":"data1"}}]'
+show curl -s -X POST "$P/fetch" -d '[{"encoding":"string","data":"key1"}]'
+show curl -s -X POST "$P/query" -d '[{"encoding":"string","data":"key1"},{"encoding":"string","data":"nokey"}]'
+show curl -s -D - "$P/fetch?limit=2"
+
 say "Delete: a tombstone with its own vector clock (both path forms); a non-empty bucket is 409 unless ?force=true"
 show curl -s -X DELETE "$P/buckets/$B/files/cat.jpg"
 show curl -s -X DELETE "$P/buckets/$B/dog.jpg"
