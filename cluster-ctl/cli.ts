@@ -4,6 +4,8 @@
  *   cli.js stop [--kill] [name ...]
  */
 import { resolve } from 'node:path'
+import { Command, CommanderError } from 'commander'
+import { parseIntArg } from '../shared/config/common.js'
 import { type ClusterLayout, knownProcesses, startCluster, stopProcesses } from './launcher.js'
 
 function layoutFromEnv(n: number): ClusterLayout {
@@ -20,25 +22,41 @@ function layoutFromEnv(n: number): ClusterLayout {
   }
 }
 
+async function start(n: number): Promise<void> {
+  const layout = layoutFromEnv(n)
+  // Process start-up dominates on a small machine (~0.7 s per node on 2 cores): allow for N.
+  const { started } = await startCluster(layout, Math.max(60_000, n * 2000))
+  console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
+  console.log(`proxy: http://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
+}
+
+async function stop(names: string[], kill: boolean): Promise<void> {
+  const layout = layoutFromEnv(0)
+  const targets = names.length ? names : knownProcesses(layout).sort((a, b) => (a === 'proxy' ? -1 : b === 'proxy' ? 1 : 0))
+  const stopped = await stopProcesses(layout, targets, kill ? 'SIGKILL' : 'SIGTERM')
+  console.log(stopped.length ? `${kill ? 'killed' : 'stopped'}: ${stopped.join(' ')}` : 'nothing was running')
+}
+
 async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2)
-  if (command === 'start') {
-    const n = Number(rest[0] ?? 4)
-    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('usage: start [N], N from 1 to 1000')
-    const layout = layoutFromEnv(n)
-    // Process start-up dominates on a small machine (~0.7 s per node on 2 cores): allow for N.
-    const { started } = await startCluster(layout, Math.max(60_000, n * 2000))
-    console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
-    console.log(`proxy: http://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
-  } else if (command === 'stop') {
-    const kill = rest.includes('--kill')
-    const layout = layoutFromEnv(0)
-    const names = rest.filter((a) => a !== '--kill')
-    const targets = names.length ? names : knownProcesses(layout).sort((a, b) => (a === 'proxy' ? -1 : b === 'proxy' ? 1 : 0))
-    const stopped = await stopProcesses(layout, targets, kill ? 'SIGKILL' : 'SIGTERM')
-    console.log(stopped.length ? `${kill ? 'killed' : 'stopped'}: ${stopped.join(' ')}` : 'nothing was running')
-  } else {
-    throw new Error('usage: cli.js start [N] | stop [--kill] [name ...]')
+  const cli = new Command('cli.js').description('Start and stop the local cluster (start_n_servers.sh, stop_servers.sh)')
+  cli
+    .command('start')
+    .description('start N storage nodes and the proxy (env PROXY_PORT 8080, NODE_BASE_PORT 9000: node-i on base+i, DATA_DIR ./data, HOST 127.0.0.1)')
+    .argument('[n]', 'storage nodes', parseIntArg(1, 1000), 4)
+    .action((n: number) => start(n))
+  cli
+    .command('stop')
+    .description('stop the named processes (default: all that run), the proxy first')
+    .argument('[names...]', 'node-1, ..., proxy')
+    .option('--kill', 'SIGKILL instead of SIGTERM', false)
+    .action((names: string[], o: { kill: boolean }) => stop(names, o.kill))
+  // As the servers: --help exits 0, a bad command or value exits 2 (commander has printed why).
+  for (const c of [cli, ...cli.commands]) c.exitOverride().showHelpAfterError('(see --help)')
+  try {
+    await cli.parseAsync(process.argv.slice(2), { from: 'user' })
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2)
+    throw err
   }
 }
 
