@@ -1,0 +1,64 @@
+/**
+ * A node's check of member signatures (shared/http/signing.ts): made for this node (for gossip, for
+ * any member), fresh on our clock, and used once. One per node, shared by the HTTP routes
+ * (routes/auth.ts) and the RPC channel's upgrades (rpc/rpc-server.ts).
+ */
+import { ANY_MEMBER, checkSignature, type HeaderOf, type MemberKeys, type Refusal, ReplayGuard, timeProof } from '../../shared/http/signing.js'
+import { HEADER_FROM, HEADER_NONCE, HEADER_TIME, HEADER_TIME_PROOF, HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
+import { internalRoutes } from '../../shared/wire/internal-api.js'
+import type { ClockOffsets } from '../service/clock-offsets.js'
+
+const GOSSIP_PATH = internalRoutes.gossip.path()
+
+export interface Verified {
+  /** The signing member's id. */
+  from: string
+  /** Time headers for the answer: our clock, proven for the request's nonce. */
+  answerHeaders: Record<string, string>
+}
+
+/** Checks member signatures and remembers accepted nonces; one per node, shared by the HTTP routes and RPC upgrades. */
+export class RequestVerifier {
+  private readonly replays: ReplayGuard
+  private readonly targets: string[]
+  private readonly gossipTargets: string[]
+
+  /** `offsets`, when given, learns each sender's clock from the timestamps of its accepted requests. */
+  constructor(
+    readonly keys: MemberKeys,
+    selfId: string,
+    selfAddress: string,
+    private readonly now: () => number = Date.now,
+    private readonly offsets?: ClockOffsets,
+  ) {
+    this.replays = new ReplayGuard()
+    this.targets = [selfId, selfAddress]
+    this.gossipTargets = [selfId, selfAddress, ANY_MEMBER]
+  }
+
+  /**
+   * The request's sender, or why it is refused. A refusal of a well-signed request for its
+   * timestamp carries our time (`answerHeaders`), so the sender can sign on our clock.
+   */
+  verify(method: string, url: string, header: HeaderOf): { ok: Verified } | { refused: Refusal; answerHeaders?: Record<string, string> } {
+    const at = this.now()
+    const nonce = header(HEADER_NONCE) ?? ''
+    const gossip = method === 'POST' && url === GOSSIP_PATH
+    const refused = checkSignature(this.keys, method, url, header, gossip ? this.gossipTargets : this.targets, at)
+    if (refused) return refused.why === 'stale signature' ? { refused, answerHeaders: this.timeHeaders(nonce, at) } : { refused }
+    const ts = Number(header(HEADER_TIMESTAMP))
+    // Only a verified request's nonce is remembered: unsigned traffic cannot fill the guard.
+    if (!this.replays.firstUse(nonce)) return { refused: { why: 'replayed request' } }
+    const from = header(HEADER_FROM) as string
+    this.offsets?.sample(from, ts, at)
+    return { ok: { from, answerHeaders: this.timeHeaders(nonce, at) } }
+  }
+
+  private timeHeaders(nonce: string, at: number): Record<string, string> {
+    return { [HEADER_TIME]: String(at), [HEADER_TIME_PROOF]: timeProof(this.keys, nonce, at) }
+  }
+}
+
+export function refusalMessage(r: Refusal): string {
+  return r.why === 'stale signature' ? `internal API: stale signature (${r.skewMs} ms from this node's clock)` : `internal API: ${r.why}`
+}
