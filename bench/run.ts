@@ -56,10 +56,9 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
   const pre = await populate(cluster.url, bucket, s.getKeys, (i) => `g-${runId}-${i}`, spec.body, { concurrency: 32, deadlineMs: 120_000 })
   if (pre.failed > 0 || pre.written < s.getKeys) problems.push(`pre-population wrote ${pre.written} of ${s.getKeys} keys: ${pre.failures.join('; ')}`)
   log(`  ${pre.written} written in ${Math.round(pre.ms)} ms`)
-  // Until V8 has compiled the hot paths, a process runs at half speed or less (a fresh cluster's
-  // consecutive 4 s windows of 4 KiB PUTs at c16 went 430 -> 913 ops/s over ~20 s: see
-  // bench/warmup-curve.ts), and the cluster has more code to compile than the baseline: both, and
-  // the load generator, are measured warm.
+  // Until V8 has compiled the hot paths, a process runs at half speed or less for its first
+  // seconds (bench/warmup-curve.ts measures it; docs/benchmarks.md), and the cluster has more code
+  // to compile than the baseline: both, and the load generator, are measured warm.
   if (s.warmupS > 0) {
     log(`warm-up: ${s.warmupS} s of PUTs and ${Math.ceil(s.warmupS / 2)} s of GETs per target`)
     for (const t of [cluster, baseline]) {
