@@ -14,12 +14,13 @@ import { HashRing } from '../../shared/ring/hash-ring.js'
 import { reconcile, versionId } from '../../shared/vclock/versions.js'
 import type { Membership } from '../gossip/membership.js'
 import type { BlobFiles } from '../store/blobs/blob-files.js'
-import type { ObjectStore } from '../store/object-store.js'
+import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
 import { differingKeys, type KeyIds, segmentDigest, sharedBy } from './segment-digest.js'
 
 export interface AntiEntropyComponents {
-  store: ObjectStore
+  /** The own data's segment index, and the versions, bytes and replicate a repair goes through. */
+  store: SegmentSource & ReplicaStore
   blobs: BlobFiles
   membership: Membership
   nodes: NodeClient

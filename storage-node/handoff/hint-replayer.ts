@@ -12,10 +12,11 @@ import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { Membership } from '../gossip/membership.js'
-import type { ObjectStore, Space } from '../store/object-store.js'
+import type { HintStore, Space } from '../store/object-store.js'
 
 export interface HintReplayerComponents {
-  store: ObjectStore
+  /** The hints this node holds for others: the one part of the store handoff uses. */
+  store: HintStore
   membership: Membership
   nodes: NodeClient
   log: Logger

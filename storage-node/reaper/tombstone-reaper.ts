@@ -13,10 +13,11 @@ import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Membership } from '../gossip/membership.js'
-import type { ObjectStore } from '../store/object-store.js'
+import type { HintCounts, TombstoneStore } from '../store/object-store.js'
 
 export interface TombstoneReaperComponents {
-  store: ObjectStore
+  /** The tombstones to reap, and whether this node holds hints (a node holding hints does not reap). */
+  store: TombstoneStore & HintCounts
   membership: Membership
   nodes: NodeClient
   log: Logger

@@ -9,11 +9,11 @@ import { assertBucketName, assertKey, NODE_ID_RE } from '../../shared/names.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { CoordinateRequest, Version, VersionsAnswer, WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { BlobFiles, ReceivedBody } from '../store/blobs/blob-files.js'
-import type { ObjectStore, Space } from '../store/object-store.js'
+import type { Space, VersionReader, VersionWriter } from '../store/object-store.js'
 
 export interface ObjectServiceComponents {
   nodeId: string
-  store: ObjectStore
+  store: VersionReader & VersionWriter
   blobs: BlobFiles
 }
 

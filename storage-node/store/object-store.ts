@@ -1,4 +1,10 @@
-/** What a storage node's store offers: versioned objects, reconciled with dotted version vectors, and hints. */
+/**
+ * What a storage node's store offers, cut into the parts its users need: versioned objects
+ * reconciled with dotted version vectors (read and write), hints held for other nodes, tombstones
+ * to reap and the anti-entropy index. Each loop depends on its part only; `ObjectStore` is all of
+ * them, as the node's routes and the LMDB store (lmdb-object-store.ts) see it. The write rules
+ * every implementation must keep are tested once for all (test/contract/object-store.contract.ts).
+ */
 import type { Readable } from 'node:stream'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import type { CoordinateRequest, Dot, ListEntry, Version } from '../../shared/wire/internal-api.js'
@@ -20,13 +26,15 @@ export interface HintStats {
   bytes: number
 }
 
-export interface ObjectStore {
-  /** This node's clock identity: `<node id>.<epoch>`, new for every new data directory. */
-  readonly actor: string
-  /** Advance this node's counter over the context and store the new version durably. */
-  coordinate(bucket: string, key: string, req: CoordinateRequest, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
-  /** Store a version made elsewhere, keeping every version it does not supersede. */
-  replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
+/** A key and every version held for it. */
+export interface KeyVersions {
+  bucket: string
+  key: string
+  versions: Version[]
+}
+
+/** Reads of what the node holds. */
+export interface VersionReader {
   /** Every version held for the key (tombstones included). */
   versions(bucket: string, key: string, space?: Space): Version[]
   /** Every version held and, when exactly one live version is held, not a file and of at most `maxBytes`, its bytes (verified). */
@@ -34,16 +42,50 @@ export interface ObjectStore {
   /** The bytes of one held version. */
   openData(bucket: string, key: string, versionId: string, space?: Space): Promise<Readable>
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean }
+}
+
+/** The write rules: a coordinated write (a new version made here) and a replicated one (made elsewhere). */
+export interface VersionWriter {
+  /** This node's clock identity: `<node id>.<epoch>`, new for every new data directory. */
+  readonly actor: string
+  /** Advance this node's counter over the context and store the new version durably. */
+  coordinate(bucket: string, key: string, req: CoordinateRequest, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
+  /** Store a version made elsewhere, keeping every version it does not supersede. */
+  replicate(bucket: string, key: string, version: Version, body: ReceivedBody | null, space?: Space): Promise<StoreWriteResult>
+}
+
+/** How many hints the node holds, per target. */
+export interface HintCounts {
+  hintTotals(): Record<string, HintStats>
+}
+
+/** Hints held for other nodes (sloppy quorum), as the hint replayer hands them off. */
+export interface HintStore extends HintCounts {
+  /** Up to `limit` hinted keys for `target`, in key order, after `after` when given. */
+  hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): KeyVersions[]
+  /** The bytes of one held version (of a hint, with its hint space). */
+  openData(bucket: string, key: string, versionId: string, space?: Space): Promise<Readable>
   /** Remove versions by dot from a space (hints handed off). */
   drop(space: Space, bucket: string, key: string, dots: readonly Dot[]): Promise<number>
-  hintTotals(): Record<string, HintStats>
-  /** Up to `limit` hinted keys for `target`, in key order, after `after` when given. */
-  hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): { bucket: string; key: string; versions: Version[] }[]
+}
+
+/** Keys that hold only tombstones, as the reaper forgets them. */
+export interface TombstoneStore {
   /** Keys holding only tombstones, the newest written before `olderThanMs`. */
-  reapCandidates(olderThanMs: number, limit: number): { bucket: string; key: string; versions: Version[] }[]
+  reapCandidates(olderThanMs: number, limit: number): KeyVersions[]
   /** Forget a key whose held versions are all tombstones among `dots` (or nothing). */
   reap(bucket: string, key: string, dots: readonly Dot[]): Promise<boolean>
+}
+
+/** The anti-entropy index of the node's own data. */
+export interface SegmentSource {
   /** Own keys of one anti-entropy segment (0..255), with the ids of the versions held. */
   segmentEntries(segment: number): Iterable<{ bucket: string; key: string; ids: string }>
+}
+
+/** What a repair of the own data goes through: the versions held, their bytes, and replicate. */
+export type ReplicaStore = Pick<VersionReader, 'versions' | 'openData'> & Pick<VersionWriter, 'replicate'>
+
+export interface ObjectStore extends VersionReader, VersionWriter, HintStore, TombstoneStore, SegmentSource {
   close(): Promise<void>
 }

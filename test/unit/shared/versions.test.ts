@@ -33,7 +33,7 @@ const ctx = (vv: VectorClock = {}, dots: Dot[] = []): CausalContext => ({ vv, do
 const version = (d: Dot, context: CausalContext = EMPTY_CONTEXT): Versioned => ({ dot: d, context })
 
 /**
- * One key as a simulated node's store keeps it (StoredRecord in storage-node/store/lmdb-object-store.ts):
+ * One key as a simulated node's store keeps it (StoredRecord in storage-node/store/records.ts):
  * the versions it holds, and the node's own record of the highest counter it issued per incarnation
  * for this key. Only a coordinated write here sets `issued`; replication keeps it as it is.
  */
