@@ -20,7 +20,17 @@ import {
 
 export { freePorts }
 
-export const FAST_GOSSIP_ARGS = ['--gossip-interval-ms', '200', '--suspect-after-ms', '600', '--fail-after-ms', '1000']
+/** Gossip timings of test clusters, so detection takes about a second: T_gossip, suspect, T_fail (ms). */
+export const FAST_GOSSIP = { intervalMs: 200, suspectAfterMs: 600, failAfterMs: 1000 } as const
+
+export const FAST_GOSSIP_ARGS = [
+  '--gossip-interval-ms',
+  String(FAST_GOSSIP.intervalMs),
+  '--suspect-after-ms',
+  String(FAST_GOSSIP.suspectAfterMs),
+  '--fail-after-ms',
+  String(FAST_GOSSIP.failAfterMs),
+]
 
 export interface TestClusterOptions {
   nodeArgs?: string[]

@@ -4,7 +4,7 @@
  * takes writes for its ranges; a restarted proxy rebuilds its view from the nodes.
  */
 import test from 'ava'
-import { TestCluster } from '../../devtools/test-cluster.js'
+import { FAST_GOSSIP, TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
 
@@ -16,13 +16,16 @@ test.after.always(async () => {
   await cluster?.teardown()
 })
 
+const { intervalMs: T_GOSSIP, failAfterMs: T_FAIL } = FAST_GOSSIP
+
+/** `target` as `observer` sees it (GET /membership). */
+async function viewOf(observer: string, target: string): Promise<{ status: string; last_seen: string } | undefined> {
+  const m = (await (await fetch(`${cluster.nodeUrl(observer)}/membership`)).json()) as { members: { id: string; status: string; last_seen: string }[] }
+  return m.members.find((x) => x.id === target)
+}
+
 async function statusEverywhere(observers: string[], target: string): Promise<string[]> {
-  return Promise.all(
-    observers.map(async (o) => {
-      const m = (await (await fetch(`${cluster.nodeUrl(o)}/membership`)).json()) as { members: { id: string; status: string }[] }
-      return m.members.find((x) => x.id === target)?.status ?? 'unknown'
-    }),
-  )
+  return Promise.all(observers.map(async (o) => (await viewOf(o, target))?.status ?? 'unknown'))
 }
 
 test('kill -9: every other node marks the node down within T_fail + a few rounds, then up after restart', async (t) => {
@@ -35,26 +38,53 @@ test('kill -9: every other node marks the node down within T_fail + a few rounds
     await eventually(async () => (await statusEverywhere(others, victim)).every((s) => s === 'down'), 5000, `${victim} down everywhere`)
     const downAfter = Date.now() - killedAt
     detections.push(downAfter)
-    t.true(downAfter < 1000 + 5 * 200 + 1000)
+    // T_fail, then a few rounds for the news to spread, and a second for polling and a loaded machine.
+    t.true(downAfter < T_FAIL + 5 * T_GOSSIP + 1000, `${victim} down everywhere ${downAfter} ms after kill -9`)
     await cluster.restart(victim)
     const restartedAt = Date.now()
     await eventually(async () => (await statusEverywhere(others, victim)).every((s) => s === 'up'), 5000, `${victim} up everywhere`)
     t.log(`${victim}: down everywhere ${downAfter} ms after kill -9, up everywhere ${Date.now() - restartedAt} ms after restart`)
   }
   const median = [...detections].sort((a, b) => a - b)[1]
-  t.log(`median detection ${median} ms over ${detections.length} kills (T_fail 1000 ms, T_gossip 200 ms)`)
+  t.log(`median detection ${median} ms over ${detections.length} kills (T_fail ${T_FAIL} ms, T_gossip ${T_GOSSIP} ms)`)
 })
 
 test('SIGTERM: a leaving node announces it and is down everywhere before T_fail', async (t) => {
   const others = ['node-1', 'node-3', 'node-4']
   await eventually(async () => (await statusEverywhere(others, 'node-2')).every((s) => s === 'up'), 5000, 'all up')
-  const at = Date.now()
-  await cluster.stop('node-2', 'SIGTERM')
-  await eventually(async () => (await statusEverywhere(others, 'node-2')).every((s) => s === 'down'), 5000, 'node-2 down everywhere')
-  t.log(`node-2 down everywhere ${Date.now() - at} ms after SIGTERM`)
+  // Watch every other node's view from before the signal. A member silent for less than T_fail is
+  // down only if it announced leaving (failure-detector.ts): so when each observer first shows
+  // node-2 down, node-2 must have been silent (since its last_seen) for less than T_fail.
+  const firstDown = new Map<string, { silenceMs: number; afterSignalMs: number }>()
+  let watching = true
+  let signalledAt = Date.now()
+  const watch = (async () => {
+    while (watching && firstDown.size < others.length) {
+      const pending = others.filter((o) => !firstDown.has(o))
+      await Promise.all(
+        pending.map(async (o) => {
+          const v = await viewOf(o, 'node-2').catch(() => undefined)
+          const now = Date.now()
+          if (v?.status === 'down') firstDown.set(o, { silenceMs: now - Date.parse(v.last_seen), afterSignalMs: now - signalledAt })
+        }),
+      )
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  })()
+  signalledAt = Date.now()
+  try {
+    await cluster.stop('node-2', 'SIGTERM')
+    await eventually(async () => firstDown.size === others.length, 5000, 'node-2 down everywhere')
+  } finally {
+    watching = false
+    await watch
+  }
+  for (const [o, d] of firstDown) {
+    t.true(d.silenceMs < T_FAIL, `${o} showed node-2 down after ${d.silenceMs} ms of silence, so by T_fail (${T_FAIL} ms), not by its announcement`)
+  }
+  t.log(`node-2 down everywhere ${Math.max(...[...firstDown.values()].map((d) => d.afterSignalMs))} ms after SIGTERM`)
   await cluster.restart('node-2')
   await eventually(async () => (await statusEverywhere(others, 'node-2')).every((s) => s === 'up'), 5000, 'node-2 up again')
-  t.pass()
 })
 
 test('a 5th node joins through its seeds, appears everywhere and receives writes for its ranges', async (t) => {
@@ -83,7 +113,9 @@ test('a 5th node joins through its seeds, appears everywhere and receives writes
   t.true(onNew > 10, `node-5 is a replica of ${onNew} of 60 new keys`)
 })
 
-test('a proxy restarted mid-run rebuilds its view from the nodes within a second or two', async (t) => {
+// The restart's time is the process's start-up, not the view's rebuilding (and a loaded machine
+// stretches it): the claim the test can hold is that its first answer already knows every node.
+test('a proxy restarted mid-run knows every node as up from its first answer (its view rebuilt from the nodes)', async (t) => {
   await cluster.stop('proxy', 'SIGKILL')
   const at = Date.now()
   await cluster.restart('proxy')
