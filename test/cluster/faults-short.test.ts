@@ -17,6 +17,12 @@ for (const name of ['kill-one', 'kill-proxy']) {
     const r = await runOnFreshCluster(scenarioByName(name), { ...SHORT, log: (l) => t.log(l) })
     t.log(`attempted ${r.attempted}, acknowledged ${r.acknowledged}, refused ${r.refused}, no answer ${r.noAnswer}, siblings left ${r.siblingsLeft}, convergence ${r.convergenceS ?? 'never'} s (${r.convergedBy})`)
     t.true(r.acknowledged > 0, 'the workload made progress')
+    // The claims hold under the fault only if the fault happened.
+    t.is(r.nemesisError, undefined, 'the nemesis ran')
+    t.true(
+      r.nemesisEvents.some((e) => e.action === 'kill -9'),
+      `a process was killed -9: ${JSON.stringify(r.nemesisEvents)}`,
+    )
     t.is(r.unverifiedKeys, 0, 'every key was read back')
     t.is(r.lost, 0, `lost: ${JSON.stringify(r.samples.lost)}`)
     t.is(r.phantom, 0, `phantoms: ${JSON.stringify(r.samples.phantoms)}`)
