@@ -1,6 +1,6 @@
 # make run | stop | build | check | bench   (see README.md)
 SHELL := /bin/bash
-.PHONY: run stop build check bench bench-floor bench-gossip faults deps typecheck lint test-unit test-cluster clean
+.PHONY: run stop build check bench bench-floor bench-gossip faults deps typecheck lint fmt test-unit test-cluster clean
 
 # npm ci installs exactly the lockfile (it lists every platform's optional builds of biome and
 # msgpackr, which npm ci insists on). Should npm ci still refuse it as incomplete (another npm or
@@ -24,8 +24,13 @@ stop:
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
+# The linter, and a check that every file is formatted as `make fmt` leaves it.
 lint: deps
 	npx biome lint .
+	npx biome format .
+
+fmt: deps
+	npx biome format --write .
 
 test-unit: deps
 	npx ava 'test/unit/**/*.test.ts'
