@@ -51,7 +51,9 @@ async function main(): Promise<void> {
     const a = f[k]
     const b = n[k]
     if (!a || !b) continue
-    rows.push(`| ${k === 'small' ? '4 KiB PUT c' + CONCURRENCY : '1 MiB PUT c4'} | ${a.ops.toFixed(0)} (p50 ${a.p50} / p99 ${a.p99} ms) | ${b.ops.toFixed(0)} (p50 ${b.p50} / p99 ${b.p99} ms) | ${(a.ops / b.ops).toFixed(2)}x | ${a.errors + b.errors} |`)
+    rows.push(
+      `| ${k === 'small' ? '4 KiB PUT c' + CONCURRENCY : '1 MiB PUT c4'} | ${a.ops.toFixed(0)} (p50 ${a.p50} / p99 ${a.p99} ms) | ${b.ops.toFixed(0)} (p50 ${b.p50} / p99 ${b.p99} ms) | ${(a.ops / b.ops).toFixed(2)}x | ${a.errors + b.errors} |`,
+    )
   }
   console.log(`Durability cost: ${SECONDS} s per run, one machine, one run`)
   console.log('| scenario | ops/s with fsync (default) | ops/s with --durability none | fsync / none | errors |')

@@ -106,7 +106,9 @@ async function main(): Promise<void> {
       for (const c of concurrency) {
         for (const s of order) {
           const m = await measure(s, spec, c, seconds, `${s.name}-c${c}-r${round}`)
-          process.stderr.write(`[floor] round ${round + 1} c${c} ${s.name}: ${m.stats.opsPerSec} ops/s, p50 ${m.stats.p50Ms} ms, p99 ${m.stats.p99Ms} ms, errors ${m.stats.errors}, CPU ${m.cpuMs.toFixed(3)} ms/PUT (front ${m.frontMs.toFixed(3)}; + load generator ${m.loadgenMs.toFixed(3)})\n`)
+          process.stderr.write(
+            `[floor] round ${round + 1} c${c} ${s.name}: ${m.stats.opsPerSec} ops/s, p50 ${m.stats.p50Ms} ms, p99 ${m.stats.p99Ms} ms, errors ${m.stats.errors}, CPU ${m.cpuMs.toFixed(3)} ms/PUT (front ${m.frontMs.toFixed(3)}; + load generator ${m.loadgenMs.toFixed(3)})\n`,
+          )
           const key = `${c}/${s.name}`
           samples.set(key, [...(samples.get(key) ?? []), m])
           await new Promise((r) => setTimeout(r, 1000))

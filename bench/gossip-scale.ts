@@ -79,7 +79,10 @@ async function main({ nodes: n, seconds: sampleSeconds }: GossipScaleOptions): P
     const t0 = Date.now()
     const specs = layout.nodePorts.map((_, i) => nodeSpec(layout, i + 1))
     for (const s of specs) startProcess(layout, s)
-    await waitHealthy(specs.map((s) => s.healthUrl), 300_000)
+    await waitHealthy(
+      specs.map((s) => s.healthUrl),
+      300_000,
+    )
     const healthyAt = Date.now()
     let converged = 0
     const deadline = Date.now() + 180_000

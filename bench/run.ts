@@ -119,7 +119,10 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
   add('list', `list ${s.listKeys} keys (${s.listLimit}/page; latency per page)`, 'keys/s', { cluster: ls })
 
   for (const row of rows) {
-    for (const [who, st] of [['cluster', row.cluster], ['baseline', row.baseline]] as const) {
+    for (const [who, st] of [
+      ['cluster', row.cluster],
+      ['baseline', row.baseline],
+    ] as const) {
       if (!st) continue
       if (st.errors > 0) problems.push(`${row.title} (${who}): ${st.errors} errors ${JSON.stringify(st.errorKinds)}`)
       if (st.ops === 0) problems.push(`${row.title} (${who}): completed nothing`)

@@ -106,13 +106,7 @@ export async function closedLoop(durationS: number, concurrency: number, maxOps:
 }
 
 /** Streamed PUTs of `size` bytes to new keys, then GETs of what was written. */
-export async function largeObjects(
-  t: Target,
-  bucket: string,
-  prefix: string,
-  size: number,
-  opts: { durationS: number; concurrency: number },
-): Promise<{ put: Stats; get: Stats }> {
+export async function largeObjects(t: Target, bucket: string, prefix: string, size: number, opts: { durationS: number; concurrency: number }): Promise<{ put: Stats; get: Stats }> {
   const body = Buffer.concat([...patternBody(size)])
   const written: string[] = []
   const put = await closedLoop(opts.durationS, opts.concurrency, 100_000, async (i) => {

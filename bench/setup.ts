@@ -38,7 +38,12 @@ export function parseSize(text: string): number {
 }
 
 export function sizeLabel(bytes: number): string {
-  for (const [unit, f] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (bytes >= f && bytes % f === 0) return `${bytes / f} ${unit}`
+  for (const [unit, f] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const)
+    if (bytes >= f && bytes % f === 0) return `${bytes / f} ${unit}`
   return `${bytes} B`
 }
 
@@ -56,8 +61,16 @@ export function benchCommand(): Command {
   return scriptCommand('bench/run.ts', 'Benchmark the cluster against a bare baseline coordinator, scenario by scenario')
     .option('--quick', 'smoke test: ~2 s per scenario, 64 MiB instead of 1 GiB, 1,000 listed keys; fails (exit 1) if any scenario had an error or completed nothing', false)
     .option('--duration <seconds>', 'per load scenario (default 10; 2 with --quick)', parseIntArg(1, 3600))
-    .option('--warmup <seconds>', 'before the first scenario, each target takes this long of small PUTs and half as long of GETs at c16, so JIT compilation is over (default 8; 1 with --quick)', parseIntArg(0, 3600))
-    .addOption(new Option('--concurrency <list>', 'connections for the small-object scenarios, comma-separated; the mixed scenario uses the largest').argParser(parseIntList(1, 10_000)).default([16, 64], '16,64'))
+    .option(
+      '--warmup <seconds>',
+      'before the first scenario, each target takes this long of small PUTs and half as long of GETs at c16, so JIT compilation is over (default 8; 1 with --quick)',
+      parseIntArg(0, 3600),
+    )
+    .addOption(
+      new Option('--concurrency <list>', 'connections for the small-object scenarios, comma-separated; the mixed scenario uses the largest')
+        .argParser(parseIntList(1, 10_000))
+        .default([16, 64], '16,64'),
+    )
     .addOption(new Option('--size <bytes>', 'small-object size; suffixes k, m, g (powers of 1024)').argParser(sizeArg).default(4096, '4k'))
     .addOption(new Option('--large-size <bytes>', 'large-object size').argParser(sizeArg).default(1024 ** 2, '1m'))
     .option('--large-concurrency <n>', 'connections for the large-object scenarios', parseIntArg(1, 1024), 4)
@@ -123,7 +136,6 @@ export function machine(): { node: string; cpus: number; memGiB: number; platfor
   const load = loadavg().map((x) => Math.round(x * 100) / 100)
   return { node: process.versions.node, cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, loadavg: load }
 }
-
 
 export interface OwnCluster {
   url: string

@@ -41,7 +41,16 @@ async function measure(writes: number, k: number, write: (i: number) => Promise<
 }
 
 function version(i: number, etag: string): Version {
-  return { dot: { actor: 'node-2.abcd1234~1', counter: i + 1 }, context: EMPTY_CONTEXT, tombstone: false, size: BYTES.length, etag, contentType: 'application/octet-stream', lastModified: Date.now(), node: 'node-2' }
+  return {
+    dot: { actor: 'node-2.abcd1234~1', counter: i + 1 },
+    context: EMPTY_CONTEXT,
+    tombstone: false,
+    size: BYTES.length,
+    etag,
+    contentType: 'application/octet-stream',
+    lastModified: Date.now(),
+    node: 'node-2',
+  }
 }
 
 async function main(): Promise<void> {
@@ -79,8 +88,7 @@ async function main(): Promise<void> {
       ],
       [
         'store: coordinate (new key)',
-        (k) => async (i) =>
-          store.coordinate('bench', `c-${k}-${i}`, { tombstone: false, contentType: 'application/octet-stream', expiresAt: Date.now() + 10_000 }, await blobs.fromBuffer(BYTES)),
+        (k) => async (i) => store.coordinate('bench', `c-${k}-${i}`, { tombstone: false, contentType: 'application/octet-stream', expiresAt: Date.now() + 10_000 }, await blobs.fromBuffer(BYTES)),
       ],
     ]
     console.log(`Durable 4 KiB writes in one process, ${writes} per row after ${WARM_GROUPS} warm-up groups`)

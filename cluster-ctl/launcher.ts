@@ -77,9 +77,20 @@ export function nodeSpec(layout: ClusterLayout, i: number): ProcessSpec {
     name: `node-${i}`,
     script: join(layout.root, 'dist/storage-node/main.js'),
     args: [
-      '--id', `node-${i}`, '--host', host, '--port', String(port), '--data', join(layout.dataDir, `node-${i}`),
+      '--id',
+      `node-${i}`,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--data',
+      join(layout.dataDir, `node-${i}`),
       ...(place?.advertise ? ['--advertise', place.advertise] : []),
-      '--seeds', seeds.join(','), '--secret-file', secretFile(layout), ...(layout.nodeArgs ?? []),
+      '--seeds',
+      seeds.join(','),
+      '--secret-file',
+      secretFile(layout),
+      ...(layout.nodeArgs ?? []),
     ],
     // Health is checked on the bound address, not the advertised one: a fault injected on the way must not fail a start.
     healthUrl: `http://${host}:${port}/health`,
@@ -169,7 +180,10 @@ export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): P
   const specs = layout.nodePorts.map((_, j) => nodeSpec(layout, j + 1))
   const started: string[] = []
   for (const s of specs) if (startProcess(layout, s).started) started.push(s.name)
-  await waitHealthy(specs.map((s) => s.healthUrl), timeoutMs)
+  await waitHealthy(
+    specs.map((s) => s.healthUrl),
+    timeoutMs,
+  )
   const proxy = proxySpec(layout)
   if (startProcess(layout, proxy).started) started.push(proxy.name)
   await waitHealthy([proxy.healthUrl], timeoutMs)

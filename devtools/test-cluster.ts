@@ -5,32 +5,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import {
-  type ClusterLayout,
-  freePorts,
-  layoutUnder,
-  knownProcesses,
-  nodeSpec,
-  proxySpec,
-  startCluster,
-  startProcess,
-  stopProcesses,
-  waitHealthy,
-} from '../cluster-ctl/launcher.js'
+import { type ClusterLayout, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
 
 export { freePorts }
 
 /** Gossip timings of test clusters, so detection takes about a second: T_gossip, suspect, T_fail (ms). */
 export const FAST_GOSSIP = { intervalMs: 200, suspectAfterMs: 600, failAfterMs: 1000 } as const
 
-export const FAST_GOSSIP_ARGS = [
-  '--gossip-interval-ms',
-  String(FAST_GOSSIP.intervalMs),
-  '--suspect-after-ms',
-  String(FAST_GOSSIP.suspectAfterMs),
-  '--fail-after-ms',
-  String(FAST_GOSSIP.failAfterMs),
-]
+export const FAST_GOSSIP_ARGS = ['--gossip-interval-ms', String(FAST_GOSSIP.intervalMs), '--suspect-after-ms', String(FAST_GOSSIP.suspectAfterMs), '--fail-after-ms', String(FAST_GOSSIP.failAfterMs)]
 
 export interface TestClusterOptions {
   nodeArgs?: string[]
@@ -45,7 +27,10 @@ export interface TestClusterOptions {
 export class TestCluster {
   private cleanup: (() => void | Promise<void>) | undefined
 
-  private constructor(public layout: ClusterLayout, readonly dir: string) {}
+  private constructor(
+    public layout: ClusterLayout,
+    readonly dir: string,
+  ) {}
 
   static async start(n = 4, opts: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))

@@ -142,7 +142,10 @@ export function analyze(input: {
   const torn: Anomaly[] = []
   const seen = new Set<string>()
   for (const o of input.observations) {
-    for (const [what, e] of [['claimed etag', o.claimedEtag], ['bytes with sha256', o.bodySha256]] as const) {
+    for (const [what, e] of [
+      ['claimed etag', o.claimedEtag],
+      ['bytes with sha256', o.bodySha256],
+    ] as const) {
       if (e === undefined || registry.nameOf(e) !== undefined) continue
       const id = `${o.where.split(' ')[0]}\0${o.key}\0${e}`
       if (seen.has(id)) continue

@@ -58,7 +58,12 @@ async function seedKeys(base: string, keys: readonly string[], registry: ValueRe
 }
 
 async function finalRead(base: string, key: string): Promise<{ read: ReadResult | undefined; quorum: string }> {
-  for (const [query, quorum] of [['r=3', 'R=3'], ['r=3', 'R=3'], ['r=3', 'R=3'], ['', 'R=2']] as const) {
+  for (const [query, quorum] of [
+    ['r=3', 'R=3'],
+    ['r=3', 'R=3'],
+    ['r=3', 'R=3'],
+    ['', 'R=2'],
+  ] as const) {
     const read = await readKey(base, BUCKET, key, { query, timeouts: SMALL_TIMEOUTS })
     if (read.outcome === 'value' || read.outcome === 'siblings' || read.outcome === 'not-found') return { read, quorum }
     await pause(1000)
@@ -250,10 +255,16 @@ export async function runScenario(cluster: FaultCluster, scenario: Scenario, opt
         torn: a.torn.slice(0, 10),
         resurrected: a.resurrected.slice(0, 10),
         divergent: describeDivergence(before, registry),
-        notFoundReads: workload.reads.filter((r) => r.outcome === 'not-found').slice(0, 10).map((r) => `${r.key} by client ${r.client} at ${new Date(r.at).toISOString()}: ${r.error ?? ''}`),
+        notFoundReads: workload.reads
+          .filter((r) => r.outcome === 'not-found')
+          .slice(0, 10)
+          .map((r) => `${r.key} by client ${r.client} at ${new Date(r.at).toISOString()}: ${r.error ?? ''}`),
         errors: [
           ...errors,
-          ...workload.writes.filter((w) => w.outcome !== 'acknowledged').slice(0, 5).map((w) => `PUT ${w.key} ${w.status ?? ''} ${w.error ?? ''}`.slice(0, 300)),
+          ...workload.writes
+            .filter((w) => w.outcome !== 'acknowledged')
+            .slice(0, 5)
+            .map((w) => `PUT ${w.key} ${w.status ?? ''} ${w.error ?? ''}`.slice(0, 300)),
         ].slice(0, 20),
       },
       wallS: (Date.now() - wallStart) / 1000,

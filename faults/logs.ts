@@ -23,7 +23,9 @@ export function summarizeLogs(dir: string, maxNotable = 12): LogSummary[] {
       const byLevel: Record<string, number> = {}
       const msgs = new Map<string, number>()
       const notable: string[] = []
-      const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter((l) => l.trim() !== '')
+      const lines = readFileSync(join(dir, file), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
       for (const line of lines) {
         let parsed: { level?: number; msg?: string } | undefined
         try {

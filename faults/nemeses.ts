@@ -186,7 +186,8 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'slow-links',
-    description: 'a TCP link proxy in front of every node (advertised with --advertise): 1-2 nodes get 100-2000 ms per chunk each way for ~4 s, every link 5-25 ms, 5% of new connections and a third of the slow nodes\' reset',
+    description:
+      "a TCP link proxy in front of every node (advertised with --advertise): 1-2 nodes get 100-2000 ms per chunk each way for ~4 s, every link 5-25 ms, 5% of new connections and a third of the slow nodes' reset",
     nemesis: slowLinks({ onMs: 4000, offMs: 2000, delaysMs: [100, 400, 2000], resetFraction: 0.05 }),
     network: 'netns-links',
   },

@@ -22,7 +22,6 @@ function about(ms: number, rng: () => number): number {
   return ms * (0.75 + rng() * 0.5)
 }
 
-
 /** One or two random nodes, sorted. */
 function oneOrTwoNodes(env: NemesisEnv): string[] {
   return shuffled(env.nodeIds, env.rng)

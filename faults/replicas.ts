@@ -37,7 +37,14 @@ export async function replicaStates(nodes: NodeClient, cluster: FaultCluster, pr
         }
       }
       held.set(key, byNode)
-      const shapes = [...byNode.values()].map((vs) => (vs === null ? 'unreachable' : vs.map((v) => versionId(v.dot)).sort().join(',')))
+      const shapes = [...byNode.values()].map((vs) =>
+        vs === null
+          ? 'unreachable'
+          : vs
+              .map((v) => versionId(v.dot))
+              .sort()
+              .join(','),
+      )
       if (new Set(shapes).size > 1 || shapes.includes('unreachable')) divergent.push(key)
     }),
   )
@@ -52,7 +59,9 @@ function refOf(cluster: FaultCluster, id: string): { id: string; address: string
 export function describeDivergence(state: ReplicaState, registry: ValueRegistry, max = 5): string[] {
   return state.divergent.slice(0, max).map((key) => {
     const parts = [...(state.held.get(key) ?? new Map<string, Version[] | null>())].map(([id, vs]) =>
-      vs === null ? `${id} unreachable (${state.unreachable.get(id) ?? '?'})` : `${id} [${vs.map((v) => `${versionId(v.dot)}=${v.tombstone ? 'tombstone' : (registry.nameOf(v.etag) ?? v.etag)}`).join(' ')}]`,
+      vs === null
+        ? `${id} unreachable (${state.unreachable.get(id) ?? '?'})`
+        : `${id} [${vs.map((v) => `${versionId(v.dot)}=${v.tombstone ? 'tombstone' : (registry.nameOf(v.etag) ?? v.etag)}`).join(' ')}]`,
     )
     return `${key}: ${parts.join(' ')}`
   })

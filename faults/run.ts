@@ -100,6 +100,9 @@ console.log(markdownTable(results))
 console.log('')
 console.log(`seed ${opts.seed}; ${opts.durationMs / 1000} s workload per scenario; total ${((Date.now() - started) / 1000).toFixed(1)} s; full results and logs in ${keep}`)
 const bad = results.filter((r: ScenarioResult) => failed(r, scenarioByName(r.scenario).expectLoss))
-for (const r of bad) console.log(`FAIL ${r.scenario}: lost ${r.lost}, phantom ${r.phantom}, torn ${r.torn}, unverified keys ${r.unverifiedKeys}${scenarioByName(r.scenario).expectLoss ? ' (a self-test: it expects lost writes)' : ''}`)
+for (const r of bad)
+  console.log(
+    `FAIL ${r.scenario}: lost ${r.lost}, phantom ${r.phantom}, torn ${r.torn}, unverified keys ${r.unverifiedKeys}${scenarioByName(r.scenario).expectLoss ? ' (a self-test: it expects lost writes)' : ''}`,
+  )
 for (const c of crashed) console.log(`CRASH ${c}`)
 process.exit(bad.length > 0 || crashed.length > 0 ? 1 : 0)

@@ -149,7 +149,10 @@ export class Workload {
   readonly inFlight = new Map<string, number>()
   private readonly timeouts: Timeouts
 
-  constructor(private readonly init: WorkloadInit, private readonly registry: ValueRegistry) {
+  constructor(
+    private readonly init: WorkloadInit,
+    private readonly registry: ValueRegistry,
+  ) {
     this.timeouts = init.largeBytes ? LARGE_TIMEOUTS : SMALL_TIMEOUTS
   }
 
@@ -192,9 +195,7 @@ export class Workload {
   private async write(c: number, op: number, key: string, read: ReadResult): Promise<WriteAttempt> {
     const name = `client-${c}-op-${op}`
     const large = this.init.largeBytes
-    const body = large
-      ? this.registry.large(name, Math.floor(large.min + this.init.rng() * (large.max - large.min))).body
-      : this.registry.small(name).body
+    const body = large ? this.registry.large(name, Math.floor(large.min + this.init.rng() * (large.max - large.min))).body : this.registry.small(name).body
     const readEtags = read.versions.flatMap((v) => (v.claimedEtag ? [v.claimedEtag] : v.bodySha256 ? [v.bodySha256] : []))
     const startedAt = Date.now()
     const started = performance.now()

@@ -41,10 +41,7 @@ async function main(): Promise<void> {
   const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
-  const app = createProxyApp(
-    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, log },
-    { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
-  )
+  const app = createProxyApp({ view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, log }, { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } })
 
   await view.start()
   const server = await serve(app, cfg.host, cfg.port)

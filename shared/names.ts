@@ -11,9 +11,7 @@ export const MAX_KEY_BYTES = 1024
 /** Throws InvalidBucketNameError unless `name` follows S3's bucket naming rules. */
 export function assertBucketName(name: string): void {
   if (!BUCKET_RE.test(name) || IPV4_RE.test(name) || name.includes('..') || name.includes('.-') || name.includes('-.')) {
-    throw new InvalidBucketNameError(
-      'bucket names are 3-63 characters of lowercase letters, digits, "-" and ".", start and end with a letter or digit, and are not IP addresses',
-    )
+    throw new InvalidBucketNameError('bucket names are 3-63 characters of lowercase letters, digits, "-" and ".", start and end with a letter or digit, and are not IP addresses')
   }
 }
 

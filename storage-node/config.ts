@@ -82,7 +82,12 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--fail-after-ms <ms>', 'T_fail: silence before down', parseIntArg(10, 3_600_000), g.failAfterMs)
     .option('--cleanup-after-ms <ms>', 'T_cleanup: silence before forgotten', parseIntArg(100, 2 ** 31 - 1), g.cleanupAfterMs)
     .option('--inline-max-bytes <n>', 'objects up to this size are stored inline in LMDB', parseIntArg(0, 16 * 1024 * 1024), INLINE_MAX_BYTES)
-    .option('--embed-max-bytes <n>', 'inline objects up to this size are kept inside their key\'s record (0: in their own table, as versions before this one)', parseIntArg(0, 64 * 1024), DEFAULT_EMBED_MAX_BYTES)
+    .option(
+      '--embed-max-bytes <n>',
+      "inline objects up to this size are kept inside their key's record (0: in their own table, as versions before this one)",
+      parseIntArg(0, 64 * 1024),
+      DEFAULT_EMBED_MAX_BYTES,
+    )
     .option('--max-object-bytes <n>', 'largest object accepted', parseIntArg(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_OBJECT_BYTES)
     .option('--n <n>', 'replicas per key (as the proxy)', parseIntArg(1, 16), DEFAULT_N)
     .option('--vnodes <n>', 'virtual nodes per node (as the proxy)', parseIntArg(1, 4096), DEFAULT_VNODES)

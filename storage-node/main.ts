@@ -39,9 +39,20 @@ async function main(): Promise<void> {
   mkdirSync(cfg.dataDir, { recursive: true })
   const space = new DiskSpace({ path: cfg.dataDir, reserveBytes: cfg.reserveBytes })
   await space.start()
-  const blobs = new BlobFiles({ space, dataDir: cfg.dataDir, inlineMaxBytes: cfg.inlineMaxBytes, maxObjectBytes: cfg.maxObjectBytes, durability: cfg.durability, directIo: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes })
+  const blobs = new BlobFiles({
+    space,
+    dataDir: cfg.dataDir,
+    inlineMaxBytes: cfg.inlineMaxBytes,
+    maxObjectBytes: cfg.maxObjectBytes,
+    durability: cfg.durability,
+    directIo: cfg.directIo,
+    cachedReadMaxBytes: cfg.cachedReadMaxBytes,
+  })
   await blobs.start()
-  log.info({ directIo: blobs.directIo, asked: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes }, blobs.directIo ? 'object files bypass the page cache (O_DIRECT), but for reads of files up to cachedReadMaxBytes (if any)' : 'object files go through the page cache')
+  log.info(
+    { directIo: blobs.directIo, asked: cfg.directIo, cachedReadMaxBytes: cfg.cachedReadMaxBytes },
+    blobs.directIo ? 'object files bypass the page cache (O_DIRECT), but for reads of files up to cachedReadMaxBytes (if any)' : 'object files go through the page cache',
+  )
   const store = new LmdbObjectStore({
     nodeId: cfg.id,
     dataDir: cfg.dataDir,
@@ -84,14 +95,8 @@ async function main(): Promise<void> {
     { store, membership, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
   )
-  const replayer = new HintReplayer(
-    { store, membership, nodes, log: log.child({ component: 'handoff' }) },
-    { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs },
-  )
-  const antiEntropy = new AntiEntropy(
-    { store, blobs, membership, nodes, log: log.child({ component: 'anti-entropy' }) },
-    { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes },
-  )
+  const replayer = new HintReplayer({ store, membership, nodes, log: log.child({ component: 'handoff' }) }, { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs })
+  const antiEntropy = new AntiEntropy({ store, blobs, membership, nodes, log: log.child({ component: 'anti-entropy' }) }, { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes })
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
   const offsets = new ClockOffsets()
   const verifier = new RequestVerifier(memberKeys(cfg.secret), cfg.id, cfg.address, Date.now, offsets)
@@ -105,7 +110,14 @@ async function main(): Promise<void> {
     offsets,
     membership,
     antiEntropy,
-    status: () => ({ gossip: { ...gossiper.stats }, hints: store.hintTotals(), antiEntropy: { ...antiEntropy.stats }, commits: store.commitStats, disk: diskStatus(space.snapshot()), clock_offsets: clockReport(clocks, membership) }),
+    status: () => ({
+      gossip: { ...gossiper.stats },
+      hints: store.hintTotals(),
+      antiEntropy: { ...antiEntropy.stats },
+      commits: store.commitStats,
+      disk: diskStatus(space.snapshot()),
+      clock_offsets: clockReport(clocks, membership),
+    }),
     clocks,
     verifier,
     log,
@@ -120,14 +132,16 @@ async function main(): Promise<void> {
   antiEntropy.start()
   log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
   let stopping = false
-  void blobs.sweepOrphans(blobsAtStart, () => store.referencedBlobs()).then(
-    (orphans) => {
-      if (orphans > 0) log.warn({ orphans }, 'removed blob files no version refers to (left by a crash)')
-    },
-    (err: unknown) => {
-      if (!stopping) log.warn({ err: String(err) }, 'orphan blob sweep failed')
-    },
-  )
+  void blobs
+    .sweepOrphans(blobsAtStart, () => store.referencedBlobs())
+    .then(
+      (orphans) => {
+        if (orphans > 0) log.warn({ orphans }, 'removed blob files no version refers to (left by a crash)')
+      },
+      (err: unknown) => {
+        if (!stopping) log.warn({ err: String(err) }, 'orphan blob sweep failed')
+      },
+    )
 
   const stop = async (signal: string) => {
     if (stopping) return

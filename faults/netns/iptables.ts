@@ -65,7 +65,10 @@ export async function workingIptables(host: NetnsHost, probeSource: string): Pro
 
 /** Rules for one namespace, through one iptables binary. All on INPUT of eth0 (the host's link), so a host's own loopback traffic is never touched. */
 export class NamespaceFirewall {
-  constructor(readonly host: NetnsHost, private readonly bin: string) {}
+  constructor(
+    readonly host: NetnsHost,
+    private readonly bin: string,
+  ) {}
 
   private run(args: readonly string[]): Promise<string> {
     return command('ip', ['netns', 'exec', this.host.namespace, this.bin, '-w', '5', ...args])
@@ -89,8 +92,6 @@ export class NamespaceFirewall {
 
   /** The rules in force, as `iptables -S` prints them (policies left out). */
   async rules(): Promise<string[]> {
-    return (await this.run(['-S']))
-      .split('\n')
-      .filter((l) => l.startsWith('-A '))
+    return (await this.run(['-S'])).split('\n').filter((l) => l.startsWith('-A '))
   }
 }

@@ -10,18 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import {
-  type ClusterLayout,
-  freePorts,
-  knownProcesses,
-  type NodePlacement,
-  nodeSpec,
-  proxySpec,
-  startCluster,
-  startProcess,
-  stopProcesses,
-  waitHealthy,
-} from '../../cluster-ctl/launcher.js'
+import { type ClusterLayout, freePorts, knownProcesses, type NodePlacement, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../../cluster-ctl/launcher.js'
 import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from './netns.js'
 import { probeNetworkFaults } from './netns-probe.js'
 import { FAST_GOSSIP_ARGS } from '../../devtools/test-cluster.js'

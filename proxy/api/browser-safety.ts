@@ -62,7 +62,11 @@ export function inlineParam(ctx: Context): boolean {
  * backslashes and non-printable characters replaced) and the exact name in RFC 8187 form.
  */
 export function attachmentDisposition(key: string): string {
-  const name = key.split('/').filter((s) => s !== '').pop() ?? 'download'
+  const name =
+    key
+      .split('/')
+      .filter((s) => s !== '')
+      .pop() ?? 'download'
   const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, '_')
   const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
   return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`

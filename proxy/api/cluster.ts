@@ -49,8 +49,6 @@ export function mountClusterRoutes(router: Router, view: MembershipView, repaire
     const usable = view.usableNodes().length
     const ok = usable >= Math.min(cfg.w, cfg.r)
     ctx.status = ok ? 200 : 503
-    ctx.body = ok
-      ? { success: true, usable_nodes: usable }
-      : { success: false, error: { code: 'Unavailable', message: `only ${usable} usable storage nodes known` } }
+    ctx.body = ok ? { success: true, usable_nodes: usable } : { success: false, error: { code: 'Unavailable', message: `only ${usable} usable storage nodes known` } }
   })
 }

@@ -11,10 +11,7 @@ import type { ReadContext } from '../../shared/vclock/versions.js'
 import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordinator.js'
 import { type ApiConfig, contextFrom, requestId } from './request-params.js'
 
-export async function uploadMultipart(
-  ctx: Context,
-  opts: { bucket: string; w: number; writer: WriteCoordinator; cfg: ApiConfig },
-): Promise<WriteOutcome[]> {
+export async function uploadMultipart(ctx: Context, opts: { bucket: string; w: number; writer: WriteCoordinator; cfg: ApiConfig }): Promise<WriteOutcome[]> {
   if (!ctx.is('multipart/form-data')) throw new InvalidRequestError('expected a multipart/form-data body (curl -F file=@path)')
   let parser: busboy.Busboy
   try {

@@ -27,7 +27,10 @@ export interface BucketRegistryComponents {
 export class BucketRegistry {
   private readonly seen = new Map<string, number>()
 
-  constructor(private readonly c: BucketRegistryComponents, private readonly cfg: { r: number; w: number }) {}
+  constructor(
+    private readonly c: BucketRegistryComponents,
+    private readonly cfg: { r: number; w: number },
+  ) {}
 
   private async record(bucket: string) {
     const read = await this.c.reader.read(BUCKETS_NAMESPACE, bucket, this.cfg.r, undefined, false)

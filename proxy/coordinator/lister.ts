@@ -21,7 +21,11 @@ export function compareKeys(a: string, b: string): number {
 }
 
 export class Lister {
-  constructor(private readonly view: MembershipView, private readonly nodes: NodeClient, private readonly cfg: { n: number }) {}
+  constructor(
+    private readonly view: MembershipView,
+    private readonly nodes: NodeClient,
+    private readonly cfg: { n: number },
+  ) {}
 
   async page(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): Promise<{ keys: ListedKey[]; next: string | undefined }> {
     const targets = this.view.usableNodes()
@@ -35,13 +39,20 @@ export class Lister {
     if (clientErrors.length > 0 && answers.length === 0) throw clientErrors[0]
     // With N replicas per key, a listing is complete while fewer than N nodes are missing.
     if (answers.length === 0 || targets.length - answers.length >= this.cfg.n) {
-      throw new QuorumNotReachedError(Math.max(1, targets.length - this.cfg.n + 1), answers.map((a) => a.node), ['too few nodes answered the listing'])
+      throw new QuorumNotReachedError(
+        Math.max(1, targets.length - this.cfg.n + 1),
+        answers.map((a) => a.node),
+        ['too few nodes answered the listing'],
+      )
     }
     const truncatedEnds = answers.filter((a) => a.truncated).map((a) => a.entries[a.entries.length - 1]?.key as string)
     const cutoff = truncatedEnds.sort(compareKeys)[0]
     const byKey = new Map<string, Version[][]>()
     for (const a of answers) for (const e of a.entries) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e.versions])
-    const keys = [...byKey.keys()].filter((k) => cutoff === undefined || compareKeys(k, cutoff) <= 0).sort(compareKeys).slice(0, q.limit)
+    const keys = [...byKey.keys()]
+      .filter((k) => cutoff === undefined || compareKeys(k, cutoff) <= 0)
+      .sort(compareKeys)
+      .slice(0, q.limit)
     const more = cutoff !== undefined || byKey.size > keys.length
     const listed = keys.flatMap((key) => {
       const live = reconcile(...(byKey.get(key) ?? [])).filter((v) => !v.tombstone)

@@ -19,12 +19,7 @@ export interface QuorumResult<T> {
  * `giveUpEarly` false, a quorum that became impossible still waits for every answer (a read must
  * not settle for empty stand-in answers while a replica holding the data is still answering).
  */
-export function gatherQuorum<T>(
-  calls: readonly { node: string; promise: Promise<T> }[],
-  needed: number,
-  counts: (value: T) => boolean = () => true,
-  giveUpEarly = true,
-): Promise<QuorumResult<T>> {
+export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise<T> }[], needed: number, counts: (value: T) => boolean = () => true, giveUpEarly = true): Promise<QuorumResult<T>> {
   let counted = 0
   const ok: { node: string; value: T }[] = []
   const failed: { node: string; error: unknown }[] = []
@@ -69,11 +64,7 @@ export function gatherQuorum<T>(
  * speculative retry). Resolves once `needed` succeeded or the candidates ran out; `unasked` are the
  * indexes of calls never started, `all` settles when every started call has.
  */
-export function gatherFirst<T>(
-  calls: readonly { node: string; start: () => Promise<T> }[],
-  needed: number,
-  speculateAfterMs: number,
-): Promise<QuorumResult<T> & { unasked: number[] }> {
+export function gatherFirst<T>(calls: readonly { node: string; start: () => Promise<T> }[], needed: number, speculateAfterMs: number): Promise<QuorumResult<T> & { unasked: number[] }> {
   return new Promise((resolve) => {
     const ok: { node: string; value: T }[] = []
     const failed: { node: string; error: unknown }[] = []
@@ -105,19 +96,19 @@ export function gatherFirst<T>(
       }
       outcomes.push(
         call.then(
-            (value): Outcome<T> => {
-              running--
-              ok.push({ node, value })
-              check()
-              return { node, ok: true, value }
-            },
-            (error: unknown): Outcome<T> => {
-              running--
-              failed.push({ node, error })
-              check()
-              return { node, ok: false, error }
-            },
-          ),
+          (value): Outcome<T> => {
+            running--
+            ok.push({ node, value })
+            check()
+            return { node, ok: true, value }
+          },
+          (error: unknown): Outcome<T> => {
+            running--
+            failed.push({ node, error })
+            check()
+            return { node, ok: false, error }
+          },
+        ),
       )
     }
     const speculate = () => {

@@ -37,7 +37,10 @@ export interface ReadConfig {
 }
 
 export class ReadCoordinator {
-  constructor(private readonly c: ReadCoordinatorComponents, private readonly cfg: ReadConfig) {}
+  constructor(
+    private readonly c: ReadCoordinatorComponents,
+    private readonly cfg: ReadConfig,
+  ) {}
 
   /**
    * Read at quorum R. With every primary up, only R of them are asked (at random, so load spreads;
@@ -63,7 +66,12 @@ export class ReadCoordinator {
       r,
       this.cfg.speculateAfterMs,
     )
-    if (q.ok.length < r) throw new QuorumNotReachedError(r, q.ok.map((o) => o.node), q.failed.map((f) => String(f.error)))
+    if (q.ok.length < r)
+      throw new QuorumNotReachedError(
+        r,
+        q.ok.map((o) => o.node),
+        q.failed.map((f) => String(f.error)),
+      )
     // R replicas hold nothing while others went unasked: ask those before answering "no such key"
     // (Riak's notfound_ok = false). A primary can lack a version the others hold for a long while:
     // it was below its disk reserve when the version was written (a stand-in holds its hint), or
@@ -75,14 +83,16 @@ export class ReadCoordinator {
       rest = more.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []))
     }
     const outcome = merge([...q.ok.map((o) => o.value), ...rest])
-    void q.all.then(async (all) => {
-      const answers = [...all.flatMap((a) => (a.ok && a.value ? [a.value] : [])), ...rest]
-      if (!askRest && q.unasked.length > 0 && disagree(answers)) {
-        const more = await Promise.allSettled(q.unasked.map((i) => ask(order[i] as Target, false)))
-        for (const m of more) if (m.status === 'fulfilled') answers.push(m.value)
-      }
-      this.c.repairer.repair(bucket, key, merge(answers), answers)
-    }).catch((err: unknown) => this.c.log.warn({ bucket, key, err: String(err) }, 'read repair not started'))
+    void q.all
+      .then(async (all) => {
+        const answers = [...all.flatMap((a) => (a.ok && a.value ? [a.value] : [])), ...rest]
+        if (!askRest && q.unasked.length > 0 && disagree(answers)) {
+          const more = await Promise.allSettled(q.unasked.map((i) => ask(order[i] as Target, false)))
+          for (const m of more) if (m.status === 'fulfilled') answers.push(m.value)
+        }
+        this.c.repairer.repair(bucket, key, merge(answers), answers)
+      })
+      .catch((err: unknown) => this.c.log.warn({ bucket, key, err: String(err) }, 'read repair not started'))
     return outcome
   }
 
@@ -102,10 +112,17 @@ export class ReadCoordinator {
     }
     const outcome = merge(q.ok.map((o) => o.value))
     // Repair once every replica has answered (or failed): the stale primaries get what they miss.
-    void q.all.then((all) => {
-      const answers = all.flatMap((a) => (a.ok && a.value ? [a.value] : []))
-      this.c.repairer.repair(bucket, key, merge(answers), answers.filter((a) => !a.node.hintFor))
-    }).catch((err: unknown) => this.c.log.warn({ bucket, key, err: String(err) }, 'read repair not started'))
+    void q.all
+      .then((all) => {
+        const answers = all.flatMap((a) => (a.ok && a.value ? [a.value] : []))
+        this.c.repairer.repair(
+          bucket,
+          key,
+          merge(answers),
+          answers.filter((a) => !a.node.hintFor),
+        )
+      })
+      .catch((err: unknown) => this.c.log.warn({ bucket, key, err: String(err) }, 'read repair not started'))
     return outcome
   }
 

@@ -13,7 +13,11 @@ export class ReadRepairer {
   repaired = 0
   failed = 0
 
-  constructor(private readonly nodes: NodeClient, private readonly log: Logger, private readonly onNodeFailure: (id: string) => void) {}
+  constructor(
+    private readonly nodes: NodeClient,
+    private readonly log: Logger,
+    private readonly onNodeFailure: (id: string) => void,
+  ) {}
 
   repair(bucket: string, key: string, merged: ReadOutcome, answers: readonly { node: NodeRef; versions: Version[] }[]): void {
     for (const a of answers) {

@@ -181,7 +181,14 @@ export class WriteCoordinator {
             throw err
           }),
         }))
-        const acked = await this.quorum(req, { target, answer }, rest, failures, [], ready.some((t) => t.hintFor !== undefined))
+        const acked = await this.quorum(
+          req,
+          { target, answer },
+          rest,
+          failures,
+          [],
+          ready.some((t) => t.hintFor !== undefined),
+        )
         // Replicas left without the version: failed while staging, failed to coordinate before
         // `target` did, or failed to commit (known once every commit has settled).
         const lost = [...targets.filter((_, j) => staged[j]?.status === 'rejected'), ...ready.slice(0, i)]
@@ -228,18 +235,22 @@ export class WriteCoordinator {
    * post_quorum_timeout does, a moment more for the stragglers, so the answer names every replica
    * and hint written by then. The others finish in the background.
    */
-  private async quorum(
-    req: WriteRequest,
-    first: Acked,
-    rest: Promise<Acked>[],
-    failures: WriteFailures,
-    extras: Promise<Acked>[],
-    expectHints: boolean,
-  ): Promise<Acked[]> {
+  private async quorum(req: WriteRequest, first: Acked, rest: Promise<Acked>[], failures: WriteFailures, extras: Promise<Acked>[], expectHints: boolean): Promise<Acked[]> {
     const acked: Acked[] = [first]
-    for (const p of [...rest, ...extras]) p.then((a) => acked.push(a), () => undefined)
-    const q = await gatherQuorum(rest.map((promise, i) => ({ node: String(i), promise })), req.w - 1)
-    if (1 + q.ok.length < req.w) throw failures.quorumError(req.w, [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node))
+    for (const p of [...rest, ...extras])
+      p.then(
+        (a) => acked.push(a),
+        () => undefined,
+      )
+    const q = await gatherQuorum(
+      rest.map((promise, i) => ({ node: String(i), promise })),
+      req.w - 1,
+    )
+    if (1 + q.ok.length < req.w)
+      throw failures.quorumError(
+        req.w,
+        [first, ...q.ok.map((o) => o.value)].map((a) => a.answer.node),
+      )
     // Only a write with stand-ins (or failures that may have brought some) waits: its answer should
     // name the hints it left. A healthy write answers at W.
     if ((expectHints || failures.count > 0) && this.cfg.postQuorumMs > 0) {

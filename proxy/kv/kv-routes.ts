@@ -126,4 +126,3 @@ async function* streamAll(kv: KvStore, start: string | undefined): AsyncGenerato
   } while (after !== undefined)
   yield ']'
 }
-

@@ -39,7 +39,10 @@ export interface FetchedPair {
 }
 
 export class KvStore {
-  constructor(private readonly c: KvStoreComponents, private readonly cfg: KvStoreConfig) {}
+  constructor(
+    private readonly c: KvStoreComponents,
+    private readonly cfg: KvStoreConfig,
+  ) {}
 
   async set(storageKey: string, value: { encoding: Encoding; bytes: Buffer }, context?: ReadContext): Promise<void> {
     await this.c.writer.write({ bucket: KV_NAMESPACE, key: storageKey, body: value.bytes, context, contentType: contentTypeFor(value.encoding), w: this.cfg.w })
@@ -102,4 +105,3 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 export function reasonOf(err: unknown): string {
   return err instanceof StoreError ? `${err.code}: ${err.message}` : 'InternalError'
 }
-

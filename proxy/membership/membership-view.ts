@@ -27,7 +27,11 @@ export class MembershipView {
   private timer: NodeJS.Timeout | undefined
   private lastPollOk = 0
 
-  constructor(private readonly client: NodeClient, private readonly init: MembershipViewInit, private readonly log: Logger) {}
+  constructor(
+    private readonly client: NodeClient,
+    private readonly init: MembershipViewInit,
+    private readonly log: Logger,
+  ) {}
 
   /**
    * Before serving, learn the view of every seed (or wait `waitMs`): a node that has just started may
@@ -130,9 +134,7 @@ export class MembershipView {
 
   /** Members with the status this proxy acts on. */
   view(): MemberView[] {
-    return [...this.members.values()]
-      .map((m) => ({ ...m, status: m.status === 'up' && !this.isUsable(m.id) ? ('down' as const) : m.status }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1))
+    return [...this.members.values()].map((m) => ({ ...m, status: m.status === 'up' && !this.isUsable(m.id) ? ('down' as const) : m.status })).sort((a, b) => (a.id < b.id ? -1 : 1))
   }
 
   ringSummary(): { vnodes_per_node: number; nodes: number; ownership: Record<string, number> } {

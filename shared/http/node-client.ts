@@ -43,14 +43,22 @@ export interface NodeRef {
 
 /** A node answered, with an error. */
 export class RemoteError extends Error {
-  constructor(readonly node: string, readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly node: string,
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(`${node}: ${status} ${code}: ${message}`)
   }
 }
 
 /** The node could not be reached, or went silent. */
 export class NodeUnreachableError extends Error {
-  constructor(readonly node: string, cause: unknown) {
+  constructor(
+    readonly node: string,
+    cause: unknown,
+  ) {
     super(`${node} unreachable: ${cause instanceof Error ? cause.message : String(cause)}`)
   }
 }
@@ -210,7 +218,14 @@ export class NodeClient {
     let res: Awaited<ReturnType<InternalTransport['request']>>
     const chunks: Buffer[] = []
     try {
-      res = await this.transport.request({ address: node.address, target: node.id, method: 'GET', path: `${internalRoutes.versions.path(bucket, key)}?${params}`, headers: this.headers(opts), totalTimeoutMs: METADATA_TIMEOUT_MS })
+      res = await this.transport.request({
+        address: node.address,
+        target: node.id,
+        method: 'GET',
+        path: `${internalRoutes.versions.path(bucket, key)}?${params}`,
+        headers: this.headers(opts),
+        totalTimeoutMs: METADATA_TIMEOUT_MS,
+      })
       for await (const c of res as AsyncIterable<Buffer>) chunks.push(c)
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
@@ -298,4 +313,3 @@ const ANSWERS_OF_A_HEALTHY_NODE = new Set(['HintStoreFull', 'InsufficientStorage
 export function isNodeFailure(err: unknown): boolean {
   return err instanceof NodeUnreachableError || (err instanceof RemoteError && err.status >= 500 && !ANSWERS_OF_A_HEALTHY_NODE.has(err.code))
 }
-

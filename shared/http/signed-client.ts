@@ -44,10 +44,15 @@ export function createSignedClient(init: SignedClientInit): Got {
           const signed = response.request.options.context.signed as SignedRequest | undefined
           if (signed) {
             const url = response.request.options.url as URL
-            init.signer.learn(url.host, signed, (name) => {
-              const v = response.headers[name]
-              return typeof v === 'string' ? v : undefined
-            }, response.statusCode === 401)
+            init.signer.learn(
+              url.host,
+              signed,
+              (name) => {
+                const v = response.headers[name]
+                return typeof v === 'string' ? v : undefined
+              },
+              response.statusCode === 401,
+            )
           }
           return response
         },

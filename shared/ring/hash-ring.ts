@@ -16,7 +16,10 @@ export class HashRing {
   readonly nodes: readonly string[]
 
   /** Deterministic: the same node ids give the same ring on every process. */
-  constructor(nodes: Iterable<string>, readonly vnodesPerNode: number = DEFAULT_VNODES) {
+  constructor(
+    nodes: Iterable<string>,
+    readonly vnodesPerNode: number = DEFAULT_VNODES,
+  ) {
     this.nodes = [...new Set(nodes)].sort()
     this.points = []
     for (const node of this.nodes) {

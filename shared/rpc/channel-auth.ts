@@ -148,7 +148,5 @@ export function channelSealers(keys: MemberKeys, p: ChannelParties, side: 'clien
   const b = base(keys, p)
   const toServer = createHmac('sha256', b).update('client to server').digest()
   const toClient = createHmac('sha256', b).update('server to client').digest()
-  return side === 'client'
-    ? { send: new RecordSealer(toServer), receive: new RecordSealer(toClient) }
-    : { send: new RecordSealer(toClient), receive: new RecordSealer(toServer) }
+  return side === 'client' ? { send: new RecordSealer(toServer), receive: new RecordSealer(toClient) } : { send: new RecordSealer(toClient), receive: new RecordSealer(toServer) }
 }

@@ -62,7 +62,10 @@ export function compact(vv: VectorClock, dots: readonly Dot[]): CausalContext {
 
 /** Least upper bound of contexts (commutative, associative, idempotent). */
 export function join(...ctxs: readonly CausalContext[]): CausalContext {
-  return compact(merge(...ctxs.map((c) => c.vv)), ctxs.flatMap((c) => c.dots))
+  return compact(
+    merge(...ctxs.map((c) => c.vv)),
+    ctxs.flatMap((c) => c.dots),
+  )
 }
 
 /**
@@ -168,9 +171,7 @@ export function reconcile<V extends Versioned>(...sets: ReadonlyArray<readonly V
   const byId = new Map<string, V>()
   for (const set of sets) for (const v of set) if (!byId.has(versionId(v.dot))) byId.set(versionId(v.dot), v)
   const all = [...byId.values()]
-  return all
-    .filter((w) => !all.some((v) => supersedes(v, w)))
-    .sort((x, y) => (versionId(x.dot) < versionId(y.dot) ? -1 : versionId(x.dot) > versionId(y.dot) ? 1 : 0))
+  return all.filter((w) => !all.some((v) => supersedes(v, w))).sort((x, y) => (versionId(x.dot) < versionId(y.dot) ? -1 : versionId(x.dot) > versionId(y.dot) ? 1 : 0))
 }
 
 /**
@@ -245,7 +246,11 @@ export function planCoordinatedWrite<V extends Versioned>(
   }
   const seen = actorsIn([...held, { dot: { actor: nodeActor, counter: 1 }, context }])
   const dot = { actor, counter: Math.max(seen.get(actor) ?? 0, issued[actor] ?? 0) + 1 }
-  const retired = retiredBy(held.filter((h) => covers(context, h.dot)), request.writeId, request.retired)
+  const retired = retiredBy(
+    held.filter((h) => covers(context, h.dot)),
+    request.writeId,
+    request.retired,
+  )
   const kept = held.filter((h) => !supersedes({ dot, context, retired }, h))
   return { dot, context, kept, incarnation, retired }
 }

@@ -45,7 +45,10 @@ export class AntiEntropy {
   /** Counters since start (shown by GET /health). */
   readonly stats = { rounds: 0, keysRepaired: 0, versionsPushed: 0, versionsPulled: 0 }
 
-  constructor(private readonly c: AntiEntropyComponents, private readonly init: AntiEntropyInit) {}
+  constructor(
+    private readonly c: AntiEntropyComponents,
+    private readonly init: AntiEntropyInit,
+  ) {}
 
   start(): void {
     if (this.init.intervalMs <= 0) return

@@ -22,7 +22,11 @@ export class Gossiper {
   /** Gossip traffic this node started (requests out, answers in), for /health and the scale figures. */
   readonly stats = { exchanges: 0, failures: 0, bytesOut: 0, bytesIn: 0 }
 
-  constructor(private readonly c: GossiperComponents, private readonly cfg: GossipConfig, private readonly seeds: readonly string[]) {}
+  constructor(
+    private readonly c: GossiperComponents,
+    private readonly cfg: GossipConfig,
+    private readonly seeds: readonly string[],
+  ) {}
 
   start(): void {
     void this.round()

@@ -41,7 +41,10 @@ export class HintReplayer {
   /** Versions handed off since start. */
   delivered = 0
 
-  constructor(private readonly c: HintReplayerComponents, private readonly init: HintReplayerInit) {}
+  constructor(
+    private readonly c: HintReplayerComponents,
+    private readonly init: HintReplayerInit,
+  ) {}
 
   start(): void {
     this.task = cron.schedule(this.init.schedule, () => this.round(), { noOverlap: true, name: 'hint-replayer' })
@@ -138,7 +141,13 @@ export class HintReplayer {
     const space: Space = { kind: 'hint', target }
     let dropped = 0
     for (let batch = this.c.store.hintBatch(target, 500); batch.length > 0; batch = this.c.store.hintBatch(target, 500)) {
-      for (const item of batch) dropped += await this.c.store.drop(space, item.bucket, item.key, item.versions.map((v) => v.dot))
+      for (const item of batch)
+        dropped += await this.c.store.drop(
+          space,
+          item.bucket,
+          item.key,
+          item.versions.map((v) => v.dot),
+        )
     }
     this.missingSince.delete(target)
     this.c.log.warn({ target, dropped }, 'dropped hints for a node gone from the membership')

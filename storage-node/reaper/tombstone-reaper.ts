@@ -38,13 +38,18 @@ export class TombstoneReaper {
   /** Keys forgotten since start. */
   reaped = 0
 
-  constructor(private readonly c: TombstoneReaperComponents, private readonly init: TombstoneReaperInit) {}
+  constructor(
+    private readonly c: TombstoneReaperComponents,
+    private readonly init: TombstoneReaperInit,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {
-      this.running ??= this.round().then(() => undefined).finally(() => {
-        this.running = undefined
-      })
+      this.running ??= this.round()
+        .then(() => undefined)
+        .finally(() => {
+          this.running = undefined
+        })
     }, this.init.intervalMs)
   }
 
@@ -66,7 +71,10 @@ export class TombstoneReaper {
     } catch {
       return 0
     }
-    const ring = new HashRing(views.map((v) => v.id), this.init.vnodes)
+    const ring = new HashRing(
+      views.map((v) => v.id),
+      this.init.vnodes,
+    )
     const address = new Map(views.map((v) => [v.id, v.address]))
     let reaped = 0
     for (const cand of candidates) {

@@ -1,13 +1,7 @@
 /** Anti-entropy routes: a peer asks for segment digests, then for the keys of segments that differ. */
 import type Router from '@koa/router'
 import { InvalidRequestError } from '../../shared/errors.js'
-import {
-  internalRoutes,
-  type SegmentDigestsAnswer,
-  SegmentDigestsRequestSchema,
-  type SegmentKeysAnswer,
-  SegmentKeysRequestSchema,
-} from '../../shared/wire/internal-api.js'
+import { internalRoutes, type SegmentDigestsAnswer, SegmentDigestsRequestSchema, type SegmentKeysAnswer, SegmentKeysRequestSchema } from '../../shared/wire/internal-api.js'
 import type { AntiEntropy } from '../anti-entropy/anti-entropy.js'
 import { signedJson } from './auth.js'
 

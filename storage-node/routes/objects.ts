@@ -140,4 +140,3 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     ctx.body = { node: c.nodeId, ...c.store.list(bucket, q.data) } satisfies ListAnswer
   })
 }
-

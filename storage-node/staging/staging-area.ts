@@ -16,7 +16,10 @@ export class StagingArea {
   private readonly staged = new Map<string, Staged>()
   private timer: NodeJS.Timeout | undefined
 
-  constructor(private readonly blobs: BlobFiles, private readonly ttlMs: number = STAGING_TTL_MS) {}
+  constructor(
+    private readonly blobs: BlobFiles,
+    private readonly ttlMs: number = STAGING_TTL_MS,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.expire(Date.now()), Math.min(this.ttlMs, 30_000))

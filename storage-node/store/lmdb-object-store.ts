@@ -99,7 +99,20 @@ export class LmdbObjectStore implements ObjectStore {
       // Every check that can throw (the write rules here, the hint limit inside writeSet) runs
       // before the first write: what a callback wrote before it threw would be kept.
       const { actor, init } = this
-      const plan = planCoordinate({ bucket, key, req, held, issued: rec?.issued, actor, incarnations: incarnations(this.tables.meta), nodeId: init.nodeId, now: this.now(), body, limits: init, log: init.log })
+      const plan = planCoordinate({
+        bucket,
+        key,
+        req,
+        held,
+        issued: rec?.issued,
+        actor,
+        incarnations: incarnations(this.tables.meta),
+        nodeId: init.nodeId,
+        now: this.now(),
+        body,
+        limits: init,
+        log: init.log,
+      })
       const result = this.sets.writeSet(space, bucket, key, held, [...plan.kept, this.sets.stored(plan.version, blob, body)], plan.version, body, plan.issued)
       setIncarnations(this.tables.meta, plan.incarnation)
       return result

@@ -55,10 +55,9 @@ export class SegmentIndexUpkeep {
       const keys = env.root.transactionSync(() => segments.catchUp((bucket, key) => tables.objects.get([bucket, key])?.versions ?? []))
       if (keys > 0) log?.info({ keys, ms: Math.round(performance.now() - t0) }, 'segment index caught up from its log (the store was not closed cleanly)')
     } else {
-      const keys = env.root.transactionSync(() =>
-        segments.rebuild(tables.objects.getRange({}).map(({ key, value }) => ({ bucket: key[0], key: key[1], versions: value.versions }))),
-      )
-      if (keys > 0) log?.info({ keys, ms: Math.round(performance.now() - t0) }, missing ? 'segment index built from the records' : 'segment index rebuilt from the records (left by a version without its log)')
+      const keys = env.root.transactionSync(() => segments.rebuild(tables.objects.getRange({}).map(({ key, value }) => ({ bucket: key[0], key: key[1], versions: value.versions }))))
+      if (keys > 0)
+        log?.info({ keys, ms: Math.round(performance.now() - t0) }, missing ? 'segment index built from the records' : 'segment index rebuilt from the records (left by a version without its log)')
     }
     tables.meta.put(INDEX_STATE, 'logged')
   }

@@ -68,7 +68,12 @@ export function compareUtf8(a: string, b: string): number {
 
 /** The ids of the versions held, sorted, joined by spaces (null: none, the key is gone). */
 export function idsOf(versions: readonly Pick<Version, 'dot'>[]): string | null {
-  return versions.length === 0 ? null : versions.map((v) => versionId(v.dot)).sort().join(' ')
+  return versions.length === 0
+    ? null
+    : versions
+        .map((v) => versionId(v.dot))
+        .sort()
+        .join(' ')
 }
 
 function compareAt(a: IndexKey, b: IndexKey): number {

@@ -17,7 +17,8 @@ let cluster: TestCluster
 test.before(async () => {
   cluster = await TestCluster.start(4, {
     proxyArgs: ['--max-object-bytes', String(1024 * 1024), '--slow-body-window-ms', '1500', '--min-body-bytes-per-s', '200'],
-    nodeArgs: ['--max-object-bytes', String(1024 * 1024)] })
+    nodeArgs: ['--max-object-bytes', String(1024 * 1024)],
+  })
   await createBucket(cluster.url, 'bad')
   await put(cluster.url, 'bad', 'keep', 'precious')
 })
@@ -143,7 +144,7 @@ test('nodes refuse stale, foreign, missing and replayed signatures, and corrupt 
   const call = (h: Record<string, string>, method = 'GET', p = path, body?: string) => fetch(`http://127.0.0.1:${port}${p}`, { method, headers: h, body })
   const stale = await call(headers(Date.now() - 120_000))
   t.is(stale.status, 401, 'stale (replayed later) signature')
-  t.truthy(stale.headers.get('x-store-time-proof'), 'a well-signed stale request learns the node\'s time')
+  t.truthy(stale.headers.get('x-store-time-proof'), "a well-signed stale request learns the node's time")
   const now = Date.now()
   t.is((await call(headers(now, internalRoutes.versions.path('bad', 'other')))).status, 401, 'signature of another path')
   t.is((await call(headers(now, path, 'GET', {}, 'node-2'))).status, 401, 'signature for another node')
@@ -164,6 +165,9 @@ test('nodes refuse stale, foreign, missing and replayed signatures, and corrupt 
   const bad = await call(headers(Date.now(), gossip, 'POST', extra), 'POST', gossip, body)
   t.is(bad.status, 400)
   const m = (await (await fetch(`http://127.0.0.1:${port}/membership`)).json()) as { members: { id: string }[] }
-  t.false(m.members.some((x) => x.id === 'node-9'), 'a corrupt gossip message is not merged')
+  t.false(
+    m.members.some((x) => x.id === 'node-9'),
+    'a corrupt gossip message is not merged',
+  )
   t.is(await (await get(cluster.url, 'bad', 'keep')).text(), 'precious')
 })

@@ -27,7 +27,10 @@ test('bench --quick: every scenario completes with no errors', async (t) => {
     clearTimeout(guard)
     t.is(code, 0, log.slice(-3000))
     t.regex(log, /quick check passed/)
-    t.true(readdirSync(out).some((f) => f.endsWith('.json')), 'results written')
+    t.true(
+      readdirSync(out).some((f) => f.endsWith('.json')),
+      'results written',
+    )
   } finally {
     rmSync(out, { recursive: true, force: true })
   }

@@ -19,7 +19,10 @@ let corsUrl: string
 test.before(async () => {
   cluster = await TestCluster.start(4)
   const [port] = await freePorts(1)
-  const spec = { ...proxySpec({ ...cluster.layout, proxyPort: port as number, proxyArgs: ['--membership-poll-ms', '200', '--cors-origins', `${LISTED_ORIGIN},http://localhost:3000`] }), name: 'proxy-cors' }
+  const spec = {
+    ...proxySpec({ ...cluster.layout, proxyPort: port as number, proxyArgs: ['--membership-poll-ms', '200', '--cors-origins', `${LISTED_ORIGIN},http://localhost:3000`] }),
+    name: 'proxy-cors',
+  }
   startProcess(cluster.layout, spec)
   await waitHealthy([spec.healthUrl], 30_000)
   corsUrl = `http://127.0.0.1:${port}`
@@ -34,7 +37,12 @@ function accessControlHeaders(res: Response): string[] {
 }
 
 test('stored HTML and SVG are served with nosniff, as a sandboxed download', async (t) => {
-  for (const [key, type] of [['page.html', 'text/html'], ['dir/pic.svg', 'image/svg+xml'], ['app.js', 'Application/JavaScript; charset=utf-8'], ['feed', 'application/rss+xml']] as const) {
+  for (const [key, type] of [
+    ['page.html', 'text/html'],
+    ['dir/pic.svg', 'image/svg+xml'],
+    ['app.js', 'Application/JavaScript; charset=utf-8'],
+    ['feed', 'application/rss+xml'],
+  ] as const) {
     t.is((await put(cluster.url, 'web', key, '<svg onload="alert(1)"><script>alert(1)</script></svg>', { 'content-type': type })).status, 201)
     for (const method of ['GET', 'HEAD']) {
       const res = await fetch(`${cluster.url}/buckets/web/files/${key}`, { method })
@@ -149,7 +157,10 @@ test('a multipart file name keeps its slashes: a/b.txt is stored at key a/b.txt'
   const res = await fetch(`${cluster.url}/buckets/forms/files`, { method: 'POST', body: form })
   t.is(res.status, 201)
   const { results } = (await res.json()) as { results: { key: string }[] }
-  t.deepEqual(results.map((r) => r.key), ['a/b.txt', '../../etc/passwd', 'dossier/été.txt'])
+  t.deepEqual(
+    results.map((r) => r.key),
+    ['a/b.txt', '../../etc/passwd', 'dossier/été.txt'],
+  )
   t.is(await (await get(cluster.url, 'forms', 'a/b.txt')).text(), 'nested')
   t.is((await get(cluster.url, 'forms', 'b.txt')).status, 404)
   t.is(await (await get(cluster.url, 'forms', '../../etc/passwd')).text(), 'not a path')
@@ -180,12 +191,19 @@ test('GET /buckets pages with limit and cursor, and every bucket is seen exactly
   // Without parameters: still a list (the first page), saying there is no next page here.
   const all = (await (await fetch(`${cluster.url}/buckets`)).json()) as { success: boolean; buckets: { name: string }[]; next_cursor: string | null; truncated: boolean }
   t.true(all.success)
-  for (const b of mine) t.true(all.buckets.some((x) => x.name === b), b)
+  for (const b of mine)
+    t.true(
+      all.buckets.some((x) => x.name === b),
+      b,
+    )
   t.is(all.next_cursor, null)
   t.false(all.truncated)
 
   const prefixed = (await (await fetch(`${cluster.url}/buckets?prefix=page-3-`)).json()) as { buckets: { name: string }[] }
-  t.deepEqual(prefixed.buckets.map((b) => b.name), [mine[3]])
+  t.deepEqual(
+    prefixed.buckets.map((b) => b.name),
+    [mine[3]],
+  )
   for (const bad of ['?limit=0', '?limit=x', '?limit=100001', '?cursor=%%%', '?cursor=not*base64']) {
     const res = await fetch(`${cluster.url}/buckets${bad}`)
     t.is(res.status, 400, bad)

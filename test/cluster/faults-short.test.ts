@@ -15,7 +15,9 @@ for (const name of ['kill-one', 'kill-proxy']) {
   test.serial(`${name}: no acknowledged write lost, no phantom or torn value`, async (t) => {
     t.timeout(90_000)
     const r = await runOnFreshCluster(scenarioByName(name), { ...SHORT, log: (l) => t.log(l) })
-    t.log(`attempted ${r.attempted}, acknowledged ${r.acknowledged}, refused ${r.refused}, no answer ${r.noAnswer}, siblings left ${r.siblingsLeft}, convergence ${r.convergenceS ?? 'never'} s (${r.convergedBy})`)
+    t.log(
+      `attempted ${r.attempted}, acknowledged ${r.acknowledged}, refused ${r.refused}, no answer ${r.noAnswer}, siblings left ${r.siblingsLeft}, convergence ${r.convergenceS ?? 'never'} s (${r.convergedBy})`,
+    )
     t.true(r.acknowledged > 0, 'the workload made progress')
     // The claims hold under the fault only if the fault happened.
     t.is(r.nemesisError, undefined, 'the nemesis ran')

@@ -104,7 +104,8 @@ else
     const acknowledged = new Map<string, string | undefined>()
     const errors: string[] = []
     const clusterNodes = async () => ((await (await fetch(`${url}/cluster`)).json()) as { nodes: ClusterNode[] }).nodes
-    const node1Health = async () => (await (await fetch(`${cluster.nodeUrl('node-1')}/health`)).json()) as { disk: { free_bytes: number; reserve_bytes: number; full: boolean }; hints: Record<string, { versions: number }> }
+    const node1Health = async () =>
+      (await (await fetch(`${cluster.nodeUrl('node-1')}/health`)).json()) as { disk: { free_bytes: number; reserve_bytes: number; full: boolean }; hints: Record<string, { versions: number }> }
     const upload = async (key: string, size: number): Promise<WriteAnswer | undefined> => {
       const body = bodyFor(key, size)
       const res = await put(url, BUCKET, key, body)
@@ -180,13 +181,15 @@ else
     for (let i = 0; i < 5; i++) {
       // A sender that takes its time (a MiB every 50 ms): an answer before its last MiB came before the body.
       let pulled = 0
-      const probe = Readable.from((async function* () {
-        while (pulled < 64) {
-          pulled++
-          yield Buffer.alloc(MiB)
-          await new Promise((r) => setTimeout(r, 50))
-        }
-      })())
+      const probe = Readable.from(
+        (async function* () {
+          while (pulled < 64) {
+            pulled++
+            yield Buffer.alloc(MiB)
+            await new Promise((r) => setTimeout(r, 50))
+          }
+        })(),
+      )
       const t0 = performance.now()
       const refused = await client.stage(nodeRef(cluster, 'node-1'), `full-disk-probe-${i}`, probe, undefined, 64 * MiB).then(
         () => undefined,
@@ -202,7 +205,10 @@ else
     refusals.sort((a, b) => a - b)
     t.log(`node-1 answered 64 MiB uploads of declared size with 507 in ${refusals.map((ms) => ms.toFixed(1)).join(', ')} ms, ${sentBefore.join(', ')} MiB of them taken from the sender by then`)
     t.true((refusals[2] as number) < 1000, 'the 507 is fast')
-    t.true(sentBefore.every((mib) => mib < 64), 'every 507 came before its body was sent')
+    t.true(
+      sentBefore.every((mib) => mib < 64),
+      'every 507 came before its body was sent',
+    )
 
     // Uploads still succeed; a delete reaches node-1 (tombstones free space).
     for (let i = 24; i < 30; i++) {

@@ -92,11 +92,7 @@ test('a 5th node joins through its seeds, appears everywhere and receives writes
   const id = await cluster.addNode()
   t.is(id, 'node-5')
   const all = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5']
-  await eventually(
-    async () => (await Promise.all(all.map((o) => statusEverywhere([o], 'node-5')))).flat().every((s) => s === 'up'),
-    5000,
-    'node-5 known everywhere',
-  )
+  await eventually(async () => (await Promise.all(all.map((o) => statusEverywhere([o], 'node-5')))).flat().every((s) => s === 'up'), 5000, 'node-5 known everywhere')
   t.log(`node-5 up in every view ${Date.now() - joinedAt} ms after start`)
   await cluster.waitForStatus('node-5', 'up')
   await createBucket(cluster.url, 'joined')

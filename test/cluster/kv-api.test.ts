@@ -44,7 +44,13 @@ test('a mixed batch fails only its bad keys; binary values round-trip byte for b
   const set = (await call('PUT', '/set', batch)).json as { keys_added: number; keys_failed: { reason: string }[] }[]
   t.is(set[0]?.keys_added, 20)
   t.is(set[0]?.keys_failed.length, 5)
-  const got = (await call('POST', '/fetch', blobs.map((_, i) => b(Buffer.from([0, 1, 2, i]))))).json as { value: { encoding: string; data: string } }[]
+  const got = (
+    await call(
+      'POST',
+      '/fetch',
+      blobs.map((_, i) => b(Buffer.from([0, 1, 2, i]))),
+    )
+  ).json as { value: { encoding: string; data: string } }[]
   got.forEach((p, i) => {
     t.deepEqual(Buffer.from(p.value.data, 'base64'), blobs[i])
   })
@@ -59,7 +65,11 @@ test('batches past the bound are 413; non-arrays and bad JSON are 400', async (t
 })
 
 test('GET /fetch pages with ?limit= and X-Next-Cursor', async (t) => {
-  await call('PUT', '/set', Array.from({ length: 30 }, (_, i) => ({ key: s(`page-${String(i).padStart(2, '0')}`), value: s(`v${i}`) })))
+  await call(
+    'PUT',
+    '/set',
+    Array.from({ length: 30 }, (_, i) => ({ key: s(`page-${String(i).padStart(2, '0')}`), value: s(`v${i}`) })),
+  )
   const seen = new Set<string>()
   let cursor = ''
   for (let i = 0; i < 50; i++) {
@@ -74,9 +84,21 @@ test('GET /fetch pages with ?limit= and X-Next-Cursor', async (t) => {
 test('a batch during a node outage still succeeds with W=2', async (t) => {
   await cluster.stop('node-2', 'SIGKILL')
   await cluster.waitForStatus('node-2', 'down')
-  const set = (await call('PUT', '/set', Array.from({ length: 100 }, (_, i) => ({ key: s(`outage-${i}`), value: s(`v${i}`) })))).json as { keys_added: number }[]
+  const set = (
+    await call(
+      'PUT',
+      '/set',
+      Array.from({ length: 100 }, (_, i) => ({ key: s(`outage-${i}`), value: s(`v${i}`) })),
+    )
+  ).json as { keys_added: number }[]
   t.is(set[0]?.keys_added, 100)
-  const got = (await call('POST', '/fetch', Array.from({ length: 100 }, (_, i) => s(`outage-${i}`)))).json as { value: { data: string } }[]
+  const got = (
+    await call(
+      'POST',
+      '/fetch',
+      Array.from({ length: 100 }, (_, i) => s(`outage-${i}`)),
+    )
+  ).json as { value: { data: string } }[]
   got.forEach((p, i) => {
     t.is(p.value.data, `v${i}`)
   })

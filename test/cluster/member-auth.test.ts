@@ -215,52 +215,53 @@ const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/us
 // Decided at load time, so a machine without libfaketime shows a real skip, not a pass.
 const SKEWED_TITLE = 'a member whose clock runs 5 minutes ahead is trusted, serves writes, and is named with its offset'
 if (!LIBFAKETIME) test.skip(`${SKEWED_TITLE} (skipped: libfaketime is not installed; Debian package faketime, .ci/run installs it as root)`, () => undefined)
-else test.serial(SKEWED_TITLE, async (t) => {
-  const [port] = await freePorts(1)
-  cluster.layout = { ...cluster.layout, nodePorts: [...cluster.layout.nodePorts, port as number] }
-  const spec = { ...nodeSpec(cluster.layout, 5), commandPrefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, 'FAKETIME=+300s', 'DONT_FAKE_MONOTONIC=1'] }
-  startProcess(cluster.layout, spec)
-  await waitHealthy([spec.healthUrl], 30_000)
-  const skewed = nodeRef(cluster, 'node-5').address
-  const health = JSON.parse((await raw(skewed, 'GET', '/health')).body) as { node: string }
-  t.is(health.node, 'node-5')
-  // The others see it up, and it sees them.
-  await cluster.waitForStatus('node-5', 'up', 20_000)
-  await eventually(async () => (await memberIds(skewed)).length === 5, 20_000, 'node-5 knows every member')
-  // It serves writes: as coordinator or replica of some of these, through signed requests both ways.
-  await createBucket(cluster.url, 'skewed')
-  let onFive = 0
-  for (let i = 0; i < 40; i++) {
-    const res = await put(cluster.url, 'skewed', `k-${i}`, Buffer.from(`v-${i}`))
-    t.is(res.status, 201, await res.clone().text())
-    const answer = (await res.json()) as { node: string; replicas_written: string[] }
-    if (answer.node === 'node-5' || answer.replicas_written.includes('node-5')) onFive++
-  }
-  t.true(onFive > 0, 'node-5 took part in writes')
-  for (let i = 0; i < 40; i++) t.is(await (await get(cluster.url, 'skewed', `k-${i}`)).text(), `v-${i}`)
-  // Named with its offset: by the proxy in /cluster, by node-1 in /health and its log.
-  await eventually(
-    async () => {
-      const c = (await (await fetch(`${cluster.url}/cluster`)).json()) as { nodes: { id: string; clock_offset_ms?: number }[] }
-      const off = c.nodes.find((n) => n.id === 'node-5')?.clock_offset_ms ?? 0
-      return Math.abs(off - 300_000) < 10_000
-    },
-    20_000,
-    'the proxy measures node-5 300 s ahead',
-  )
-  await eventually(
-    async () => {
-      const h = JSON.parse((await raw(nodeRef(cluster, 'node-1').address, 'GET', '/health')).body) as { clock_offsets: { id: string; offset_ms: number; off: boolean }[] }
-      const five = h.clock_offsets.find((c) => c.id === 'node-5')
-      return five?.off === true && Math.abs(five.offset_ms - 300_000) < 10_000
-    },
-    20_000,
-    'node-1 reports node-5 300 s ahead',
-  )
-  await eventually(async () => /clock of node-5 is \d+ ms off/.test(readFileSync(join(cluster.layout.logDir, 'node-1.log'), 'utf8')), 10_000, 'node-1 logs the offset')
-  const nodes = internalClient(cluster)
-  let held = 0
-  for (let i = 0; i < 40; i++) held += (await nodes.versions(nodeRef(cluster, 'node-5'), 'skewed', `k-${i}`)).versions.length
-  t.true(held > 0, 'node-5 holds what it acknowledged')
-  nodes.close()
-})
+else
+  test.serial(SKEWED_TITLE, async (t) => {
+    const [port] = await freePorts(1)
+    cluster.layout = { ...cluster.layout, nodePorts: [...cluster.layout.nodePorts, port as number] }
+    const spec = { ...nodeSpec(cluster.layout, 5), commandPrefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, 'FAKETIME=+300s', 'DONT_FAKE_MONOTONIC=1'] }
+    startProcess(cluster.layout, spec)
+    await waitHealthy([spec.healthUrl], 30_000)
+    const skewed = nodeRef(cluster, 'node-5').address
+    const health = JSON.parse((await raw(skewed, 'GET', '/health')).body) as { node: string }
+    t.is(health.node, 'node-5')
+    // The others see it up, and it sees them.
+    await cluster.waitForStatus('node-5', 'up', 20_000)
+    await eventually(async () => (await memberIds(skewed)).length === 5, 20_000, 'node-5 knows every member')
+    // It serves writes: as coordinator or replica of some of these, through signed requests both ways.
+    await createBucket(cluster.url, 'skewed')
+    let onFive = 0
+    for (let i = 0; i < 40; i++) {
+      const res = await put(cluster.url, 'skewed', `k-${i}`, Buffer.from(`v-${i}`))
+      t.is(res.status, 201, await res.clone().text())
+      const answer = (await res.json()) as { node: string; replicas_written: string[] }
+      if (answer.node === 'node-5' || answer.replicas_written.includes('node-5')) onFive++
+    }
+    t.true(onFive > 0, 'node-5 took part in writes')
+    for (let i = 0; i < 40; i++) t.is(await (await get(cluster.url, 'skewed', `k-${i}`)).text(), `v-${i}`)
+    // Named with its offset: by the proxy in /cluster, by node-1 in /health and its log.
+    await eventually(
+      async () => {
+        const c = (await (await fetch(`${cluster.url}/cluster`)).json()) as { nodes: { id: string; clock_offset_ms?: number }[] }
+        const off = c.nodes.find((n) => n.id === 'node-5')?.clock_offset_ms ?? 0
+        return Math.abs(off - 300_000) < 10_000
+      },
+      20_000,
+      'the proxy measures node-5 300 s ahead',
+    )
+    await eventually(
+      async () => {
+        const h = JSON.parse((await raw(nodeRef(cluster, 'node-1').address, 'GET', '/health')).body) as { clock_offsets: { id: string; offset_ms: number; off: boolean }[] }
+        const five = h.clock_offsets.find((c) => c.id === 'node-5')
+        return five?.off === true && Math.abs(five.offset_ms - 300_000) < 10_000
+      },
+      20_000,
+      'node-1 reports node-5 300 s ahead',
+    )
+    await eventually(async () => /clock of node-5 is \d+ ms off/.test(readFileSync(join(cluster.layout.logDir, 'node-1.log'), 'utf8')), 10_000, 'node-1 logs the offset')
+    const nodes = internalClient(cluster)
+    let held = 0
+    for (let i = 0; i < 40; i++) held += (await nodes.versions(nodeRef(cluster, 'node-5'), 'skewed', `k-${i}`)).versions.length
+    t.true(held > 0, 'node-5 holds what it acknowledged')
+    nodes.close()
+  })

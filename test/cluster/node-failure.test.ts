@@ -66,10 +66,14 @@ test('after kill -9 and restart, a blob file no version refers to is swept in th
   }
   // The answer comes after W=2: node-3 may still be committing the third copy, and a kill then
   // would leave a blob no version refers to (rightly swept). Kill it only once it holds them all.
-  await eventually(async () => {
-    for (const key of onNode3) if ((await heldBy(cluster, 'node-3', 'orphans', key)).length === 0) return false
-    return true
-  }, 10_000, 'node-3 committed its copies')
+  await eventually(
+    async () => {
+      for (const key of onNode3) if ((await heldBy(cluster, 'node-3', 'orphans', key)).length === 0) return false
+      return true
+    },
+    10_000,
+    'node-3 committed its copies',
+  )
   const blobDir = join(cluster.layout.dataDir, 'node-3', 'blobs')
   const files = () => readdirSync(blobDir).flatMap((d) => readdirSync(join(blobDir, d)))
   await cluster.stop('node-3', 'SIGKILL')

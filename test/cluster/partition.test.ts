@@ -33,7 +33,9 @@ for (const name of ['partition', 'slow-links']) {
   test.serial(title, async (t) => {
     t.timeout(120_000)
     const r = await runOnFreshCluster(scenarioByName(name), { ...SHORT, log: (l) => t.log(l) })
-    t.log(`attempted ${r.attempted}, acknowledged ${r.acknowledged}, refused ${r.refused}, no answer ${r.noAnswer}, siblings left ${r.siblingsLeft}, availability ${r.availabilityPct} %, convergence ${r.convergenceS ?? 'never'} s (${r.convergedBy})`)
+    t.log(
+      `attempted ${r.attempted}, acknowledged ${r.acknowledged}, refused ${r.refused}, no answer ${r.noAnswer}, siblings left ${r.siblingsLeft}, availability ${r.availabilityPct} %, convergence ${r.convergenceS ?? 'never'} s (${r.convergedBy})`,
+    )
     t.is(r.nemesisError, undefined, 'the nemesis ran')
     t.true(
       r.nemesisEvents.some((e) => e.action === FAULT_ACTION[name]),

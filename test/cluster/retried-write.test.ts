@@ -44,7 +44,7 @@ async function retriedWrite(t: ExecutionContext, cluster: TestCluster): Promise<
   t.not(written.node, slow, 'coordinated elsewhere after the timeout')
   t.true(
     (await heldBy(cluster, written.node, 'retry', 'k')).some((v) => v.node === written.node && v.retried === true),
-    'the retry\'s version is marked retried (a later overwrite retires its request)',
+    "the retry's version is marked retried (a later overwrite retires its request)",
   )
   // The resumed node handles the request it had already received, past its expiry: refused, not stored.
   await new Promise((r) => setTimeout(r, 1000))
@@ -100,7 +100,13 @@ test('the first attempt of a retried write, stored by a coordinator nobody heard
       await nodes.replicate(nodeRef(cluster, c), 'twins', key, retry.version, { buffer: Buffer.from('v2') })
       const read2 = contextOf(await heldBy(cluster, b, 'twins', key))
       t.false(covers(read2, first.version.dot), 'the overwrite never saw the first attempt')
-      over = await nodes.coordinate(nodeRef(cluster, b), 'twins', key, { context: read2, tombstone: false, contentType: 'text/plain', writeId: `req-over-000${attempt}` }, { buffer: Buffer.from('v3') })
+      over = await nodes.coordinate(
+        nodeRef(cluster, b),
+        'twins',
+        key,
+        { context: read2, tombstone: false, contentType: 'text/plain', writeId: `req-over-000${attempt}` },
+        { buffer: Buffer.from('v3') },
+      )
       t.deepEqual(over.version.retired, [request.writeId])
       await nodes.replicate(nodeRef(cluster, c), 'twins', key, over.version, { buffer: Buffer.from('v3') })
     } finally {
@@ -123,7 +129,7 @@ test('the first attempt of a retried write, stored by a coordinator nobody heard
   t.fail('anti-entropy copied the first attempt out before its node stopped, three times')
 })
 
-test('a read\'s X-Context token carries the retried requests its versions retire, and the proxy hands them to the coordinator of the next write', async (t) => {
+test("a read's X-Context token carries the retried requests its versions retire, and the proxy hands them to the coordinator of the next write", async (t) => {
   const cluster = await TestCluster.start(4)
   t.teardown(() => cluster.teardown())
   await createBucket(cluster.url, 'token')
@@ -131,7 +137,13 @@ test('a read\'s X-Context token carries the retried requests its versions retire
   const nodes = internalClient(cluster)
   const [a, b, c] = written.pref_list as [string, string, string]
   await eventually(async () => (await heldBy(cluster, c, 'token', 'k')).length === 1, 5000, 'v1 on every primary')
-  const retry = await nodes.coordinate(nodeRef(cluster, a), 'token', 'k', { context: contextOf(await heldBy(cluster, a, 'token', 'k')), tombstone: false, contentType: 'text/plain', writeId: 'req-tokn-0001', retried: true }, { buffer: Buffer.from('v2') })
+  const retry = await nodes.coordinate(
+    nodeRef(cluster, a),
+    'token',
+    'k',
+    { context: contextOf(await heldBy(cluster, a, 'token', 'k')), tombstone: false, contentType: 'text/plain', writeId: 'req-tokn-0001', retried: true },
+    { buffer: Buffer.from('v2') },
+  )
   for (const n of [b, c]) await nodes.replicate(nodeRef(cluster, n), 'token', 'k', retry.version, { buffer: Buffer.from('v2') })
   const read = await get(cluster.url, 'token', 'k')
   t.is(await read.text(), 'v2')
@@ -144,5 +156,8 @@ test('a read\'s X-Context token carries the retried requests its versions retire
   t.is(other.status, 201)
   const node = ((await other.json()) as { node: string }).node
   const held = await heldBy(cluster, node, 'token', 'other')
-  t.deepEqual(held.map((v) => v.retired), [['req-tokn-0001']])
+  t.deepEqual(
+    held.map((v) => v.retired),
+    [['req-tokn-0001']],
+  )
 })

@@ -36,7 +36,10 @@ test('multipart upload, read back, list, raw update, delete in both forms', asyn
   const up = await fetch(`${u}/buckets/seedflow/files`, { method: 'POST', body: form })
   t.is(up.status, 201)
   const upBody = (await json(up)) as unknown as { results: { key: string; node: string; pref_list: string[]; replicas_written: string[]; vector_clocks: Record<string, unknown> }[] }
-  t.deepEqual(upBody.results.map((r) => r.key), ['cat.jpg', 'dog.jpg'])
+  t.deepEqual(
+    upBody.results.map((r) => r.key),
+    ['cat.jpg', 'dog.jpg'],
+  )
   const w = upBody.results[0]!
   t.is(new Set(w.pref_list).size, 3)
   t.true(w.replicas_written.length >= 2)
@@ -56,7 +59,13 @@ test('multipart upload, read back, list, raw update, delete in both forms', asyn
   t.is(head.headers.get('content-length'), '4')
 
   const listing = (await json(await fetch(`${u}/buckets/seedflow/files`))) as unknown as { files: { key: string; size: number; siblings: number }[] }
-  t.deepEqual(listing.files.map((f) => [f.key, f.size, f.siblings]), [['cat.jpg', 4, 1], ['dog.jpg', 4, 1]])
+  t.deepEqual(
+    listing.files.map((f) => [f.key, f.size, f.siblings]),
+    [
+      ['cat.jpg', 4, 1],
+      ['dog.jpg', 4, 1],
+    ],
+  )
 
   const upd = await put(u, 'seedflow', 'cat.jpg', 'purr')
   t.is(upd.status, 201)

@@ -72,7 +72,10 @@ test('a delete missed by a stopped replica stays deleted; read repair hands it t
   t.is(del.status, 200)
   await cluster.restart(late)
   await cluster.waitForStatus(late, 'up')
-  t.true((await heldBy(cluster, late, 'ver', 'gone')).some((v) => !v.tombstone), 'the late replica still holds the old version')
+  t.true(
+    (await heldBy(cluster, late, 'ver', 'gone')).some((v) => !v.tombstone),
+    'the late replica still holds the old version',
+  )
   let started = performance.now()
   t.is((await get(cluster.url, 'ver', 'gone', '?r=3')).status, 404)
   const repairingMs = performance.now() - started
@@ -110,11 +113,7 @@ async function reapingScenario(t: ExecutionContext): Promise<void> {
   const del = await fetch(`${cluster.url}/buckets/ver/files/reap-me?w=3`, { method: 'DELETE' })
   t.is(del.status, 200)
   t.is(blobFiles(), before, 'the tombstone dropped the bytes on every replica')
-  await eventually(
-    async () => (await Promise.all(w.pref_list.map((id) => heldBy(cluster, id, 'ver', 'reap-me')))).every((v) => v.length === 0),
-    15_000,
-    'tombstone reaped on every primary',
-  )
+  await eventually(async () => (await Promise.all(w.pref_list.map((id) => heldBy(cluster, id, 'ver', 'reap-me')))).every((v) => v.length === 0), 15_000, 'tombstone reaped on every primary')
   t.is(blobFiles(), before)
   t.is((await get(cluster.url, 'ver', 'reap-me')).status, 404)
   // A write after the delete creates the file again.
@@ -150,8 +149,6 @@ test('a node with a wiped disk writes under a new clock identity: its new writes
   const values =
     res.status === 200
       ? [await res.text()]
-      : await Promise.all(
-          ((await json(res)).siblings as { version: string }[]).map(async (s) => (await get(cluster.url, 'ver', key, `?version=${encodeURIComponent(s.version)}`)).text()),
-        )
+      : await Promise.all(((await json(res)).siblings as { version: string }[]).map(async (s) => (await get(cluster.url, 'ver', key, `?version=${encodeURIComponent(s.version)}`)).text()))
   t.true(values.includes('new value'), `the new write survives: ${values.join(', ')}`)
 })

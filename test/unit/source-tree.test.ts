@@ -91,9 +91,27 @@ test('the walk finds the source files and their imports', (t) => {
 })
 
 test('the cycle finder finds a cycle (so an empty answer means something)', (t) => {
-  t.deepEqual(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]])), [['a', 'b', 'c']])
+  t.deepEqual(
+    cycles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', ['a']],
+        ['d', ['a']],
+      ]),
+    ),
+    [['a', 'b', 'c']],
+  )
   t.deepEqual(cycles(new Map([['a', ['a']]])), [['a']])
-  t.deepEqual(cycles(new Map([['a', ['b']], ['b', []]])), [])
+  t.deepEqual(
+    cycles(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+    [],
+  )
 })
 
 test('no import cycle outside test/ (type-only imports count: move the shared piece to where it belongs)', (t) => {

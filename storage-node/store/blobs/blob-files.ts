@@ -17,9 +17,7 @@ import type { DiskSpace } from './disk-space.js'
 import { type FileWriter, PagedFileWriter } from './file-writer.js'
 
 /** A body received and hashed but not yet part of any stored version. */
-export type ReceivedBody =
-  | { kind: 'inline'; size: number; etag: string; bytes: Buffer }
-  | { kind: 'file'; size: number; etag: string; tmpPath: string }
+export type ReceivedBody = { kind: 'inline'; size: number; etag: string; bytes: Buffer } | { kind: 'file'; size: number; etag: string; tmpPath: string }
 
 export const EMPTY_ETAG = createHash('sha256').digest('hex')
 

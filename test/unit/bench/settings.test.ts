@@ -6,7 +6,18 @@ import { parseCommandLine } from '../../../devtools/command-line.js'
 const parse = (argv: string[]) => settingsOf(parseCommandLine(benchCommand(), argv, { silent: true }))
 
 test('bench/run.ts defaults: a full run, and --quick', (t) => {
-  t.like(parse([]), { quick: false, durationS: 10, warmupS: 8, concurrency: [16, 64], size: 4096, largeSize: 2 ** 20, largeConcurrency: 4, hugeSize: 2 ** 30, listKeys: 10_000, out: `${ROOT}/bench/results` })
+  t.like(parse([]), {
+    quick: false,
+    durationS: 10,
+    warmupS: 8,
+    concurrency: [16, 64],
+    size: 4096,
+    largeSize: 2 ** 20,
+    largeConcurrency: 4,
+    hugeSize: 2 ** 30,
+    listKeys: 10_000,
+    out: `${ROOT}/bench/results`,
+  })
   t.like(parse(['--quick']), { quick: true, durationS: 2, warmupS: 1, hugeSize: 64 * 2 ** 20, listKeys: 1000, out: QUICK_OUT })
   t.is(parse([]).target, undefined)
 })

@@ -40,7 +40,10 @@ const metOf = (r: Report) => Object.fromEntries(checkTargets(r).map((c) => [c.ta
 test('a run meeting every target says so, row by row', (t) => {
   const checks = checkTargets(report())
   t.is(checks.length, 6)
-  t.true(checks.every((c) => c.met === true), JSON.stringify(checks))
+  t.true(
+    checks.every((c) => c.met === true),
+    JSON.stringify(checks),
+  )
   t.is(checks[0]?.measured, 'c16 0.610x, c64 0.700x')
   t.is(checks[3]?.measured, '71 MiB/s', '74 MB/s is 70.6 MiB/s')
 })

@@ -15,12 +15,7 @@ test('other glibc tunables and malloc variables are kept, ours appended', (t) =>
 })
 
 test("the user's own malloc settings win, and DYNAMO_MALLOC_TUNING=off leaves the defaults", (t) => {
-  for (const env of [
-    { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' },
-    { MALLOC_TRIM_THRESHOLD_: '0' },
-    { MALLOC_TOP_PAD_: '1048576' },
-    { DYNAMO_MALLOC_TUNING: 'off' },
-  ]) {
+  for (const env of [{ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, { MALLOC_TRIM_THRESHOLD_: '0' }, { MALLOC_TOP_PAD_: '1048576' }, { DYNAMO_MALLOC_TUNING: 'off' }]) {
     t.is(serverEnv(env), env, JSON.stringify(env))
     t.true(hasServerEnv(env))
   }

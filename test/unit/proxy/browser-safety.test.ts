@@ -25,7 +25,20 @@ test('active types are recognised whatever their case and parameters', (t) => {
 })
 
 test('passive types are served as they are', (t) => {
-  for (const type of [undefined, '', 'text/plain', 'text/plain; charset=utf-8', 'image/png', 'image/jpeg', 'application/json', 'application/octet-stream', 'application/pdf', 'text/css', 'video/mp4', 'text/csv']) {
+  for (const type of [
+    undefined,
+    '',
+    'text/plain',
+    'text/plain; charset=utf-8',
+    'image/png',
+    'image/jpeg',
+    'application/json',
+    'application/octet-stream',
+    'application/pdf',
+    'text/css',
+    'video/mp4',
+    'text/csv',
+  ]) {
     t.false(isActiveContentType(type), String(type))
   }
 })
@@ -39,7 +52,7 @@ test('a list of types, or a value that is no plain media type, counts as active'
   t.true(isActiveContentType('/'))
 })
 
-test('the attachment names the key\'s last segment, safely quoted, and exactly in UTF-8', (t) => {
+test("the attachment names the key's last segment, safely quoted, and exactly in UTF-8", (t) => {
   t.is(attachmentDisposition('a/b/page.html'), `attachment; filename="page.html"; filename*=UTF-8''page.html`)
   t.is(attachmentDisposition('x"y\\z.svg'), `attachment; filename="x_y_z.svg"; filename*=UTF-8''x%22y%5Cz.svg`)
   t.is(attachmentDisposition('résumé (1).html'), `attachment; filename="r_sum_ (1).html"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%281%29.html`)

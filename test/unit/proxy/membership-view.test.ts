@@ -21,7 +21,13 @@ test('start() waits for every seed: a freshly started seed that knows only itsel
   const view = new MembershipView(client, { seeds: ['a:1', 'b:2'], vnodes: 16, pollIntervalMs: 60_000, localDownMs: 1000 }, createLogger('test', 'silent'))
   await view.start(5000)
   view.stop()
-  t.deepEqual(view.preferenceList('bucket', 'key').map((r) => r.id).sort(), ['a', 'b'])
+  t.deepEqual(
+    view
+      .preferenceList('bucket', 'key')
+      .map((r) => r.id)
+      .sort(),
+    ['a', 'b'],
+  )
 })
 
 test('start() gives up waiting after waitMs and serves with what it knows', async (t) => {
@@ -31,5 +37,8 @@ test('start() gives up waiting after waitMs and serves with what it knows', asyn
   await view.start(600)
   view.stop()
   t.true(Date.now() - started >= 600)
-  t.deepEqual(view.preferenceList('bucket', 'key').map((r) => r.id), ['a'])
+  t.deepEqual(
+    view.preferenceList('bucket', 'key').map((r) => r.id),
+    ['a'],
+  )
 })

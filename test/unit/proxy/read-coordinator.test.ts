@@ -48,7 +48,10 @@ test('with every primary up, only R replicas are asked', async (t) => {
   const out = await reader.read('b', 'k', 2)
   t.is(asked.length, 2)
   t.true(asked.every((id) => ['n1', 'n2', 'n3'].includes(id)))
-  t.deepEqual(out.versions.map((x) => x.dot), [v.dot])
+  t.deepEqual(
+    out.versions.map((x) => x.dot),
+    [v.dot],
+  )
 })
 
 test('answers that disagree bring in the replica not asked, and all are handed to repair', async (t) => {
@@ -93,7 +96,10 @@ test('R replicas that hold nothing while a primary went unasked: it is asked bef
   // others were full or down when it was written, and stand-ins keep their hints).
   const { reader, asked } = harness({ held: { n1: [v], n2: [], n3: [] }, random: () => 0 })
   const out = await reader.read('b', 'k', 2)
-  t.deepEqual(out.versions.map((x) => x.dot), [v.dot])
+  t.deepEqual(
+    out.versions.map((x) => x.dot),
+    [v.dot],
+  )
   t.is(asked.length, 3)
   const none = harness({ held: {}, random: () => 0 })
   t.deepEqual((await none.reader.read('b', 'k', 2)).versions, [], 'a key no replica holds is still not found')

@@ -107,7 +107,10 @@ test('property: targets are distinct usable nodes, each standing for a distinct 
     const live = primaries.filter((p) => usable(p.id))
     const fallbacks = prefs.slice(n).filter((p) => usable(p.id))
     t.deepEqual(plan.primaries, primaries, msg)
-    t.true(plan.targets.every((x) => usable(x.node.id)), `${msg}: only usable nodes`)
+    t.true(
+      plan.targets.every((x) => usable(x.node.id)),
+      `${msg}: only usable nodes`,
+    )
     t.is(new Set(plan.targets.map((x) => x.node.id)).size, plan.targets.length, `${msg}: distinct nodes`)
     // Each target stands for a distinct primary, in primary order.
     const servedFor = plan.targets.map((x) => x.hintFor ?? x.node.id)

@@ -33,7 +33,16 @@ function harness(opts: { refuse?: (node: string, op: 'stage' | 'coordinate' | 'r
       const err = opts.refuse?.(node.id, 'coordinate')
       if (err) throw err
       written.push({ node: node.id, op: 'coordinate', hintFor: o?.hintFor })
-      const version: Version = { dot: { actor: `${node.id}.a`, counter: 1 }, context: { vv: {}, dots: [] }, tombstone: req.tombstone ?? false, size: 0, etag: 'e', contentType: 'x', lastModified: 1, node: node.id }
+      const version: Version = {
+        dot: { actor: `${node.id}.a`, counter: 1 },
+        context: { vv: {}, dots: [] },
+        tombstone: req.tombstone ?? false,
+        size: 0,
+        etag: 'e',
+        contentType: 'x',
+        lastModified: 1,
+        node: node.id,
+      }
       return answer(node, version)
     },
     replicate: async (node: NodeRef, _b: string, _k: string, version: Version, _body: WriteBody, o?: { hintFor?: string }) => {
@@ -99,7 +108,7 @@ test('a large upload of declared size tells the replicas its size, so one withou
   t.deepEqual(stagedSizes, [8 * 64 * 1024, 8 * 64 * 1024, 8 * 64 * 1024])
 })
 
-test('a large upload every replica refuses as bad input is the client\'s error', async (t) => {
+test("a large upload every replica refuses as bad input is the client's error", async (t) => {
   const { writer } = harness({ refuse: (_node, op) => (op === 'stage' ? new InvalidRequestError('bad body') : undefined) })
   const body = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(64 * 1024, 1)))
   await t.throwsAsync(writer.write({ bucket: 'b', key: 'big', body, w: 2 }), { instanceOf: InvalidRequestError })

@@ -54,7 +54,7 @@ test('property: sealed records open to the frames they carry, whatever the chunk
   })
 })
 
-test('property: any flipped byte, a dropped, swapped or replayed record, or the other direction\'s key fails the check', (t) => {
+test("property: any flipped byte, a dropped, swapped or replayed record, or the other direction's key fails the check", (t) => {
   forEachSeed(60, 0xbad, (rng, seed) => {
     const { bytes } = records(rng, 3)
     const whole = Buffer.concat(bytes)
@@ -103,7 +103,7 @@ test('the writer seals the frames of one turn as one record, which the reader op
   )
 })
 
-test('the node\'s channel proof verifies only for the same nonces, members and secret', (t) => {
+test("the node's channel proof verifies only for the same nonces, members and secret", (t) => {
   const proof = channelProof(KEYS, PARTIES)
   t.true(proofMatches(KEYS, PARTIES, proof))
   for (const change of [{ clientNonce: 'other' }, { serverNonce: 'other' }, { from: 'node-9' }, { target: 'node-2' }]) t.false(proofMatches(KEYS, { ...PARTIES, ...change }, proof))

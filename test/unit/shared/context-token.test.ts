@@ -165,7 +165,7 @@ test('a correctly signed payload that is not a causal context is refused', (t) =
   for (const b of bad) rejects(t, signed(b), b)
 })
 
-test('a read context\'s retired requests ride in the token, signed with it; one with none leaves the token as before', (t) => {
+test("a read context's retired requests ride in the token, signed with it; one with none leaves the token as before", (t) => {
   const plain = encodeContext(ctx({ a: 1 }), SECRET)
   t.is(encodeContext({ ...ctx({ a: 1 }), retired: [] }, SECRET), plain, 'no retired ids: the same token as a bare context')
   t.false('retired' in decodeContext(plain, SECRET))

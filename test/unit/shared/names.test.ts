@@ -43,14 +43,7 @@ test('property: bucket names match the S3 rules', (t) => {
   forEachSeed(500, 41, (rng, seed) => {
     const len = rng.range(1, 66)
     const name = Array.from({ length: len }, () => chars[rng.int(chars.length)]).join('')
-    const valid =
-      len >= 3 &&
-      len <= 63 &&
-      /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) &&
-      !name.includes('..') &&
-      !name.includes('.-') &&
-      !name.includes('-.') &&
-      !/^\d{1,3}(\.\d{1,3}){3}$/.test(name)
+    const valid = len >= 3 && len <= 63 && /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) && !name.includes('..') && !name.includes('.-') && !name.includes('-.') && !/^\d{1,3}(\.\d{1,3}){3}$/.test(name)
     if (valid) t.notThrows(() => assertBucketName(name), `seed ${seed}: ${name}`)
     else t.throws(() => assertBucketName(name), { instanceOf: InvalidBucketNameError }, `seed ${seed}: ${name}`)
   })
@@ -100,9 +93,7 @@ test('assertKey refuses empty, too long, control characters and lone surrogates'
 test('property: assertKey refuses exactly the keys that break the rules', (t) => {
   const pool = ['a', 'Z', '/', '.', ' ', 'é', '€', '😀', '\u0000', '\n', '\u007f', '\ud800', '\udc00']
   forEachSeed(500, 42, (rng, seed) => {
-    const parts = Array.from({ length: rng.range(0, rng.chance(0.1) ? 600 : 20) }, () =>
-      rng.chance(0.9) ? (pool.slice(0, 8)[rng.int(8)] as string) : rng.pick(pool),
-    )
+    const parts = Array.from({ length: rng.range(0, rng.chance(0.1) ? 600 : 20) }, () => (rng.chance(0.9) ? (pool.slice(0, 8)[rng.int(8)] as string) : rng.pick(pool)))
     const key = parts.join('')
     const bytes = Buffer.byteLength(key)
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule under test

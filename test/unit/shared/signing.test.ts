@@ -102,7 +102,10 @@ test('a signer learns a peer clock 10 minutes off from its answer and then signs
   const answer = { 'x-store-time': String(peerNow()), 'x-store-time-proof': timeProof(KEYS, first.nonce, peerNow()) }
   t.true(signer.learn(address, first, (h) => answer[h as keyof typeof answer], true))
   const second = signer.sign('GET', '/x', address, 'node-2', {})
-  t.is(checkSignature(KEYS, 'GET', '/x', (h) => second.headers[h], ['node-2'], peerNow()), null)
+  t.is(
+    checkSignature(KEYS, 'GET', '/x', (h) => second.headers[h], ['node-2'], peerNow()),
+    null,
+  )
   // A forged time (no valid proof) teaches nothing.
   t.false(signer.learn(address, second, (h) => ({ 'x-store-time': '1', 'x-store-time-proof': 'forged' })[h]))
 })
@@ -110,7 +113,11 @@ test('a signer learns a peer clock 10 minutes off from its answer and then signs
 test('peer clocks keep the sample with the shortest round trip, and report crossings of the warning line', (t) => {
   const reports: number[] = []
   let now = 0
-  const clocks = new PeerClocks(30_000, () => now, (_a, offset) => reports.push(offset))
+  const clocks = new PeerClocks(
+    30_000,
+    () => now,
+    (_a, offset) => reports.push(offset),
+  )
   clocks.sample('a', 5000, 0, 100) // offset 4950, rtt 100
   clocks.sample('a', 5000, 40, 60) // offset 4950, rtt 20
   clocks.sample('a', 9000, 0, 1000) // rtt 1000: worse, ignored

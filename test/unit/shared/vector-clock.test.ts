@@ -1,15 +1,5 @@
 import test from 'ava'
-import {
-  compare,
-  counterOf,
-  descends,
-  EMPTY_CLOCK,
-  increment,
-  merge,
-  type Order,
-  sortKeys,
-  type VectorClock,
-} from '../../../shared/vclock/vector-clock.js'
+import { compare, counterOf, descends, EMPTY_CLOCK, increment, merge, type Order, sortKeys, type VectorClock } from '../../../shared/vclock/vector-clock.js'
 import { forEachSeed, type Prng } from '../../../devtools/prng.js'
 
 const ACTORS = ['a', 'b', 'c', 'd']
@@ -66,10 +56,21 @@ test('merge and increment on examples', (t) => {
 test('merge, sortKeys and increment keep actors named like inherited properties as plain keys', (t) => {
   // JSON.parse makes an own `__proto__` property, as a decoded clock would have it.
   const odd = JSON.parse('{"__proto__": 2, "constructor": 3}') as VectorClock
-  t.deepEqual(Object.entries(merge(odd, { toString: 1 })), [['__proto__', 2], ['constructor', 3], ['toString', 1]])
+  t.deepEqual(Object.entries(merge(odd, { toString: 1 })), [
+    ['__proto__', 2],
+    ['constructor', 3],
+    ['toString', 1],
+  ])
   t.deepEqual(Object.entries(merge({ constructor: 1 }, { constructor: 4 })), [['constructor', 4]])
-  t.deepEqual(Object.entries(sortKeys({ valueOf: 2, a: 1 })), [['a', 1], ['valueOf', 2]])
-  t.deepEqual(Object.entries(increment(odd, 'hasOwnProperty')), [['__proto__', 2], ['constructor', 3], ['hasOwnProperty', 1]])
+  t.deepEqual(Object.entries(sortKeys({ valueOf: 2, a: 1 })), [
+    ['a', 1],
+    ['valueOf', 2],
+  ])
+  t.deepEqual(Object.entries(increment(odd, 'hasOwnProperty')), [
+    ['__proto__', 2],
+    ['constructor', 3],
+    ['hasOwnProperty', 1],
+  ])
   t.is(Object.getPrototypeOf(merge(odd)), Object.prototype, 'a key never becomes the prototype')
 })
 

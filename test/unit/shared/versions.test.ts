@@ -295,18 +295,18 @@ test('a write without context supersedes everything its coordinator holds', (t) 
   t.deepEqual(blind.version.dot, dot('a~1', 3))
 })
 
-test('planCoordinatedWrite: a fresh incarnation unless the node\'s record for the key names one, else the recorded one continued', (t) => {
+test("planCoordinatedWrite: a fresh incarnation unless the node's record for the key names one, else the recorded one continued", (t) => {
   // No record for the key on this node (new key, reaped, or never coordinated here): a new
   // incarnation, counting from 1, whatever the node holds or the client sends.
   t.like(planCoordinatedWrite([], undefined, 'a', 0), { dot: dot('a~1', 1), incarnation: 1 })
   t.like(planCoordinatedWrite([], undefined, 'a', 7, undefined, {}), { dot: dot('a~8', 1), incarnation: 8 })
-  t.like(planCoordinatedWrite([version(dot('b~1', 40))], EMPTY_CONTEXT, 'a', 2, undefined, {}), { dot: dot('a~3', 1), incarnation: 3 }, 'other nodes\' incarnations do not count')
+  t.like(planCoordinatedWrite([version(dot('b~1', 40))], EMPTY_CONTEXT, 'a', 2, undefined, {}), { dot: dot('a~3', 1), incarnation: 3 }, "other nodes' incarnations do not count")
   const held = [version(dot('a~3', 5)), version(dot('b~1', 40))]
   t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9, undefined, {}), { dot: dot('a~10', 1), incarnation: 10 }, 'its own incarnation merely held is not continued')
   t.like(planCoordinatedWrite(held, ctx({ 'a~3': 9 }), 'a', 9, undefined, {}), { dot: dot('a~10', 1), incarnation: 10 }, 'nor one seen in the client context')
   t.like(planCoordinatedWrite([], ctx({ 'a~3': 2 }, [dot('a~3', 12)]), 'a', 9, undefined, {}), { dot: dot('a~10', 1) }, 'nor one seen as an isolated dot')
   t.like(planCoordinatedWrite([version(dot('b~1', 1), ctx({ 'a~3': 7 }))], undefined, 'a', 9, undefined, {}), { dot: dot('a~10', 1) }, 'nor one traced in a held context')
-  t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9, undefined, { 'b~1': 40 }), { dot: dot('a~10', 1) }, 'another node\'s actor in the record is not the node\'s')
+  t.like(planCoordinatedWrite(held, EMPTY_CONTEXT, 'a', 9, undefined, { 'b~1': 40 }), { dot: dot('a~10', 1) }, "another node's actor in the record is not the node's")
   const lookalikes = { 'ab~1': 3, 'a~x': 2, a: 4, 'a~': 1 }
   t.like(planCoordinatedWrite([], EMPTY_CONTEXT, 'a', 0, undefined, lookalikes), { dot: dot('a~1', 1), incarnation: 1 }, 'only `<node>~<digits>` is an incarnation of the node')
   // The recorded incarnation is continued above everything known of it; the incarnation count is unchanged.
@@ -323,7 +323,7 @@ test('planCoordinatedWrite: a fresh incarnation unless the node\'s record for th
   t.deepEqual(planCoordinatedWrite([], ctx({ a: 1 }, [dot('a', 2), dot('b', 3)]), 'c', 0).context, { vv: { a: 2 }, dots: [dot('b', 3)] }, 'the client context is compacted')
 })
 
-test('planCoordinatedWrite prunes the context first: a pruned actor\'s version is kept as a sibling everywhere', (t) => {
+test("planCoordinatedWrite prunes the context first: a pruned actor's version is kept as a sibling everywhere", (t) => {
   // y wrote (y~1,1) itself; x's and z's versions reached it by replication.
   const setup = () => {
     const y = node('y')
@@ -374,7 +374,7 @@ test('planCoordinatedWrite never reissues a dot, even when pruning hid the highe
   receive(A, [c4])
   t.deepEqual(sortedIds(heldOn(A)), ['A~1.1', 'C~1.4'])
   t.is(a1.dot.actor, 'A~1')
-  t.deepEqual(A.keys.get(K)?.issued, { 'A~1': 2 }, 'replication left A\'s record as it was')
+  t.deepEqual(A.keys.get(K)?.issued, { 'A~1': 2 }, "replication left A's record as it was")
   // Without its record A would continue A~1 above what it still sees (1), i.e. (A~1,2) again, and a
   // replica still holding the first (A~1,2) would take the new version for one it already has.
   const before = new Set(issued)
@@ -386,7 +386,7 @@ test('planCoordinatedWrite never reissues a dot, even when pruning hid the highe
 // Regression: a context is a client's, and a client may send one it read from another key. The
 // node's incarnation A~9 belongs to K2; continuing it on K1 would issue (A~9,4) for K1 while A's next
 // write to K2 issues (A~9,4) there too: one dot, two versions (and version ids key stored bytes).
-test('regression: a context taken from another key never makes the node continue that key\'s incarnation', (t) => {
+test("regression: a context taken from another key never makes the node continue that key's incarnation", (t) => {
   const A = node('A', 8)
   for (let i = 0; i < 3; i++) write(A, contextOf(heldOn(A, 'K2')), { key: 'K2' })
   t.deepEqual(ids(heldOn(A, 'K2')), ['A~9.3'])
@@ -398,7 +398,7 @@ test('regression: a context taken from another key never makes the node continue
   receive(A, [version(dot('B~1', 1))], 'K1')
   t.is(A.keys.get('K1')?.issued, undefined)
   const w = write(A, fromK2, { key: 'K1' })
-  t.notDeepEqual(w.version.dot, dot('A~9', 4), 'K2\'s incarnation is not continued on K1')
+  t.notDeepEqual(w.version.dot, dot('A~9', 4), "K2's incarnation is not continued on K1")
   t.deepEqual(w.version.dot, dot('A~10', 1), 'a fresh incarnation')
   t.is(A.incarnations, 10)
   t.deepEqual(A.keys.get('K1')?.issued, { 'A~10': 1 })
@@ -417,7 +417,7 @@ test('regression: a context taken from another key never makes the node continue
 // of one of A's versions coming back must not make A continue that incarnation: the next counter
 // may already have been issued (here, the reaped tombstone), and a replica or a client context that
 // still has it would take the new write for one already seen.
-test('regression: after a key is reaped, a late version of the node\'s old incarnation does not make it continue it', (t) => {
+test("regression: after a key is reaped, a late version of the node's old incarnation does not make it continue it", (t) => {
   const A = node('A', 2)
   for (let i = 0; i < 4; i++) write(A, contextOf(heldOn(A)))
   const late = heldOn(A)[0] as Versioned
@@ -511,7 +511,7 @@ test('property: join is commutative, associative, idempotent and covers exactly 
   })
 })
 
-test('property: displayClock is the pointwise maximum of each version\'s context and dot, keys sorted; clockOf is it for one version', (t) => {
+test("property: displayClock is the pointwise maximum of each version's context and dot, keys sorted; clockOf is it for one version", (t) => {
   // The definition, written out on its own: every (actor, counter) a version mentions, the largest
   // positive counter per actor, actors in sorted order. Compared as entries, so that actors named
   // like inherited properties (`constructor`, `__proto__`) count as the plain names they are.
@@ -822,7 +822,10 @@ test('property: distinctWrites keeps one per (writeId, etag, kind) group and eve
     const out = distinctWrites(vs)
     const groups = new Set(vs.filter((v) => v.writeId).map((v) => `${v.writeId}/${v.etag}/${v.tombstone}`))
     t.is(out.length, vs.filter((v) => !v.writeId).length + groups.size, `seed ${seed}`)
-    t.true(out.every((v) => vs.includes(v)), `seed ${seed}: only inputs`)
+    t.true(
+      out.every((v) => vs.includes(v)),
+      `seed ${seed}: only inputs`,
+    )
   })
 })
 
@@ -844,10 +847,17 @@ test('supersedes and retiredBy: a version supersedes the twins of the retried re
   t.deepEqual(retiredBy([twin]), [], 'a first attempt is not (only a retry can have a twin elsewhere)')
   t.deepEqual(retiredBy([over]), ['req-W'], 'what a replaced version retired is carried on')
   t.deepEqual(retiredBy([retry, over]), ['req-W'], 'once')
-  t.deepEqual(retiredBy([retry], 'req-W'), [], 'never the new write\'s own request')
+  t.deepEqual(retiredBy([retry], 'req-W'), [], "never the new write's own request")
   const many = Array.from({ length: MAX_RETIRED + 3 }, (_, i) => ({ ...version(dot(`n${i}`, 1)), writeId: `req-${String(i).padStart(5, '0')}`, retried: true }))
   t.is(retiredBy(many).length, MAX_RETIRED, 'bounded')
-  t.deepEqual(retiredBy([{ ...retry, retired: ['req-P'] }, { ...over, retired: ['req-Q'] }]), ['req-W', 'req-P', 'req-Q'], 'own retried ids first, then carried ones')
+  t.deepEqual(
+    retiredBy([
+      { ...retry, retired: ['req-P'] },
+      { ...over, retired: ['req-Q'] },
+    ]),
+    ['req-W', 'req-P', 'req-Q'],
+    'own retried ids first, then carried ones',
+  )
 })
 
 test('a retried request whose first coordinator stored it unheard: the retry is read and overwritten, and the first copy coming back later is superseded everywhere', (t) => {
@@ -871,7 +881,15 @@ test('a retried request whose first coordinator stored it unheard: the retry is 
     receive(C, [over.version])
     // A returns: handoff and anti-entropy exchange everything.
     for (let round = 0; round < 2; round++) {
-      for (const [from, to] of [[A, B], [A, C], [B, A], [C, A], [B, C], [C, B]] as const) receive(to, heldOn(from))
+      for (const [from, to] of [
+        [A, B],
+        [A, C],
+        [B, A],
+        [C, A],
+        [B, C],
+        [C, B],
+      ] as const)
+        receive(to, heldOn(from))
     }
     for (const n of [A, B, C]) t.deepEqual(ids(heldOn(n)), [versionId(over.version.dot)], `${order}: ${n.actor} holds the overwrite alone`)
     // A later overwrite carries the retirement on, and a copy arriving after it is still superseded.
@@ -882,7 +900,7 @@ test('a retried request whose first coordinator stored it unheard: the retry is 
   }
 })
 
-test('a coordinator that does not hold the retry retires its request from the client\'s read context (the X-Context token carries it)', (t) => {
+test("a coordinator that does not hold the retry retires its request from the client's read context (the X-Context token carries it)", (t) => {
   const [A, B, C, D] = [node('A'), node('B'), node('C'), node('D')]
   const v1 = write(A, undefined).version
   for (const n of [B, C]) receive(n, [v1])
@@ -957,7 +975,10 @@ function retriedHistory(rng: Prng): { h: History; writeIds: Map<string, string> 
       const writeId = `req-${String(requests++).padStart(5, '0')}`
       const x = rng.int(ACTORS.length)
       const y = (x + 1 + rng.int(ACTORS.length - 1)) % ACTORS.length
-      for (const [at, retried] of [[x, false], [y, true]] as const) {
+      for (const [at, retried] of [
+        [x, false],
+        [y, true],
+      ] as const) {
         const v = coordinatedWrite(h, rng, read, { at, writeId, retried })
         writeIds.set(versionId(v.dot), writeId)
       }
@@ -988,11 +1009,17 @@ test('property: with retried requests, reconcile stays commutative and idempoten
       t.true(retirers.length > 0, `${msg}: ${versionId(v.dot)} vanished and no version retired ${writeId}`)
       for (const u of retirers) {
         const seen = h.seen.get(versionId(u.dot)) ?? new Set()
-        t.true([...seen].some((d) => writeIds.get(d) === writeId), `${msg}: ${versionId(u.dot)} retired ${writeId} without having seen it`)
+        t.true(
+          [...seen].some((d) => writeIds.get(d) === writeId),
+          `${msg}: ${versionId(u.dot)} retired ${writeId} without having seen it`,
+        )
       }
     }
     for (const v of survivors) {
-      t.false(survivors.some((u) => v.writeId !== undefined && u.retired?.includes(v.writeId)), `${msg}: ${versionId(v.dot)} survives next to a version that retired its request`)
+      t.false(
+        survivors.some((u) => v.writeId !== undefined && u.retired?.includes(v.writeId)),
+        `${msg}: ${versionId(v.dot)} survives next to a version that retired its request`,
+      )
     }
   })
   t.log(`${retiredDrops} versions dropped by a retired request id alone`)

@@ -7,15 +7,7 @@ import { Readable } from 'node:stream'
 import test from 'ava'
 import { CorruptReplicaError, InvalidRequestError } from '../../../shared/errors.js'
 import { BlobFiles, type ReceivedBody } from '../../../storage-node/store/blobs/blob-files.js'
-import {
-  AlignedBufferPool,
-  DIRECT_ALIGN,
-  DIRECT_CHUNK,
-  DirectFileWriter,
-  readFileStream,
-  probeDirectIo,
-  readFileWhole,
-} from '../../../storage-node/store/blobs/direct-io.js'
+import { AlignedBufferPool, DIRECT_ALIGN, DIRECT_CHUNK, DirectFileWriter, readFileStream, probeDirectIo, readFileWhole } from '../../../storage-node/store/blobs/direct-io.js'
 
 /**
  * The directory the tests write in: under the first of the OS temp dir and the repo's own `.tmp/`
@@ -75,7 +67,11 @@ test('the probe says whether a directory takes O_DIRECT, and leaves nothing behi
   t.is(await probeDirectIo(root, pool), DIRECT)
   t.false(await probeDirectIo(join(root, 'no-such-dir'), pool), 'a directory that does not exist is refused')
   t.is(pool.available, 8, 'the probe gave its buffer back')
-  t.deepEqual((await readdir(root)).filter((f) => f.startsWith('.direct-io-probe')), [], 'the probe file is gone')
+  t.deepEqual(
+    (await readdir(root)).filter((f) => f.startsWith('.direct-io-probe')),
+    [],
+    'the probe file is gone',
+  )
 })
 
 test('aligned buffers are whole chunks, distinct while held, reused once given back, and no more than the pool may make', (t) => {
@@ -85,7 +81,10 @@ test('aligned buffers are whole chunks, distinct while held, reused once given b
   t.is(bufs.length, 10)
   for (const b of bufs) t.is(b.length, DIRECT_CHUNK)
   bufs[0]?.fill(1)
-  t.false(bufs.slice(1).some((b) => b[0] === 1), 'writing one buffer touches no other')
+  t.false(
+    bufs.slice(1).some((b) => b[0] === 1),
+    'writing one buffer touches no other',
+  )
   t.is(pool.acquire(), undefined, 'the pool is spent')
   t.is(pool.acquirePair(), undefined)
   pool.release(bufs[9] as Buffer)
@@ -146,9 +145,16 @@ function slowHandle(failAt: number) {
   const handle = {
     async write(buf: Buffer, offset: number, length: number, position: number) {
       const n = ++log.writes
-      const before = createHash('sha256').update(buf.subarray(offset, offset + length)).digest('hex')
+      const before = createHash('sha256')
+        .update(buf.subarray(offset, offset + length))
+        .digest('hex')
       await new Promise((r) => setTimeout(r, 20))
-      if (createHash('sha256').update(buf.subarray(offset, offset + length)).digest('hex') !== before) log.changedInFlight++
+      if (
+        createHash('sha256')
+          .update(buf.subarray(offset, offset + length))
+          .digest('hex') !== before
+      )
+        log.changedInFlight++
       log.finished++
       if (n === failAt) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
       return { bytesWritten: length, buffer: buf, position }
@@ -275,7 +281,10 @@ for (const [directIo, alignedBuffers, cachedReadMaxBytes] of [
       await fh.close()
       let late = 0
       if (size <= 8 * 1024 * 1024) {
-        await t.throwsAsync(blobs.openVerified(name, etag, () => late++), { instanceOf: CorruptReplicaError })
+        await t.throwsAsync(
+          blobs.openVerified(name, etag, () => late++),
+          { instanceOf: CorruptReplicaError },
+        )
       } else {
         await t.throwsAsync(collect(await blobs.openVerified(name, etag, () => late++)), { instanceOf: CorruptReplicaError })
         t.is(late, 1, 'the late corruption is reported')

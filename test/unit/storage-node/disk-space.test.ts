@@ -43,7 +43,7 @@ test('claims add up: concurrent uploads cannot together eat the reserve, and a r
   const b = space.claim(40 * MiB)
   a.wrote(50 * MiB)
   a.release()
-  t.throws(() => space.claim(1), { instanceOf: InsufficientStorageError }, 'a\'s bytes are on disk now: still no room')
+  t.throws(() => space.claim(1), { instanceOf: InsufficientStorageError }, "a's bytes are on disk now: still no room")
   b.release()
   t.notThrows(() => space.claim(40 * MiB).release(), 'b never wrote: its room is back')
 })

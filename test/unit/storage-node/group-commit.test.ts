@@ -51,7 +51,10 @@ test('groups share the transaction held open until a checkpoint; each write is r
   t.is(new Set(first).size, 1, 'one group, one transaction')
   const next = await group.run(() => txnId(root))
   t.true(next === first[0], 'the next group runs in the same open transaction')
-  t.deepEqual([0, 1, 2, 3, 4].map((i) => numbers.get(`k${i}`)), [0, 1, 2, 3, 4])
+  t.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => numbers.get(`k${i}`)),
+    [0, 1, 2, 3, 4],
+  )
 })
 
 test('a checkpoint commits the open transaction after checkpointMs, and the next group opens another', async (t) => {
@@ -142,7 +145,7 @@ for (const [checkpointBytes, ending] of [
       (err: { signal?: string; code?: number; stdout?: string }) => err,
     )
     if (ending === 'kill') t.is(run?.signal, 'SIGKILL')
-    else t.deepEqual([run?.code, run?.signal], [3, null], 'the process exited (lmdb-js\'s exit hook did not wait for the held write lock)')
+    else t.deepEqual([run?.code, run?.signal], [3, null], "the process exited (lmdb-js's exit hook did not wait for the held write lock)")
     t.deepEqual(JSON.parse(run?.stdout ?? '{}'), { acknowledged: groups })
     const root = open({ path: dir, compression: false })
     const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
@@ -152,7 +155,10 @@ for (const [checkpointBytes, ending] of [
     const replayed = group.recover()
     if (checkpointBytes > 1 << 20) t.is(replayed, 1 + 3 * (groups - 1), 'nothing was checkpointed: every write came back from the journal')
     else t.true(replayed < 3 * 2 * 5, `only what followed the last checkpoint is replayed (${replayed} writes)`)
-    t.deepEqual([...text.getRange({})].map(({ key, value }) => [key, value]), [[`k${groups - 1}`, `v${groups - 1}`]])
+    t.deepEqual(
+      [...text.getRange({})].map(({ key, value }) => [key, value]),
+      [[`k${groups - 1}`, `v${groups - 1}`]],
+    )
     const bins = [...bin.getRange({})]
     t.is(bins.length, groups - 1)
     for (const { key, value } of bins) t.true(value.equals(Buffer.alloc(3072, Number(String(key).slice(1)) % 256)), String(key))
@@ -186,7 +192,10 @@ test('a journal that cannot be written fails the store: the group and every late
   t.deepEqual(outcomes, { committed: 0, aborted: 1 })
   t.is(failures.length, 1)
   t.regex(failures[0] ?? '', /ENOSPC/)
-  await t.throwsAsync(group.run(() => numbers.put('z', 3)), { instanceOf: StoreFailedError })
+  await t.throwsAsync(
+    group.run(() => numbers.put('z', 3)),
+    { instanceOf: StoreFailedError },
+  )
   t.is(numbers.get('x'), undefined, 'the held transaction was aborted')
   t.is(numbers.get('y'), undefined)
   await group.close()
@@ -198,7 +207,10 @@ test('run before recover is refused: the journal would write over records not ye
   const group = new GroupCommit(root, { journalPath: join(dir, 'journal'), sync: true })
   const numbers = group.table('n', root.openDB<number, string>({ name: 'n' }))
   t.teardown(() => group.close().then(() => root.close()))
-  await t.throwsAsync(group.run(() => numbers.put('a', 1)), { message: /not recovered/ })
+  await t.throwsAsync(
+    group.run(() => numbers.put('a', 1)),
+    { message: /not recovered/ },
+  )
   group.recover()
   await group.run(() => numbers.put('a', 1))
   t.is(numbers.get('a'), 1)
@@ -227,7 +239,10 @@ test('journal records: a corrupt record ends the replay; records of another gene
   const j = new Journal(path, { sync: true, extentBytes: 4096 })
   j.restart(3)
   const first = j.append([['t', 'a', 'A']])
-  const second = j.append([['t', 'b', 'B'], ['t', 'a']])
+  const second = j.append([
+    ['t', 'b', 'B'],
+    ['t', 'a'],
+  ])
   j.append([['t', 'c', Buffer.from('bytes')]])
   j.close()
   const read = (gen: number) => {
@@ -238,7 +253,14 @@ test('journal records: a corrupt record ends the replay; records of another gene
       r.close()
     }
   }
-  t.deepEqual(read(3), [[['t', 'a', 'A']], [['t', 'b', 'B'], ['t', 'a']], [['t', 'c', Buffer.from('bytes')]]])
+  t.deepEqual(read(3), [
+    [['t', 'a', 'A']],
+    [
+      ['t', 'b', 'B'],
+      ['t', 'a'],
+    ],
+    [['t', 'c', Buffer.from('bytes')]],
+  ])
   t.deepEqual(read(2), [])
   t.deepEqual(read(4), [])
   // One byte of the third record's payload flipped (a torn write): the replay stops after the second.
@@ -248,7 +270,13 @@ test('journal records: a corrupt record ends the replay; records of another gene
   readSync(fd, byte, 0, 1, at)
   writeSync(fd, Buffer.from([(byte[0] as number) ^ 0xff]), 0, 1, at)
   closeSync(fd)
-  t.deepEqual(read(3), [[['t', 'a', 'A']], [['t', 'b', 'B'], ['t', 'a']]])
+  t.deepEqual(read(3), [
+    [['t', 'a', 'A']],
+    [
+      ['t', 'b', 'B'],
+      ['t', 'a'],
+    ],
+  ])
 })
 
 test('a checkpoint that finds the disk full does not fail the store: writes stay readable from the journal, more are taken up to its bound, and all are checkpointed once space comes back', async (t) => {

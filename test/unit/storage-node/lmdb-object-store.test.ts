@@ -163,7 +163,7 @@ test('a coordinated write past maxSiblings is refused and leaves nothing behind'
     instanceOf: TooManySiblingsError,
   })
   t.deepEqual(ids(store.versions('b', 'k')), before)
-  t.is(await blobs.countFiles(), 1, 'the refused version\'s blob file is removed')
+  t.is(await blobs.countFiles(), 1, "the refused version's blob file is removed")
   t.deepEqual(await readdir(join(dir, 'tmp')), [])
   // A tombstone adds no live sibling, and a write over the context of all resolves them.
   t.true((await store.coordinate('b', 'k', { context: stale, tombstone: true }, null)).stored)
@@ -172,7 +172,6 @@ test('a coordinated write past maxSiblings is refused and leaves nothing behind'
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(resolved.version.dot)])
   t.is(await blobs.countFiles(), 0)
 })
-
 
 const hint = (target: string): Space => ({ kind: 'hint', target })
 
@@ -190,12 +189,12 @@ test('drop removes hinted versions and their bytes, file-backed ones included', 
   t.deepEqual(store.hintTotals(), { 'node-9': { versions: 2, bytes: 3 * INLINE_MAX + 5 } })
 
   t.is(await store.drop(H, 'b', 'k', [{ actor: 'node-2.aaaa0000', counter: 99 }]), 0, 'unknown dots: nothing to drop')
-  t.is(await store.drop(hint('node-8'), 'b', 'k', [v.dot]), 0, 'another target\'s space: nothing to drop')
+  t.is(await store.drop(hint('node-8'), 'b', 'k', [v.dot]), 0, "another target's space: nothing to drop")
   t.is(await store.drop({ kind: 'own' }, 'b', 'k', [v.dot]), 0, 'own space: nothing to drop')
   t.is(await blobs.countFiles(), 1)
 
   t.is(await store.drop(H, 'b', 'k', [v.dot]), 1)
-  t.is(await blobs.countFiles(), 0, 'the dropped hint\'s blob file is removed')
+  t.is(await blobs.countFiles(), 0, "the dropped hint's blob file is removed")
   t.deepEqual(store.hintTotals(), { 'node-9': { versions: 1, bytes: 5 } })
   t.deepEqual(ids(store.versions('b', 'k', H)), [versionId(w.dot)])
   await t.throwsAsync(() => store.openData('b', 'k', versionId(v.dot), H), { instanceOf: NoSuchVersionError })
@@ -225,7 +224,7 @@ test('a hint past maxHintBytes throws HintStoreFullError and stores nothing', as
   await t.throwsAsync(store.replicate('b', 'k2', big, bigBody, H), { instanceOf: HintStoreFullError })
   t.deepEqual(store.versions('b', 'k2', H), [])
   t.deepEqual(store.hintTotals(), totals)
-  t.is(await blobs.countFiles(), 1, 'the refused hint\'s blob file is removed')
+  t.is(await blobs.countFiles(), 1, "the refused hint's blob file is removed")
   t.deepEqual(await readdir(join(dir, 'tmp')), [])
 
   // The limit is over every target together; reaching it exactly is allowed, one byte more is not.
@@ -290,7 +289,10 @@ test('a store closed cleanly keeps its segment index: reopened, it is read from 
   await first.close()
   const { log, lines } = infoLog()
   const again = await openStore(t, first.dir, { log })
-  t.deepEqual(lines.filter((l) => l.includes('segment index')), [])
+  t.deepEqual(
+    lines.filter((l) => l.includes('segment index')),
+    [],
+  )
   t.deepEqual(allEntries(again.store), sortedPairs(written))
 })
 
@@ -310,9 +312,18 @@ test('a store killed with its segment index changes in memory catches the index 
   t.true(written.k0?.endsWith('.2'), 'k0 was overwritten after the clean close')
   const { log, lines } = infoLog()
   const { store } = await openStore(t, dir, { log })
-  t.true(lines.some((l) => l.includes('journal replayed')), `the last writes and the log's rows come back from the journal: ${lines.join('; ')}`)
-  t.true(lines.some((l) => l.includes('caught up')), lines.join('; '))
-  t.false(lines.some((l) => l.includes('rebuilt')), lines.join('; '))
+  t.true(
+    lines.some((l) => l.includes('journal replayed')),
+    `the last writes and the log's rows come back from the journal: ${lines.join('; ')}`,
+  )
+  t.true(
+    lines.some((l) => l.includes('caught up')),
+    lines.join('; '),
+  )
+  t.false(
+    lines.some((l) => l.includes('rebuilt')),
+    lines.join('; '),
+  )
   t.deepEqual(allEntries(store), sortedPairs(Object.entries(written).map(([k, id]): [string, string] => [`b/${k}`, id])))
   t.is(store.versions('b', 'k7').length, 1, 'the acknowledged writes themselves are there')
   t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -341,12 +352,21 @@ test('a store that crashed before its first index flush catches up from the log,
   await editTables(dir, (env) => {
     env.openDB<string, string>({ name: 'meta' }).putSync('segmentIndex', 'logged')
     env.openDB({ name: 'segments' }).clearSync()
-    env.openDB<[string, string][], number>({ name: 'segment-log' }).putSync(0, [...written.keys()].map((k): [string, string] => ['b', k.slice(2)]))
+    env.openDB<[string, string][], number>({ name: 'segment-log' }).putSync(
+      0,
+      [...written.keys()].map((k): [string, string] => ['b', k.slice(2)]),
+    )
   })
   const { log, lines } = infoLog()
   const again = await openStore(t, dir, { log })
-  t.true(lines.some((l) => l.includes('caught up')), lines.join('; '))
-  t.false(lines.some((l) => l.includes('built')), lines.join('; '))
+  t.true(
+    lines.some((l) => l.includes('caught up')),
+    lines.join('; '),
+  )
+  t.false(
+    lines.some((l) => l.includes('built')),
+    lines.join('; '),
+  )
   t.deepEqual(allEntries(again.store), sortedPairs(written))
 })
 
@@ -359,7 +379,10 @@ test('an index left open by a version without the log is rebuilt from the record
   })
   const { log, lines } = infoLog()
   const again = await openStore(t, dir, { log })
-  t.true(lines.some((l) => l.includes('rebuilt')), lines.join('; '))
+  t.true(
+    lines.some((l) => l.includes('rebuilt')),
+    lines.join('; '),
+  )
   t.deepEqual(allEntries(again.store), sortedPairs(written))
 })
 
@@ -497,7 +520,13 @@ test('sweepOrphans removes the listed files no version refers to, never one writ
   await writeFile(join(dir, 'blobs', 'cd', 'cd1n0f1ight'), 'y')
   t.is(await blobs.sweepOrphans(listed, referenced), 1)
   t.is(scans, 1)
-  t.deepEqual((await blobs.listFiles()).sort(), listed.filter((n) => n !== 'ab0rphan0f0a0crash').concat('cd1n0f1ight').sort())
+  t.deepEqual(
+    (await blobs.listFiles()).sort(),
+    listed
+      .filter((n) => n !== 'ab0rphan0f0a0crash')
+      .concat('cd1n0f1ight')
+      .sort(),
+  )
   t.is((await readAll(store.openData('b', 'kept', versionId(kept.version.dot)))).length, INLINE_MAX + 1, 'referenced files are read back whole')
   t.is((await readAll(store.openData('b', 'h', versionId(hinted.version.dot), { kind: 'hint', target: 'node-2' }))).length, INLINE_MAX + 1)
 })

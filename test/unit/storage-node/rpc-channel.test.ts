@@ -119,7 +119,10 @@ test('coordinate, replicate and versions (with the bytes) over one channel', asy
   t.is(read.versions.length, 1)
   t.true(read.data?.equals(bytes))
   const hints = await nodes.versions(node, 'bucket-a', 'k1', { hintFor: 'node-9' })
-  t.deepEqual(hints.versions.map((v) => versionId(v.dot)), [versionId(written.version.dot)])
+  t.deepEqual(
+    hints.versions.map((v) => versionId(v.dot)),
+    [versionId(written.version.dot)],
+  )
   const deleted = await nodes.coordinate(node, 'bucket-a', 'k1', { tombstone: true, context: contextOf([written.version]) }, null)
   t.true(deleted.version.tombstone)
   const after = await nodes.versionsWithData(node, 'bucket-a', 'k1')
@@ -189,7 +192,7 @@ test('an upgrade signed for one node is refused by another (a captured upgrade c
   t.is(await upgradeStatus(one.address, headers), 101, 'the same upgrade is good for the node it was signed for')
 })
 
-test('a member whose clock is 10 minutes off opens channels and writes: the refusal teaches it the node\'s clock', async (t) => {
+test("a member whose clock is 10 minutes off opens channels and writes: the refusal teaches it the node's clock", async (t) => {
   for (const clockMs of [600_000, -600_000]) {
     const { address } = await startNode(t, { clockMs })
     const nodes = client(t)

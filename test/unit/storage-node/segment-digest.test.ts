@@ -30,7 +30,10 @@ test('segmentDigest: equal entries agree; a changed id, a missing key or an extr
   t.not(segmentDigest([base[0] as KeyIds, { bucket: 'b', key: 'k2', ids: 'a~2' }], all), d)
   t.not(segmentDigest([base[0] as KeyIds], all), d)
   t.not(segmentDigest([...base, { bucket: 'b', key: 'k3', ids: 'c~1' }], all), d)
-  t.is(segmentDigest([...base, { bucket: 'b', key: 'k3', ids: 'c~1' }], (_b, k) => k !== 'k3'), d)
+  t.is(
+    segmentDigest([...base, { bucket: 'b', key: 'k3', ids: 'c~1' }], (_b, k) => k !== 'k3'),
+    d,
+  )
 })
 
 test('property: differingKeys is exactly the keys whose ids differ or that one side lacks', (t) => {

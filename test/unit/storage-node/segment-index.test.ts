@@ -66,7 +66,11 @@ function afterCatchUp(root: RootDatabase, tables: Tables, model: Map<string, str
 }
 
 const ids = (...counters: number[]) => counters.map((c) => ({ dot: { actor: 'n~1', counter: c } }))
-const idText = (...counters: number[]) => counters.map((c) => `n~1.${c}`).sort().join(' ')
+const idText = (...counters: number[]) =>
+  counters
+    .map((c) => `n~1.${c}`)
+    .sort()
+    .join(' ')
 
 /** Every entry of every segment in the order the index lists them. */
 function listing(index: SegmentIndex): string[] {
@@ -139,12 +143,27 @@ test('a group commit tells the index how each group ended', async (t) => {
   const index = indexOver(tables)
   group.listener = index
   await Promise.all([group.run(() => index.record('b', 'x', ids(1))), group.run(() => index.record('b', 'y', ids(3)))])
-  t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
+  t.deepEqual(
+    everything(index),
+    new Map([
+      ['b/x', idText(1)],
+      ['b/y', idText(3)],
+    ]),
+  )
   await group.run(() => index.flushSlice(1))
   t.is(index.unflushed, 1)
   await group.close()
-  await t.throwsAsync(group.run(() => index.record('b', 'z', ids(1))), { message: /closed/ })
-  t.deepEqual(everything(index), new Map([['b/x', idText(1)], ['b/y', idText(3)]]))
+  await t.throwsAsync(
+    group.run(() => index.record('b', 'z', ids(1))),
+    { message: /closed/ },
+  )
+  t.deepEqual(
+    everything(index),
+    new Map([
+      ['b/x', idText(1)],
+      ['b/y', idText(3)],
+    ]),
+  )
 })
 
 test('a group whose journal record cannot be written rejects every write in it, stores none of them, and the index drops what they recorded', async (t) => {
@@ -240,7 +259,15 @@ test('rebuild replaces the table and what was pending with the records given', a
   index.committed()
   txn(root, index, () => index.record('b', 'pending', ids(1)))
   index.committed()
-  txn(root, index, () => t.is(index.rebuild([{ bucket: 'b', key: 'x', versions: ids(4) }, { bucket: 'b', key: 'gone', versions: [] }]), 1))
+  txn(root, index, () =>
+    t.is(
+      index.rebuild([
+        { bucket: 'b', key: 'x', versions: ids(4) },
+        { bucket: 'b', key: 'gone', versions: [] },
+      ]),
+      1,
+    ),
+  )
   index.committed()
   t.is(index.unflushed, 0)
   t.deepEqual(everything(index), new Map([['b/x', idText(4)]]))
@@ -267,9 +294,21 @@ test('after a crash, catchUp rewrites the rows of the keys the log names from th
   group(() => before.record('b', 'removed', []))
   t.is(before.logged, 3, "the first group's row went with its only key; the second's waits for changed; one row each for the last two")
   // The process dies: what was pending in memory is gone; a new index over the same tables catches up.
-  const records = new Map([['alone', ids(9)], ['flushed', ids(1)], ['changed', ids(2)]])
+  const records = new Map([
+    ['alone', ids(9)],
+    ['flushed', ids(1)],
+    ['changed', ids(2)],
+  ])
   const after = indexOver(tables)
-  t.deepEqual(everything(after), new Map([['b/alone', idText(1)], ['b/flushed', idText(1)], ['b/removed', idText(1)]]), 'only the flushed rows reached the table')
+  t.deepEqual(
+    everything(after),
+    new Map([
+      ['b/alone', idText(1)],
+      ['b/flushed', idText(1)],
+      ['b/removed', idText(1)],
+    ]),
+    'only the flushed rows reached the table',
+  )
   const asked: string[] = []
   const rewritten = txn(root, after, () =>
     after.catchUp((bucket, key) => {
@@ -279,7 +318,15 @@ test('after a crash, catchUp rewrites the rows of the keys the log names from th
   )
   t.is(rewritten, 3)
   t.deepEqual(asked.sort(), ['b/changed', 'b/flushed', 'b/removed'], 'a key no row names is not read')
-  t.deepEqual(everything(after), new Map([['b/alone', idText(1)], ['b/changed', idText(2)], ['b/flushed', idText(1)]]), 'the stale row of a removed key is gone')
+  t.deepEqual(
+    everything(after),
+    new Map([
+      ['b/alone', idText(1)],
+      ['b/changed', idText(2)],
+      ['b/flushed', idText(1)],
+    ]),
+    'the stale row of a removed key is gone',
+  )
   t.is(after.logged, 0)
   // Sequence numbers start again after the emptied log.
   txn(root, after, () => after.record('b', 'next', ids(1)))
@@ -289,7 +336,7 @@ test('after a crash, catchUp rewrites the rows of the keys the log names from th
   t.throws(() => root.transactionSync(() => after.catchUp(() => [])), { message: /before any change/ })
 })
 
-test('compareUtf8 orders strings as their UTF-8 bytes (LMDB\'s key order), unlike plain <', (t) => {
+test("compareUtf8 orders strings as their UTF-8 bytes (LMDB's key order), unlike plain <", (t) => {
   t.true('\uff01' > '\u{1f600}', 'UTF-16 code units put the emoji first')
   t.true(compareUtf8('\uff01', '\u{1f600}') < 0)
   const random = rng(7)
@@ -317,10 +364,18 @@ test('flushKeys writes only the keys it is given that are still pending', async 
   t.is(index.unflushed, 1, 'the change that came after the snapshot waits for the next flush')
   txn(root, index, () => t.is(index.flushKeys(snapshot), 0, 'nothing of the snapshot is left'))
   index.committed()
-  t.deepEqual(everything(index), new Map([['b/late', idText(2)], ['b/x', idText(1)], ['b/y', idText(1)], ['b/z', idText(1)]]))
+  t.deepEqual(
+    everything(index),
+    new Map([
+      ['b/late', idText(2)],
+      ['b/x', idText(1)],
+      ['b/y', idText(1)],
+      ['b/z', idText(1)],
+    ]),
+  )
 })
 
-test('a segment lists keys beyond ASCII in the table\'s order whether or not their changes are pending', async (t) => {
+test("a segment lists keys beyond ASCII in the table's order whether or not their changes are pending", async (t) => {
   // Two keys of one segment whose order differs between UTF-16 code units and UTF-8 bytes.
   let pair: [string, string] | undefined
   for (let i = 0; i < 64 && !pair; i++) {
