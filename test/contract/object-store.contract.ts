@@ -8,13 +8,14 @@
 import test, { type ExecutionContext } from 'ava'
 import { HintStoreFullError, NoSuchVersionError, TooManySiblingsError, WriteExpiredError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { type CausalContext, clockOf, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../shared/vclock/versions.js'
+import { clockOf, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { EMPTY_ETAG, type ReceivedBody } from '../../storage-node/store/blobs/blob-files.js'
-import type { ObjectStore, Space } from '../../storage-node/store/object-store.js'
+import type { ObjectStore } from '../../storage-node/store/object-store.js'
 import { segmentOf } from '../../storage-node/store/segment-index.js'
+import { ctx, foreignVersion, hint, ids, NOW, readAll } from '../helpers/store-fixtures.js'
 
-export const NOW = 1_700_000_000_000
+export { NOW }
 
 export interface ContractOptions {
   maxSiblings?: number
@@ -38,31 +39,8 @@ export interface StoreUnderTest {
   open(t: ExecutionContext, options: ContractOptions): Promise<OpenedStore>
 }
 
-async function readAll(opened: Promise<NodeJS.ReadableStream>): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of await opened) chunks.push(Buffer.from(c as Uint8Array))
-  return Buffer.concat(chunks)
-}
-
-const ids = (vs: readonly Version[]) => vs.map((v) => versionId(v.dot)).sort()
-const ctx = (vv: Record<string, number> = {}, dots: Dot[] = []): CausalContext => ({ vv, dots })
-const hint = (target: string): Space => ({ kind: 'hint', target })
 /** The actor of the n-th key incarnation of this store's node (see planCoordinatedWrite). */
 const inc = (store: ObjectStore, n: number) => `${store.actor}~${n}`
-
-/** A version as another node would have made it. */
-function foreignVersion(actor: string, counter: number, context: CausalContext, b: ReceivedBody | null): Version {
-  return {
-    dot: { actor, counter },
-    context,
-    tombstone: b === null,
-    size: b?.size ?? 0,
-    etag: b?.etag ?? EMPTY_ETAG,
-    contentType: 'text/plain',
-    lastModified: NOW,
-    node: actor.split('.')[0] as string,
-  }
-}
 
 export function objectStoreContract(impl: StoreUnderTest): void {
   const open = (t: ExecutionContext, options: ContractOptions = {}) => impl.open(t, { now: () => NOW, ...options })

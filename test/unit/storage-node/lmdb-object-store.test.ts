@@ -10,17 +10,17 @@ import test, { type ExecutionContext } from 'ava'
 import type { RootDatabase } from 'lmdb'
 import { HintStoreFullError, NoSuchVersionError, TooManySiblingsError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { type CausalContext, contextOf, type Dot, EMPTY_CONTEXT, versionId } from '../../../shared/vclock/versions.js'
+import { contextOf, EMPTY_CONTEXT, versionId } from '../../../shared/vclock/versions.js'
 import type { Version } from '../../../shared/wire/internal-api.js'
-import { BlobFiles, EMPTY_ETAG, type ReceivedBody } from '../../../storage-node/store/blobs/blob-files.js'
+import { BlobFiles, type ReceivedBody } from '../../../storage-node/store/blobs/blob-files.js'
 import { STORE_LAYOUT, UnsupportedLayoutError } from '../../../storage-node/store/layout.js'
 import { LmdbObjectStore, type LmdbObjectStoreInit } from '../../../storage-node/store/lmdb-object-store.js'
 import type { Space } from '../../../storage-node/store/object-store.js'
 import { segmentOf } from '../../../storage-node/store/segment-index.js'
+import { ctx, foreignVersion, hint, ids, NOW, readAll } from '../../helpers/store-fixtures.js'
 
 const INLINE_MAX = 1024
 const MAX_OBJECT = 64 * 1024
-const NOW = 1_700_000_000_000
 const OWN: Space = { kind: 'own' }
 
 let root = ''
@@ -61,29 +61,6 @@ async function openStore(t: ExecutionContext, dir?: string, options: StoreOption
 
 async function body(blobs: BlobFiles, bytes: Buffer | string): Promise<ReceivedBody> {
   return blobs.receive(Readable.from([Buffer.from(bytes)]))
-}
-
-async function readAll(opened: Readable | Promise<Readable>): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of await opened) chunks.push(Buffer.from(c as Uint8Array))
-  return Buffer.concat(chunks)
-}
-
-const ids = (vs: readonly Version[]) => vs.map((v) => versionId(v.dot)).sort()
-const ctx = (vv: Record<string, number> = {}, dots: Dot[] = []): CausalContext => ({ vv, dots })
-
-/** A version as another node would have made it. */
-function foreignVersion(actor: string, counter: number, context: CausalContext, b: ReceivedBody | null): Version {
-  return {
-    dot: { actor, counter },
-    context,
-    tombstone: b === null,
-    size: b?.size ?? 0,
-    etag: b?.etag ?? EMPTY_ETAG,
-    contentType: 'text/plain',
-    lastModified: NOW,
-    node: actor.split('.')[0] as string,
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,8 +149,6 @@ test('a coordinated write past maxSiblings is refused and leaves nothing behind'
   t.deepEqual(ids(store.versions('b', 'k')), [versionId(resolved.version.dot)])
   t.is(await blobs.countFiles(), 0)
 })
-
-const hint = (target: string): Space => ({ kind: 'hint', target })
 
 // The rules of drop are in the contract suite; what only this store has is the file behind a large hint.
 test("drop removes a file-backed hint's blob file, and only the dropped one", async (t) => {
