@@ -60,6 +60,3 @@ export class MemberSigner {
     return true
   }
 }
-
-/** Error code of a 401 for a timestamp outside the window (the answer carries the receiver's time). */
-export const STALE_SIGNATURE_CODE = 'StaleSignature'
