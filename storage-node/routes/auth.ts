@@ -3,7 +3,7 @@
  * made for this node, fresh on our clock and used once, except the few read-only routes of
  * OPEN_ROUTES, matched exactly on the path as received. The router then matches the same raw
  * path (case-sensitive, strict), so no spelling of a path reaches a handler unsigned. The
- * signatures are checked by the node's RequestVerifier (../auth/request-verifier.ts), which RPC
+ * signatures are checked by the node's RequestVerifier (shared/http/request-verifier.ts), which RPC
  * upgrades share.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
@@ -11,7 +11,7 @@ import type { Context, Middleware, Next } from 'koa'
 import { koaBody } from 'koa-body'
 import { BadDigestError, InvalidRequestError, UnauthorizedError } from '../../shared/errors.js'
 import { HEADER_CONTENT_SHA256 } from '../../shared/wire/headers.js'
-import { refusalMessage, type RequestVerifier } from '../auth/request-verifier.js'
+import { refusalMessage, type RequestVerifier } from '../../shared/http/request-verifier.js'
 
 /** The only requests a node answers without a member signature: read-only, and holding no data. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'HEAD /health', 'GET /membership', 'HEAD /membership', 'GET /metrics', 'HEAD /metrics'])

@@ -1,12 +1,15 @@
 /**
- * A node's check of member signatures (shared/http/signing.ts): made for this node (for gossip, for
+ * A member's check of member signatures (shared/http/signing.ts): made for this node (for gossip, for
  * any member), fresh on our clock, and used once. One per node, shared by the HTTP routes
  * (routes/auth.ts) and the RPC channel's upgrades (rpc/rpc-server.ts).
  */
-import { ANY_MEMBER, checkSignature, type HeaderOf, type MemberKeys, type Refusal, ReplayGuard, timeProof } from '../../shared/http/signing.js'
-import { HEADER_FROM, HEADER_NONCE, HEADER_TIME, HEADER_TIME_PROOF, HEADER_TIMESTAMP } from '../../shared/wire/headers.js'
-import { internalRoutes } from '../../shared/wire/internal-api.js'
-import type { ClockOffsets } from '../service/clock-offsets.js'
+import { ANY_MEMBER, checkSignature, type HeaderOf, type MemberKeys, type Refusal, ReplayGuard, timeProof } from './signing.js'
+import { HEADER_FROM, HEADER_NONCE, HEADER_TIME, HEADER_TIME_PROOF, HEADER_TIMESTAMP } from '../wire/headers.js'
+import { internalRoutes } from '../wire/internal-api.js'
+/** Learns each sender's clock from the timestamps of its accepted requests (a node's ClockOffsets). */
+export interface OffsetSampler {
+  sample(sender: string, sentAtMs: number, receivedAtMs?: number): void
+}
 
 const GOSSIP_PATH = internalRoutes.gossip.path()
 
@@ -29,7 +32,7 @@ export class RequestVerifier {
     selfId: string,
     selfAddress: string,
     private readonly now: () => number = Date.now,
-    private readonly offsets?: ClockOffsets,
+    private readonly offsets?: OffsetSampler,
   ) {
     this.replays = new ReplayGuard()
     this.targets = [selfId, selfAddress]
