@@ -121,6 +121,42 @@ export class QuorumNotReachedError extends StoreError {
   }
 }
 
+/** An authenticated key asked for something outside its grants (or a presigned URL expired). */
+export class AccessDeniedError extends StoreError {
+  readonly code = 'AccessDenied'
+  readonly status = 403
+}
+/** The request names an access key id the cluster does not know (or one deleted). */
+export class InvalidAccessKeyIdError extends StoreError {
+  readonly code = 'InvalidAccessKeyId'
+  readonly status = 403
+}
+/** The signature (or a Basic secret) does not match the key's secret. */
+export class SignatureDoesNotMatchError extends StoreError {
+  readonly code = 'SignatureDoesNotMatch'
+  readonly status = 403
+}
+/** A SigV4 request signed more than 15 minutes away from the proxy's clock. */
+export class RequestTimeTooSkewedError extends StoreError {
+  readonly code = 'RequestTimeTooSkewed'
+  readonly status = 403
+}
+/** An Authorization header or presigned query that is not well-formed SigV4 (or Basic). */
+export class AuthorizationHeaderMalformedError extends StoreError {
+  readonly code = 'AuthorizationHeaderMalformed'
+  readonly status = 400
+}
+/** The body's SHA-256 differs from the x-amz-content-sha256 the request was signed with: nothing is stored. */
+export class ContentSha256MismatchError extends StoreError {
+  readonly code = 'XAmzContentSHA256Mismatch'
+  readonly status = 400
+}
+/** The proxy could not refresh keys and grants from any member for too long: it refuses rather than act on stale grants. */
+export class AccessCatalogStaleError extends StoreError {
+  readonly code = 'ServiceUnavailable'
+  readonly status = 503
+}
+
 /** Client errors a storage node may answer with, rebuilt on the proxy so they reach the client unchanged. */
 const CLIENT_ERRORS: Record<string, new (message: string) => StoreError> = {
   InvalidBucketName: InvalidBucketNameError,
