@@ -24,6 +24,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   devtools: ['shared', 'proxy', 'storage-node', 'cluster-ctl'],
   bench: ['shared', 'proxy', 'storage-node', 'cluster-ctl', 'devtools'],
   faults: ['shared', 'proxy', 'storage-node', 'cluster-ctl', 'devtools'],
+  'dynamoctl-cli': ['shared', 'devtools'],
 }
 const SOURCE_FOLDERS = Object.keys(ALLOWED)
 
