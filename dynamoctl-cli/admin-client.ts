@@ -87,7 +87,12 @@ export class AdminClient {
     } catch {
       throw new CliError(EXIT.refused, `HTTP ${res.statusCode} from ${url.origin} without a JSON answer: is ${this.url} the native API of a proxy?`, 'BadAnswer', res.statusCode)
     }
-    if (res.statusCode < 200 || res.statusCode > 299) throw refusal(res.statusCode, answer)
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      const err = refusal(res.statusCode, answer)
+      // A member signature names the proxy's address as the URL spells it: another spelling (localhost, a name) is refused.
+      if (res.statusCode === 401 && this.signing.kind === 'member') err.message += ` (signed with the cluster secret for ${this.url.host}: use the address the proxy was started with in --url)`
+      throw err
+    }
     try {
       return schema.parse(answer)
     } catch {
