@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import { parseCommandLineOrExit, parseIntArg, scriptCommand } from '../devtools/command-line.js'
+import { authedFetch } from './client-auth.js'
+import { signed } from './scenarios.js'
 import { startOwnCluster } from './setup.js'
 
 const { seconds: SECONDS, concurrency: CONCURRENCY } = parseCommandLineOrExit(
@@ -25,7 +27,7 @@ async function putLoad(url: string, size: number, tag: string): Promise<{ ops: n
       {
         method: 'PUT',
         body,
-        setupRequest: (req) => ({ ...req, path: `/buckets/dur/files/${tag}-${n++}` }),
+        setupRequest: (req) => signed(url, { ...req, path: `/buckets/dur/files/${tag}-${n++}` }),
       },
     ],
   })
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
   for (const mode of ['fsync', 'none'] as const) {
     const cluster = await startOwnCluster(4, ['--durability', mode])
     try {
-      await fetch(`${cluster.url}/buckets/dur`, { method: 'POST' })
+      await authedFetch(`${cluster.url}/buckets/dur`, { method: 'POST' })
       results[mode] = { small: await putLoad(cluster.url, 4096, 's'), large: await putLoad(cluster.url, 1024 * 1024, 'l') }
     } finally {
       await cluster.stop()

@@ -1,10 +1,12 @@
 /**
  * The bench's own HTTP client calls: streamed PUT/GET with node:http (bodies come from generators,
  * never whole in memory), bucket creation, bounded-concurrency pre-population, paged listing.
+ * Requests to the cluster's proxy carry its credentials (client-auth.ts); to the baseline, none.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { Readable } from 'node:stream'
+import { authedFetch, authHeaders } from './client-auth.js'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 /** A streamed request with no progress for this long fails. */
@@ -47,7 +49,7 @@ export function putStream(url: string, size: number, body: Iterable<Buffer>, opt
         }
       })(),
     )
-    const req = http.request(url, { method: 'PUT', agent, headers: { 'content-type': 'application/octet-stream', 'content-length': size } })
+    const req = http.request(url, { method: 'PUT', agent, headers: { ...authHeaders('PUT', url), 'content-type': 'application/octet-stream', 'content-length': size } })
     req.setTimeout(IDLE_MS, () => req.destroy(new Error(`PUT ${url}: no progress for ${IDLE_MS} ms`)))
     req.once('error', reject)
     source.once('error', (err) => req.destroy(err))
@@ -72,7 +74,7 @@ export function getStream(url: string, size: number, opts: { hash?: boolean } = 
     const start = performance.now()
     const hash = opts.hash ? createHash('sha256') : undefined
     let bytes = 0
-    const req = http.get(url, { agent, headers: { 'x-bench-size': String(size) } }, (res) => {
+    const req = http.get(url, { agent, headers: { ...authHeaders('GET', url), 'x-bench-size': String(size) } }, (res) => {
       res.on('data', (c: Buffer) => {
         bytes += c.length
         hash?.update(c)
@@ -98,7 +100,8 @@ export function patternSha256(size: number): string {
 
 /** Create a bucket; one that already exists is fine. */
 export async function ensureBucket(base: string, bucket: string): Promise<void> {
-  const res = await fetch(`${base}/buckets/${bucket}`, { method: 'POST', signal: AbortSignal.timeout(15_000) })
+  const url = `${base}/buckets/${bucket}`
+  const res = await authedFetch(url, { method: 'POST', signal: AbortSignal.timeout(15_000) })
   const text = await res.text()
   if (res.status !== 201 && res.status !== 409) throw new Error(`creating bucket ${bucket}: ${res.status} ${text.slice(0, 300)}`)
 }
@@ -122,7 +125,8 @@ export async function populate(
     while (next < count && Date.now() < deadline) {
       const i = next++
       try {
-        const res = await fetch(`${base}/buckets/${bucket}/files/${keyOf(i)}`, { method: 'PUT', body, signal: AbortSignal.timeout(30_000) })
+        const url = `${base}/buckets/${bucket}/files/${keyOf(i)}`
+        const res = await authedFetch(url, { method: 'PUT', body, signal: AbortSignal.timeout(30_000) })
         const text = await res.text()
         if (res.status === 201 || res.status === 200) written++
         else {
@@ -153,7 +157,8 @@ export async function listAll(base: string, bucket: string, limit: number, maxPa
   for (let page = 0; page < maxPages; page++) {
     const q = cursor ? `?limit=${limit}&cursor=${encodeURIComponent(cursor)}` : `?limit=${limit}`
     const start = performance.now()
-    const res = await fetch(`${base}/buckets/${bucket}/files${q}`, { signal: AbortSignal.timeout(60_000) })
+    const url = `${base}/buckets/${bucket}/files${q}`
+    const res = await authedFetch(url, { signal: AbortSignal.timeout(60_000) })
     const text = await res.text()
     pageMs.push(performance.now() - start)
     if (res.status !== 200) return { keys, pageMs, error: `page ${page}: ${res.status} ${text.slice(0, 200)}` }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseCommandLineOrExit, parseIntArg, scriptCommand } from '../devtools/command-line.js'
+import { authedFetch } from './client-auth.js'
 import { startOwnCluster } from './setup.js'
 
 const { batches: BATCHES, concurrency: CONCURRENCY } = parseCommandLineOrExit(
@@ -35,28 +36,28 @@ async function main(): Promise<void> {
   const cluster = await startOwnCluster(4)
   process.once('SIGINT', () => void cluster.stop().then(() => process.exit(130)))
   try {
-    await ok(await fetch(`${cluster.url}/buckets/kvbench`, { method: 'POST' }))
+    await ok(await authedFetch(`${cluster.url}/buckets/kvbench`, { method: 'POST' }))
     const rows: string[] = []
     for (const size of [4, 4096]) {
       const value = randomBytes(size).toString('base64')
       const key = (b: number, i: number) => ({ encoding: 'string', data: `s${size}-b${b}-k${i}` })
       const setS = await timed(BATCHES, async (b) => {
         const body = Array.from({ length: BATCH }, (_, i) => ({ key: key(b, i), value: { encoding: 'binary', data: value } }))
-        const out = (await ok(await fetch(`${cluster.url}/set`, { method: 'PUT', body: JSON.stringify(body) }))) as { keys_added: number }[]
+        const out = (await ok(await authedFetch(`${cluster.url}/set`, { method: 'PUT', body: JSON.stringify(body) }))) as { keys_added: number }[]
         if (out[0]?.keys_added !== BATCH) throw new Error(`batch ${b}: ${JSON.stringify(out)}`)
       })
       const fetchS = await timed(BATCHES, async (b) => {
         const body = Array.from({ length: BATCH }, (_, i) => key(b, i))
-        const out = (await ok(await fetch(`${cluster.url}/fetch`, { method: 'POST', body: JSON.stringify(body) }))) as { value: unknown }[]
+        const out = (await ok(await authedFetch(`${cluster.url}/fetch`, { method: 'POST', body: JSON.stringify(body) }))) as { value: unknown }[]
         if (out.some((p) => !p.value)) throw new Error(`batch ${b}: missing values`)
       })
       const bytes = Buffer.from(value, 'base64')
       const singles = Math.min(BATCHES * BATCH, 1000)
       const putS = await timed(singles, async (i) => {
-        await ok(await fetch(`${cluster.url}/buckets/kvbench/files/s${size}-${i}`, { method: 'PUT', body: bytes }))
+        await ok(await authedFetch(`${cluster.url}/buckets/kvbench/files/s${size}-${i}`, { method: 'PUT', body: bytes }))
       })
       const getS = await timed(singles, async (i) => {
-        const res = await fetch(`${cluster.url}/buckets/kvbench/files/s${size}-${i}`)
+        const res = await authedFetch(`${cluster.url}/buckets/kvbench/files/s${size}-${i}`)
         if (res.status !== 200) throw new Error(`GET ${i}: ${res.status}`)
         await res.arrayBuffer()
       })

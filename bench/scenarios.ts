@@ -6,6 +6,7 @@
  * Every loop is bounded by a deadline and a count.
  */
 import autocannon from 'autocannon'
+import { authHeaders } from './client-auth.js'
 import { getStream, listAll, patternBody, patternSha256, putStream, type StreamResult } from './http-client.js'
 import { type RssPeak, sampleDuring, waitIdle } from './rss-sampler.js'
 import { ErrorCounter, Latencies, makeStats, type Stats } from './stats.js'
@@ -19,7 +20,10 @@ export interface Target {
 
 type CannonRequest = autocannon.Request
 
-/** Run autocannon for `durationS` with `connections`; `next(i)` builds the i-th request. `size` is each request's payload. */
+/**
+ * Run autocannon for `durationS` with `connections`; `next(i)` builds the i-th request, signed here
+ * when `url` is the cluster's proxy (client-auth.ts). `size` is each request's payload.
+ */
 export function cannon(url: string, connections: number, durationS: number, size: number, next: (i: number) => CannonRequest): Promise<Stats> {
   const lat = new Latencies()
   const errors = new ErrorCounter()
@@ -32,7 +36,7 @@ export function cannon(url: string, connections: number, durationS: number, size
         connections,
         duration: durationS,
         timeout: 10,
-        requests: [{ setupRequest: (req: CannonRequest): CannonRequest => ({ ...req, ...next(i++) }) }],
+        requests: [{ setupRequest: (req: CannonRequest): CannonRequest => signed(url, { ...req, ...next(i++) }) }],
       },
       (err: unknown, result: autocannon.Result) => {
         if (err) return reject(err instanceof Error ? err : new Error(String(err)))
@@ -48,6 +52,12 @@ export function cannon(url: string, connections: number, durationS: number, size
       } else errors.add(`status ${status}`)
     })
   })
+}
+
+/** `r` with the headers that authenticate it to the proxy at `base` (none for the baseline). */
+export function signed(base: string, r: CannonRequest): CannonRequest {
+  const auth = authHeaders(r.method ?? 'GET', new URL(r.path ?? '/', base))
+  return Object.keys(auth).length === 0 ? r : { ...r, headers: { ...r.headers, ...auth } }
 }
 
 export interface SmallSpec {

@@ -9,6 +9,9 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type Command, InvalidArgumentError, Option, parseIntArg, parseIntList, scriptCommand } from '../devtools/command-line.js'
 import { type ClusterLayout, freePorts, knownProcesses, layoutUnder, runningPid, startCluster, stopProcesses } from '../cluster-ctl/launcher.js'
+import { forgetProxy, rememberProxy } from '../devtools/proxy-credentials.js'
+import type { Credentials } from '../shared/config/credentials-file.js'
+import { authedFetch } from './client-auth.js'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 export const QUICK_OUT = join(ROOT, 'bench/results/quick')
@@ -139,6 +142,8 @@ export function machine(): { node: string; cpus: number; memGiB: number; platfor
 
 export interface OwnCluster {
   url: string
+  /** The admin key the launcher made; client-auth.ts signs the bench's requests to `url` with it. */
+  credentials: Credentials | undefined
   layout: ClusterLayout
   procs: { name: string; pid: number }[]
   stop(): Promise<void>
@@ -153,18 +158,20 @@ export async function startOwnCluster(nodes = 4, nodeArgs: string[] = [], proxyA
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
+    forgetProxy(`http://127.0.0.1:${layout.proxyPort}`)
     await stopProcesses(layout, knownProcesses(layout), 'SIGTERM', 5000)
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await startCluster(layout, 60_000)
+    const { credentials } = await startCluster(layout, 60_000)
     const url = `http://127.0.0.1:${layout.proxyPort}`
+    rememberProxy(url, credentials)
     await waitAllUp(url, nodes, 60_000)
     const procs = knownProcesses(layout).flatMap((name) => {
       const pid = runningPid(layout, name)
       return pid ? [{ name, pid }] : []
     })
-    return { url, layout, procs: procs.sort((a, b) => a.name.localeCompare(b.name)), stop }
+    return { url, credentials, layout, procs: procs.sort((a, b) => a.name.localeCompare(b.name)), stop }
   } catch (err) {
     await stop()
     throw err
@@ -176,7 +183,7 @@ async function waitAllUp(url: string, n: number, timeoutMs: number): Promise<voi
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     try {
-      const c = (await (await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(2000) })).json()) as { nodes?: { status?: string }[] }
+      const c = (await (await authedFetch(`${url}/cluster`, { signal: AbortSignal.timeout(2000) })).json()) as { nodes?: { status?: string }[] }
       if ((c.nodes ?? []).filter((m) => m.status === 'up').length >= n) return
     } catch {}
     await new Promise((r) => setTimeout(r, 200))

@@ -3,9 +3,10 @@
  *   cli.js start [N]            env PROXY_PORT (8080), NODE_BASE_PORT (9000: node-i on base+i), DATA_DIR (./data), HOST (127.0.0.1)
  *   cli.js stop [--kill] [name ...]
  */
-import { resolve } from 'node:path'
+import { relative, resolve } from 'node:path'
 import { Command, CommanderError } from 'commander'
 import { parseIntArg } from '../shared/config/common.js'
+import { credentialsPath } from './admin-key.js'
 import { type ClusterLayout, knownProcesses, startCluster, stopProcesses } from './launcher.js'
 
 function layoutFromEnv(n: number): ClusterLayout {
@@ -25,9 +26,13 @@ function layoutFromEnv(n: number): ClusterLayout {
 async function start(n: number): Promise<void> {
   const layout = layoutFromEnv(n)
   // Process start-up dominates on a small machine (~0.7 s per node on 2 cores): allow for N.
-  const { started } = await startCluster(layout, Math.max(60_000, n * 2000))
+  const { started, credentials } = await startCluster(layout, Math.max(60_000, n * 2000))
   console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
   console.log(`proxy: http://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
+  if (credentials) {
+    const file = relative(process.cwd(), credentialsPath(layout.runDir)) || credentialsPath(layout.runDir)
+    console.log(`admin key ${credentials.accessKeyId} in ${file} (mode 0600): set -a; . ${file}; set +a   then: ./client.sh, ./dynamoctl, curl -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" ...`)
+  }
 }
 
 async function stop(names: string[], kill: boolean): Promise<void> {

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import type { Credentials } from '../shared/config/credentials-file.js'
+import { ensureAdminKey } from './admin-key.js'
 import { serverEnv } from './malloc-env.js'
 import { serverNodeFlags } from './v8-flags.js'
 
@@ -174,8 +176,12 @@ export async function waitHealthy(urls: readonly string[], timeoutMs = 30_000): 
   }
 }
 
-/** Start every node not running, then the proxy; wait until all that were started are healthy. */
-export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): Promise<{ started: string[] }> {
+/**
+ * Start every node not running, then the proxy; wait until all that were started are healthy; then
+ * make sure `<runDir>/credentials` holds an admin key the proxy accepts (admin-key.ts).
+ * `credentials` is undefined only for a proxy without access keys.
+ */
+export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): Promise<{ started: string[]; credentials: Credentials | undefined }> {
   ensureSecret(layout)
   const specs = layout.nodePorts.map((_, j) => nodeSpec(layout, j + 1))
   const started: string[] = []
@@ -187,7 +193,9 @@ export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): P
   const proxy = proxySpec(layout)
   if (startProcess(layout, proxy).started) started.push(proxy.name)
   await waitHealthy([proxy.healthUrl], timeoutMs)
-  return { started }
+  const secret = readFileSync(secretFile(layout), 'utf8').trim()
+  const credentials = await ensureAdminKey({ runDir: layout.runDir, proxyUrl: `http://${layout.host}:${layout.proxyPort}`, secret }, timeoutMs)
+  return { started, credentials }
 }
 
 /** Names with a pid file in run/. */

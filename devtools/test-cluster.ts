@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type ClusterLayout, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
+import type { Credentials } from '../shared/config/credentials-file.js'
+import { forgetProxy, rememberProxy, withBasicAuth } from './proxy-credentials.js'
 
 export { freePorts }
 
@@ -24,8 +26,15 @@ export interface TestClusterOptions {
   prepare?: (layout: ClusterLayout) => (() => void | Promise<void>) | undefined
 }
 
+/** fetch's options, and `anonymous: true` to send no credentials (to see what a request without them gets). */
+export interface ClusterFetchInit extends RequestInit {
+  anonymous?: boolean
+}
+
 export class TestCluster {
   private cleanup: (() => void | Promise<void>) | undefined
+  /** The admin key the launcher keeps in run/credentials; undefined only for a proxy without access keys. */
+  credentials: Credentials | undefined
 
   private constructor(
     public layout: ClusterLayout,
@@ -42,7 +51,8 @@ export class TestCluster {
     const cluster = new TestCluster(layout, dir)
     try {
       cluster.cleanup = opts.prepare?.(layout)
-      await startCluster(layout, 30_000)
+      cluster.credentials = (await startCluster(layout, 30_000)).credentials
+      rememberProxy(cluster.url, cluster.credentials)
     } catch (err) {
       await cluster.teardown()
       throw err
@@ -52,6 +62,16 @@ export class TestCluster {
 
   get url(): string {
     return `http://127.0.0.1:${this.layout.proxyPort}`
+  }
+
+  /**
+   * fetch from the proxy (a path, or a whole URL) with the admin key in HTTP Basic, unless `init`
+   * carries an Authorization header of its own or says `anonymous: true`.
+   */
+  fetch(pathOrUrl: string, init: ClusterFetchInit = {}): Promise<Response> {
+    const { anonymous, ...rest } = init
+    const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.url}${pathOrUrl}`
+    return fetch(url, anonymous ? rest : withBasicAuth(rest, this.credentials))
   }
 
   /** kill -9 (or SIGTERM) by pid. */
@@ -85,7 +105,7 @@ export class TestCluster {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       try {
-        const c = (await (await fetch(`${this.url}/cluster`)).json()) as { nodes: { id: string; status: string }[] }
+        const c = (await (await this.fetch('/cluster')).json()) as { nodes: { id: string; status: string }[] }
         if (c.nodes.find((m) => m.id === id)?.status === status) return
       } catch {}
       await new Promise((r) => setTimeout(r, 100))
@@ -95,6 +115,7 @@ export class TestCluster {
 
   async teardown(): Promise<void> {
     await stopProcesses(this.layout, knownProcesses(this.layout), 'SIGKILL')
+    forgetProxy(this.url)
     await this.cleanup?.()
     rmSync(this.dir, { recursive: true, force: true })
   }

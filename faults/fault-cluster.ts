@@ -4,12 +4,15 @@
  * storage node in its own network namespace and adds `net`, the network fault controls.
  */
 import type { ClusterLayout } from '../cluster-ctl/launcher.js'
+import type { Credentials } from '../shared/config/credentials-file.js'
 import type { NetworkFaults } from './netns/network-faults.js'
 
 export interface FaultCluster {
   readonly layout: ClusterLayout
   /** The proxy's base URL. */
   readonly url: string
+  /** The admin key the launcher made (run/credentials); faults/http-client.ts sends it to the proxy. Undefined for a proxy without access keys. */
+  readonly credentials: Credentials | undefined
   /** A node's base URL as the checker reaches it: its bound address, never through an injected fault. */
   nodeUrl(id: string): string
   stop(name: string, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>

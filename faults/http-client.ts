@@ -1,11 +1,14 @@
 /**
  * The fault suite's HTTP client: node:http with a keep-alive agent, a total deadline on every
  * exchange and an idle deadline for streamed bodies, so a stopped or killed process can never hang
- * a client. Response bodies are hashed while they stream; small ones are also kept.
+ * a client. Response bodies are hashed while they stream; small ones are also kept. A request to a
+ * cluster's proxy carries its admin key (HTTP Basic, devtools/proxy-credentials.ts) unless it has an
+ * Authorization header of its own.
  */
 import { createHash } from 'node:crypto'
 import http, { type IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
+import { basicAuthHeaders } from '../devtools/proxy-credentials.js'
 
 export interface HttpAnswer {
   status: number
@@ -47,7 +50,7 @@ export function send(r: HttpRequest): Promise<HttpAnswer> {
       if (r.body && typeof r.body !== 'string' && !Buffer.isBuffer(r.body)) r.body.destroy()
       reject(err)
     }
-    const headers: Record<string, string> = { ...r.headers }
+    const headers: Record<string, string> = { ...basicAuthHeaders(r.url), ...r.headers }
     if (typeof r.body === 'string' || Buffer.isBuffer(r.body)) headers['content-length'] = String(Buffer.byteLength(r.body))
     else if (r.body) headers['transfer-encoding'] = 'chunked'
     const req = http.request(r.url, { method: r.method, headers, agent, timeout: r.idleTimeoutMs ?? r.totalTimeoutMs })

@@ -13,7 +13,9 @@ import { join, resolve } from 'node:path'
 import { type ClusterLayout, freePorts, knownProcesses, type NodePlacement, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../../cluster-ctl/launcher.js'
 import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from './netns.js'
 import { probeNetworkFaults } from './netns-probe.js'
+import { forgetProxy, rememberProxy, withBasicAuth } from '../../devtools/proxy-credentials.js'
 import { FAST_GOSSIP_ARGS } from '../../devtools/test-cluster.js'
+import type { Credentials } from '../../shared/config/credentials-file.js'
 import type { FaultCluster } from '../fault-cluster.js'
 import { TcpFaultProxy } from '../link/tcp-fault-proxy.js'
 import { NetworkFaults } from './network-faults.js'
@@ -35,6 +37,9 @@ export interface NetnsClusterOptions {
 }
 
 export class NetnsCluster implements FaultCluster {
+  /** The admin key the launcher keeps in run/credentials (undefined for a proxy without access keys). */
+  credentials: Credentials | undefined
+
   private constructor(
     readonly layout: ClusterLayout,
     readonly dir: string,
@@ -80,7 +85,8 @@ export class NetnsCluster implements FaultCluster {
       }
       registerRunDir(network, layout.runDir)
       cluster = new NetnsCluster(layout, dir, network, new NetworkFaults(network, support.iptables, linkOf), links)
-      await startCluster(layout, 60_000)
+      cluster.credentials = (await startCluster(layout, 60_000)).credentials
+      rememberProxy(cluster.url, cluster.credentials)
       return cluster
     } catch (err) {
       if (cluster) await cluster.teardown()
@@ -123,7 +129,7 @@ export class NetnsCluster implements FaultCluster {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       try {
-        const c = (await (await fetch(`${this.url}/cluster`, { signal: AbortSignal.timeout(2000) })).json()) as { nodes: { id: string; status: string }[] }
+        const c = (await (await fetch(`${this.url}/cluster`, withBasicAuth({ signal: AbortSignal.timeout(2000) }, this.credentials))).json()) as { nodes: { id: string; status: string }[] }
         if (c.nodes.find((m) => m.id === id)?.status === status) return
       } catch {}
       await new Promise((r) => setTimeout(r, 100))
@@ -139,6 +145,7 @@ export class NetnsCluster implements FaultCluster {
     } catch (err) {
       problems.push(`stopping processes: ${String(err)}`)
     }
+    forgetProxy(this.url)
     for (const l of this.links) await l.stop().catch((err: unknown) => problems.push(`link proxy: ${String(err)}`))
     problems.push(...(await destroyTestNetwork(this.network)))
     rmSync(this.dir, { recursive: true, force: true })

@@ -11,7 +11,7 @@ import test from 'ava'
 import { memberKeys, newNonce, signatureHeaders } from '../../shared/http/signing.js'
 import { internalRoutes } from '../../shared/wire/internal-api.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, put } from '../helpers/http.js'
+import { authHeaders, authLine, createBucket, get, put } from '../helpers/http.js'
 
 let cluster: TestCluster
 test.before(async () => {
@@ -49,7 +49,7 @@ function raw(port: number, bytes: Buffer | string, endAfterWrite = true): Promis
 
 test('a chunked body over the limit is refused mid-stream with 413 and stores nothing', async (t) => {
   const status = await new Promise<number>((resolve) => {
-    const req = request(`${cluster.url}/buckets/bad/files/too-big`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+    const req = request(`${cluster.url}/buckets/bad/files/too-big`, { method: 'PUT', headers: { ...authHeaders(cluster.url), 'transfer-encoding': 'chunked' } }, (res) => {
       res.resume()
       resolve(res.statusCode ?? 0)
     })
@@ -71,7 +71,7 @@ test('a chunked body over the limit is refused mid-stream with 413 and stores no
 
 test('a body shorter than its Content-Length never becomes a version', async (t) => {
   const port = cluster.layout.proxyPort
-  const status = await raw(port, `PUT /buckets/bad/files/short HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(70_000)}`)
+  const status = await raw(port, `PUT /buckets/bad/files/short HTTP/1.1\r\nHost: x\r\n${authLine(cluster.url)}Content-Length: 100000\r\n\r\n${'x'.repeat(70_000)}`)
   t.true(status === 0 || (status >= 400 && status < 500), `status ${status}`)
   t.is((await get(cluster.url, 'bad', 'short')).status, 404)
 })
@@ -80,7 +80,7 @@ test('a client trickling its body is cut with 408 and does not hold the proxy; n
   const port = cluster.layout.proxyPort
   const started = Date.now()
   const answer = new Promise<{ status: number; ms: number }>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write('PUT /buckets/bad/files/trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n'))
+    const s = connect(port, '127.0.0.1', () => s.write(`PUT /buckets/bad/files/trickle HTTP/1.1\r\nHost: x\r\n${authLine(cluster.url)}Content-Length: 100000\r\n\r\n`))
     // 10 bytes every 250 ms = 40 bytes/s, under the 200 bytes/s the proxy was started with.
     const drip = setInterval(() => s.writable && s.write('x'.repeat(10)), 250)
     let text = ''
@@ -108,10 +108,13 @@ test('a client trickling its body is cut with 408 and does not hold the proxy; n
 test('a slow but steady body above the minimum rate is not cut', async (t) => {
   const body = Buffer.alloc(3000, 0x79)
   const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: cluster.layout.proxyPort, method: 'PUT', path: '/buckets/bad/files/steady', headers: { 'content-length': body.length }, agent: false }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
+    const req = request(
+      { host: '127.0.0.1', port: cluster.layout.proxyPort, method: 'PUT', path: '/buckets/bad/files/steady', headers: { ...authHeaders(cluster.url), 'content-length': body.length }, agent: false },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      },
+    )
     req.on('error', reject)
     // 300 bytes every 250 ms = 1,200 bytes/s for 2.5 s: slower than a window, faster than the minimum.
     let sent = 0
@@ -129,7 +132,7 @@ test('a slow but steady body above the minimum rate is not cut', async (t) => {
 })
 
 test('headers over 16 KB get 431', async (t) => {
-  const status = await raw(cluster.layout.proxyPort, `GET /buckets/bad/files/keep HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  const status = await raw(cluster.layout.proxyPort, `GET /buckets/bad/files/keep HTTP/1.1\r\nHost: x\r\n${authLine(cluster.url)}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
   t.is(status, 431)
 })
 

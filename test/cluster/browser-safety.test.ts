@@ -6,8 +6,9 @@
 import { connect } from 'node:net'
 import test from 'ava'
 import { proxySpec, startProcess, waitHealthy } from '../../cluster-ctl/launcher.js'
+import { forgetProxy, rememberProxy } from '../../devtools/proxy-credentials.js'
 import { freePorts, TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, json, put } from '../helpers/http.js'
+import { createBucket, fetch, get, json, put } from '../helpers/http.js'
 
 const LISTED_ORIGIN = 'https://app.example.com'
 const OTHER_ORIGIN = 'https://evil.example.net'
@@ -26,9 +27,11 @@ test.before(async () => {
   startProcess(cluster.layout, spec)
   await waitHealthy([spec.healthUrl], 30_000)
   corsUrl = `http://127.0.0.1:${port}`
+  rememberProxy(corsUrl, cluster.credentials)
   await createBucket(cluster.url, 'web')
 })
 test.after.always(async () => {
+  if (corsUrl) forgetProxy(corsUrl)
   await cluster?.teardown()
 })
 
@@ -110,7 +113,9 @@ test('without --cors-origins no Access-Control-* header is sent, and a preflight
   t.is(read.status, 200)
   t.deepEqual(accessControlHeaders(read), [])
   for (const path of ['/buckets/web/files/plain.txt', '/buckets', '/set']) {
+    // A preflight is what a browser sends on its own, before any credentials: it carries none.
     const pre = await fetch(`${cluster.url}${path}`, {
+      anonymous: true,
       method: 'OPTIONS',
       headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-context' },
     })
@@ -129,7 +134,7 @@ test('with --cors-origins a listed origin is answered, another is not', async (t
   t.regex(listed.headers.get('vary') ?? '', /origin/i)
   t.is(listed.headers.get('access-control-allow-credentials'), null)
 
-  const pre = await fetch(`${corsUrl}/buckets/web/files/shared.txt`, { method: 'OPTIONS', headers: { origin: LISTED_ORIGIN, 'access-control-request-method': 'PUT' } })
+  const pre = await fetch(`${corsUrl}/buckets/web/files/shared.txt`, { anonymous: true, method: 'OPTIONS', headers: { origin: LISTED_ORIGIN, 'access-control-request-method': 'PUT' } })
   t.is(pre.status, 204)
   t.is(pre.headers.get('access-control-allow-origin'), LISTED_ORIGIN)
   t.regex(pre.headers.get('access-control-allow-methods') ?? '', /PUT/)
@@ -138,7 +143,7 @@ test('with --cors-origins a listed origin is answered, another is not', async (t
   t.is(await other.text(), 'for the app')
   t.deepEqual(accessControlHeaders(other), [])
   t.regex(other.headers.get('vary') ?? '', /origin/i)
-  const otherPre = await fetch(`${corsUrl}/buckets/web/files/shared.txt`, { method: 'OPTIONS', headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'PUT' } })
+  const otherPre = await fetch(`${corsUrl}/buckets/web/files/shared.txt`, { anonymous: true, method: 'OPTIONS', headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'PUT' } })
   await otherPre.arrayBuffer()
   t.is(otherPre.status, 403)
   t.deepEqual(accessControlHeaders(otherPre), [])

@@ -19,7 +19,7 @@ import test from 'ava'
 import { runningPid } from '../../cluster-ctl/launcher.js'
 import { RemoteError } from '../../shared/http/node-client.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, put } from '../helpers/http.js'
+import { createBucket, fetch, get, put } from '../helpers/http.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 
 const MiB = 1024 ** 2

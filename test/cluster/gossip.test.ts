@@ -5,7 +5,7 @@
  */
 import test from 'ava'
 import { FAST_GOSSIP, TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, put } from '../helpers/http.js'
+import { createBucket, fetch, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
 
 let cluster: TestCluster

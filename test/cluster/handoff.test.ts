@@ -6,7 +6,7 @@
  */
 import test from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, put } from '../helpers/http.js'
+import { createBucket, fetch, get, put } from '../helpers/http.js'
 import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 
 interface WriteAnswer {

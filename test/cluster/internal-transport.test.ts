@@ -6,7 +6,7 @@
 import test from 'ava'
 import { isAlive, runningPid } from '../../cluster-ctl/launcher.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, put } from '../helpers/http.js'
+import { createBucket, fetch, get, put } from '../helpers/http.js'
 
 test('with --internal-rpc off: writes, overwrites, siblings, a killed replica and deletes work over HTTP alone', async (t) => {
   const cluster = await TestCluster.start(4, { nodeArgs: ['--internal-rpc', 'off', '--handoff-schedule', '*/1 * * * * *'], proxyArgs: ['--internal-rpc', 'off'] })

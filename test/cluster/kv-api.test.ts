@@ -12,7 +12,7 @@ test.after.always(async () => {
 })
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; headers: Headers }> {
-  const res = await fetch(`${cluster.url}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+  const res = await cluster.fetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } })
   return { status: res.status, json: await res.json(), headers: res.headers }
 }
 
@@ -60,7 +60,7 @@ test('batches past the bound are 413; non-arrays and bad JSON are 400', async (t
   const big = Array.from({ length: 1001 }, (_, i) => ({ key: s(`k${i}`), value: s('v') }))
   t.is((await call('PUT', '/set', big)).status, 413)
   t.is((await call('PUT', '/set', { key: s('k'), value: s('v') })).status, 400)
-  const res = await fetch(`${cluster.url}/set`, { method: 'PUT', body: '[{"key": ' })
+  const res = await cluster.fetch('/set', { method: 'PUT', body: '[{"key": ' })
   t.is(res.status, 400)
 })
 

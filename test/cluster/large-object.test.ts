@@ -7,7 +7,7 @@ import { request } from 'node:http'
 import { Readable } from 'node:stream'
 import test from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, put } from '../helpers/http.js'
+import { authHeaders, createBucket, fetch, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
 
 let cluster: TestCluster
@@ -21,7 +21,7 @@ test.after.always(async () => {
 /** PUT a streamed body; resolves with the status and the answer's text. */
 function upload(url: string, body: Readable, headers: Record<string, string>): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers }, (res) => {
+    const req = request(url, { method: 'PUT', headers: { ...authHeaders(url), ...headers } }, (res) => {
       let text = ''
       res.on('data', (d: Buffer) => {
         text += d

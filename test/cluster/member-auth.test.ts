@@ -15,7 +15,7 @@ import { encodeHeaderJson, internalRoutes } from '../../shared/wire/internal-api
 import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../shared/wire/rpc.js'
 import { createNodeRouter, type NodeAppComponents } from '../../storage-node/app.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, put } from '../helpers/http.js'
+import { createBucket, fetch, get, put } from '../helpers/http.js'
 import { clusterSecret, eventually, internalClient, nodeRef } from '../helpers/internal.js'
 
 let cluster: TestCluster

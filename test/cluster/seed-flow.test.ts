@@ -2,7 +2,7 @@
 import { request } from 'node:http'
 import test from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, json, put } from '../helpers/http.js'
+import { authHeaders, createBucket, fetch, get, json, put } from '../helpers/http.js'
 
 let cluster: TestCluster
 test.before(async () => {
@@ -130,7 +130,7 @@ test('bad input: keys, quorum knobs, sizes, cursors, multipart; nothing stored i
   t.is(truncated.status, 400)
   t.is((await get(u, 'badinput', 't.txt')).status, 404)
   const tooLarge = await new Promise<number>((resolve, reject) => {
-    const req = request(`${u}/buckets/badinput/files/huge`, { method: 'PUT', headers: { 'content-length': String(6 * 1024 ** 3) } }, (res) => {
+    const req = request(`${u}/buckets/badinput/files/huge`, { method: 'PUT', headers: { ...authHeaders(u), 'content-length': String(6 * 1024 ** 3) } }, (res) => {
       res.resume()
       resolve(res.statusCode ?? 0)
     })

@@ -7,7 +7,7 @@ import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
-import { createBucket, get, json, put } from '../helpers/http.js'
+import { createBucket, fetch, get, json, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
 
 interface WriteAnswer {
