@@ -3,8 +3,16 @@ import Router from '@koa/router'
 import Koa from 'koa'
 import { NotFoundError } from '../shared/errors.js'
 import { errorMiddleware } from '../shared/http/error-middleware.js'
+import type { NodeClient } from '../shared/http/node-client.js'
 import type { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import type { Logger } from '../shared/log.js'
+import type { AccessAdmin } from './access/access-admin.js'
+import { accessLog } from './access/access-log.js'
+import { mountAdminRoutes } from './access/admin-routes.js'
+import { type AuthenticateComponents, authenticate } from './access/authenticate.js'
+import { refuseCrossSiteWrites } from './access/cross-site.js'
+import { makeGuard } from './access/guard.js'
+import { assertEveryRouteGuarded, GuardedRouter } from './access/guarded-router.js'
 import { noSniff } from './api/browser-safety.js'
 import { mountBucketRoutes } from './api/buckets.js'
 import { mountClusterRoutes } from './api/cluster.js'
@@ -12,34 +20,53 @@ import { cors } from './api/cors.js'
 import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
 import { requestIdMiddleware } from './api/request-id.js'
-import type { NodeClient } from '../shared/http/node-client.js'
+import type { ReadRepairer } from './coordinator/read-repair.js'
 import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
 import type { KvStore } from './kv/kv-store.js'
-import type { ReadRepairer } from './coordinator/read-repair.js'
 import type { MembershipView } from './membership/membership-view.js'
 
-export interface ProxyAppComponents extends FileRoutesComponents {
+export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateComponents {
   kv: KvStore
   view: MembershipView
   nodes: NodeClient
   repairer: ReadRepairer
   bodyGuard: SlowBodyGuard
+  admin: AccessAdmin
   log: Logger
 }
 
-export function createProxyApp(c: ProxyAppComponents, cfg: ApiConfig & { kvConcurrency: number; kv: KvLimits; corsOrigins: readonly string[] }): Koa {
+export interface ProxyAppConfig extends ApiConfig {
+  kvConcurrency: number
+  kv: KvLimits
+  corsOrigins: readonly string[]
+  region: string
+}
+
+/** Every route, each with what it needs (proxy/access/guard.ts). */
+export function createProxyRouter(c: ProxyAppComponents, cfg: ProxyAppConfig): Router {
+  const router = new Router({ sensitive: true, strict: true })
+  const routes = new GuardedRouter(router, makeGuard(c.catalog))
+  mountBucketRoutes(routes, c.buckets, cfg)
+  mountFileRoutes(routes, c, cfg)
+  mountKvRoutes(routes, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
+  mountClusterRoutes(routes, c.view, c.repairer, c.nodes, cfg)
+  mountAdminRoutes(routes, c.admin, c.catalog)
+  assertEveryRouteGuarded(router)
+  return router
+}
+
+export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa {
   const app = new Koa()
-  const router = new Router()
-  mountBucketRoutes(router, c.buckets, cfg)
-  mountFileRoutes(router, c, cfg)
-  mountKvRoutes(router, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
-  mountClusterRoutes(router, c.view, c.repairer, c.nodes, cfg)
+  const router = createProxyRouter(c, cfg)
   // Outermost, so that every answer carries them, errors included.
   app.use(noSniff())
   app.use(requestIdMiddleware())
+  app.use(accessLog(c.log.child({ component: 'access' })))
   app.use(errorMiddleware(c.log))
   app.use(c.bodyGuard.middleware())
   app.use(cors(cfg.corsOrigins))
+  app.use(refuseCrossSiteWrites(cfg.corsOrigins))
+  app.use(authenticate(c, cfg.region))
   app.use(router.routes())
   app.use(router.allowedMethods())
   app.use((ctx) => {

@@ -38,6 +38,13 @@ export interface ProxyConfig {
   kvConcurrency: number
   /** Exact origins answered with CORS headers; empty: none (no Access-Control-* header is ever sent). */
   corsOrigins: readonly string[]
+  /** The SigV4 region clients sign for. */
+  region: string
+  /** How often keys, grants and bucket records are re-read from the members; after staleMs without a complete read, requests are refused (503). */
+  accessRefreshMs: number
+  accessStaleMs: number
+  /** A cluster secret being rotated out: key secrets it sealed still open, and are re-sealed with the current one. */
+  previousSecret: string | undefined
   logLevel: string
 }
 
@@ -67,6 +74,10 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--kv-concurrency <n>', 'requests of one batch in flight', parseIntArg(1, 1024), 32)
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
     .option('--cors-origins <list>', 'exact origins (https://app.example.com) allowed cross-origin requests, comma-separated (default: none)', parseCorsOrigins, [])
+    .option('--region <region>', 'the AWS region clients sign requests for', 'us-east-1')
+    .option('--access-refresh-ms <ms>', 'how often keys, grants and bucket records are re-read from the storage nodes', parseIntArg(100, 60_000), 1000)
+    .option('--access-stale-ms <ms>', 'refuse requests (503) when keys and grants could not be re-read for this long', parseIntArg(1000, 600_000), 5000)
+    .option('--previous-secret-file <file>', 'the cluster secret being rotated out: access-key secrets it sealed are re-sealed with the current one')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -74,6 +85,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (o.r > o.n || o.w > o.n) throw new InvalidArgumentError('R and W must not exceed N')
   const seeds = parseSeeds(o.seeds)
   if (seeds.length === 0) throw new InvalidArgumentError('--seeds needs at least one storage node')
+  if (!/^[a-z0-9-]{1,32}$/.test(o.region)) throw new InvalidArgumentError('--region takes a region name like us-east-1')
   return Object.freeze({
     id: (o.id as string | undefined) ?? `proxy-${o.host}-${o.port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 63),
     host: o.host,
@@ -98,6 +110,10 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     kvMaxBatchBytes: o.kvMaxBatchBytes,
     kvConcurrency: o.kvConcurrency,
     corsOrigins: Object.freeze(o.corsOrigins as string[]),
+    region: o.region,
+    accessRefreshMs: o.accessRefreshMs,
+    accessStaleMs: o.accessStaleMs,
+    previousSecret: o.previousSecretFile ? loadSecret(o.previousSecretFile, {}) : undefined,
     logLevel: o.logLevel,
   })
 }

@@ -4,7 +4,12 @@ import { MemberSigner } from '../shared/http/member-signer.js'
 import { CLOCK_WARN_MS, PeerClocks } from '../shared/http/peer-clocks.js'
 import { serve } from '../shared/http/serve.js'
 import { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
-import { createLogger } from '../shared/log.js'
+import { RequestVerifier } from '../shared/http/request-verifier.js'
+import { memberKeys } from '../shared/http/signing.js'
+import { createLogger, type Logger } from '../shared/log.js'
+import { AccessAdmin } from './access/access-admin.js'
+import { AccessCatalog } from './access/catalog.js'
+import { SecretBox } from './access/secret-box.js'
 import { createProxyApp } from './app.js'
 import { BucketRegistry } from './buckets/bucket-registry.js'
 import { parseProxyConfig } from './config.js'
@@ -38,18 +43,28 @@ async function main(): Promise<void> {
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })
   const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs, replicaTimeoutMs: cfg.replicaTimeoutMs })
   const lister = new Lister(view, nodes, { n: cfg.n })
-  const buckets = new BucketRegistry({ reader, writer, lister }, { r: cfg.r, w: cfg.w })
+  const catalog = new AccessCatalog(view, nodes, { refreshMs: cfg.accessRefreshMs, staleMs: cfg.accessStaleMs }, log.child({ component: 'access-catalog' }))
+  const box = new SecretBox(cfg.previousSecret ? [cfg.secret, cfg.previousSecret] : [cfg.secret])
+  const admin = new AccessAdmin({ catalog, writer, box }, { w: cfg.w })
+  const members = new RequestVerifier(memberKeys(cfg.secret), cfg.id, `${cfg.host}:${cfg.port}`)
+  const buckets = new BucketRegistry({ catalog, admin, writer, lister })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
-  const app = createProxyApp({ view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, log }, { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } })
+  const app = createProxyApp(
+    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, catalog, box, members, admin, log },
+    { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
+  )
 
   await view.start()
+  await catalog.start()
+  if (cfg.previousSecret) void resealAfterRotation(admin, log)
   const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
 
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping')
     view.stop()
+    catalog.stop()
     bodyGuard.stop()
     server.close(() => process.exit(0))
     server.closeIdleConnections()
@@ -57,6 +72,16 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+/** With --previous-secret-file: re-seal every key secret it sealed, once the catalog has been read. */
+async function resealAfterRotation(admin: AccessAdmin, log: Logger): Promise<void> {
+  try {
+    const n = await admin.resealKeys()
+    log.info({ resealed: n }, 'access-key secrets re-sealed with the current cluster secret')
+  } catch (err) {
+    log.warn({ err: String(err) }, 'access-key secrets not re-sealed yet: restart the proxy to try again')
+  }
 }
 
 void main().catch((err) => {

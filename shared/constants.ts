@@ -33,8 +33,17 @@ export const BUCKETS_NAMESPACE = '.buckets'
 /** Reserved bucket of the key-value API (seed 002's /set, /fetch, /query): same ring, same store. */
 export const KV_NAMESPACE = '.kv'
 
+/** Reserved bucket of access keys, grants and public flags (shared/wire/access-records.ts). */
+export const ACCESS_NAMESPACE = '.access'
+
 /** Every reserved namespace: a leading dot, never a valid user bucket. */
-export const RESERVED_NAMESPACES: readonly string[] = [BUCKETS_NAMESPACE, KV_NAMESPACE]
+export const RESERVED_NAMESPACES: readonly string[] = [BUCKETS_NAMESPACE, KV_NAMESPACE, ACCESS_NAMESPACE]
+
+/**
+ * Cluster metadata kept on every member rather than on N of them (shared/ring/placement.ts): it stays
+ * readable while any member holding it is up, and a proxy reads all of it from any one member.
+ */
+export const EVERYWHERE_NAMESPACES: readonly string[] = [BUCKETS_NAMESPACE, ACCESS_NAMESPACE]
 
 /** Staged uploads not committed within this time are dropped (a proxy died mid-write). */
 export const STAGING_TTL_MS = 10 * 60_000

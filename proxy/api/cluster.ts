@@ -1,5 +1,5 @@
 /** GET /cluster (membership as this proxy sees it, N/R/W, ring summary) and GET /health. */
-import type Router from '@koa/router'
+import type { GuardedRouter } from '../access/guarded-router.js'
 import type { NodeClient } from '../../shared/http/node-client.js'
 import type { DiskStatus } from '../../shared/wire/internal-api.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
@@ -12,8 +12,8 @@ function withDisk<T extends { id: string }>(v: T, disks: ReadonlyMap<string, Dis
   return disk ? { ...v, disk } : v
 }
 
-export function mountClusterRoutes(router: Router, view: MembershipView, repairer: ReadRepairer, nodes: NodeClient, cfg: ApiConfig): void {
-  router.get('/cluster', async (ctx) => {
+export function mountClusterRoutes(router: GuardedRouter, view: MembershipView, repairer: ReadRepairer, nodes: NodeClient, cfg: ApiConfig): void {
+  router.get('/cluster', { admin: true }, async (ctx) => {
     // Hints pending on the nodes, summed per target (a node that does not answer is left out).
     const health = await Promise.allSettled(view.usableNodes().map((n) => nodes.health(n)))
     const pending: Record<string, { versions: number; bytes: number; holders: string[] }> = {}
@@ -45,7 +45,7 @@ export function mountClusterRoutes(router: Router, view: MembershipView, repaire
     }
   })
 
-  router.get('/health', (ctx) => {
+  router.get('/health', { open: true }, (ctx) => {
     const usable = view.usableNodes().length
     const ok = usable >= Math.min(cfg.w, cfg.r)
     ctx.status = ok ? 200 : 503

@@ -1,5 +1,5 @@
 /** Public file routes: raw PUT, multipart POST, GET/HEAD with siblings, DELETE (both path forms), listing. */
-import type Router from '@koa/router'
+import type { GuardedRouter } from '../access/guarded-router.js'
 import type { Context } from 'koa'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
 import { EntityTooLargeError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
@@ -14,6 +14,7 @@ import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
 import { inlineParam, setObjectSafetyHeaders } from './browser-safety.js'
 import { uploadMultipart } from './multipart-upload.js'
+import { requestBody } from '../access/request-body.js'
 import { type ApiConfig, bucketParam, headerContext, keyParam, listParams, pageAnswer, readQuorum, requestId, writeQuorum } from './request-params.js'
 
 export interface FileRoutesComponents {
@@ -35,8 +36,8 @@ function siblingJson(v: Version) {
   }
 }
 
-export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: ApiConfig): void {
-  router.put('/buckets/:bucket/files/*key', async (ctx) => {
+export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, cfg: ApiConfig): void {
+  router.put('/buckets/:bucket/files/*key', { bucket: 'write' }, async (ctx) => {
     const bucket = bucketParam(ctx)
     const key = keyParam(ctx)
     const context = headerContext(ctx, cfg)
@@ -45,13 +46,14 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     await c.buckets.assertExists(bucket)
     // A small body of declared length is read whole: no streams in between for the common case.
     const declared = ctx.get('content-length') === '' ? undefined : Number(ctx.get('content-length'))
-    const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(ctx.req, declared) : ctx.req
+    const source = requestBody(ctx)
+    const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(source, declared) : source
     const outcome = await c.writer.write({ bucket, key, body, size: declared, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
     ctx.status = 201
     ctx.body = { success: true, ...outcome }
   })
 
-  router.post('/buckets/:bucket/files', async (ctx) => {
+  router.post('/buckets/:bucket/files', { bucket: 'write' }, async (ctx) => {
     const bucket = bucketParam(ctx)
     const w = writeQuorum(ctx, cfg)
     await c.buckets.assertExists(bucket)
@@ -109,8 +111,8 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     }
     ctx.length = chosen.size
   }
-  router.get('/buckets/:bucket/files/*key', (ctx) => read(ctx, true))
-  router.head('/buckets/:bucket/files/*key', (ctx) => read(ctx, false))
+  router.get('/buckets/:bucket/files/*key', { bucket: 'read', publicRead: true }, (ctx) => read(ctx, true))
+  router.head('/buckets/:bucket/files/*key', { bucket: 'read', publicRead: true }, (ctx) => read(ctx, false))
 
   const remove = async (ctx: Context) => {
     const bucket = bucketParam(ctx)
@@ -127,10 +129,10 @@ export function mountFileRoutes(router: Router, c: FileRoutesComponents, cfg: Ap
     const outcome = await c.writer.write({ bucket, key, body: null, context, w, requestId: requestId(ctx) })
     ctx.body = { success: true, deleted: true, ...outcome }
   }
-  router.delete('/buckets/:bucket/files/*key', remove)
-  router.delete('/buckets/:bucket/*key', remove)
+  router.delete('/buckets/:bucket/files/*key', { bucket: 'write' }, remove)
+  router.delete('/buckets/:bucket/*key', { bucket: 'write' }, remove)
 
-  router.get('/buckets/:bucket/files', async (ctx) => {
+  router.get('/buckets/:bucket/files', { bucket: 'read' }, async (ctx) => {
     const bucket = bucketParam(ctx)
     const q = listParams(ctx)
     await c.buckets.assertExists(bucket)

@@ -9,6 +9,7 @@ import { InvalidRequestError } from '../../shared/errors.js'
 import { assertKey } from '../../shared/names.js'
 import type { ReadContext } from '../../shared/vclock/versions.js'
 import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordinator.js'
+import { requestBody } from '../access/request-body.js'
 import { type ApiConfig, contextFrom, requestId } from './request-params.js'
 
 export async function uploadMultipart(ctx: Context, opts: { bucket: string; w: number; writer: WriteCoordinator; cfg: ApiConfig }): Promise<WriteOutcome[]> {
@@ -66,7 +67,7 @@ export async function uploadMultipart(ctx: Context, opts: { bucket: string; w: n
     }
     parser.once('error', (err) => abort(new InvalidRequestError(`malformed multipart request: ${(err as Error).message}`)))
     ctx.req.once('aborted', () => abort(new InvalidRequestError('upload aborted by the client')))
-    ctx.req.pipe(parser)
+    requestBody(ctx).pipe(parser)
   })
   await chain
   if (failure) throw failure

@@ -1,16 +1,18 @@
 /**
- * Buckets are records in a reserved namespace of the same ring, replicated and versioned like any
- * object. A short positive cache spares file requests a quorum read of the bucket record.
+ * Buckets are records in a reserved namespace kept on every member (shared/ring/placement.ts),
+ * versioned like any object. Whether a bucket exists, and who owns it, is read from the proxy's
+ * access catalog (proxy/access/catalog.ts), so a file request costs no read of the bucket record and
+ * a bucket stays usable whenever any member is up.
  */
 import { BUCKETS_NAMESPACE } from '../../shared/constants.js'
 import { BucketAlreadyExistsError, BucketNotEmptyError, NoSuchBucketError } from '../../shared/errors.js'
 import { readContextOf } from '../../shared/vclock/versions.js'
+import type { BucketRecord } from '../../shared/wire/access-records.js'
+import type { AccessAdmin } from '../access/access-admin.js'
+import type { AccessCatalog } from '../access/catalog.js'
+import type { ResolvedKey } from '../access/policy.js'
 import type { Lister } from '../coordinator/lister.js'
-import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator, WriteOutcome } from '../coordinator/write-coordinator.js'
-
-/** How long a proxy trusts that a bucket it saw exists; a bucket deleted through another proxy may take this long to vanish here. */
-const EXISTS_CACHE_MS = 5000
 
 /** A bucket as listed: its name and when its record was first written. */
 export interface BucketEntry {
@@ -19,44 +21,38 @@ export interface BucketEntry {
 }
 
 export interface BucketRegistryComponents {
-  reader: ReadCoordinator
+  catalog: AccessCatalog
+  admin: AccessAdmin
   writer: WriteCoordinator
   lister: Lister
 }
 
 export class BucketRegistry {
-  private readonly seen = new Map<string, number>()
-
-  constructor(
-    private readonly c: BucketRegistryComponents,
-    private readonly cfg: { r: number; w: number },
-  ) {}
-
-  private async record(bucket: string) {
-    const read = await this.c.reader.read(BUCKETS_NAMESPACE, bucket, this.cfg.r, undefined, false)
-    return { read, live: read.versions.filter((v) => !v.tombstone) }
-  }
+  constructor(private readonly c: BucketRegistryComponents) {}
 
   async assertExists(bucket: string): Promise<void> {
-    if ((this.seen.get(bucket) ?? 0) > Date.now()) return
-    const { live } = await this.record(bucket)
-    if (live.length === 0) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
-    this.seen.set(bucket, Date.now() + EXISTS_CACHE_MS)
+    if (this.c.catalog.policy().bucket(bucket)) return
+    // Made a moment ago through another proxy? Look once more before answering 404.
+    await this.c.catalog.refresh(true)
+    if (!this.c.catalog.policy().bucket(bucket)) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
   }
 
-  async create(bucket: string, w: number): Promise<WriteOutcome> {
-    const { read, live } = await this.record(bucket)
-    if (live.length > 0) throw new BucketAlreadyExistsError(`bucket ${bucket} already exists`)
-    const body = Buffer.from(JSON.stringify({ name: bucket, created: new Date().toISOString() }))
-    const out = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body, context: readContextOf(read.versions), contentType: 'application/json', w })
-    this.seen.set(bucket, Date.now() + EXISTS_CACHE_MS)
+  /** Create a bucket owned by `owner` (a key id; none for a member-signed request). Of two concurrent creations, the lower version id owns it. */
+  async create(bucket: string, w: number, owner: string | undefined): Promise<WriteOutcome> {
+    await this.c.catalog.refresh()
+    if (this.c.catalog.policy().bucket(bucket)) throw new BucketAlreadyExistsError(`bucket ${bucket} already exists`)
+    const record: BucketRecord = { name: bucket, created: new Date().toISOString(), ...(owner ? { owner } : {}) }
+    const context = readContextOf(this.c.catalog.versionsOf(BUCKETS_NAMESPACE, bucket))
+    const out = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: Buffer.from(JSON.stringify(record)), context, contentType: 'application/json', w })
+    await this.c.catalog.refresh()
+    const now = this.c.catalog.policy().bucket(bucket)
+    if (owner && now && now.owner !== owner) throw new BucketAlreadyExistsError(`bucket ${bucket} was created at the same time by access key ${now.owner}, which owns it`)
     return out
   }
 
-  /** Delete an empty bucket, or with `force` its files first. */
+  /** Delete an empty bucket, or with `force` its files first; its grants and public flag go with it. */
   async delete(bucket: string, force: boolean, w: number): Promise<{ outcome: WriteOutcome; filesDeleted: number }> {
-    const { read, live } = await this.record(bucket)
-    if (live.length === 0) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
+    await this.assertExists(bucket)
     let filesDeleted = 0
     if (force) {
       for await (const f of this.c.lister.all(bucket)) {
@@ -68,15 +64,25 @@ export class BucketRegistry {
     for await (const _live of this.c.lister.all(bucket, '', 100)) {
       throw new BucketNotEmptyError(`bucket ${bucket} is not empty (use ?force=true to delete its files too)`)
     }
-    this.seen.delete(bucket)
-    const outcome = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: null, context: readContextOf(read.versions), w })
+    await this.c.admin.forgetBucket(bucket)
+    const context = readContextOf(this.c.catalog.versionsOf(BUCKETS_NAMESPACE, bucket))
+    const outcome = await this.c.writer.write({ bucket: BUCKETS_NAMESPACE, key: bucket, body: null, context, w })
+    await this.c.catalog.refresh()
     return { outcome, filesDeleted }
   }
 
-  /** One page of bucket names in byte order, after `q.after`; `next` is where the following page starts. */
-  async page(q: { prefix: string; after: string | undefined; limit: number }): Promise<{ buckets: BucketEntry[]; next: string | undefined }> {
-    const page = await this.c.lister.page(BUCKETS_NAMESPACE, q)
-    const buckets = page.keys.map((b) => ({ name: b.key, created: new Date(Math.min(...b.live.map((v) => v.lastModified))).toISOString() }))
-    return { buckets, next: page.next }
+  /** Whether `key` may read `bucket` (what GET /buckets lists). */
+  readable(key: ResolvedKey, bucket: string): boolean {
+    return this.c.catalog.policy().allows(key, bucket, 'read')
+  }
+
+  /** One page of the bucket names `visible` lets through, in byte order, after `q.after`; `next` is where the following page starts. */
+  page(q: { prefix: string; after: string | undefined; limit: number }, visible: (bucket: string) => boolean): { buckets: BucketEntry[]; next: string | undefined } {
+    const policy = this.c.catalog.policy()
+    const after = q.after === undefined ? undefined : Buffer.from(q.after)
+    const names = policy.bucketNames().filter((b) => b.startsWith(q.prefix) && (after === undefined || Buffer.compare(Buffer.from(b), after) > 0) && visible(b))
+    const page = names.slice(0, q.limit)
+    const buckets = page.map((name) => ({ name, created: policy.bucket(name)?.created ?? '' }))
+    return { buckets, next: names.length > page.length ? page[page.length - 1] : undefined }
   }
 }

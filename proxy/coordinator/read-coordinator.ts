@@ -16,6 +16,7 @@ import { gatherFirst, gatherQuorum } from './quorum.js'
 import { planTargets, type Target } from './sloppy-quorum.js'
 import { type Answer, disagree, type Holder, merge, type ReadOutcome } from './read-outcome.js'
 import type { ReadRepairer } from './read-repair.js'
+import { replicaCount } from '../../shared/ring/placement.js'
 
 export interface ReadCoordinatorComponents {
   view: MembershipView
@@ -50,7 +51,8 @@ export class ReadCoordinator {
    * `withData` false: the caller needs only the versions (HEAD, existence, delete), so no bytes ride along.
    */
   async read(bucket: string, key: string, r: number, requestId?: string, withData = true): Promise<ReadOutcome> {
-    const plan = planTargets(this.c.view.preferenceList(bucket, key), this.cfg.n, (id) => this.c.view.isUsable(id))
+    const prefs = this.c.view.preferenceList(bucket, key)
+    const plan = planTargets(prefs, replicaCount(bucket, this.cfg.n, prefs.length), (id) => this.c.view.isUsable(id))
     if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])
     const random = this.cfg.random ?? Math.random
     const ask = (t: Target, data: boolean) => this.ask(bucket, key, t, data, requestId)

@@ -22,6 +22,7 @@ import type { MembershipView } from '../membership/membership-view.js'
 import { capSize, peekBody, tee } from './body-streams.js'
 import { gatherQuorum } from './quorum.js'
 import { planTargets, replacementFor, type Target } from './sloppy-quorum.js'
+import { replicaCount } from '../../shared/ring/placement.js'
 
 /** Share of --replica-timeout-ms a coordinator has to store a write; the rest is for its commit and answer to arrive. */
 const EXPIRY_SHARE = 0.8
@@ -71,7 +72,7 @@ export class WriteCoordinator {
   async write(req: WriteRequest): Promise<WriteOutcome> {
     const prefs = this.c.view.preferenceList(req.bucket, req.key)
     // New data goes only to nodes with space; a tombstone to every live one.
-    const plan = planTargets(prefs, this.cfg.n, (id) => (req.body === null ? this.c.view.isUsable(id) : this.c.view.takesData(id)))
+    const plan = planTargets(prefs, replicaCount(req.bucket, this.cfg.n, prefs.length), (id) => (req.body === null ? this.c.view.isUsable(id) : this.c.view.takesData(id)))
     if (plan.targets.length < req.w) {
       if (req.body && !Buffer.isBuffer(req.body)) req.body.resume()
       const live = prefs.filter((p) => this.c.view.isUsable(p.id)).length

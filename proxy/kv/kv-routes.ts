@@ -4,9 +4,10 @@
  * that key, never the batch; batches are bounded (413 past the bound).
  */
 import { Readable } from 'node:stream'
-import type Router from '@koa/router'
+import type { GuardedRouter } from '../access/guarded-router.js'
 import type { Context } from 'koa'
 import { EntityTooLargeError, InvalidArgumentError, InvalidRequestError } from '../../shared/errors.js'
+import { requestBody } from '../access/request-body.js'
 import { contextFrom, type ApiConfig } from '../api/request-params.js'
 import { decodeDatum, type Encoded, storageKey } from './kv-codec.js'
 import { type FetchedPair, type KvStore, mapBounded, reasonOf } from './kv-store.js'
@@ -21,7 +22,7 @@ async function readBatch(ctx: Context, limits: KvLimits): Promise<unknown[]> {
   if (Number(ctx.get('content-length') || 0) > limits.maxBatchBytes) throw new EntityTooLargeError(`batches are limited to ${limits.maxBatchBytes} bytes`)
   const chunks: Buffer[] = []
   let size = 0
-  for await (const c of ctx.req as AsyncIterable<Buffer>) {
+  for await (const c of requestBody(ctx) as AsyncIterable<Buffer>) {
     size += c.length
     if (size > limits.maxBatchBytes) throw new EntityTooLargeError(`batches are limited to ${limits.maxBatchBytes} bytes`)
     chunks.push(c)
@@ -48,8 +49,8 @@ function resolveKey(raw: unknown): { key: Encoded | unknown; storage?: string; r
   }
 }
 
-export function mountKvRoutes(router: Router, kv: KvStore, cfg: ApiConfig & { concurrency: number }, limits: KvLimits): void {
-  router.put('/set', async (ctx) => {
+export function mountKvRoutes(router: GuardedRouter, kv: KvStore, cfg: ApiConfig & { concurrency: number }, limits: KvLimits): void {
+  router.put('/set', { kv: 'write' }, async (ctx) => {
     const batch = await readBatch(ctx, limits)
     const failed: { key: unknown; reason: string }[] = []
     let added = 0
@@ -70,7 +71,7 @@ export function mountKvRoutes(router: Router, kv: KvStore, cfg: ApiConfig & { co
     ctx.body = [{ keys_added: added, keys_failed: failed }]
   })
 
-  router.post('/fetch', async (ctx) => {
+  router.post('/fetch', { kv: 'read' }, async (ctx) => {
     const batch = await readBatch(ctx, limits)
     ctx.body = await mapBounded(batch, cfg.concurrency, async (raw): Promise<FetchedPair | { key: unknown; value: null; error: string }> => {
       const k = resolveKey(raw)
@@ -83,7 +84,7 @@ export function mountKvRoutes(router: Router, kv: KvStore, cfg: ApiConfig & { co
     })
   })
 
-  router.post('/query', async (ctx) => {
+  router.post('/query', { kv: 'read' }, async (ctx) => {
     const batch = await readBatch(ctx, limits)
     ctx.body = await mapBounded(batch, cfg.concurrency, async (raw) => {
       const k = resolveKey(raw)
@@ -97,7 +98,7 @@ export function mountKvRoutes(router: Router, kv: KvStore, cfg: ApiConfig & { co
   })
 
   /** Every pair: with ?limit= one page (next page's cursor in X-Next-Cursor), else the whole store streamed page by page. */
-  router.get('/fetch', async (ctx) => {
+  router.get('/fetch', { kv: 'read' }, async (ctx) => {
     const cursor = typeof ctx.query.cursor === 'string' && ctx.query.cursor !== '' ? Buffer.from(ctx.query.cursor, 'base64url').toString('utf8') : undefined
     if (ctx.query.limit !== undefined) {
       const limit = Number(ctx.query.limit)

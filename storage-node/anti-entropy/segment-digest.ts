@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import { objectPosition } from '../../shared/ring/hash.js'
 import type { HashRing } from '../../shared/ring/hash-ring.js'
+import { replicaCount } from '../../shared/ring/placement.js'
 
 export interface KeyIds {
   bucket: string
@@ -13,7 +14,7 @@ export interface KeyIds {
 /** Keys whose N primaries (in this ring) include both `a` and `b`: the ones the two must agree on. */
 export function sharedBy(ring: HashRing, n: number, a: string, b: string): (bucket: string, key: string) => boolean {
   return (bucket, key) => {
-    const primaries = ring.preferenceList(objectPosition(bucket, key)).slice(0, n)
+    const primaries = ring.preferenceList(objectPosition(bucket, key)).slice(0, replicaCount(bucket, n, ring.nodes.length))
     return primaries.includes(a) && primaries.includes(b)
   }
 }

@@ -14,6 +14,7 @@ import { HashRing } from '../../shared/ring/hash-ring.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Membership } from '../gossip/membership.js'
 import type { HintCounts, TombstoneStore } from '../store/object-store.js'
+import { replicaCount } from '../../shared/ring/placement.js'
 
 export interface TombstoneReaperComponents {
   /** The tombstones to reap, and whether this node holds hints (a node holding hints does not reap). */
@@ -78,7 +79,7 @@ export class TombstoneReaper {
     const address = new Map(views.map((v) => [v.id, v.address]))
     let reaped = 0
     for (const cand of candidates) {
-      const primaries = ring.preferenceList(objectPosition(cand.bucket, cand.key)).slice(0, this.init.n)
+      const primaries = ring.preferenceList(objectPosition(cand.bucket, cand.key)).slice(0, replicaCount(cand.bucket, this.init.n, ring.nodes.length))
       const others: NodeRef[] = primaries.filter((id) => id !== this.c.membership.selfId).map((id) => ({ id, address: address.get(id) ?? id }))
       const dots = cand.versions.map((v) => v.dot)
       const ids = new Set(dots.map(versionId))

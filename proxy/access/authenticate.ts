@@ -1,0 +1,87 @@
+/**
+ * Who sent the request: an access key (AWS Signature V4 in the header or a presigned URL, or HTTP
+ * Basic `id:secret`), a member signature (the cluster secret; key management only), or nobody. Bad
+ * credentials are refused here (403 InvalidAccessKeyId / SignatureDoesNotMatch); no credentials are
+ * refused here too (401) unless the path can be open (health, metrics, the page's static files, and
+ * object reads, which a public bucket allows): the route's guard (guard.ts) decides those.
+ * Never answers `WWW-Authenticate: Basic`, which would make browsers prompt, cache and replay.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { Context, Middleware } from 'koa'
+import { AuthorizationHeaderMalformedError, InvalidAccessKeyIdError, SignatureDoesNotMatchError, UnauthorizedError } from '../../shared/errors.js'
+import { refusalMessage, type RequestVerifier } from '../../shared/http/request-verifier.js'
+import { HEADER_SIGNATURE } from '../../shared/wire/headers.js'
+import type { AccessCatalog } from './catalog.js'
+import type { ResolvedKey } from './policy.js'
+import type { Principal } from './principal.js'
+import type { SecretBox } from './secret-box.js'
+import { parseSigV4, verifySigV4 } from './sigv4-verifier.js'
+
+export interface AuthenticateComponents {
+  catalog: AccessCatalog
+  box: SecretBox
+  members: RequestVerifier
+}
+
+export const HOW_TO_AUTHENTICATE =
+  'this request needs an access key: sign it with AWS Signature V4 (curl --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY") or send the key as HTTP Basic credentials over TLS (curl -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"); `make run` writes an admin key to run/credentials, ./dynamoctl key create makes more'
+
+/** Paths that may be served without a key (the guard still decides, e.g. whether a bucket is public). */
+function mayBeOpen(method: string, path: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false
+  return path === '/health' || path === '/metrics' || path === '/ui' || path.startsWith('/ui/') || /^\/buckets\/[^/]+\/files\/./.test(path)
+}
+
+export function authenticate(c: AuthenticateComponents, region: string): Middleware {
+  const keyFor = async (id: string): Promise<{ key: ResolvedKey; secret: string }> => {
+    let key = c.catalog.policy().key(id)
+    if (!key) {
+      // Made a moment ago through another proxy? Look once more before refusing.
+      await c.catalog.refresh(true)
+      key = c.catalog.policy().key(id)
+    }
+    if (!key) throw new InvalidAccessKeyIdError(`the access key id ${id} does not exist in this cluster`)
+    const secret = c.box.open(id, key.sealed)
+    if (secret === undefined) throw new InvalidAccessKeyIdError(`the secret of access key ${id} was sealed with a cluster secret this proxy does not hold`)
+    return { key, secret }
+  }
+
+  const identify = async (ctx: Context): Promise<Principal | undefined> => {
+    const sig = parseSigV4({ method: ctx.method, url: ctx.url, headers: ctx.headers })
+    if (sig) {
+      const { key, secret } = await keyFor(sig.accessKeyId)
+      const { payload } = verifySigV4(sig, secret, Date.now(), region)
+      if (payload.kind === 'sha256') ctx.state.payloadSha256 = payload.hex
+      return { kind: 'key', key, via: sig.presigned ? 'presigned' : 'sigv4' }
+    }
+    const auth = ctx.get('authorization')
+    if (/^basic /i.test(auth)) {
+      const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      if (colon < 1) throw new AuthorizationHeaderMalformedError('Basic credentials are base64 of ACCESS_KEY_ID:SECRET')
+      const { key, secret } = await keyFor(decoded.slice(0, colon))
+      const given = Buffer.from(decoded.slice(colon + 1))
+      const want = Buffer.from(secret)
+      if (given.length !== want.length || !timingSafeEqual(given, want)) throw new SignatureDoesNotMatchError(`wrong secret for access key ${key.id}`)
+      return { kind: 'key', key, via: 'basic' }
+    }
+    if (auth !== '') throw new AuthorizationHeaderMalformedError('unsupported Authorization scheme: use AWS4-HMAC-SHA256 (Signature V4) or Basic')
+    if (ctx.get(HEADER_SIGNATURE) !== '') {
+      const checked = c.members.verify(ctx.method, ctx.url, (h) => ctx.get(h) || undefined)
+      if ('refused' in checked) throw new UnauthorizedError(refusalMessage(checked.refused).replace('internal API', 'member signature'))
+      ctx.set(checked.ok.answerHeaders)
+      return { kind: 'member', id: checked.ok.from }
+    }
+    return undefined
+  }
+
+  return async (ctx, next) => {
+    const principal = await identify(ctx)
+    if (principal) ctx.state.principal = principal
+    else if (!mayBeOpen(ctx.method, ctx.path)) {
+      ctx.set('WWW-Authenticate', `AWS4-HMAC-SHA256 realm="dynamo", region="${region}"`)
+      throw new UnauthorizedError(HOW_TO_AUTHENTICATE)
+    }
+    await next()
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The proxy's copy of the cluster's metadata: bucket records (`.buckets`) and access keys, grants and
+ * public flags (`.access`), both kept on every member. Every `refreshMs` the proxy lists both
+ * namespaces on every usable member and merges what they hold by clock, so one member holding a change
+ * is enough for every proxy to see it; the bytes of a version are fetched once (versions never
+ * change). A proxy that has not completed a refresh for `staleMs` refuses requests (503) rather than
+ * act on grants that may have been revoked.
+ */
+import { ACCESS_NAMESPACE, BUCKETS_NAMESPACE } from '../../shared/constants.js'
+import { AccessCatalogStaleError } from '../../shared/errors.js'
+import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
+import type { Logger } from '../../shared/log.js'
+import { reconcile, versionId } from '../../shared/vclock/versions.js'
+import type { Version } from '../../shared/wire/internal-api.js'
+import type { MembershipView } from '../membership/membership-view.js'
+import { type CatalogEntry, Policy } from './policy.js'
+
+const NAMESPACES = [BUCKETS_NAMESPACE, ACCESS_NAMESPACE] as const
+const PAGE = 1000
+/** On-demand refreshes (an unknown key id or bucket) start at most this often; others wait for the one running. */
+const ON_DEMAND_MIN_GAP_MS = 200
+
+export interface AccessCatalogInit {
+  refreshMs: number
+  staleMs: number
+}
+
+interface Listed {
+  node: NodeRef
+  versions: Version[]
+}
+
+export class AccessCatalog {
+  private current = new Policy(new Map())
+  private entries = new Map<string, Map<string, CatalogEntry>>()
+  private readonly bodies = new Map<string, Buffer>()
+  private lastComplete = 0
+  private lastStarted = 0
+  private running: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  /** Refreshes completed and failed since start (GET /health). */
+  readonly stats = { refreshes: 0, failures: 0 }
+
+  constructor(
+    private readonly view: MembershipView,
+    private readonly nodes: NodeClient,
+    private readonly init: AccessCatalogInit,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.refresh().catch(() => undefined)
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.init.refreshMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+  }
+
+  /** The resolved policy; throws AccessCatalogStaleError when the last complete refresh is too old. */
+  policy(): Policy {
+    const age = Date.now() - this.lastComplete
+    if (age > this.init.staleMs) {
+      throw new AccessCatalogStaleError(
+        `access keys and grants could not be read from any storage node for ${this.lastComplete ? `${Math.round(age / 1000)} s` : 'as long as this proxy runs'}: refusing rather than acting on stale grants`,
+      )
+    }
+    return this.current
+  }
+
+  /** The versions held of one record, for a write's context. */
+  versionsOf(namespace: string, key: string): readonly Version[] {
+    return this.entries.get(namespace)?.get(key)?.versions ?? []
+  }
+
+  get ageMs(): number {
+    return Date.now() - this.lastComplete
+  }
+
+  /** Refresh now, or join the refresh under way; `onDemand` ones are spaced out so unknown ids cannot flood the members. */
+  async refresh(onDemand = false): Promise<void> {
+    if (this.running) return this.running
+    if (onDemand && Date.now() - this.lastStarted < ON_DEMAND_MIN_GAP_MS) return
+    this.lastStarted = Date.now()
+    this.running = this.load().finally(() => {
+      this.running = undefined
+    })
+    return this.running
+  }
+
+  private async load(): Promise<void> {
+    const targets = this.view.usableNodes()
+    const merged = new Map<string, Map<string, Listed[]>>()
+    let answered = 0
+    await Promise.all(
+      targets.map(async (node) => {
+        try {
+          const lists = await Promise.all(NAMESPACES.map((ns) => this.listAll(node, ns)))
+          lists.forEach((entries, i) => {
+            const ns = NAMESPACES[i] as string
+            const m = merged.get(ns) ?? new Map<string, Listed[]>()
+            merged.set(ns, m)
+            for (const e of entries) m.set(e.key, [...(m.get(e.key) ?? []), { node, versions: e.versions }])
+          })
+          answered++
+        } catch (err) {
+          if (isNodeFailure(err)) this.view.markFailed(node.id)
+          this.log.debug({ node: node.id, err: String(err) }, 'access catalog: listing failed')
+        }
+      }),
+    )
+    if (answered === 0) {
+      this.stats.failures++
+      throw new Error('no storage node answered')
+    }
+    const next = new Map<string, Map<string, CatalogEntry>>()
+    for (const [ns, keys] of merged) {
+      const out = new Map<string, CatalogEntry>()
+      for (const [key, held] of keys) {
+        const versions = reconcile(...held.map((h) => h.versions))
+        const bodies = new Map<string, Buffer>()
+        for (const v of versions) {
+          if (v.tombstone) continue
+          const id = versionId(v.dot)
+          const body = await this.body(
+            ns,
+            key,
+            id,
+            held.filter((h) => h.versions.some((w) => versionId(w.dot) === id)).map((h) => h.node),
+          )
+          if (body) bodies.set(id, body)
+        }
+        out.set(key, { versions, bodies })
+      }
+      next.set(ns, out)
+    }
+    this.entries = next
+    this.current = new Policy(next)
+    this.lastComplete = Date.now()
+    this.stats.refreshes++
+    this.forgetBodies()
+  }
+
+  private async listAll(node: NodeRef, ns: string): Promise<{ key: string; versions: Version[] }[]> {
+    const out: { key: string; versions: Version[] }[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await this.nodes.list(node, ns, { prefix: '', after, limit: PAGE })
+      out.push(...page.entries)
+      if (!page.truncated || page.entries.length === 0) return out
+      after = page.entries[page.entries.length - 1]?.key
+    }
+  }
+
+  /** A version's bytes, from the cache or from the first holder that serves them. */
+  private async body(ns: string, key: string, id: string, holders: readonly NodeRef[]): Promise<Buffer | undefined> {
+    const cacheKey = `${ns}\u0000${key}\u0000${id}`
+    const cached = this.bodies.get(cacheKey)
+    if (cached) return cached
+    for (const node of holders) {
+      try {
+        const chunks: Buffer[] = []
+        for await (const c of await this.nodes.openData(node, ns, key, id)) chunks.push(c as Buffer)
+        const body = Buffer.concat(chunks)
+        this.bodies.set(cacheKey, body)
+        return body
+      } catch (err) {
+        this.log.debug({ node: node.id, ns, key, err: String(err) }, 'access catalog: record bytes not served')
+      }
+    }
+    return undefined
+  }
+
+  /** Keep only the bytes of versions still held. */
+  private forgetBodies(): void {
+    const live = new Set<string>()
+    for (const [ns, keys] of this.entries) for (const [key, e] of keys) for (const id of e.bodies.keys()) live.add(`${ns}\u0000${key}\u0000${id}`)
+    for (const k of this.bodies.keys()) if (!live.has(k)) this.bodies.delete(k)
+  }
+}

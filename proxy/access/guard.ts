@@ -1,0 +1,96 @@
+/**
+ * What each route needs, declared where the route is mounted: `router.get(path, guard(need), handler)`.
+ * A route without a guard is refused (deny by default: the proxy's app checks every route of its
+ * router has one, and test/unit/proxy/route-guards.test.ts walks them). A refused request gets 401
+ * when it carries no key, 403 AccessDenied when its key lacks the right; nothing is stored or deleted.
+ */
+import type { Context, Middleware } from 'koa'
+import { AccessDeniedError, NoSuchBucketError, UnauthorizedError } from '../../shared/errors.js'
+import { assertBucketName } from '../../shared/names.js'
+import type { Permission } from '../../shared/wire/access-api.js'
+import { KV_GRANTS } from '../../shared/wire/access-records.js'
+import { HOW_TO_AUTHENTICATE } from './authenticate.js'
+import type { AccessCatalog } from './catalog.js'
+import type { Policy, ResolvedKey } from './policy.js'
+import { principalOf } from './principal.js'
+
+export type Need =
+  /** Anyone: health, metrics, the page's static files. */
+  | { open: true }
+  /** Any valid key (what the route answers depends on the key, e.g. the buckets it may read). */
+  | { anyKey: true }
+  /** Admin keys, or a member signature (key management, cluster internals). */
+  | { admin: true }
+  /** Admin keys and keys made with --create-buckets. */
+  | { createBuckets: true }
+  /** A permission on the route's :bucket; `publicRead` lets anyone read objects of a public bucket. */
+  | { bucket: Permission; publicRead?: true }
+  /** A permission on the key-value API. */
+  | { kv: 'read' | 'write' }
+
+const GUARD = Symbol('route guard')
+
+export type GuardMiddleware = Middleware & { [GUARD]: Need }
+
+function isGuard(m: unknown): m is GuardMiddleware {
+  return typeof m === 'function' && GUARD in m
+}
+
+/** The Need a route's middleware enforces, when it is a guard. */
+export function needOf(m: unknown): Need | undefined {
+  return isGuard(m) ? m[GUARD] : undefined
+}
+
+/** The bucket a request names (validated: a bad name is a 400 before any permission is looked up). */
+function bucketOf(ctx: Context): string {
+  const bucket = String(ctx.params.bucket)
+  assertBucketName(bucket)
+  return bucket
+}
+
+function requireKey(ctx: Context): ResolvedKey {
+  const p = principalOf(ctx)
+  if (p.kind === 'key') return p.key
+  if (p.kind === 'member') throw new AccessDeniedError('a member signature may only manage keys (/admin/...): use an access key')
+  throw new UnauthorizedError(HOW_TO_AUTHENTICATE)
+}
+
+function check(ctx: Context, need: Need, policy: () => Policy): void {
+  if ('open' in need) return
+  const p = principalOf(ctx)
+  if ('admin' in need) {
+    if (p.kind === 'member') return
+    if (!requireKey(ctx).admin) throw new AccessDeniedError('this needs an admin key')
+    return
+  }
+  if ('bucket' in need) {
+    const bucket = bucketOf(ctx)
+    if (p.kind === 'anonymous' && need.publicRead && policy().isPublic(bucket)) return
+    const key = requireKey(ctx)
+    const pol = policy()
+    if (!pol.bucket(bucket)) {
+      if (key.admin || key.createBuckets || need.bucket === 'read') throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
+      throw new AccessDeniedError(`access key ${key.id} may not ${need.bucket} bucket ${bucket}`)
+    }
+    if (!pol.allows(key, bucket, need.bucket)) throw new AccessDeniedError(`access key ${key.id} may not ${need.bucket === 'owner' ? 'manage' : need.bucket} bucket ${bucket}`)
+    return
+  }
+  const key = requireKey(ctx)
+  if ('anyKey' in need) return
+  if ('createBuckets' in need) {
+    if (!key.admin && !key.createBuckets) throw new AccessDeniedError(`access key ${key.id} may not create buckets (an admin can make keys with --create-buckets)`)
+    return
+  }
+  if (!policy().allows(key, KV_GRANTS, need.kv)) throw new AccessDeniedError(`access key ${key.id} may not ${need.kv} the key-value API (./dynamoctl kv allow)`)
+}
+
+/** Route middleware: the request goes on only if its caller has `need`. */
+export function makeGuard(catalog: AccessCatalog): (need: Need) => GuardMiddleware {
+  return (need) => {
+    const m: Middleware = async (ctx, next) => {
+      check(ctx, need, () => catalog.policy())
+      await next()
+    }
+    return Object.assign(m, { [GUARD]: need })
+  }
+}

@@ -1,0 +1,28 @@
+import Router from '@koa/router'
+import test from 'ava'
+import { createProxyRouter, type ProxyAppComponents, type ProxyAppConfig } from '../../../../proxy/app.js'
+import { assertEveryRouteGuarded, routeNeeds } from '../../../../proxy/access/guarded-router.js'
+
+// The routes only capture their components when mounted: none is called here.
+const router = () => createProxyRouter({ catalog: {} } as unknown as ProxyAppComponents, { kv: {}, corsOrigins: [] } as unknown as ProxyAppConfig)
+
+test('every route of the proxy declares what it needs; only health is open', (t) => {
+  const routes = routeNeeds(router())
+  t.true(routes.length >= 20)
+  for (const r of routes) t.truthy(r.need, `${r.methods.join(',')} ${r.path}`)
+  const open = routes.filter((r) => r.need && 'open' in r.need).map((r) => `${r.methods.join(',')} ${r.path}`)
+  t.deepEqual(open, ['GET /health'])
+  const adminOnly = routes.filter((r) => r.need && 'admin' in r.need).map((r) => r.path)
+  t.true(adminOnly.includes('/cluster'))
+  t.true(adminOnly.includes('/admin/keys'))
+})
+
+test('a router holding a route that went around the guards is refused', (t) => {
+  const r = router()
+  t.notThrows(() => assertEveryRouteGuarded(r))
+  r.get('/sneaky', (ctx) => {
+    ctx.body = 'open door'
+  })
+  t.throws(() => assertEveryRouteGuarded(r), { message: /GET \/sneaky/ })
+  t.true(r instanceof Router)
+})
