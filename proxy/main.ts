@@ -5,7 +5,7 @@ import { CLOCK_WARN_MS, PeerClocks } from '../shared/http/peer-clocks.js'
 import { serve } from '../shared/http/serve.js'
 import { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import { RequestVerifier } from '../shared/http/request-verifier.js'
-import { memberKeys } from '../shared/http/signing.js'
+import { acceptedKeys } from '../shared/http/signing.js'
 import { createLogger, type Logger } from '../shared/log.js'
 import { AccessAdmin } from './access/access-admin.js'
 import { AccessCatalog } from './access/catalog.js'
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     if (Math.abs(offsetMs) > CLOCK_WARN_MS) log.warn({ address, offsetMs }, `the clock of the node at ${address} is ${offsetMs} ms off this proxy's: check NTP on both`)
     else log.info({ address, offsetMs }, `the clock of the node at ${address} agrees with this proxy's again`)
   })
-  const signer = new MemberSigner({ secret: cfg.secret, selfId: cfg.id, clocks })
+  const signer = new MemberSigner({ secret: cfg.secret, previousSecret: cfg.previousSecret, selfId: cfg.id, clocks })
   const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const catalog = new AccessCatalog(view, nodes, { refreshMs: cfg.accessRefreshMs, staleMs: cfg.accessStaleMs }, log.child({ component: 'access-catalog' }))
   const box = new SecretBox(cfg.previousSecret ? [cfg.secret, cfg.previousSecret] : [cfg.secret])
   const admin = new AccessAdmin({ catalog, writer, box }, { w: cfg.w })
-  const members = new RequestVerifier(memberKeys(cfg.secret), cfg.id, `${cfg.host}:${cfg.port}`)
+  const members = new RequestVerifier(acceptedKeys(cfg.secret, cfg.previousSecret), cfg.id, `${cfg.host}:${cfg.port}`)
   const buckets = new BucketRegistry({ catalog, admin, writer, lister })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })

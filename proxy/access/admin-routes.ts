@@ -67,18 +67,18 @@ export function mountAdminRoutes(router: GuardedRouter, admin: AccessAdmin, cata
     ctx.body = { success: true, ...(await admin.rotateKey(keyIdParam(ctx))) }
   })
 
-  router.get('/admin/buckets/:bucket', { bucket: 'owner' }, (ctx) => {
+  router.get('/admin/buckets/:bucket', { bucket: 'owner', member: true }, (ctx) => {
     const bucket = bucketParam(ctx)
     const policy = catalog.policy()
     const b = policy.bucket(bucket)
     ctx.body = { success: true, bucket, created: b?.created ?? '', owner: b?.owner ?? null, public: policy.isPublic(bucket), grants: policy.grantsOf(bucket) }
   })
-  router.post('/admin/buckets/:bucket/grants/:id', { bucket: 'owner' }, async (ctx) => {
+  router.post('/admin/buckets/:bucket/grants/:id', { bucket: 'owner', member: true }, async (ctx) => {
     const bucket = bucketParam(ctx)
     const grant = await admin.changeGrant(bucket, keyIdParam(ctx), await jsonBody(ctx, GrantChangeSchema))
     ctx.body = { success: true, bucket, grant }
   })
-  router.put('/admin/buckets/:bucket/public', { bucket: 'owner' }, async (ctx) => {
+  router.put('/admin/buckets/:bucket/public', { bucket: 'owner', member: true }, async (ctx) => {
     const bucket = bucketParam(ctx)
     const { public: on } = await jsonBody(ctx, PublicChangeSchema)
     await admin.setPublic(bucket, on)

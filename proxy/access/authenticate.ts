@@ -37,7 +37,7 @@ export function authenticate(c: AuthenticateComponents, region: string): Middlew
     let key = c.catalog.policy().key(id)
     if (!key) {
       // Made a moment ago through another proxy? Look once more before refusing.
-      await c.catalog.refresh(true)
+      await c.catalog.refresh()
       key = c.catalog.policy().key(id)
     }
     if (!key) throw new InvalidAccessKeyIdError(`the access key id ${id} does not exist in this cluster`)

@@ -17,7 +17,7 @@ import { type CatalogEntry, Policy } from './policy.js'
 
 const NAMESPACES = [BUCKETS_NAMESPACE, ACCESS_NAMESPACE] as const
 const PAGE = 1000
-/** On-demand refreshes (an unknown key id or bucket) start at most this often; others wait for the one running. */
+/** Reads of the catalog start at most this often when asked for on demand (an unknown key id or bucket). */
 const ON_DEMAND_MIN_GAP_MS = 200
 
 export interface AccessCatalogInit {
@@ -37,6 +37,7 @@ export class AccessCatalog {
   private lastComplete = 0
   private lastStarted = 0
   private running: Promise<void> | undefined
+  private queued: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   /** Refreshes completed and failed since start (GET /health). */
   readonly stats = { refreshes: 0, failures: 0 }
@@ -78,15 +79,30 @@ export class AccessCatalog {
     return Date.now() - this.lastComplete
   }
 
-  /** Refresh now, or join the refresh under way; `onDemand` ones are spaced out so unknown ids cannot flood the members. */
-  async refresh(onDemand = false): Promise<void> {
-    if (this.running) return this.running
-    if (onDemand && Date.now() - this.lastStarted < ON_DEMAND_MIN_GAP_MS) return
+  /**
+   * Refresh, and resolve once a read that started after this call has completed: joins the one
+   * queued behind the read under way, so any number of callers share at most one running and one
+   * queued read, and reads start at most every ON_DEMAND_MIN_GAP_MS (unknown ids cannot flood the members).
+   */
+  async refresh(): Promise<void> {
+    if (!this.running) return this.begin()
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => new Promise((r) => setTimeout(r, Math.max(0, this.lastStarted + ON_DEMAND_MIN_GAP_MS - Date.now()))))
+      .then(() => {
+        this.queued = undefined
+        return this.running ?? this.begin()
+      })
+    return this.queued
+  }
+
+  private begin(): Promise<void> {
     this.lastStarted = Date.now()
-    this.running = this.load().finally(() => {
-      this.running = undefined
+    const run = this.load().finally(() => {
+      if (this.running === run) this.running = undefined
     })
-    return this.running
+    this.running = run
+    return run
   }
 
   private async load(): Promise<void> {

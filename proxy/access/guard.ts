@@ -23,8 +23,8 @@ export type Need =
   | { admin: true }
   /** Admin keys and keys made with --create-buckets. */
   | { createBuckets: true }
-  /** A permission on the route's :bucket; `publicRead` lets anyone read objects of a public bucket. */
-  | { bucket: Permission; publicRead?: true }
+  /** A permission on the route's :bucket; `publicRead` lets anyone read objects of a public bucket; `member` lets a member signature manage its grants. */
+  | { bucket: Permission; publicRead?: true; member?: true }
   /** A permission on the key-value API. */
   | { kv: 'read' | 'write' }
 
@@ -51,7 +51,7 @@ function bucketOf(ctx: Context): string {
 function requireKey(ctx: Context): ResolvedKey {
   const p = principalOf(ctx)
   if (p.kind === 'key') return p.key
-  if (p.kind === 'member') throw new AccessDeniedError('a member signature may only manage keys (/admin/...): use an access key')
+  if (p.kind === 'member') throw new AccessDeniedError('a member signature may only manage keys and grants (/admin/...): use an access key')
   throw new UnauthorizedError(HOW_TO_AUTHENTICATE)
 }
 
@@ -66,6 +66,10 @@ function check(ctx: Context, need: Need, policy: () => Policy): void {
   if ('bucket' in need) {
     const bucket = bucketOf(ctx)
     if (p.kind === 'anonymous' && need.publicRead && policy().isPublic(bucket)) return
+    if (p.kind === 'member' && need.member) {
+      if (!policy().bucket(bucket)) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
+      return
+    }
     const key = requireKey(ctx)
     const pol = policy()
     if (!pol.bucket(bucket)) {

@@ -19,6 +19,7 @@ export function sha256Check(expectedHex: string): Transform {
   })
 }
 
+/** The same check for a body read whole: throws ContentSha256MismatchError when `buf` hashes otherwise than `expectedHex`. */
 export function checkSha256(buf: Buffer, expectedHex: string): void {
   if (createHash('sha256').update(buf).digest('hex') !== expectedHex.toLowerCase()) throw mismatch()
 }

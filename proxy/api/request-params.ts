@@ -12,6 +12,8 @@ export interface ApiConfig {
   r: number
   w: number
   secret: string
+  /** A cluster secret being rotated out (--previous-secret-file): contexts it signed are still accepted. */
+  previousSecret?: string | undefined
   maxObjectBytes: number
 }
 
@@ -41,7 +43,7 @@ export const writeQuorum = (ctx: Context, cfg: ApiConfig) => quorumParam(ctx, 'w
 /** The client's context from X-Context (or a multipart field), verified; undefined when absent. */
 export function contextFrom(token: string | undefined, cfg: ApiConfig): ReadContext | undefined {
   if (token === undefined || token === '') return undefined
-  return decodeContext(token, cfg.secret)
+  return decodeContext(token, cfg.secret, cfg.previousSecret)
 }
 
 export function headerContext(ctx: Context, cfg: ApiConfig): ReadContext | undefined {

@@ -33,7 +33,7 @@ export class BucketRegistry {
   async assertExists(bucket: string): Promise<void> {
     if (this.c.catalog.policy().bucket(bucket)) return
     // Made a moment ago through another proxy? Look once more before answering 404.
-    await this.c.catalog.refresh(true)
+    await this.c.catalog.refresh()
     if (!this.c.catalog.policy().bucket(bucket)) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
   }
 
