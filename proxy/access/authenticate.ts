@@ -11,6 +11,7 @@ import type { Context, Middleware } from 'koa'
 import { AuthorizationHeaderMalformedError, InvalidAccessKeyIdError, SignatureDoesNotMatchError, UnauthorizedError } from '../../shared/errors.js'
 import { refusalMessage, type RequestVerifier } from '../../shared/http/request-verifier.js'
 import { HEADER_SIGNATURE } from '../../shared/wire/headers.js'
+import type { SealedSecret } from '../../shared/wire/access-records.js'
 import type { AccessCatalog } from './catalog.js'
 import type { ResolvedKey } from './policy.js'
 import type { Principal } from './principal.js'
@@ -26,6 +27,9 @@ export interface AuthenticateComponents {
 export const HOW_TO_AUTHENTICATE =
   'this request needs an access key: sign it with AWS Signature V4 (curl --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY") or send the key as HTTP Basic credentials over TLS (curl -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"); `make run` writes an admin key to run/credentials, ./dynamoctl key create makes more'
 
+/** Opened secrets kept at most (a bound against a flood of distinct valid keys; past it the cache starts over). */
+const MAX_OPENED = 10_000
+
 /** Paths that may be served without a key (the guard still decides, e.g. whether a bucket is public). */
 function mayBeOpen(method: string, path: string): boolean {
   if (method !== 'GET' && method !== 'HEAD') return false
@@ -33,6 +37,7 @@ function mayBeOpen(method: string, path: string): boolean {
 }
 
 export function authenticate(c: AuthenticateComponents, region: string): Middleware {
+  const opened = new Map<string, { sealed: SealedSecret; secret: string }>()
   const keyFor = async (id: string): Promise<{ key: ResolvedKey; secret: string }> => {
     let key = c.catalog.policy().key(id)
     if (!key) {
@@ -41,7 +46,16 @@ export function authenticate(c: AuthenticateComponents, region: string): Middlew
       key = c.catalog.policy().key(id)
     }
     if (!key) throw new InvalidAccessKeyIdError(`the access key id ${id} does not exist in this cluster`)
-    const secret = c.box.open(id, key.sealed)
+    // Opened once per sealed secret (a rotation seals a new one), not on every request.
+    const cached = opened.get(id)
+    let secret = cached && cached.sealed.ct === key.sealed.ct && cached.sealed.iv === key.sealed.iv ? cached.secret : undefined
+    if (secret === undefined) {
+      secret = c.box.open(id, key.sealed)
+      if (secret !== undefined) {
+        if (opened.size >= MAX_OPENED) opened.clear()
+        opened.set(id, { sealed: key.sealed, secret })
+      }
+    }
     if (secret === undefined) throw new InvalidAccessKeyIdError(`the secret of access key ${id} was sealed with a cluster secret this proxy does not hold`)
     return { key, secret }
   }
