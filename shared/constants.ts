@@ -24,6 +24,11 @@ export const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3
 /** A signed internal request older or newer than this is refused (clock skew plus transit). */
 export const SIGNATURE_MAX_SKEW_MS = 30_000
 
+/** A SigV4 request (header form) signed further than this from the proxy's clock is refused: S3's 15 minutes, so what works against S3 works here. */
+export const SIGV4_MAX_SKEW_MS = 15 * 60_000
+/** The longest a SigV4 presigned URL may live (X-Amz-Expires): S3's 7 days. */
+export const PRESIGN_MAX_EXPIRES_SECONDS = 604_800
+
 /** Internal API version: only ever append routes and fields; bump on incompatible change. */
 export const INTERNAL_API_PREFIX = '/internal/v1'
 

@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { PRESIGN_MAX_EXPIRES_SECONDS, SIGV4_MAX_SKEW_MS } from '../../shared/constants.js'
 import { AccessDeniedError, AuthorizationHeaderMalformedError, RequestTimeTooSkewedError, SignatureDoesNotMatchError } from '../../shared/errors.js'
 import {
   canonicalHeaders,
@@ -26,10 +27,6 @@ import {
   UNSIGNED_PAYLOAD,
 } from '../../shared/sigv4/canonical.js'
 
-/** How far a signed request's time may be from ours: S3's 15 minutes, so clients that work against S3 work here. */
-const SIGV4_MAX_SKEW_MS = 15 * 60_000
-/** The longest a presigned URL may live: S3's 7 days. */
-const PRESIGN_MAX_EXPIRES_SECONDS = 604_800
 /** Derived signing keys kept: one per key and day in use; 1024 covers far more keys than a cluster serves at once (each is ~100 bytes). */
 const SIGNING_KEY_CACHE_MAX = 1024
 
@@ -252,7 +249,7 @@ function checkScopeAndTime(p: ParsedSigV4, nowMs: number, region: string): void 
   if (p.scope.region !== region) throw malformed(`the region '${p.scope.region}' is wrong; expecting '${region}'`)
   if (!p.presigned) {
     if (Math.abs(p.requestTimeMs - nowMs) > SIGV4_MAX_SKEW_MS) {
-      throw new RequestTimeTooSkewedError(`the request time ${p.amzDate} is more than 15 minutes from the server's ${toAmzDate(new Date(nowMs))}`)
+      throw new RequestTimeTooSkewedError(`the request time ${p.amzDate} is more than ${SIGV4_MAX_SKEW_MS / 60_000} minutes from the server's ${toAmzDate(new Date(nowMs))}`)
     }
     return
   }

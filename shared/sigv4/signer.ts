@@ -1,4 +1,5 @@
 /** The client side of SigV4: Authorization headers and presigned URLs for ./dynamoctl, the benchmarks and the tests. */
+import { PRESIGN_MAX_EXPIRES_SECONDS } from '../constants.js'
 import {
   canonicalHeaders,
   canonicalQuery,
@@ -23,9 +24,6 @@ export interface SigV4Credentials {
   region: string
   service?: string
 }
-
-/** The longest a presigned URL may live (7 days), as in S3. */
-export const PRESIGN_MAX_EXPIRES_SECONDS = 604_800
 
 /** Derived keys by secret, day, region and service: a client signs many requests a day with one key, and each derivation is four HMACs. */
 const keyCache = new Map<string, Buffer>()
