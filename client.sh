@@ -1,73 +1,110 @@
 #!/usr/bin/env bash
 # curl examples of every public endpoint, runnable top to bottom against a running cluster (make run).
-#   PROXY=http://127.0.0.1:8080 ./client.sh
+# Credentials come from run/credentials (make run writes it; docs/access.md), the proxy from its DYNAMO_URL:
+#   ./client.sh            PROXY=http://127.0.0.1:8080 ./client.sh            CREDENTIALS=other/credentials ./client.sh
 set -euo pipefail
-P=${PROXY:-http://127.0.0.1:8080}
+cd "$(dirname "$0")"
+CREDENTIALS=${CREDENTIALS:-${RUN_DIR:-run}/credentials}
+if [ -f "$CREDENTIALS" ]; then set -a; . "$CREDENTIALS"; set +a; fi
+: "${AWS_ACCESS_KEY_ID:?no access key: make run writes $CREDENTIALS; or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY}"
+P=${PROXY:-${DYNAMO_URL:-http://127.0.0.1:8080}}
+export DYNAMO_URL=$P   # ./dynamoctl talks to the same proxy
 B=photos-$RANDOM
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-show() { echo "\$ $*"; "$@"; echo; }
+# show: print the command (secrets as the variables that hold them), run it.
+show() {
+  local cmd="$*" name
+  for name in AWS_SECRET_ACCESS_KEY R_SECRET; do [ -n "${!name:-}" ] && cmd=${cmd//"${!name}"/"\$$name"}; done
+  echo "\$ $cmd"; "$@"; echo
+}
+# scurl: curl signing every request with AWS Signature V4 and the key of run/credentials. curl signs a
+# -d/--data-binary body's SHA-256 without sending it, which the proxy cannot check before the body:
+# the header says the body is not signed (docs/access.md#the-payload-hash).
+scurl() { curl --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "a picture of a cat" >"$tmp/cat.jpg"; echo "a dog" >"$tmp/dog.jpg"
+echo "scurl = curl --aws-sigv4 \"aws:amz:${AWS_REGION:-us-east-1}:s3\" --user \"\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY\" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD'   (key $AWS_ACCESS_KEY_ID from $CREDENTIALS)"
 
-say "Health and membership (N, R, W, every node's status, ring ownership)"
+say "Health (open to anyone) and membership (an admin key: N, R, W, every node's status, ring ownership)"
 show curl -s "$P/health"
-show curl -s "$P/cluster"
+show scurl -s "$P/cluster"
 
 say "Create a bucket (201), again (409 BucketAlreadyExists), a bad name (400 InvalidBucketName)"
-show curl -s -X POST "$P/buckets/$B"
-show curl -s -X POST "$P/buckets/$B"
-show curl -s -X POST "$P/buckets/Bad_Name"
-show curl -s "$P/buckets"
-show curl -s "$P/buckets?limit=2"   # paged like files: pass next_cursor as ?cursor= for the next page
+show scurl -s -X POST "$P/buckets/$B"
+show scurl -s -X POST "$P/buckets/$B"
+show scurl -s -X POST "$P/buckets/Bad_Name"
+show scurl -s "$P/buckets"
+show scurl -s "$P/buckets?limit=2"   # paged like files: pass next_cursor as ?cursor= for the next page
 
 say "Upload with a multipart form (the seeds' way): the key is the file name; the answer has the coordinator node, the preference list and every replica's vector clock"
-show curl -s -F "file=@$tmp/cat.jpg" -F "file=@$tmp/dog.jpg" "$P/buckets/$B/files"
+show scurl -s -F "file=@$tmp/cat.jpg" -F "file=@$tmp/dog.jpg" "$P/buckets/$B/files"
 
 say "Raw streamed upload (curl -T), keys may contain slashes; so may a multipart file name"
-show curl -s -T "$tmp/cat.jpg" "$P/buckets/$B/files/albums/2026/cat.jpg"
-show curl -s -F "file=@$tmp/dog.jpg;filename=albums/2025/dog.jpg" "$P/buckets/$B/files"
+show scurl -s -T "$tmp/cat.jpg" "$P/buckets/$B/files/albums/2026/cat.jpg"
+show scurl -s -F "file=@$tmp/dog.jpg;filename=albums/2025/dog.jpg" "$P/buckets/$B/files"
 
 say "Active content (HTML, SVG, XML, scripts) is a sandboxed download unless ?inline=true; every answer has nosniff"
 echo '<h1>hello</h1>' >"$tmp/page.html"
-show curl -s -F "file=@$tmp/page.html;type=text/html" "$P/buckets/$B/files"
-show curl -s -I "$P/buckets/$B/files/page.html"
-show curl -s -I "$P/buckets/$B/files/page.html?inline=true"
+show scurl -s -F "file=@$tmp/page.html;type=text/html" "$P/buckets/$B/files"
+show scurl -s -I "$P/buckets/$B/files/page.html"
+show scurl -s -I "$P/buckets/$B/files/page.html?inline=true"
 
 say "Read: the bytes, with ETag, X-Context and X-Vector-Clock headers; HEAD for headers only"
-show curl -s -i "$P/buckets/$B/files/cat.jpg"
-show curl -s -I "$P/buckets/$B/files/cat.jpg"
+show scurl -s -i "$P/buckets/$B/files/cat.jpg"
+show scurl -s -I "$P/buckets/$B/files/cat.jpg"
 
 say "List files (prefix, limit, cursor)"
-show curl -s "$P/buckets/$B/files"
-show curl -s "$P/buckets/$B/files?prefix=albums/&limit=10"
+show scurl -s "$P/buckets/$B/files"
+show scurl -s "$P/buckets/$B/files?prefix=albums/&limit=10"
+
+say "Access keys: no credentials is 401 Unauthorized, a wrong secret 403 SignatureDoesNotMatch; HTTP Basic (-u) works too, for scripts behind TLS"
+show curl -s "$P/buckets"
+show curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:not-the-secret-not-the-secret-not-the-se" "$P/buckets"
+show curl -s -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$P/buckets/$B/files?limit=1"
+
+say "A read-only key, made with ./dynamoctl: it reads the bucket, its write is refused (403 AccessDenied) and stores nothing"
+show ./dynamoctl key create "client-sh reader $B" | tee "$tmp/reader"
+R_ID=$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$tmp/reader"); R_SECRET=$(sed -n 's/^AWS_SECRET_ACCESS_KEY=//p' "$tmp/reader")
+show ./dynamoctl bucket allow "$B" --key "$R_ID" --read
+# A grant reaches every proxy within 5 s; wait for this one.
+for _ in $(seq 50); do [ "$(curl -s -o /dev/null -w '%{http_code}' -u "$R_ID:$R_SECRET" "$P/buckets/$B/files/dog.jpg")" = 200 ] && break; sleep 0.1; done
+show curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$R_ID:$R_SECRET" "$P/buckets/$B/files/dog.jpg"
+show curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$R_ID:$R_SECRET" -T "$tmp/cat.jpg" "$P/buckets/$B/files/not-mine.jpg"
+show ./dynamoctl bucket info "$B"
+show ./dynamoctl key delete "$R_ID"
+
+say "A presigned URL: whoever holds it may GET that one object with plain curl, until it expires"
+URL=$(./dynamoctl presign "$B" dog.jpg --expires 300)
+echo "$URL"
+show curl -s "$URL"
 
 say "Conflicts: two clients write over the same context -> 300 with both siblings -> resolve with the 300's context"
-CTX=$(curl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-context"{print $2}')
-show curl -s -X PUT --data-binary "alice's cat" -H "X-Context: $CTX" "$P/buckets/$B/files/cat.jpg"
-show curl -s -X PUT --data-binary "bob's cat" -H "X-Context: $CTX" "$P/buckets/$B/files/cat.jpg"
-show curl -s "$P/buckets/$B/files/cat.jpg"
-CTX2=$(curl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-context"{print $2}')
-V1=$(curl -s "$P/buckets/$B/files/cat.jpg" | jq -r '.siblings[0].version')
-show curl -s "$P/buckets/$B/files/cat.jpg?version=$V1"
-show curl -s -X PUT --data-binary "alice's and bob's cat" -H "X-Context: $CTX2" "$P/buckets/$B/files/cat.jpg"
-show curl -s "$P/buckets/$B/files/cat.jpg"
+CTX=$(scurl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-context"{print $2}')
+show scurl -s -X PUT --data-binary "alice's cat" -H "X-Context: $CTX" "$P/buckets/$B/files/cat.jpg"
+show scurl -s -X PUT --data-binary "bob's cat" -H "X-Context: $CTX" "$P/buckets/$B/files/cat.jpg"
+show scurl -s "$P/buckets/$B/files/cat.jpg"
+CTX2=$(scurl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-context"{print $2}')
+V1=$(scurl -s "$P/buckets/$B/files/cat.jpg" | jq -r '.siblings[0].version')
+show scurl -s "$P/buckets/$B/files/cat.jpg?version=$V1"
+show scurl -s -X PUT --data-binary "alice's and bob's cat" -H "X-Context: $CTX2" "$P/buckets/$B/files/cat.jpg"
+show scurl -s "$P/buckets/$B/files/cat.jpg"
 
 say "Quorum knobs per request (?r= and ?w=, 1..N); a forged context is refused (400 InvalidContext)"
-show curl -s "$P/buckets/$B/files/cat.jpg?r=3"
-show curl -s -X PUT --data-binary x -H "X-Context: forged" "$P/buckets/$B/files/cat.jpg"
+show scurl -s "$P/buckets/$B/files/cat.jpg?r=3"
+show scurl -s -X PUT --data-binary x -H "X-Context: forged" "$P/buckets/$B/files/cat.jpg"
 
 say "Request ids: a valid X-Request-Id is echoed (and passed to the nodes' logs); otherwise the proxy makes one"
-show curl -s -o /dev/null -D - -H "X-Request-Id: client-sh.1" "$P/buckets/$B/files/cat.jpg"
+show scurl -s -o /dev/null -D - -H "X-Request-Id: client-sh.1" "$P/buckets/$B/files/cat.jpg"
 
 say "Key-value API (seed 002): set, fetch, query, and every pair paged with X-Next-Cursor"
-show curl -s -X PUT "$P/set" -d '[{"key":{"encoding":"string","data":"key1"},"value":{"encoding":"string","data":"data1"}}]'
-show curl -s -X POST "$P/fetch" -d '[{"encoding":"string","data":"key1"}]'
-show curl -s -X POST "$P/query" -d '[{"encoding":"string","data":"key1"},{"encoding":"string","data":"nokey"}]'
-show curl -s -D - "$P/fetch?limit=2"
+show scurl -s -X PUT "$P/set" -d '[{"key":{"encoding":"string","data":"key1"},"value":{"encoding":"string","data":"data1"}}]'
+show scurl -s -X POST "$P/fetch" -d '[{"encoding":"string","data":"key1"}]'
+show scurl -s -X POST "$P/query" -d '[{"encoding":"string","data":"key1"},{"encoding":"string","data":"nokey"}]'
+show scurl -s -D - "$P/fetch?limit=2"
 
 say "Delete: a tombstone with its own vector clock (both path forms); a non-empty bucket is 409 unless ?force=true"
-show curl -s -X DELETE "$P/buckets/$B/files/cat.jpg"
-show curl -s -X DELETE "$P/buckets/$B/dog.jpg"
-show curl -s -X DELETE "$P/buckets/$B"
-show curl -s -X DELETE "$P/buckets/$B?force=true"
-show curl -s "$P/buckets/$B/files/cat.jpg"
+show scurl -s -X DELETE "$P/buckets/$B/files/cat.jpg"
+show scurl -s -X DELETE "$P/buckets/$B/dog.jpg"
+show scurl -s -X DELETE "$P/buckets/$B"
+show scurl -s -X DELETE "$P/buckets/$B?force=true"
+show scurl -s "$P/buckets/$B/files/cat.jpg"

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander'
 import { addBucketCommands, addKvCommands } from './grant-commands.js'
 import { addKeyCommands } from './key-commands.js'
+import { addPresignCommand } from './presign-command.js'
 import { CliError, EXIT } from './errors.js'
 
 const EXIT_HELP = `
@@ -19,7 +20,7 @@ Exit codes: 0 done; 1 the cluster refused or failed the request (its code and me
 
 export function buildProgram(): Command {
   const program = new Command('dynamoctl')
-    .description('Manage the access keys and grants of a dynamo-store cluster (docs/access.md)')
+    .description('Manage the access keys and grants of a dynamo-store cluster, and presign URLs (docs/access.md)')
     .option('--url <url>', 'the proxy (native API), e.g. http://127.0.0.1:8080')
     .option('--key-id <id>', 'access key id (with --secret)')
     .option('--secret <secret>', 'its secret access key')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addKeyCommands(program)
   addBucketCommands(program)
   addKvCommands(program)
+  addPresignCommand(program)
   // Every command: --help exits 0, a bad command, flag or value exits 2 after saying why.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)]
   for (const c of all(program)) c.exitOverride().showHelpAfterError('(see --help)').allowExcessArguments(false)

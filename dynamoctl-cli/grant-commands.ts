@@ -36,7 +36,7 @@ function addBucketGrantCommand(bucket: Command, verb: 'allow' | 'deny'): void {
     .command(verb)
     .description(
       verb === 'allow'
-        ? 'let a key read, write or own a bucket (owner: may also delete it and grant others); needs the owner or an admin'
+        ? 'let a key read, write or own a bucket (owner: may also delete it and grant others); needs the owner, an admin key or the cluster secret'
         : 'take rights on a bucket away from a key (no flag: all of them); a revoke beats a concurrent grant',
     )
     .argument('<bucket>', 'the bucket', parseBucket)
@@ -69,7 +69,7 @@ function addKvGrantCommand(kv: Command, verb: 'allow' | 'deny'): void {
 }
 
 export function addBucketCommands(program: Command): void {
-  const bucket = program.command('bucket').description("a bucket's grants, owner and public flag (needs its owner or an admin)")
+  const bucket = program.command('bucket').description("a bucket's grants, owner and public flag (needs its owner, an admin key or the cluster secret)")
   addBucketGrantCommand(bucket, 'allow')
   addBucketGrantCommand(bucket, 'deny')
 

@@ -1,7 +1,7 @@
 /**
  * ./dynamoctl against a real cluster: the built CLI (dist/dynamoctl-cli/cli.js) run as a process, as
  * a user runs it. A key made with the cluster secret, listed without its secret, granted and denied a
- * bucket (and what that key may then do), deleted; the exit codes of a refusal, a usage error and an
+ * bucket (and what that key may then do), rotated, deleted; a presigned URL; the exit codes of a refusal, a usage error and an
  * unreachable proxy; --help on every command.
  */
 import { spawn } from 'node:child_process'
@@ -203,6 +203,38 @@ test.serial('key delete: the key is gone from the list and refused', async (t) =
   t.like(await eventuallyStatus('/buckets', doomed, 403), { status: 403, code: 'InvalidAccessKeyId' })
   const again = await dynamoctl([...asKey(admin), 'key', 'delete', doomed.id])
   t.is(again.code, 1, 'deleting a deleted key is refused')
+})
+
+test.serial('key rotate: a new secret for the same id; the old one is refused', async (t) => {
+  const key = await createKey('ci-rotated')
+  const run = await dynamoctl([...asKey(admin), 'key', 'rotate', key.id])
+  t.is(run.code, 0, run.stderr)
+  const rotated = parseCreated(t, run)
+  t.is(rotated.id, key.id)
+  t.not(rotated.secret, key.secret)
+  t.is((await eventuallyStatus('/buckets', rotated, 200)).status, 200)
+  t.like(await eventuallyStatus('/buckets', key, 403), { status: 403, code: 'SignatureDoesNotMatch' })
+})
+
+test.serial('presign: a URL that plain fetch may GET, for that object only, until it expires; none from the cluster secret', async (t) => {
+  const run = await dynamoctl([...asKey(admin), 'presign', BUCKET, 'cat.jpg', '--expires', '60'])
+  t.is(run.code, 0, run.stderr)
+  const url = run.stdout.trim()
+  t.regex(url, /X-Amz-Signature=[0-9a-f]{64}$/)
+  const res = await fetch(url)
+  t.is(res.status, 200)
+  t.is(await res.text(), 'a cat')
+  const other = await fetch(url.replace('/cat.jpg?', '/dog.jpg?'))
+  await other.arrayBuffer()
+  t.is(other.status, 403, 'the signature covers the object')
+  const short = await dynamoctl([...asKey(admin), 'presign', BUCKET, 'cat.jpg', '--expires', '1'])
+  await new Promise((r) => setTimeout(r, 2100))
+  const expired = await fetch(short.stdout.trim())
+  t.like(await expired.json(), { error: { code: 'AccessDenied' } })
+  t.is(expired.status, 403)
+  const member = await dynamoctl([...asMember(), 'presign', BUCKET, 'cat.jpg'])
+  t.is(member.code, 3, 'the cluster secret signs no client request')
+  t.is((await dynamoctl([...asKey(admin), 'presign', BUCKET, 'cat.jpg', '--expires', '0'])).code, 2)
 })
 
 test.serial('with no flags, run/credentials (written by the launcher) is the key and its DYNAMO_URL the proxy', async (t) => {
