@@ -1,6 +1,7 @@
 /** `./dynamoctl presign BUCKET KEY`: a presigned URL for one object (SigV4 in the query), made here with an access key; nothing is sent. */
 import type { Command } from 'commander'
 import { InvalidArgumentError, parseChoice, parseIntArg } from '../devtools/command-line.js'
+import { PRESIGN_MAX_EXPIRES_SECONDS } from '../shared/constants.js'
 import { assertKey } from '../shared/names.js'
 import { presignUrl } from '../shared/sigv4/signer.js'
 import { type GlobalOptions, resolveSigning, resolveUrl } from './credentials.js'
@@ -8,8 +9,7 @@ import { CliError, EXIT } from './errors.js'
 import { line, printJson } from './output.js'
 import { parseBucket } from './session.js'
 
-/** The longest a presigned URL may live: 7 days, as S3 allows. */
-const MAX_EXPIRES_S = 7 * 24 * 3600
+/** Long enough to hand a link to someone, short enough that a leaked one soon stops working. */
 const DEFAULT_EXPIRES_S = 300
 
 /** RFC 3986 percent-encoding (encodeURIComponent leaves !'()* alone), so the path is the same however a signer or verifier normalizes it. */
@@ -37,7 +37,7 @@ export function addPresignCommand(program: Command): void {
     .description('print a presigned URL of one object: whoever holds it may make that one request, with no key, until it expires (sends nothing; needs an access key)')
     .argument('<bucket>', 'the bucket', parseBucket)
     .argument('<key>', "the object's key", parseObjectKey)
-    .option('--expires <seconds>', `how long the URL works, 1..${MAX_EXPIRES_S}`, parseIntArg(1, MAX_EXPIRES_S), DEFAULT_EXPIRES_S)
+    .option('--expires <seconds>', `how long the URL works, 1..${PRESIGN_MAX_EXPIRES_SECONDS}`, parseIntArg(1, PRESIGN_MAX_EXPIRES_SECONDS), DEFAULT_EXPIRES_S)
     .option('--method <method>', 'the request it allows', parseChoice('GET', 'HEAD', 'PUT', 'DELETE'), 'GET')
     .action((bucket: string, key: string, o: { expires: number; method: string }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>()
