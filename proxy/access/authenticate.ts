@@ -6,7 +6,7 @@
  * object reads, which a public bucket allows): the route's guard (guard.ts) decides those.
  * Never answers `WWW-Authenticate: Basic`, which would make browsers prompt, cache and replay.
  */
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context, Middleware } from 'koa'
 import { AuthorizationHeaderMalformedError, InvalidAccessKeyIdError, SignatureDoesNotMatchError, UnauthorizedError } from '../../shared/errors.js'
 import { refusalMessage, type RequestVerifier } from '../../shared/http/request-verifier.js'
@@ -16,7 +16,8 @@ import type { AccessCatalog } from './catalog.js'
 import type { ResolvedKey } from './policy.js'
 import type { Principal } from './principal.js'
 import type { SecretBox } from './secret-box.js'
-import { parseSigV4, verifySigV4 } from './sigv4-verifier.js'
+import { type PayloadHash, parseSigV4, verifySigV4 } from './sigv4-verifier.js'
+import { readWhole } from '../coordinator/body-streams.js'
 
 export interface AuthenticateComponents {
   catalog: AccessCatalog
@@ -26,6 +27,9 @@ export interface AuthenticateComponents {
 
 export const HOW_TO_AUTHENTICATE =
   'this request needs an access key: sign it with AWS Signature V4 (curl --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY") or send the key as HTTP Basic credentials over TLS (curl -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"); `make run` writes an admin key to run/credentials, ./dynamoctl key create makes more'
+
+/** A body signed by its hash without x-amz-content-sha256 (curl --data-binary) is read whole to check it up to this size. */
+const SIGNED_BODY_MAX_BYTES = 1024 * 1024
 
 /** Opened secrets kept at most (a bound against a flood of distinct valid keys; past it the cache starts over). */
 const MAX_OPENED = 10_000
@@ -61,10 +65,21 @@ export function authenticate(c: AuthenticateComponents, region: string): Middlew
   }
 
   const identify = async (ctx: Context): Promise<Principal | undefined> => {
-    const sig = parseSigV4({ method: ctx.method, url: ctx.url, headers: ctx.headers })
+    const sig = parseSigV4({ method: ctx.method, url: ctx.url, headers: ctx.headers, headersDistinct: ctx.req.headersDistinct })
     if (sig) {
       const { key, secret } = await keyFor(sig.accessKeyId)
-      const { payload } = verifySigV4(sig, secret, Date.now(), region)
+      const now = Date.now()
+      let payload: PayloadHash
+      try {
+        payload = verifySigV4(sig, secret, now, region).payload
+      } catch (err) {
+        // curl --data-binary signs its body's hash without sending it: a small body is read and tried once.
+        const declared = Number(ctx.get('content-length') || 0)
+        if (!(err instanceof SignatureDoesNotMatchError) || sig.presigned || ctx.get('x-amz-content-sha256') !== '' || declared <= 0 || declared > SIGNED_BODY_MAX_BYTES) throw err
+        const body = await readWhole(ctx.req, declared)
+        payload = verifySigV4(sig, secret, now, region, { bodySha256: createHash('sha256').update(body).digest('hex') }).payload
+        ctx.state.bufferedBody = body
+      }
       if (payload.kind === 'sha256') ctx.state.payloadSha256 = payload.hex
       return { kind: 'key', key, via: sig.presigned ? 'presigned' : 'sigv4' }
     }

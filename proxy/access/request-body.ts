@@ -3,12 +3,14 @@
  * (x-amz-content-sha256), a stream that fails at its end if the bytes hash otherwise, so the write it
  * feeds is discarded (400 XAmzContentSHA256Mismatch, nothing stored).
  */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { Context } from 'koa'
 import { InvalidRequestError } from '../../shared/errors.js'
 import { sha256Check } from './payload-check.js'
 
 export function requestBody(ctx: Context): Readable {
+  // Read whole already to check its signature (authenticate.ts): served from memory, checked.
+  if (Buffer.isBuffer(ctx.state.bufferedBody)) return Readable.from([ctx.state.bufferedBody])
   const expected = ctx.state.payloadSha256 as string | undefined
   if (expected === undefined) return ctx.req
   const checked = sha256Check(expected)
