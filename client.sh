@@ -18,8 +18,8 @@ show() {
   echo "\$ $cmd"; "$@"; echo
 }
 # scurl: curl signing every request with AWS Signature V4 and the key of run/credentials. curl signs a
-# -d/--data-binary body's SHA-256 without sending it, which the proxy cannot check before the body:
-# the header says the body is not signed (docs/access.md#the-payload-hash).
+# -d/--data-binary body's SHA-256 without sending it, which the proxy can check only by reading the
+# body first (it does up to 1 MiB): the header says the body is not signed (docs/access.md#the-payload-hash).
 scurl() { curl --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "a picture of a cat" >"$tmp/cat.jpg"; echo "a dog" >"$tmp/dog.jpg"
