@@ -4,15 +4,13 @@
  * AWS Signature V4 in the Authorization header, payload UNSIGNED-PAYLOAD. The bare baseline is
  * never noted, so it gets nothing and what authentication costs shows in the ratios.
  */
-import { basicAuthorization, proxyCredentials } from '../devtools/proxy-credentials.js'
+import { proxyCredentials } from '../devtools/proxy-credentials.js'
+import { signHeaders } from '../shared/sigv4/signer.js'
 
-/** Headers that authenticate `method url` to a noted proxy; none for anything else. Signed per request (a SigV4 date is per second). */
+/** Headers that authenticate `method url` to a noted proxy; none for anything else. Signed per request: x-amz-date is part of the signature. */
 export function authHeaders(method: string, url: string | URL): Record<string, string> {
   const c = proxyCredentials(url)
-  if (!c) return {}
-  // Until shared/sigv4/signer.ts lands: HTTP Basic, which the proxy accepts too.
-  void method
-  return { authorization: basicAuthorization(c) }
+  return c ? signHeaders(c, { method, url: new URL(url) }) : {}
 }
 
 /** fetch, with the credentials of `url`'s proxy added. */
