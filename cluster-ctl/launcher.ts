@@ -54,6 +54,20 @@ export function secretFile(layout: ClusterLayout): string {
   return join(layout.runDir, 'cluster.secret')
 }
 
+/**
+ * A second cluster secret, while the secret is rotated: when this file exists, every member the
+ * launcher starts also accepts it (`--previous-secret-file`); see docs/operations.md#rotating-the-cluster-secret.
+ */
+export function previousSecretFile(layout: ClusterLayout): string {
+  return join(layout.runDir, 'cluster.secret.previous')
+}
+
+/** `--secret-file`, and `--previous-secret-file` when run/cluster.secret.previous exists (read at each start, so a restart picks up a rotation's step). */
+function secretArgs(layout: ClusterLayout): string[] {
+  const previous = previousSecretFile(layout)
+  return ['--secret-file', secretFile(layout), ...(existsSync(previous) ? ['--previous-secret-file', previous] : [])]
+}
+
 /** The cluster secret is generated once into run/ when absent. */
 export function ensureSecret(layout: ClusterLayout): void {
   mkdirSync(layout.runDir, { recursive: true })
@@ -90,8 +104,7 @@ export function nodeSpec(layout: ClusterLayout, i: number): ProcessSpec {
       ...(place?.advertise ? ['--advertise', place.advertise] : []),
       '--seeds',
       seeds.join(','),
-      '--secret-file',
-      secretFile(layout),
+      ...secretArgs(layout),
       ...(layout.nodeArgs ?? []),
     ],
     // Health is checked on the bound address, not the advertised one: a fault injected on the way must not fail a start.
@@ -105,7 +118,7 @@ export function proxySpec(layout: ClusterLayout): ProcessSpec {
   return {
     name: 'proxy',
     script: join(layout.root, 'dist/proxy/main.js'),
-    args: ['--host', layout.host, '--port', String(layout.proxyPort), '--seeds', seeds.join(','), '--secret-file', secretFile(layout), ...(layout.proxyArgs ?? [])],
+    args: ['--host', layout.host, '--port', String(layout.proxyPort), '--seeds', seeds.join(','), ...secretArgs(layout), ...(layout.proxyArgs ?? [])],
     healthUrl: `http://${layout.host}:${layout.proxyPort}/health`,
   }
 }

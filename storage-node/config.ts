@@ -29,6 +29,8 @@ export interface NodeConfig {
   dataDir: string
   seeds: readonly string[]
   secret: string
+  /** A second cluster secret, during a rotation: signatures made with it are accepted too (the node signs with `secret`). */
+  previousSecret: string | undefined
   gossip: GossipConfig
   inlineMaxBytes: number
   /** Inline bytes up to this size are kept inside their key's record (0: all in the inline table, as before layout 2). */
@@ -76,6 +78,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .requiredOption('--data <dir>', 'data directory')
     .option('--seeds <list>', 'host:port of live members to join through, comma-separated', '')
     .option('--secret-file <file>', 'file holding the cluster secret (else env CLUSTER_SECRET)')
+    .option('--previous-secret-file <file>', 'a second cluster secret, accepted but never signed with, while the secret is rotated (docs/operations.md)')
     .option('--gossip-interval-ms <ms>', 'T_gossip', parseIntArg(10, 60_000), g.intervalMs)
     .option('--gossip-fanout <n>', 'peers per gossip round', parseIntArg(1, 16), g.fanout)
     .option('--suspect-after-ms <ms>', 'silence before suspect', parseIntArg(10, 3_600_000), g.suspectAfterMs)
@@ -138,6 +141,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     dataDir: resolve(o.data),
     seeds: parseSeeds(o.seeds),
     secret: loadSecret(o.secretFile, env),
+    previousSecret: o.previousSecretFile ? loadSecret(o.previousSecretFile, {}) : undefined,
     gossip: {
       intervalMs: o.gossipIntervalMs,
       fanout: o.gossipFanout,

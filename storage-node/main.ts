@@ -5,7 +5,7 @@ import { NodeClient } from '../shared/http/node-client.js'
 import { MemberSigner } from '../shared/http/member-signer.js'
 import { CLOCK_WARN_MS, clockReport, PeerClocks } from '../shared/http/peer-clocks.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
-import { memberKeys } from '../shared/http/signing.js'
+import { acceptedKeys } from '../shared/http/signing.js'
 import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     if (Math.abs(offsetMs) > CLOCK_WARN_MS) log.warn({ peer, address, offsetMs }, `the clock of ${peer} is ${offsetMs} ms off this node's: check NTP on both`)
     else log.info({ peer, address, offsetMs }, `the clock of ${peer} agrees with this node's again`)
   })
-  const signer = new MemberSigner({ secret: cfg.secret, selfId: cfg.id, clocks })
+  const signer = new MemberSigner({ secret: cfg.secret, previousSecret: cfg.previousSecret, selfId: cfg.id, clocks })
   const client = createSignedClient({ signer })
   const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
   const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const antiEntropy = new AntiEntropy({ store, blobs, membership, nodes, log: log.child({ component: 'anti-entropy' }) }, { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes })
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
   const offsets = new ClockOffsets()
-  const verifier = new RequestVerifier(memberKeys(cfg.secret), cfg.id, cfg.address, Date.now, offsets)
+  const verifier = new RequestVerifier(acceptedKeys(cfg.secret, cfg.previousSecret), cfg.id, cfg.address, Date.now, offsets)
   const rpc = new RpcServer({ nodeId: cfg.id, service, blobs, verifier, offsets, log: log.child({ component: 'rpc' }) })
   const app = createNodeApp({
     nodeId: cfg.id,

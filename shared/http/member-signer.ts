@@ -6,11 +6,13 @@
 import { createHash } from 'node:crypto'
 import { HEADER_CONTENT_SHA256, HEADER_TIME, HEADER_TIME_PROOF } from '../wire/headers.js'
 import { PeerClocks } from './peer-clocks.js'
-import { checkTimeProof, type MemberKeys, memberKeys, newNonce, signatureHeaders } from './signing.js'
+import { acceptedKeys, checkTimeProof, type MemberKeys, newNonce, signatureHeaders } from './signing.js'
 
 export interface MemberIdentity {
-  /** The cluster secret. */
+  /** The cluster secret: requests are signed with it. */
   secret: string
+  /** A second cluster secret, during a rotation (`--previous-secret-file`): answers proven with it are accepted too. */
+  previousSecret?: string | undefined
   /** This member's id: a node's id, a proxy's id, or a tool's name. */
   selfId: string
   /** Shared by every client of the process, so they learn each peer's clock once. */
@@ -25,12 +27,16 @@ export interface SignedRequest {
 }
 
 export class MemberSigner {
+  /** The keys this member signs with (its current secret's). */
   readonly keys: MemberKeys
+  /** The keys whose proofs it accepts: `keys` first, then a secret being rotated. */
+  readonly accepted: readonly MemberKeys[]
   readonly selfId: string
   readonly clocks: PeerClocks
 
   constructor(id: MemberIdentity) {
-    this.keys = memberKeys(id.secret)
+    this.accepted = acceptedKeys(id.secret, id.previousSecret)
+    this.keys = this.accepted[0] as MemberKeys
     this.selfId = id.selfId
     this.clocks = id.clocks ?? new PeerClocks()
   }
@@ -54,7 +60,13 @@ export class MemberSigner {
    * True when the answer carried a valid time.
    */
   learn(address: string, signed: SignedRequest, header: (name: string) => string | undefined, refusedAsStale = false): boolean {
-    const theirs = checkTimeProof(this.keys, signed.nonce, header(HEADER_TIME), header(HEADER_TIME_PROOF))
+    const time = header(HEADER_TIME)
+    const proof = header(HEADER_TIME_PROOF)
+    let theirs: number | undefined
+    for (const keys of this.accepted) {
+      theirs = checkTimeProof(keys, signed.nonce, time, proof)
+      if (theirs !== undefined) break
+    }
     if (theirs === undefined) return false
     this.clocks.sample(address, theirs, signed.sentAt, Date.now(), refusedAsStale)
     return true

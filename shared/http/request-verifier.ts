@@ -1,7 +1,9 @@
 /**
  * A member's check of member signatures (shared/http/signing.ts): made for this node (for gossip, for
  * any member), fresh on our clock, and used once. One per node, shared by the HTTP routes
- * (routes/auth.ts) and the RPC channel's upgrades (rpc/rpc-server.ts).
+ * (routes/auth.ts) and the RPC channel's upgrades (rpc/rpc-server.ts). During a rotation of the
+ * cluster secret it accepts signatures made with either of two secrets, and answers each request
+ * with the secret it was signed with.
  */
 import { ANY_MEMBER, checkSignature, type HeaderOf, type MemberKeys, type Refusal, ReplayGuard, timeProof } from './signing.js'
 import { HEADER_FROM, HEADER_NONCE, HEADER_TIME, HEADER_TIME_PROOF, HEADER_TIMESTAMP } from '../wire/headers.js'
@@ -16,6 +18,8 @@ const GOSSIP_PATH = internalRoutes.gossip.path()
 export interface Verified {
   /** The signing member's id. */
   from: string
+  /** The keys the request was signed with (of those this member accepts): its answer's proofs and an RPC channel's keys use them, so the sender can check them. */
+  keys: MemberKeys
   /** Time headers for the answer: our clock, proven for the request's nonce. */
   answerHeaders: Record<string, string>
 }
@@ -26,14 +30,18 @@ export class RequestVerifier {
   private readonly targets: string[]
   private readonly gossipTargets: string[]
 
-  /** `offsets`, when given, learns each sender's clock from the timestamps of its accepted requests. */
+  /**
+   * `keys`: those of the current cluster secret first, then any secret being rotated (acceptedKeys()).
+   * `offsets`, when given, learns each sender's clock from the timestamps of its accepted requests.
+   */
   constructor(
-    readonly keys: MemberKeys,
+    readonly keys: readonly MemberKeys[],
     selfId: string,
     selfAddress: string,
     private readonly now: () => number = Date.now,
     private readonly offsets?: OffsetSampler,
   ) {
+    if (keys.length === 0) throw new Error('a request verifier needs the cluster secret')
     this.replays = new ReplayGuard()
     this.targets = [selfId, selfAddress]
     this.gossipTargets = [selfId, selfAddress, ANY_MEMBER]
@@ -47,18 +55,26 @@ export class RequestVerifier {
     const at = this.now()
     const nonce = header(HEADER_NONCE) ?? ''
     const gossip = method === 'POST' && url === GOSSIP_PATH
-    const refused = checkSignature(this.keys, method, url, header, gossip ? this.gossipTargets : this.targets, at)
-    if (refused) return refused.why === 'stale signature' ? { refused, answerHeaders: this.timeHeaders(nonce, at) } : { refused }
+    const targets = gossip ? this.gossipTargets : this.targets
+    // The current secret first: with one secret (no rotation under way), one HMAC as before.
+    let keys = this.keys[0] as MemberKeys
+    let refused = checkSignature(keys, method, url, header, targets, at)
+    for (let i = 1; refused?.why === 'bad signature' && i < this.keys.length; i++) {
+      keys = this.keys[i] as MemberKeys
+      refused = checkSignature(keys, method, url, header, targets, at)
+    }
+    if (refused) return refused.why === 'stale signature' ? { refused, answerHeaders: this.timeHeaders(keys, nonce, at) } : { refused }
     const ts = Number(header(HEADER_TIMESTAMP))
     // Only a verified request's nonce is remembered: unsigned traffic cannot fill the guard.
     if (!this.replays.firstUse(nonce)) return { refused: { why: 'replayed request' } }
     const from = header(HEADER_FROM) as string
     this.offsets?.sample(from, ts, at)
-    return { ok: { from, answerHeaders: this.timeHeaders(nonce, at) } }
+    return { ok: { from, keys, answerHeaders: this.timeHeaders(keys, nonce, at) } }
   }
 
-  private timeHeaders(nonce: string, at: number): Record<string, string> {
-    return { [HEADER_TIME]: String(at), [HEADER_TIME_PROOF]: timeProof(this.keys, nonce, at) }
+  /** Our time, proven with the keys the request was signed with (a sender checks with the secret it signs with first). */
+  private timeHeaders(keys: MemberKeys, nonce: string, at: number): Record<string, string> {
+    return { [HEADER_TIME]: String(at), [HEADER_TIME_PROOF]: timeProof(keys, nonce, at) }
   }
 }
 

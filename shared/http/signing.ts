@@ -49,6 +49,15 @@ export function memberKeys(secret: string): MemberKeys {
 }
 
 /**
+ * The keys a member accepts, the current secret's first (the ones it signs with), then those of a
+ * second secret during a rotation of the cluster secret (`--previous-secret-file`; see
+ * docs/operations.md#rotating-the-cluster-secret). With one secret, checks cost what they did.
+ */
+export function acceptedKeys(secret: string, previous?: string): readonly MemberKeys[] {
+  return previous !== undefined && previous !== secret ? [memberKeys(secret), memberKeys(previous)] : [memberKeys(secret)]
+}
+
+/**
  * The target of a gossip exchange with a seed, whose id the sender does not know yet (a seed is
  * named by whatever address the operator wrote). Accepted on the gossip route only: a gossip
  * message replayed to another node merges membership that node would learn anyway.

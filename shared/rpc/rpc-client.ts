@@ -181,12 +181,15 @@ class RpcChannel {
       return
     }
     const parties = { clientNonce: signed.nonce, serverNonce: serverNonce ?? '', from: this.init.signer.selfId, target: this.target }
-    if (!serverNonce || !proofMatches(this.init.signer.keys, parties, proof)) {
+    // The node proves (and keys the channel with) the secret we signed the upgrade with; during a rotation of the
+    // cluster secret, a proof made with the other secret we accept is taken too, and the channel keyed with it.
+    const keys = serverNonce ? this.init.signer.accepted.find((k) => proofMatches(k, parties, proof)) : undefined
+    if (!keys) {
       socket.destroy()
       this.destroy(new Error(`rpc channel to ${this.address}: the node did not prove the cluster secret`))
       return
     }
-    const sealers = channelSealers(this.init.signer.keys, parties, 'client')
+    const sealers = channelSealers(keys, parties, 'client')
     this.reader = new SealedFrameReader(sealers.receive, RPC_MAX_FRAME_BYTES)
     this.socket = socket
     this.write = sealedFrameWriter(socket, sealers.send)

@@ -74,14 +74,16 @@ export class RpcServer {
     }
     const sender = result.ok.from
     const parties: ChannelParties = { clientNonce: header(HEADER_NONCE) as string, serverNonce: randomBytes(18).toString('base64url'), from: sender, target: header(HEADER_TARGET) as string }
-    const extra = { ...result.ok.answerHeaders, [HEADER_CHANNEL_NONCE]: parties.serverNonce, [HEADER_CHANNEL_PROOF]: channelProof(this.c.verifier.keys, parties) }
+    // Proof and channel keys from the secret the upgrade was signed with: during a rotation of the cluster secret, a
+    // member that signs with the other one of the two secrets this node accepts gets a channel it can open.
+    const keys = result.ok.keys
+    const extra = { ...result.ok.answerHeaders, [HEADER_CHANNEL_NONCE]: parties.serverNonce, [HEADER_CHANNEL_PROOF]: channelProof(keys, parties) }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n${headerLines(extra)}\r\n`)
-    this.serve(socket, head, sender, parties)
+    this.serve(socket, head, sender, channelSealers(keys, parties, 'server'))
   }
 
-  private serve(socket: Duplex, head: Buffer, sender: string, parties: ChannelParties): void {
+  private serve(socket: Duplex, head: Buffer, sender: string, sealers: ReturnType<typeof channelSealers>): void {
     this.channels.add(socket)
-    const sealers = channelSealers(this.c.verifier.keys, parties, 'server')
     // The client moves to a fresh channel at CHANNEL_MAX_AGE_MS; one that does not is cut.
     const maxAge = setTimeout(() => {
       this.c.log.info({ peer: sender }, 'rpc channel closed: past its maximum age')

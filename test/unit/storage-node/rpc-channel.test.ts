@@ -46,7 +46,7 @@ async function startNode(t: ExecutionContext, opts: { id?: string; clockMs?: num
   const offsets = new ClockOffsets()
   const server = http.createServer((_req, res) => res.writeHead(404).end())
   const address = await listen(server)
-  const verifier = new RequestVerifier(memberKeys(SECRET), id, address, () => Date.now() + (opts.clockMs ?? 0), offsets)
+  const verifier = new RequestVerifier([memberKeys(SECRET)], id, address, () => Date.now() + (opts.clockMs ?? 0), offsets)
   const rpc = new RpcServer({ nodeId: id, service, blobs, verifier, offsets, log })
   rpc.attach(server)
   t.teardown(async () => {
