@@ -77,6 +77,26 @@ export class BadDigestError extends StoreError {
   readonly status = 400
 }
 
+/** A condition of the request (If-Match, If-None-Match on a write, If-Unmodified-Since) does not hold: nothing was read or written. */
+export class PreconditionFailedError extends StoreError {
+  readonly code = 'PreconditionFailed'
+  readonly status = 412
+}
+/** The Range asks for bytes the object does not have (416; the answer's Content-Range names the size, see proxy/objects/byte-range.ts). */
+export class InvalidRangeError extends StoreError {
+  readonly code = 'InvalidRange'
+  readonly status = 416
+}
+/**
+ * Not an error to the client: a conditional GET or HEAD (If-None-Match, If-Modified-Since) whose
+ * copy is current. Thrown so every route answers it the same way: 304 with the headers already set
+ * (ETag, Last-Modified) and no body (error-middleware.ts).
+ */
+export class NotModifiedError extends StoreError {
+  readonly code = 'NotModified'
+  readonly status = 304
+}
+
 /** A node asked to stand in for another refuses: its hint storage is at its limit (the proxy tries the next fallback). */
 export class HintStoreFullError extends StoreError {
   readonly code = 'HintStoreFull'

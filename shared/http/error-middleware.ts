@@ -13,7 +13,8 @@ export function errorMiddleware(log: Logger): Middleware {
       // A client that went away mid-request needs no answer.
       if (ctx.req.destroyed && ctx.res.headersSent) return
       ctx.status = status
-      ctx.body = body
+      // 304 carries no body (RFC 9110 15.4.5), only the headers the route set before it threw.
+      ctx.body = status === 304 ? null : body
     }
   }
 }
