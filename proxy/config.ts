@@ -46,6 +46,10 @@ export interface ProxyConfig {
   /** A cluster secret being rotated out: key secrets it sealed still open, and are re-sealed with the current one. */
   previousSecret: string | undefined
   logLevel: string
+  /** The S3 endpoint's port (proxy/s3/); none: no S3 listener. */
+  s3Port: number | undefined
+  /** With it, `BUCKET.<s3Domain>` in Host names the bucket (virtual-host style); path style always works. */
+  s3Domain: string | undefined
 }
 
 export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<ProxyConfig> {
@@ -77,7 +81,9 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--region <region>', 'the AWS region clients sign requests for', 'us-east-1')
     .option('--access-refresh-ms <ms>', 'how often keys, grants and bucket records are re-read from the storage nodes', parseIntArg(100, 60_000), 1000)
     .option('--access-stale-ms <ms>', 'refuse requests (503) when keys and grants could not be re-read for this long', parseIntArg(1000, 600_000), 5000)
-    .option('--previous-secret-file <file>', 'the cluster secret being rotated out: access-key secrets it sealed are re-sealed with the current one')
+    .option('--previous-secret-file <file>', 'the other cluster secret during a rotation: member signatures made with it are accepted, and access-key secrets it sealed are re-sealed with the current one (docs/operations.md)')
+    .option('--s3-port <port>', 'serve the S3 API on this port too (default: no S3 endpoint)', parseIntArg(1, 65535))
+    .option('--s3-domain <domain>', 'virtual-host style S3: a Host of BUCKET.<domain> names the bucket (path style always works)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -85,6 +91,8 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (o.r > o.n || o.w > o.n) throw new InvalidArgumentError('R and W must not exceed N')
   const seeds = parseSeeds(o.seeds)
   if (seeds.length === 0) throw new InvalidArgumentError('--seeds needs at least one storage node')
+  if (o.s3Port !== undefined && o.s3Port === o.port) throw new InvalidArgumentError('--s3-port must differ from --port')
+  if (o.s3Domain !== undefined && !/^[a-z0-9.-]{1,253}(:\d{1,5})?$/.test(o.s3Domain)) throw new InvalidArgumentError('--s3-domain takes a host name like s3.example.com')
   if (!/^[a-z0-9-]{1,32}$/.test(o.region)) throw new InvalidArgumentError('--region takes a region name like us-east-1')
   return Object.freeze({
     id: (o.id as string | undefined) ?? `proxy-${o.host}-${o.port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 63),
@@ -115,6 +123,8 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     accessStaleMs: o.accessStaleMs,
     previousSecret: o.previousSecretFile ? loadSecret(o.previousSecretFile, {}) : undefined,
     logLevel: o.logLevel,
+    s3Port: o.s3Port as number | undefined,
+    s3Domain: o.s3Domain as string | undefined,
   })
 }
 
