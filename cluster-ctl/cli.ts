@@ -1,6 +1,6 @@
 /**
  * Command line of the local cluster (called by start_n_servers.sh and stop_servers.sh):
- *   cli.js start [N]            env PROXY_PORT (8080), NODE_BASE_PORT (9000: node-i on base+i), DATA_DIR (./data), HOST (127.0.0.1)
+ *   cli.js start [N]            env PROXY_PORT (8080), S3_PORT (9000; 0: no S3 endpoint), NODE_BASE_PORT (9000: node-i on base+i), DATA_DIR (./data), HOST (127.0.0.1)
  *   cli.js stop [--kill] [name ...]
  */
 import { relative, resolve } from 'node:path'
@@ -16,6 +16,7 @@ function layoutFromEnv(n: number): ClusterLayout {
     root: resolve(import.meta.dirname, '../..'),
     host: env.HOST ?? '127.0.0.1',
     proxyPort: Number(env.PROXY_PORT ?? 8080),
+    s3Port: env.S3_PORT === '0' ? undefined : Number(env.S3_PORT ?? 9000),
     nodePorts: Array.from({ length: n }, (_, i) => base + i + 1),
     dataDir: resolve(env.DATA_DIR ?? 'data'),
     runDir: resolve(env.RUN_DIR ?? 'run'),
@@ -29,6 +30,7 @@ async function start(n: number): Promise<void> {
   const { started, credentials } = await startCluster(layout, Math.max(60_000, n * 2000))
   console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
   console.log(`proxy: http://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
+  if (layout.s3Port !== undefined) console.log(`S3: http://${layout.host}:${layout.s3Port}   (AWS_ENDPOINT_URL in run/credentials; docs/s3.md)`)
   if (credentials) {
     const file = relative(process.cwd(), credentialsPath(layout.runDir)) || credentialsPath(layout.runDir)
     console.log(`admin key ${credentials.accessKeyId} in ${file} (mode 0600): set -a; . ${file}; set +a   then: ./client.sh, ./dynamoctl, curl -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" ...`)
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   const cli = new Command('cli.js').description('Start and stop the local cluster (start_n_servers.sh, stop_servers.sh)')
   cli
     .command('start')
-    .description('start N storage nodes and the proxy (env PROXY_PORT 8080, NODE_BASE_PORT 9000: node-i on base+i, DATA_DIR ./data, HOST 127.0.0.1)')
+    .description('start N storage nodes and the proxy (env PROXY_PORT 8080, S3_PORT 9000 (0: none), NODE_BASE_PORT 9000: node-i on base+i, DATA_DIR ./data, HOST 127.0.0.1)')
     .argument('[n]', 'storage nodes', parseIntArg(1, 1000), 4)
     .action((n: number) => start(n))
   cli

@@ -19,6 +19,8 @@ export interface ClusterLayout {
   root: string
   host: string
   proxyPort: number
+  /** The proxy's S3 endpoint (--s3-port), when it serves one. */
+  s3Port?: number | undefined
   /** Port of node-i is nodePorts[i-1]. */
   nodePorts: readonly number[]
   dataDir: string
@@ -118,7 +120,17 @@ export function proxySpec(layout: ClusterLayout): ProcessSpec {
   return {
     name: 'proxy',
     script: join(layout.root, 'dist/proxy/main.js'),
-    args: ['--host', layout.host, '--port', String(layout.proxyPort), '--seeds', seeds.join(','), ...secretArgs(layout), ...(layout.proxyArgs ?? [])],
+    args: [
+      '--host',
+      layout.host,
+      '--port',
+      String(layout.proxyPort),
+      ...(layout.s3Port === undefined ? [] : ['--s3-port', String(layout.s3Port)]),
+      '--seeds',
+      seeds.join(','),
+      ...secretArgs(layout),
+      ...(layout.proxyArgs ?? []),
+    ],
     healthUrl: `http://${layout.host}:${layout.proxyPort}/health`,
   }
 }
@@ -195,6 +207,9 @@ export async function waitHealthy(urls: readonly string[], timeoutMs = 30_000): 
  * `credentials` is undefined only for a proxy without access keys.
  */
 export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): Promise<{ started: string[]; credentials: Credentials | undefined }> {
+  if (layout.s3Port !== undefined && (layout.nodePorts.includes(layout.s3Port) || layout.s3Port === layout.proxyPort)) {
+    throw new Error(`S3_PORT ${layout.s3Port} is the port of the proxy or of a storage node: choose another (S3_PORT=9000 with NODE_BASE_PORT=9000 puts nodes on 9001...)`)
+  }
   ensureSecret(layout)
   const specs = layout.nodePorts.map((_, j) => nodeSpec(layout, j + 1))
   const started: string[] = []
@@ -207,7 +222,8 @@ export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): P
   if (startProcess(layout, proxy).started) started.push(proxy.name)
   await waitHealthy([proxy.healthUrl], timeoutMs)
   const secret = readFileSync(secretFile(layout), 'utf8').trim()
-  const credentials = await ensureAdminKey({ runDir: layout.runDir, proxyUrl: `http://${layout.host}:${layout.proxyPort}`, secret }, timeoutMs)
+  const s3Url = layout.s3Port === undefined ? undefined : `http://${layout.host}:${layout.s3Port}`
+  const credentials = await ensureAdminKey({ runDir: layout.runDir, proxyUrl: `http://${layout.host}:${layout.proxyPort}`, secret, s3Url }, timeoutMs)
   return { started, credentials }
 }
 
@@ -268,7 +284,7 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 /** A cluster on 127.0.0.1 entirely under `dir` (data, run, logs): the proxy on ports[0], node-i on ports[i]. */
-export function layoutUnder(root: string, dir: string, ports: readonly number[], extra: Pick<ClusterLayout, 'nodeArgs' | 'proxyArgs'> = {}): ClusterLayout {
+export function layoutUnder(root: string, dir: string, ports: readonly number[], extra: Pick<ClusterLayout, 'nodeArgs' | 'proxyArgs' | 's3Port'> = {}): ClusterLayout {
   return {
     root,
     host: '127.0.0.1',

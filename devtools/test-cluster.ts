@@ -43,8 +43,9 @@ export class TestCluster {
 
   static async start(n = 4, opts: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
-    const ports = await freePorts(n + 1)
-    const layout = layoutUnder(resolve(import.meta.dirname, '..'), dir, ports, {
+    const ports = await freePorts(n + 2)
+    const layout = layoutUnder(resolve(import.meta.dirname, '..'), dir, ports.slice(0, n + 1), {
+      s3Port: ports[n + 1] as number,
       nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
       proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
     })
@@ -62,6 +63,11 @@ export class TestCluster {
 
   get url(): string {
     return `http://127.0.0.1:${this.layout.proxyPort}`
+  }
+
+  /** The proxy's S3 endpoint (every test cluster has one, on a free port). */
+  get s3Url(): string {
+    return `http://127.0.0.1:${this.layout.s3Port}`
   }
 
   /**

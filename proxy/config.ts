@@ -81,7 +81,10 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--region <region>', 'the AWS region clients sign requests for', 'us-east-1')
     .option('--access-refresh-ms <ms>', 'how often keys, grants and bucket records are re-read from the storage nodes', parseIntArg(100, 60_000), 1000)
     .option('--access-stale-ms <ms>', 'refuse requests (503) when keys and grants could not be re-read for this long', parseIntArg(1000, 600_000), 5000)
-    .option('--previous-secret-file <file>', 'the other cluster secret during a rotation: member signatures made with it are accepted, and access-key secrets it sealed are re-sealed with the current one (docs/operations.md)')
+    .option(
+      '--previous-secret-file <file>',
+      'the other cluster secret during a rotation: member signatures made with it are accepted, and access-key secrets it sealed are re-sealed with the current one (docs/operations.md)',
+    )
     .option('--s3-port <port>', 'serve the S3 API on this port too (default: no S3 endpoint)', parseIntArg(1, 65535))
     .option('--s3-domain <domain>', 'virtual-host style S3: a Host of BUCKET.<domain> names the bucket (path style always works)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')

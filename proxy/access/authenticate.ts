@@ -40,9 +40,13 @@ function mayBeOpen(method: string, path: string): boolean {
   return path === '/health' || path === '/metrics' || path === '/ui' || path.startsWith('/ui/') || /^\/buckets\/[^/]+\/files\/./.test(path)
 }
 
-export function authenticate(c: AuthenticateComponents, region: string): Middleware {
+/** A key and its opened secret, by key id: InvalidAccessKeyIdError when the cluster has no such key (looked up again once first). */
+export type KeyLookup = (id: string) => Promise<{ key: ResolvedKey; secret: string }>
+
+/** The lookup both endpoints (native and S3) authenticate with; secrets are opened once per sealed value. */
+export function keyLookup(c: Pick<AuthenticateComponents, 'catalog' | 'box'>): KeyLookup {
   const opened = new Map<string, { sealed: SealedSecret; secret: string }>()
-  const keyFor = async (id: string): Promise<{ key: ResolvedKey; secret: string }> => {
+  return async (id: string): Promise<{ key: ResolvedKey; secret: string }> => {
     let key = c.catalog.policy().key(id)
     if (!key) {
       // Made a moment ago through another proxy? Look once more before refusing.
@@ -63,6 +67,10 @@ export function authenticate(c: AuthenticateComponents, region: string): Middlew
     if (secret === undefined) throw new InvalidAccessKeyIdError(`the secret of access key ${id} was sealed with a cluster secret this proxy does not hold`)
     return { key, secret }
   }
+}
+
+export function authenticate(c: AuthenticateComponents, region: string): Middleware {
+  const keyFor = keyLookup(c)
 
   const identify = async (ctx: Context): Promise<Principal | undefined> => {
     const sig = parseSigV4({ method: ctx.method, url: ctx.url, headers: ctx.headers, headersDistinct: ctx.req.headersDistinct })

@@ -42,7 +42,12 @@ export interface SigV4Request {
   headersDistinct?: NodeJS.Dict<string[]>
 }
 
-export type PayloadHash = { kind: 'unsigned' } | { kind: 'sha256'; hex: string }
+/** `streaming`: an aws-chunked body (S3 only, parseSigV4's `streaming` option): `mode` is the x-amz-content-sha256 sent, and each chunk carries its own signature or none. */
+export type PayloadHash = { kind: 'unsigned' } | { kind: 'sha256'; hex: string } | { kind: 'streaming'; mode: StreamingMode }
+
+/** The aws-chunked forms of x-amz-content-sha256 the S3 endpoint reads (proxy/s3/aws-chunked.ts). */
+export const STREAMING_MODES = ['STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER'] as const
+export type StreamingMode = (typeof STREAMING_MODES)[number]
 
 /** A request's SigV4 as sent, read without the secret. */
 export interface ParsedSigV4 {
@@ -136,12 +141,14 @@ function requestTime(headers: IncomingHttpHeaders): { amzDate: string; ms: numbe
 }
 
 /** What x-amz-content-sha256 says about the body, and the payload hash the canonical request carries. */
-function payloadOf(headers: IncomingHttpHeaders): { payload: PayloadHash; payloadHash: string; contentHashSent: boolean } {
+function payloadOf(headers: IncomingHttpHeaders, streaming: boolean): { payload: PayloadHash; payloadHash: string; contentHashSent: boolean } {
   const sent = single(headers['x-amz-content-sha256'])
   // curl --aws-sigv4 sends none and signs with the empty body's hash: the body then counts as unsigned.
   if (sent === undefined) return { payload: { kind: 'unsigned' }, payloadHash: EMPTY_SHA256, contentHashSent: false }
   if (sent === UNSIGNED_PAYLOAD) return { payload: { kind: 'unsigned' }, payloadHash: sent, contentHashSent: true }
   if (/^[0-9a-fA-F]{64}$/.test(sent)) return { payload: { kind: 'sha256', hex: sent.toLowerCase() }, payloadHash: sent, contentHashSent: true }
+  const mode = STREAMING_MODES.find((m) => m === sent)
+  if (streaming && mode !== undefined) return { payload: { kind: 'streaming', mode }, payloadHash: sent, contentHashSent: true }
   if (sent.startsWith('STREAMING-')) {
     throw malformed(`x-amz-content-sha256 ${sent} (aws-chunked upload) is not supported on the native API: send the body whole, with its hex SHA-256 or UNSIGNED-PAYLOAD`)
   }
@@ -156,8 +163,11 @@ function unsignedAmz(headers: IncomingHttpHeaders, signed: readonly string[]): s
   return Object.keys(headers).filter((h) => h.startsWith('x-amz-') && !signed.includes(h))
 }
 
-/** undefined when the request carries no SigV4 (no 'AWS4-HMAC-SHA256 ' Authorization, no X-Amz-Algorithm query); throws AuthorizationHeaderMalformedError when it carries a malformed one. */
-export function parseSigV4(req: SigV4Request): ParsedSigV4 | undefined {
+/**
+ * undefined when the request carries no SigV4 (no 'AWS4-HMAC-SHA256 ' Authorization, no X-Amz-Algorithm query); throws AuthorizationHeaderMalformedError when it carries a malformed one.
+ * `opts.streaming`: accept the aws-chunked payload forms (STREAMING_MODES), which only the S3 endpoint decodes.
+ */
+export function parseSigV4(req: SigV4Request, opts: { streaming?: boolean } = {}): ParsedSigV4 | undefined {
   const q = req.url.indexOf('?')
   const rawPath = q < 0 ? req.url : req.url.slice(0, q)
   const rawQuery = q < 0 ? '' : req.url.slice(q + 1)
@@ -168,14 +178,14 @@ export function parseSigV4(req: SigV4Request): ParsedSigV4 | undefined {
   if (headerForm && !auth.startsWith(`${SIGV4_ALGORITHM} `)) throw malformed(`unsupported signature algorithm '${auth.split(' ')[0]}': use ${SIGV4_ALGORITHM}`)
   if (queryForm) {
     const params = queryParams(rawQuery)
-    if (!params.has('X-Amz-Algorithm')) return headerForm ? parseHeaderForm(req, auth, rawPath, rawQuery) : undefined
+    if (!params.has('X-Amz-Algorithm')) return headerForm ? parseHeaderForm(req, auth, rawPath, rawQuery, opts.streaming === true) : undefined
     if (auth !== '') throw malformed('a presigned URL (X-Amz-Algorithm) may not carry an Authorization header too: use one or the other')
     return parsePresigned(req, params, rawPath, rawQuery)
   }
-  return parseHeaderForm(req, auth, rawPath, rawQuery)
+  return parseHeaderForm(req, auth, rawPath, rawQuery, opts.streaming === true)
 }
 
-function parseHeaderForm(req: SigV4Request, auth: string, rawPath: string, rawQuery: string): ParsedSigV4 {
+function parseHeaderForm(req: SigV4Request, auth: string, rawPath: string, rawQuery: string, streaming = false): ParsedSigV4 {
   const fields = authorizationFields(auth)
   const credential = fields.get('Credential')
   const list = fields.get('SignedHeaders')
@@ -184,7 +194,7 @@ function parseHeaderForm(req: SigV4Request, auth: string, rawPath: string, rawQu
   const signedHeaders = parseSignedHeaders(list)
   const signature = parseSignature(fields.get('Signature'))
   const { amzDate, ms } = requestTime(req.headers)
-  const { payload, payloadHash, contentHashSent } = payloadOf(req.headers)
+  const { payload, payloadHash, contentHashSent } = payloadOf(req.headers, streaming)
   return {
     accessKeyId,
     presigned: false,

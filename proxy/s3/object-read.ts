@@ -1,0 +1,110 @@
+/** S3 GetObject and HeadObject: the winner of the key's versions (winner.ts), with Range, conditional headers and response-content-* overrides. */
+import { Readable } from 'node:stream'
+import type { Context } from 'koa'
+import { InvalidRangeError, NoSuchVersionError, NotModifiedError, PreconditionFailedError } from '../../shared/errors.js'
+import { versionId } from '../../shared/vclock/versions.js'
+import type { Version } from '../../shared/wire/internal-api.js'
+import { principalOf } from '../access/principal.js'
+import type { ReadOutcome } from '../coordinator/read-outcome.js'
+import { contentRange, parseRange, spanLength, unsatisfiedRange } from '../objects/byte-range.js'
+import { evaluatePreconditions, preconditionsOf } from '../objects/preconditions.js'
+import type { S3Handler } from './context.js'
+import { notImplemented, S3Error } from './errors.js'
+import { etagOf, HEADER_S3_SIBLINGS, winnerOf } from './winner.js'
+
+/** `response-content-*` (and response-expires) query parameters override these answer headers of a GET. */
+const OVERRIDES: Record<string, string> = {
+  'response-content-type': 'Content-Type',
+  'response-content-language': 'Content-Language',
+  'response-expires': 'Expires',
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+}
+
+/** Reads the key's versions and picks the winner; retried when the winner's bytes vanished (superseded) between the read and the fetch. */
+export async function readObject(h: S3Handler, ctx: Context, bucket: string, key: string, withBody: boolean): Promise<void> {
+  if (ctx.query.versionId !== undefined && ctx.query.versionId !== 'null') throw notImplemented('reading an S3 version by versionId (the native API reads siblings with ?version=)')
+  if (ctx.query.partNumber !== undefined) throw notImplemented('GetObject with partNumber')
+  await h.allow(ctx, { bucket: 'read', publicRead: true }, bucket)
+  await h.c.buckets.assertExists(bucket)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readOnce(h, ctx, bucket, key, withBody)
+    } catch (err) {
+      if (!(err instanceof NoSuchVersionError) || attempt >= 3) throw err
+    }
+  }
+}
+
+async function readOnce(h: S3Handler, ctx: Context, bucket: string, key: string, withBody: boolean): Promise<void> {
+  const requestId = String(ctx.state.requestId ?? '')
+  const outcome = await h.c.reader.read(bucket, key, h.cfg.r, requestId, withBody)
+  const { winner, siblings } = winnerOf(outcome, bucket, key)
+  setObjectHeaders(ctx, winner, siblings)
+  const verdict = evaluatePreconditions(
+    preconditionsOf((n) => ctx.get(n)),
+    { etags: [etagOf(winner)], lastModified: winner.lastModified },
+    'read',
+  )
+  if (verdict === 'failed') throw new PreconditionFailedError('at least one of the preconditions you specified did not hold')
+  if (verdict === 'not-modified') throw new NotModifiedError('not modified')
+  applyOverrides(ctx)
+  const range = parseRange(ctx.get('range') || undefined, winner.size)
+  if (range.kind === 'unsatisfiable') {
+    ctx.set('Content-Range', unsatisfiedRange(winner.size))
+    throw new InvalidRangeError(`the requested range is not satisfiable: the object is ${winner.size} bytes`)
+  }
+  const span = range.kind === 'range' ? range : undefined
+  ctx.status = span ? 206 : 200
+  if (span) ctx.set('Content-Range', contentRange(span, winner.size))
+  if (withBody) {
+    const bytes = await openWinner(h, bucket, key, outcome, winner, requestId)
+    ctx.body = span ? slice(bytes, span.start, span.end) : bytes
+  }
+  ctx.length = span ? spanLength(span) : winner.size
+}
+
+async function openWinner(h: S3Handler, bucket: string, key: string, outcome: ReadOutcome, winner: Version, requestId: string): Promise<Readable | Buffer> {
+  return h.c.reader.openVersion(bucket, key, outcome, versionId(winner.dot), requestId)
+}
+
+/** The headers every object answer carries (GET, HEAD, and the 304 and 412 answers). */
+export function setObjectHeaders(ctx: Context, v: Version, siblings: number): void {
+  ctx.set('ETag', `"${etagOf(v)}"`)
+  ctx.set('Last-Modified', new Date(v.lastModified).toUTCString())
+  ctx.set('Accept-Ranges', 'bytes')
+  ctx.set('x-amz-version-id', 'null')
+  // As stored: Koa's ctx.type would add a charset the writer never sent.
+  ctx.set('Content-Type', v.contentType)
+  if (siblings > 1) ctx.set(HEADER_S3_SIBLINGS, String(siblings))
+  // A browser must not run what a bucket holds as this endpoint's page (the native API's rule).
+  ctx.set('X-Content-Type-Options', 'nosniff')
+}
+
+function applyOverrides(ctx: Context): void {
+  const names = Object.keys(OVERRIDES).filter((q) => ctx.query[q] !== undefined)
+  if (names.length === 0) return
+  if (principalOf(ctx).kind !== 'key') throw new S3Error('InvalidRequest', 400, 'response-* overrides need a signed request')
+  for (const q of names) {
+    const v = ctx.query[q]
+    if (typeof v !== 'string' || /[\r\n]/.test(v)) throw new S3Error('InvalidArgument', 400, `${q} must be given once, on one line`)
+    ctx.set(OVERRIDES[q] as string, v)
+  }
+}
+
+/** Bytes start..end (inclusive) of an object; a stream is cut once they have passed, so the rest is not read. */
+export function slice(bytes: Readable | Buffer, start: number, end: number): Readable | Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes.subarray(start, end + 1)
+  async function* cut(src: Readable) {
+    let at = 0
+    for await (const chunk of src as AsyncIterable<Buffer>) {
+      const from = Math.max(0, start - at)
+      const to = Math.min(chunk.length, end + 1 - at)
+      if (to > from) yield chunk.subarray(from, to)
+      at += chunk.length
+      if (at > end) break
+    }
+  }
+  return Readable.from(cut(bytes), { objectMode: false })
+}

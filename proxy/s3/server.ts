@@ -1,0 +1,58 @@
+/**
+ * The S3 endpoint: a Koa app of its own, served on --s3-port beside the native API, over the same
+ * coordinator, buckets and access catalog. Middleware order: request id, access log, S3 XML errors,
+ * the slow-body guard, SigV4, then the operation (router.ts). `/health` here is a bucket name.
+ */
+import Koa from 'koa'
+import type { SlowBodyGuard } from '../../shared/http/slow-body-guard.js'
+import { accessLog } from '../access/access-log.js'
+import { keyLookup } from '../access/authenticate.js'
+import type { SecretBox } from '../access/secret-box.js'
+import { requestIdMiddleware } from '../api/request-id.js'
+import { s3Authenticate } from './auth.js'
+import { type S3Components, type S3Config, s3Handler } from './context.js'
+import { s3ErrorOf } from './errors.js'
+import { dispatch } from './router.js'
+import { errorDocument } from './xml.js'
+
+export interface S3AppComponents extends S3Components {
+  box: SecretBox
+  bodyGuard: SlowBodyGuard
+}
+
+/** Errors as S3 answers them: an XML Error document (none for HEAD and 304), x-amz-request-id. */
+function s3Errors(c: S3AppComponents): Koa.Middleware {
+  return async (ctx, next) => {
+    ctx.set('x-amz-request-id', String(ctx.state.requestId ?? ''))
+    try {
+      await next()
+    } catch (err) {
+      const { code, status, message, unexpected } = s3ErrorOf(err)
+      if (unexpected) c.log.error({ err, method: ctx.method, path: ctx.path }, 'unexpected error')
+      if (ctx.req.destroyed && ctx.res.headersSent) return
+      // A body the request still sends is not read: close the connection after the answer rather than drain it.
+      if (!ctx.req.readableEnded && Number(ctx.get('content-length') || 0) > 0) ctx.set('Connection', 'close')
+      if (status === 304) {
+        ctx.status = 304
+        return
+      }
+      ctx.status = status
+      if (ctx.method === 'HEAD') return
+      ctx.type = 'application/xml'
+      ctx.body = errorDocument(code, message, ctx.path, String(ctx.state.requestId ?? ''))
+    }
+  }
+}
+
+export function createS3App(c: S3AppComponents, cfg: S3Config): Koa {
+  const app = new Koa()
+  const h = s3Handler(c, cfg)
+  app.use(requestIdMiddleware())
+  app.use(accessLog(c.log.child({ component: 's3-access' })))
+  app.use(s3Errors(c))
+  app.use(c.bodyGuard.middleware())
+  app.use(s3Authenticate(keyLookup(c), cfg.region))
+  app.use((ctx) => dispatch(h, ctx))
+  app.on('error', (err) => c.log.debug({ err: String(err) }, 'connection error'))
+  return app
+}

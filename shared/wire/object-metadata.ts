@@ -1,0 +1,31 @@
+/**
+ * What an object keeps beside its bytes for HTTP and S3 clients (issue 28): user metadata
+ * (`x-amz-meta-*`) and the representation headers S3 returns as they were sent. Proposed as one
+ * optional field appended to the Version schema and to the coordinate request (`meta`), passed
+ * through the write path beside `contentType`; until that lands the S3 endpoint validates it and
+ * docs/s3.md says it is not stored yet.
+ */
+import { z } from 'zod'
+
+/** S3's limit on user metadata: names and values of every x-amz-meta-* header, 2 KiB together. */
+export const MAX_USER_METADATA_BYTES = 2048
+
+export const ObjectMetadataSchema = z.object({
+  /** x-amz-meta-NAME: VALUE, NAME lower-cased without the prefix. */
+  user: z.record(z.string().max(MAX_USER_METADATA_BYTES), z.string().max(MAX_USER_METADATA_BYTES)).optional(),
+  contentEncoding: z.string().max(256).optional(),
+  contentDisposition: z.string().max(1024).optional(),
+  contentLanguage: z.string().max(256).optional(),
+  cacheControl: z.string().max(1024).optional(),
+  expires: z.string().max(256).optional(),
+  /** A flexible checksum the upload was verified against: `x-amz-checksum-<algorithm>` and its base64 value. */
+  checksum: z.object({ algorithm: z.enum(['crc32', 'crc32c', 'sha1', 'sha256']), value: z.string().max(64) }).optional(),
+})
+export type ObjectMetadata = z.infer<typeof ObjectMetadataSchema>
+
+/** The user metadata's size as S3 counts it: the bytes of every name and value. */
+export function userMetadataBytes(user: Readonly<Record<string, string>>): number {
+  let n = 0
+  for (const [k, v] of Object.entries(user)) n += Buffer.byteLength(k) + Buffer.byteLength(v)
+  return n
+}
