@@ -1,12 +1,14 @@
-/** Public file routes: raw PUT, multipart POST, GET/HEAD with siblings, DELETE (both path forms), listing. */
+/** Public file routes: raw PUT (conditional), multipart POST, GET/HEAD with siblings, ranges and conditions, DELETE (both path forms), listing. */
 import type { GuardedRouter } from '../access/guarded-router.js'
 import type { Context } from 'koa'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
-import { EntityTooLargeError, NoSuchKeyError, NoSuchVersionError } from '../../shared/errors.js'
+import { EntityTooLargeError, InvalidRangeError, NoSuchKeyError, NoSuchVersionError, NotModifiedError, PreconditionFailedError } from '../../shared/errors.js'
 import { encodeContext } from '../../shared/vclock/context-token.js'
-import { clockOf, distinctWrites, readContextOf, versionId } from '../../shared/vclock/versions.js'
-import { HEADER_CONTEXT, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
-import type { Version } from '../../shared/wire/internal-api.js'
+import { clockOf, distinctWrites, type ReadContext, readContextOf, versionId } from '../../shared/vclock/versions.js'
+import { HEADER_CONTEXT, HEADER_OBJECT_SHA256, HEADER_SIBLINGS, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID } from '../../shared/wire/headers.js'
+import { etagOf, type Version } from '../../shared/wire/internal-api.js'
+import { contentRange, parseRange, spanLength, unsatisfiedRange } from '../objects/byte-range.js'
+import { type Current, evaluatePreconditions, hasPreconditions, ifRangeHolds, preconditionsOf } from '../objects/preconditions.js'
 import type { BucketRegistry } from '../buckets/bucket-registry.js'
 import { readWhole } from '../coordinator/body-streams.js'
 import type { Lister } from '../coordinator/lister.js'
@@ -29,7 +31,8 @@ function siblingJson(v: Version) {
     version: versionId(v.dot),
     vector_clock: clockOf(v),
     size: v.size,
-    etag: v.etag,
+    etag: etagOf(v),
+    content_sha256: v.etag,
     content_type: v.contentType,
     last_modified: new Date(v.lastModified).toISOString(),
     node: v.node,
@@ -44,14 +47,30 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const w = writeQuorum(ctx, cfg)
     if (Number(ctx.get('content-length') || 0) > cfg.maxObjectBytes) throw new EntityTooLargeError(`object is larger than the limit of ${cfg.maxObjectBytes} bytes`)
     await c.buckets.assertExists(bucket)
+    const checked = await checkWrite(ctx, bucket, key)
     // A small body of declared length is read whole: no streams in between for the common case.
     const declared = ctx.get('content-length') === '' ? undefined : Number(ctx.get('content-length'))
     const source = requestBody(ctx)
     const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(source, declared) : source
-    const outcome = await c.writer.write({ bucket, key, body, size: declared, context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
+    const outcome = await c.writer.write({ bucket, key, body, size: declared, context: context ?? checked, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
     ctx.status = 201
     ctx.body = { success: true, ...outcome }
   })
+
+  /**
+   * A conditional PUT (If-Match, If-None-Match; If-Unmodified-Since) is checked against a quorum read
+   * of the key, not atomically: two racing `If-None-Match: *` PUTs can both pass and become
+   * siblings. Without X-Context the write is then made over that read's context, so it supersedes
+   * exactly what the condition saw and a write that raced in between stays beside it as a sibling.
+   */
+  const checkWrite = async (ctx: Context, bucket: string, key: string): Promise<ReadContext | undefined> => {
+    const conditions = preconditionsOf((name) => ctx.get(name))
+    if (!hasPreconditions(conditions)) return undefined
+    const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx), false)
+    const live = distinctWrites(outcome.versions.filter((v) => !v.tombstone))
+    if (evaluatePreconditions(conditions, currentOf(live), 'write') !== 'ok') throw new PreconditionFailedError(`a condition of the request does not hold for ${key}`)
+    return readContextOf(outcome.versions)
+  }
 
   router.post('/buckets/:bucket/files', { bucket: 'write' }, async (ctx) => {
     const bucket = bucketParam(ctx)
@@ -88,28 +107,44 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     ctx.set(HEADER_CONTEXT, encodeContext(readContextOf(outcome.versions), cfg.secret))
     ctx.set(HEADER_SIBLINGS, String(live.length))
     if (wanted !== undefined && !chosen) throw new NoSuchVersionError(`no current version ${wanted} of ${key}`)
+    const conditions = preconditionsOf((name) => ctx.get(name))
     if (!chosen) {
+      // Siblings: a condition on a tag holds if any sibling has it; never a 304, the 300 is the news.
+      if (evaluatePreconditions(conditions, currentOf(live), 'read') === 'failed') throw new PreconditionFailedError(`a condition of the request does not hold for ${key}`)
       ctx.status = 300
       ctx.body = { success: true, bucket, key, siblings: live.map(siblingJson), context: ctx.response.get(HEADER_CONTEXT) }
       if (!withBody) ctx.body = null
       return
     }
-    ctx.set('ETag', `"${chosen.etag}"`)
+    const etag = etagOf(chosen)
+    ctx.set('ETag', `"${etag}"`)
+    ctx.set(HEADER_OBJECT_SHA256, chosen.etag)
     ctx.set(HEADER_VECTOR_CLOCK, JSON.stringify(clockOf(chosen)))
     ctx.set(HEADER_VERSION_ID, versionId(chosen.dot))
     ctx.set('Last-Modified', new Date(chosen.lastModified).toUTCString())
+    ctx.set('Accept-Ranges', 'bytes')
+    const verdict = evaluatePreconditions(conditions, currentOf([chosen]), 'read')
+    if (verdict === 'failed') throw new PreconditionFailedError(`a condition of the request does not hold for ${key}`)
+    if (verdict === 'not-modified') throw new NotModifiedError('not modified')
+    const asked = ifRangeHolds(ctx.get('if-range') || undefined, { etag, lastModified: chosen.lastModified }) ? parseRange(ctx.get('range') || undefined, chosen.size) : undefined
+    if (asked?.kind === 'unsatisfiable') {
+      ctx.set('Content-Range', unsatisfiedRange(chosen.size))
+      throw new InvalidRangeError(`the range is outside the ${chosen.size} bytes of ${key}`)
+    }
+    const span = asked?.kind === 'range' ? { start: asked.start, end: asked.end } : undefined
     ctx.type = chosen.contentType
     setObjectSafetyHeaders(ctx, key, inline)
-    ctx.status = 200
+    ctx.status = span ? 206 : 200
+    if (span) ctx.set('Content-Range', contentRange(span, chosen.size))
     if (withBody) {
       try {
-        ctx.body = await c.reader.openVersion(bucket, key, outcome, versionId(chosen.dot), requestId(ctx))
+        ctx.body = await c.reader.openVersion(bucket, key, outcome, versionId(chosen.dot), requestId(ctx), span)
       } catch (err) {
         if (wanted === undefined && err instanceof NoSuchVersionError) throw new VersionGoneError(err.message)
         throw err
       }
     }
-    ctx.length = chosen.size
+    ctx.length = span ? spanLength(span) : chosen.size
   }
   router.get('/buckets/:bucket/files/*key', { bucket: 'read', publicRead: true }, (ctx) => read(ctx, true))
   router.head('/buckets/:bucket/files/*key', { bucket: 'read', publicRead: true }, (ctx) => read(ctx, false))
@@ -142,11 +177,17 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
       bucket,
       files: page.keys.map(({ key, live }) => {
         const newest = live.reduce((a, b) => (b.lastModified > a.lastModified ? b : a))
-        return { key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.lastModified).toISOString(), siblings: distinctWrites(live).length }
+        return { key, size: newest.size, etag: etagOf(newest), last_modified: new Date(newest.lastModified).toISOString(), siblings: distinctWrites(live).length }
       }),
       ...pageAnswer(page.next),
     }
   })
+}
+
+/** What a key holds, for its conditions: the tags of its live versions and the newest time; null when none is live. */
+function currentOf(live: readonly Version[]): Current | null {
+  if (live.length === 0) return null
+  return { etags: live.map(etagOf), lastModified: Math.max(...live.map((v) => v.lastModified)) }
 }
 
 /** Internal to a read: the chosen version vanished before its bytes were fetched. */

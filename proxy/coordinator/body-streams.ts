@@ -46,14 +46,23 @@ export async function readWhole(body: Readable, expected: number): Promise<Buffe
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
 }
 
-/** Fails the stream with 413 once more than `maxBytes` have passed. */
-export function capSize(maxBytes: number): Transform {
+/** Where the bytes of a body are fed as they pass (a hash). */
+export interface ByteSink {
+  update(chunk: Buffer): unknown
+}
+
+/**
+ * Fails the stream with 413 once more than `maxBytes` have passed. `hash`, when given, is fed every
+ * chunk on the way (the object's MD5: computed in the pass the bytes make anyway, not a second one).
+ */
+export function capSize(maxBytes: number, hash?: ByteSink): Transform {
   let seen = 0
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length
-      if (seen > maxBytes) cb(new EntityTooLargeError(`object is larger than the limit of ${maxBytes} bytes`))
-      else cb(null, chunk)
+      if (seen > maxBytes) return cb(new EntityTooLargeError(`object is larger than the limit of ${maxBytes} bytes`))
+      hash?.update(chunk)
+      cb(null, chunk)
     },
   })
 }

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import { NoSuchVersionError, QuorumNotReachedError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
+import type { ByteSpan } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { isNodeFailure, type NodeClient, RemoteError } from '../../shared/http/node-client.js'
 import { shuffled } from '../../shared/shuffled.js'
@@ -140,15 +141,18 @@ export class ReadCoordinator {
     )
   }
 
-  /** One version's bytes: those that came with the read, else streamed from the first holder that serves them. */
-  async openVersion(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string): Promise<Readable | Buffer> {
+  /**
+   * One version's bytes (with `range`, those only): those that came with the read, else streamed
+   * from the first holder that serves them.
+   */
+  async openVersion(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string, range?: ByteSpan): Promise<Readable | Buffer> {
     const inline = outcome.inline.get(id)
-    if (inline) return inline
+    if (inline) return range ? inline.subarray(range.start, range.end + 1) : inline
     const holders = outcome.holders.get(id) ?? []
     const corrupt: Holder[] = []
     for (const h of holders) {
       try {
-        const stream = await this.c.nodes.openData(h, bucket, key, id, { requestId, hintFor: h.hintFor })
+        const stream = await this.c.nodes.openData(h, bucket, key, id, { requestId, hintFor: h.hintFor, range })
         const version = outcome.versions.find((v) => versionId(v.dot) === id)
         // A holder that found its copy corrupt has quarantined it: hand it a good copy again.
         if (version && corrupt.length > 0) this.c.repairer.repairVersion(bucket, key, version, corrupt, [h])

@@ -9,7 +9,7 @@
  * replica": a stand-in takes the data with a hint, and the client gets 507 only when too few nodes
  * with space are left to make W. Tombstones still go to full nodes (they free space).
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { INLINE_MAX_BYTES } from '../../shared/constants.js'
 import { EntityTooLargeError, InsufficientStorageError, QuorumNotReachedError } from '../../shared/errors.js'
@@ -17,9 +17,9 @@ import { isClientError, isNodeFailure, type NodeClient, RemoteError, type WriteB
 import type { Logger } from '../../shared/log.js'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
 import { type ReadContext, clockOf, versionId } from '../../shared/vclock/versions.js'
-import type { WriteAnswer } from '../../shared/wire/internal-api.js'
+import { etagOf, type WriteAnswer } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
-import { capSize, peekBody, tee } from './body-streams.js'
+import { type ByteSink, capSize, peekBody, tee } from './body-streams.js'
 import { gatherQuorum } from './quorum.js'
 import { planTargets, replacementFor, type Target } from './sloppy-quorum.js'
 import { replicaCount } from '../../shared/ring/placement.js'
@@ -38,6 +38,11 @@ export interface WriteRequest {
   size?: number | undefined
   w: number
   requestId?: string | undefined
+  /**
+   * The ETag to keep when the caller knows it (S3's multipart form for an assembled object);
+   * otherwise the MD5 of the body is computed here as it passes (see VersionSchema.md5).
+   */
+  md5?: string | undefined
 }
 
 /** The write answer of SPEC.md (without `success`). */
@@ -50,6 +55,8 @@ export interface WriteOutcome {
   hinted: { node: string; for: string }[]
   vector_clock: VectorClock
   vector_clocks: Record<string, VectorClock>
+  /** The new version's ETag (the MD5 of its bytes); absent for a delete. */
+  etag?: string
 }
 
 export interface WriteCoordinatorComponents {
@@ -79,10 +86,20 @@ export class WriteCoordinator {
       if (live >= req.w) throw new InsufficientStorageError(`only ${plan.targets.length} nodes with free space can take this key, ${req.w} needed: the others are below their disk reserve`)
       throw new QuorumNotReachedError(req.w, [], [`only ${plan.targets.length} live nodes can take this key (of ${plan.primaries.length} replicas and their fallbacks)`])
     }
-    const peeked = await this.peek(req.body)
+    const hash = req.md5 === undefined && req.body !== null ? createHash('md5') : undefined
+    // Final once every byte has passed, which is before the first coordinate call on both paths;
+    // bytes still draining after that (a body every replica refused) are not fed to it.
+    let md5 = req.md5
+    let digested = false
+    const md5Of = () => {
+      if (hash && !digested) md5 = hash.digest('hex')
+      digested = true
+      return md5
+    }
+    const peeked = await this.peek(req.body, hash && { update: (chunk: Buffer) => void (digested || hash.update(chunk)) })
     const acked = peeked.complete
-      ? await this.writeWhole(req, plan.targets, plan.spares, plan.extraHints, req.body ? { buffer: peeked.head } : null)
-      : await this.writeStaged(req, plan.targets, plan.spares, plan.extraHints, peeked.rest)
+      ? await this.writeWhole(req, md5Of, plan.targets, plan.spares, plan.extraHints, req.body ? { buffer: peeked.head } : null)
+      : await this.writeStaged(req, md5Of, plan.targets, plan.spares, plan.extraHints, peeked.rest)
     const first = acked[0] as Acked
     return {
       bucket: req.bucket,
@@ -93,24 +110,27 @@ export class WriteCoordinator {
       hinted: acked.flatMap((a) => (a.target.hintFor ? [{ node: a.answer.node, for: a.target.hintFor }] : [])),
       vector_clock: clockOf(first.answer.version),
       vector_clocks: clocksByNode(acked),
+      ...(first.answer.version.tombstone ? {} : { etag: etagOf(first.answer.version) }),
     }
   }
 
-  /** The whole body when it is small (or a tombstone's none), else the stream to stage. */
-  private async peek(body: Readable | Buffer | null): Promise<{ complete: true; head: Buffer } | { complete: false; rest: Readable }> {
+  /** The whole body when it is small (or a tombstone's none), else the stream to stage; `md5` sees every byte once. */
+  private async peek(body: Readable | Buffer | null, md5: ByteSink | undefined): Promise<{ complete: true; head: Buffer } | { complete: false; rest: Readable }> {
     if (body === null) return { complete: true, head: Buffer.alloc(0) }
     if (Buffer.isBuffer(body)) {
       if (body.length > this.cfg.maxObjectBytes) throw new EntityTooLargeError(`object is larger than the limit of ${this.cfg.maxObjectBytes} bytes`)
+      md5?.update(body)
       return body.length <= INLINE_MAX_BYTES ? { complete: true, head: body } : { complete: false, rest: Readable.from([body]) }
     }
-    const sized = body.pipe(capSize(this.cfg.maxObjectBytes))
+    const sized = body.pipe(capSize(this.cfg.maxObjectBytes, md5))
     body.once('error', (err) => sized.destroy(err))
     return peekBody(sized, INLINE_MAX_BYTES)
   }
 
   /** Body in hand: coordinate on the first target that answers, then replicate to the rest; failed targets get stand-ins. */
-  private async writeWhole(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: WriteBody): Promise<Acked[]> {
+  private async writeWhole(req: WriteRequest, md5Of: () => string | undefined, targets: Target[], spares: Target['node'][], extraHints: Target[], body: WriteBody): Promise<Acked[]> {
     const failures = new WriteFailures()
+    const md5 = md5Of()
     // A live primary coordinates when there is one: a stand-in coordinates in its (empty) hint space,
     // so a plain re-upload through it would become a sibling instead of an update.
     const queue = [...targets].sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
@@ -118,7 +138,7 @@ export class WriteCoordinator {
       const target = queue.shift() as Target
       let answer: WriteAnswer
       try {
-        answer = await this.c.nodes.coordinate(target.node, req.bucket, req.key, this.coordinateRequest(req), body, this.callOptions(req, target))
+        answer = await this.c.nodes.coordinate(target.node, req.bucket, req.key, this.coordinateRequest(req, md5), body, this.callOptions(req, target))
       } catch (err) {
         this.noteFailure(target, err, failures)
         const stand = replacementFor(target, spares)
@@ -146,7 +166,7 @@ export class WriteCoordinator {
   }
 
   /** Large body: stream it to every target at once, then coordinate on one and commit the staged bytes on the others. */
-  private async writeStaged(req: WriteRequest, targets: Target[], spares: Target['node'][], extraHints: Target[], body: Readable): Promise<Acked[]> {
+  private async writeStaged(req: WriteRequest, md5Of: () => string | undefined, targets: Target[], spares: Target['node'][], extraHints: Target[], body: Readable): Promise<Acked[]> {
     const uploadId = randomUUID()
     const { branches, drop } = tee(body, targets.length)
     const staged = await Promise.allSettled(
@@ -171,10 +191,12 @@ export class WriteCoordinator {
       else this.noteFailure(targets[i] as Target, s.reason, failures, someStaged)
     })
     ready.sort((a, b) => Number(a.hintFor !== undefined) - Number(b.hintFor !== undefined))
+    // A staged replica read the body to its end, so every byte has passed the hash.
+    const md5 = ready.length > 0 ? md5Of() : undefined
     for (let i = 0; i < ready.length && ready.length - i >= req.w; i++) {
       const target = ready[i] as Target
       try {
-        const answer = await this.c.nodes.coordinate(target.node, req.bucket, req.key, this.coordinateRequest(req), { uploadId }, this.callOptions(req, target))
+        const answer = await this.c.nodes.coordinate(target.node, req.bucket, req.key, this.coordinateRequest(req, md5), { uploadId }, this.callOptions(req, target))
         const rest = ready.slice(i + 1).map(async (t) => ({
           target: t,
           answer: await this.c.nodes.replicate(t.node, req.bucket, req.key, answer.version, { uploadId }, this.callOptions(req, t)).catch((err: unknown) => {
@@ -263,7 +285,7 @@ export class WriteCoordinator {
   /** One id per client request: a retry on another coordinator carries the same one. */
   private readonly writeIds = new WeakMap<WriteRequest, string>()
 
-  private coordinateRequest(req: WriteRequest) {
+  private coordinateRequest(req: WriteRequest, md5: string | undefined) {
     let writeId = this.writeIds.get(req)
     const retried = writeId !== undefined
     if (!writeId) {
@@ -278,7 +300,7 @@ export class WriteCoordinator {
     // that coordinator stored it after all) is superseded with it (see supersedes). What the
     // client's read retired goes along, for a coordinator that does not hold those versions.
     const retired = req.context?.retired?.length ? { retired: [...req.context.retired] } : {}
-    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}) }
+    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}), ...(md5 ? { md5 } : {}) }
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

@@ -3,11 +3,9 @@
  * none, or a range no byte of the object satisfies. Pure; the native API and the S3 endpoint share it.
  */
 
-/** Inclusive byte offsets, `start <= end < size`. */
-export interface ByteSpan {
-  start: number
-  end: number
-}
+import type { ByteSpan } from '../../shared/wire/internal-api.js'
+
+export type { ByteSpan }
 
 /**
  * - `none`: serve the whole object (no header, another unit than bytes, a malformed header, or

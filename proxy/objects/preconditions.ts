@@ -83,6 +83,22 @@ export function parseTags(list: string): { weak: boolean; value: string }[] {
   return out
 }
 
+/**
+ * If-Range (RFC 9110 13.1.5): whether a Range still applies to `current` (one version), so a client
+ * resuming a download never splices bytes of a newer version. An entity tag must match strongly, a
+ * date exactly (to the second); otherwise the whole object is served.
+ */
+export function ifRangeHolds(header: string | undefined, current: { etag: string; lastModified: number }): boolean {
+  if (header === undefined) return true
+  const value = header.trim()
+  if (value.startsWith('"') || value.startsWith('W/')) {
+    const [tag] = parseTags(value)
+    return tag !== undefined && !tag.weak && tag.value === current.etag
+  }
+  const since = httpDate(value)
+  return since !== undefined && seconds(since) === seconds(current.lastModified)
+}
+
 /** An HTTP-date (or anything Date parses) in ms; undefined when invalid, and the header is then ignored (RFC 9110 13.1.3). */
 function httpDate(value: string): number | undefined {
   const ms = Date.parse(value)

@@ -3,13 +3,15 @@
  * Non-2xx answers become RemoteError; transport failures become NodeUnreachableError, which the
  * membership view uses to mark the node down locally for a moment.
  */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { z } from 'zod'
 import type { InternalRequest, InternalTransport } from './internal-transport.js'
 import { clientErrorFromCode, EntityTooLargeError, StoreError } from '../errors.js'
 import { HEADER_HINT_FOR, HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSIONS, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
 import {
+  type ByteSpan,
   type CoordinateRequest,
+  encodeRangeQuery,
   type Dot,
   decodeHeaderJson,
   encodeHeaderJson,
@@ -256,9 +258,16 @@ export class NodeClient {
     return this.call({ id: address, address }, MembershipAnswerSchema, { method: 'GET', path: '/membership', totalTimeoutMs: 2000 })
   }
 
-  /** Open a version's bytes; resolves once the node has answered 200 (so a failure can still try another holder). */
-  async openData(node: NodeRef, bucket: string, key: string, versionId: string, opts?: CallOptions): Promise<Readable> {
-    const q = opts?.hintFor ? `?hint_for=${encodeURIComponent(opts.hintFor)}` : ''
+  /**
+   * Open a version's bytes (with `range`, those only); resolves once the node has answered (so a
+   * failure can still try another holder). A node that predates ranges answers 200 with every
+   * byte: the span is then cut out here.
+   */
+  async openData(node: NodeRef, bucket: string, key: string, versionId: string, opts?: CallOptions & { range?: ByteSpan | undefined }): Promise<Readable> {
+    const params = new URLSearchParams()
+    if (opts?.hintFor) params.set('hint_for', opts.hintFor)
+    if (opts?.range) params.set('range', encodeRangeQuery(opts.range))
+    const q = params.size > 0 ? `?${params}` : ''
     let res: Awaited<ReturnType<InternalTransport['request']>>
     try {
       res = await this.transport.request({
@@ -272,12 +281,28 @@ export class NodeClient {
     } catch (err) {
       throw new NodeUnreachableError(node.id, err)
     }
-    if (res.statusCode === 200) return res
+    if (res.statusCode === 206 && opts?.range) return res
+    if (res.statusCode === 200) return opts?.range ? sliceBytes(res, opts.range) : res
     let text = ''
     res.setEncoding('utf8')
     for await (const chunk of res) text += chunk
     throw toRemoteError(node, res.statusCode ?? 0, text)
   }
+}
+
+/** The bytes of `span` out of a stream of the whole object; stops reading (and closes it) once past the span. */
+function sliceBytes(source: Readable, span: ByteSpan): Readable {
+  async function* cut() {
+    let at = 0
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      const from = Math.max(0, span.start - at)
+      const to = Math.min(chunk.length, span.end + 1 - at)
+      at += chunk.length
+      if (to > from) yield chunk.subarray(from, to)
+      if (at > span.end) return
+    }
+  }
+  return Readable.from(cut(), { objectMode: false })
 }
 
 function toRemoteError(node: NodeRef, status: number, body: string): Error {

@@ -4,6 +4,8 @@ export const HEADER_VECTOR_CLOCK = 'x-vector-clock'
 export const HEADER_VERSION_ID = 'x-version-id'
 export const HEADER_SIBLINGS = 'x-siblings'
 export const HEADER_REQUEST_ID = 'x-request-id'
+/** Public: hex SHA-256 of an object's bytes, the integrity check replicas verify (the ETag is its MD5). */
+export const HEADER_OBJECT_SHA256 = 'x-content-sha256'
 
 /** Internal: the member signature (shared/http/signing.ts) and what it binds: time, nonce, sender, target, body digest. */
 export const HEADER_SIGNATURE = 'x-store-signature'

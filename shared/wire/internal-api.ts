@@ -8,6 +8,9 @@ import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
 import { CausalContextSchema, DotSchema, RetiredSchema, VectorClockSchema, WriteIdSchema } from '../vclock/schemas.js'
 
+/** Hex MD5 of an object's bytes, or S3's multipart ETag (`<hex MD5 of the parts' MD5s>-<parts>`). */
+export const Md5Schema = z.string().regex(/^[0-9a-f]{32}(-[1-9][0-9]{0,4})?$/)
+
 /** One version of an object, as every replica stores and reports it. */
 export const VersionSchema = z.object({
   dot: DotSchema,
@@ -32,8 +35,19 @@ export const VersionSchema = z.object({
   retried: z.literal(true).optional(),
   /** Ids of retried requests whose versions this one replaced: their late twins are superseded too (see supersedes). */
   retired: RetiredSchema.optional(),
+  /**
+   * The ETag both public APIs answer (see etagOf): hex MD5 of the bytes, computed once by the
+   * proxy while the body streams, or S3's multipart form (MD5 of the parts' MD5s, `-` part count).
+   * Absent on tombstones and on versions written before it existed; `etag` stays the integrity check.
+   */
+  md5: Md5Schema.optional(),
 })
 export type Version = z.infer<typeof VersionSchema>
+
+/** The entity tag of a version on the public APIs: its MD5, or for a version written before MD5s were kept, its SHA-256 as before. */
+export function etagOf(v: Pick<Version, 'etag' | 'md5'>): string {
+  return v.md5 ?? v.etag
+}
 
 /** Coordinated write (PUT .../coordinate): the node advances its own counter over `context`. */
 export const CoordinateRequestSchema = z.object({
@@ -52,6 +66,8 @@ export const CoordinateRequestSchema = z.object({
    * node and retried elsewhere, and a late commit would come back as a stale sibling of later writes.
    */
   expiresAt: z.number().int().positive().optional(),
+  /** The bytes' MD5 as the proxy computed it while they streamed, kept in the version (see VersionSchema.md5). */
+  md5: Md5Schema.optional(),
 })
 export type CoordinateRequest = z.input<typeof CoordinateRequestSchema>
 
@@ -120,6 +136,28 @@ export const NodeHealthSchema = z.object({
   disk: DiskStatusSchema.optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
+
+/** Inclusive byte offsets of an object, `start <= end < size`: a Range GET's one span. */
+export interface ByteSpan {
+  start: number
+  end: number
+}
+
+/**
+ * The data route's optional `?range=start-end` (appended: a node that predates it ignores it and
+ * answers 200 with every byte, so the reader checks for 206 and trims itself).
+ */
+export function encodeRangeQuery(span: ByteSpan): string {
+  return `${span.start}-${span.end}`
+}
+
+/** The span of a `?range=` query, or undefined when absent or malformed (the whole object is served). */
+export function decodeRangeQuery(value: unknown): ByteSpan | undefined {
+  const m = typeof value === 'string' ? /^(\d{1,15})-(\d{1,15})$/.exec(value) : null
+  if (!m) return undefined
+  const span = { start: Number(m[1]), end: Number(m[2]) }
+  return span.start <= span.end ? span : undefined
+}
 
 const enc = encodeURIComponent
 const base = (bucket: string, key: string) => `${INTERNAL_API_PREFIX}/objects/${enc(bucket)}/${enc(key)}`

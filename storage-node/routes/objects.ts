@@ -8,6 +8,7 @@ import { HEADER_CONTENT_SHA256, HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, 
 import {
   CoordinateRequestSchema,
   decodeHeaderJson,
+  decodeRangeQuery,
   encodeHeaderJson,
   internalRoutes,
   ListQuerySchema,
@@ -120,15 +121,21 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     } else ctx.body = answer satisfies VersionsAnswer
   })
 
+  // With ?range=start-end inside the version's bytes: 206 with those only (a Range read of a large object reads no more).
   router.get(internalRoutes.data.pattern, async (ctx) => {
     const { bucket, key } = target(ctx)
     const id = String(ctx.params.versionId)
     const space = spaceOf(ctx, c.nodeId)
     const version = c.store.versions(bucket, key, space).find((v) => versionId(v.dot) === id)
-    ctx.body = await c.store.openData(bucket, key, id, space)
-    if (version) {
-      ctx.length = version.size
-      ctx.type = version.contentType
+    const asked = decodeRangeQuery(ctx.query.range)
+    const range = version && asked && asked.end < version.size ? asked : undefined
+    ctx.body = await c.store.openData(bucket, key, id, space, range)
+    if (!version) return
+    ctx.type = version.contentType
+    ctx.length = range ? range.end - range.start + 1 : version.size
+    if (range) {
+      ctx.status = 206
+      ctx.set('content-range', `bytes ${range.start}-${range.end}/${version.size}`)
     }
   })
 

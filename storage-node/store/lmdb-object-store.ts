@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
-import { type CommitStats, type CoordinateRequest, CoordinateRequestSchema, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
+import { type ByteSpan, type CommitStats, type CoordinateRequest, CoordinateRequestSchema, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import type { BlobFiles, Durability, ReceivedBody } from './blobs/blob-files.js'
 import { StoreFailedError } from './engine/group-commit.js'
 import { LmdbEnv } from './engine/lmdb-env.js'
@@ -183,8 +183,8 @@ export class LmdbObjectStore implements ObjectStore {
   }
 
   /** The bytes of a held version, verified; a copy found corrupt is quarantined, never served (see quarantine.ts). */
-  openData(bucket: string, key: string, id: string, space: Space = OWN): Promise<Readable> {
-    return this.reads.openData(space, bucket, key, id)
+  openData(bucket: string, key: string, id: string, space: Space = OWN, range?: ByteSpan): Promise<Readable> {
+    return this.reads.openData(space, bucket, key, id, range)
   }
 
   /** Every version held, with the bytes of the only live one when small and not a file (see quarantine.ts). */

@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { VectorClock } from '../../shared/vclock/vector-clock.js'
-import type { CoordinateRequest, Dot, ListEntry, Version } from '../../shared/wire/internal-api.js'
+import type { ByteSpan, CoordinateRequest, Dot, ListEntry, Version } from '../../shared/wire/internal-api.js'
 import type { ReceivedBody } from './blobs/blob-files.js'
 
 export interface StoreWriteResult {
@@ -39,8 +39,8 @@ export interface VersionReader {
   versions(bucket: string, key: string, space?: Space): Version[]
   /** Every version held and, when exactly one live version is held, not a file and of at most `maxBytes`, its bytes (verified). */
   versionsWithData(bucket: string, key: string, space: Space, maxBytes: number): Promise<{ versions: Version[]; data?: Buffer }>
-  /** The bytes of one held version. */
-  openData(bucket: string, key: string, versionId: string, space?: Space): Promise<Readable>
+  /** The bytes of one held version; with `range` (within its size), only those. */
+  openData(bucket: string, key: string, versionId: string, space?: Space, range?: ByteSpan): Promise<Readable>
   list(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): { entries: ListEntry[]; truncated: boolean }
 }
 
@@ -63,8 +63,8 @@ export interface HintCounts {
 export interface HintStore extends HintCounts {
   /** Up to `limit` hinted keys for `target`, in key order, after `after` when given. */
   hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): KeyVersions[]
-  /** The bytes of one held version (of a hint, with its hint space). */
-  openData(bucket: string, key: string, versionId: string, space?: Space): Promise<Readable>
+  /** The bytes of one held version (of a hint, with its hint space); with `range`, only those. */
+  openData(bucket: string, key: string, versionId: string, space?: Space, range?: ByteSpan): Promise<Readable>
   /** Remove versions by dot from a space (hints handed off). */
   drop(space: Space, bucket: string, key: string, dots: readonly Dot[]): Promise<number>
 }

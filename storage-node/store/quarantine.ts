@@ -7,7 +7,7 @@ import { Readable } from 'node:stream'
 import { CorruptReplicaError, NoSuchVersionError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
-import type { Version } from '../../shared/wire/internal-api.js'
+import type { ByteSpan, Version } from '../../shared/wire/internal-api.js'
 import type { BlobFiles } from './blobs/blob-files.js'
 import type { GroupCommit } from './engine/group-commit.js'
 import type { Space } from './object-store.js'
@@ -24,13 +24,15 @@ export interface VerifiedReadsComponents {
 export class VerifiedReads {
   constructor(private readonly c: VerifiedReadsComponents) {}
 
-  /** The bytes of a held version; a copy found corrupt is quarantined and the error says so. */
-  async openData(space: Space, bucket: string, key: string, id: string): Promise<Readable> {
+  /** The bytes of a held version (with `range`, those only: see BlobFiles.openVerified); a copy found corrupt is quarantined and the error says so. */
+  async openData(space: Space, bucket: string, key: string, id: string, range?: ByteSpan): Promise<Readable> {
     const v = this.c.sets.held(space, bucket, key).find((h) => versionId(h.dot) === id)
     if (!v || v.tombstone) throw new NoSuchVersionError(`version ${id} is not held here`)
     try {
-      if (v.blob) return await this.c.blobs.openVerified(v.blob, v.etag, () => void this.quarantine(space, bucket, key, v))
-      return Readable.from(v.size === 0 ? [] : [this.c.sets.storedBytes(space, bucket, key, v)])
+      if (v.blob) return await this.c.blobs.openVerified(v.blob, v.etag, () => void this.quarantine(space, bucket, key, v), undefined, range)
+      if (v.size === 0) return Readable.from([])
+      const bytes = this.c.sets.storedBytes(space, bucket, key, v)
+      return Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes])
     } catch (err) {
       if (err instanceof CorruptReplicaError) await this.quarantine(space, bucket, key, v)
       throw err

@@ -79,6 +79,7 @@ export function planCoordinate<V extends Version>(w: CoordinatedWrite<V>): { ver
     ...(req.writeId ? { writeId: req.writeId } : {}),
     ...(req.retried ? { retried: true as const } : {}),
     ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
+    ...(req.md5 && !req.tombstone ? { md5: req.md5 } : {}),
   }
   return { version, kept: plan.kept, issued: { ...w.issued, [plan.dot.actor]: plan.dot.counter }, incarnation: plan.incarnation }
 }

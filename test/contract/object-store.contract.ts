@@ -574,4 +574,16 @@ export function objectStoreContract(impl: StoreUnderTest): void {
     ])
     t.false(everything.includes('"bytes"'))
   })
+
+  test('a coordinated write keeps the MD5 it was given (not on a tombstone), and openData serves a range', async (t) => {
+    const { store, body } = await open(t)
+    const md5 = 'e2fc714c4727ee9395f324cd2e7f331f'
+    const w = await store.coordinate('b', 'k', { md5 }, await body('abcdef'))
+    t.is(w.version.md5, md5)
+    t.is(store.versions('b', 'k')[0]?.md5, md5)
+    t.is((await readAll(store.openData('b', 'k', versionId(w.version.dot), undefined, { start: 1, end: 3 }))).toString(), 'bcd')
+    t.is((await readAll(store.openData('b', 'k', versionId(w.version.dot), undefined, { start: 5, end: 5 }))).toString(), 'f')
+    const del = await store.coordinate('b', 'k', { tombstone: true, md5 }, null)
+    t.is(del.version.md5, undefined)
+  })
 }

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream'
 import { CorruptReplicaError, NoSuchVersionError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { versionId } from '../../shared/vclock/versions.js'
-import { type CoordinateRequest, CoordinateRequestSchema, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
+import { type ByteSpan, type CoordinateRequest, CoordinateRequestSchema, type Dot, type ListEntry, type Version } from '../../shared/wire/internal-api.js'
 import type { ReceivedBody } from '../../storage-node/store/blobs/blob-files.js'
 import { checkHintRoom, type HintLimits } from '../../storage-node/store/hints.js'
 import type { HintStats, KeyVersions, ObjectStore, Space, StoreWriteResult } from '../../storage-node/store/object-store.js'
@@ -166,10 +166,12 @@ export class MemoryObjectStore implements ObjectStore {
     return bytes
   }
 
-  async openData(bucket: string, key: string, id: string, space: Space = OWN): Promise<Readable> {
+  async openData(bucket: string, key: string, id: string, space: Space = OWN, range?: ByteSpan): Promise<Readable> {
     const v = this.held(space, bucket, key).find((h) => versionId(h.dot) === id)
     if (!v || v.tombstone) throw new NoSuchVersionError(`version ${id} is not held here`)
-    return Readable.from(v.size === 0 ? [] : [this.verified(space, bucket, key, v)])
+    if (v.size === 0) return Readable.from([])
+    const bytes = this.verified(space, bucket, key, v)
+    return Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes])
   }
 
   async versionsWithData(bucket: string, key: string, space: Space, maxBytes: number): Promise<{ versions: Version[]; data?: Buffer }> {

@@ -11,6 +11,7 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import { join } from 'node:path'
 import { pipeline, Readable, Transform } from 'node:stream'
 import { CorruptReplicaError, EntityTooLargeError, InsufficientStorageError, InvalidRequestError, NoSuchVersionError, StoreError } from '../../../shared/errors.js'
+import type { ByteSpan } from '../../../shared/wire/internal-api.js'
 import { AlignedBufferPool, DirectFileWriter, probeDirectIo, readFileStream, readFileWhole } from './direct-io.js'
 import { isOutOfSpace } from '../out-of-space.js'
 import type { DiskSpace } from './disk-space.js'
@@ -259,8 +260,13 @@ export class BlobFiles {
    * hashed before anything is sent (a corrupt copy is refused, so the reader can go to another
    * replica); larger ones are hashed as they stream and the stream fails at its end on a mismatch,
    * so a client never receives a complete corrupt body.
+   *
+   * `range`: only those bytes. A file up to `verifyFirstMaxBytes` is still read whole and verified
+   * first; a larger one is read from `range.start` to `range.end` only and not verified (checking it
+   * would mean reading all of it): a Range read of a large object trades the check for not reading
+   * the rest, and full reads, which verify, still find and quarantine a corrupt copy.
    */
-  async openVerified(name: string, etag: string, onLateCorruption: () => void, verifyFirstMaxBytes = VERIFY_FIRST_MAX_BYTES): Promise<Readable> {
+  async openVerified(name: string, etag: string, onLateCorruption: () => void, verifyFirstMaxBytes = VERIFY_FIRST_MAX_BYTES, range?: ByteSpan): Promise<Readable> {
     const path = join(this.blobDir, name.slice(0, 2), name)
     // Unlinked by a concurrent superseding write (before the stat or between it and the read): the
     // version is gone, not the node.
@@ -272,8 +278,9 @@ export class BlobFiles {
     if (size <= verifyFirstMaxBytes) {
       const bytes = await readFileWhole(path, size, this.readPoolFor(size)).catch(gone)
       if (digest('sha256', bytes) !== etag) throw new CorruptReplicaError(`stored bytes of ${name} do not match their SHA-256`)
-      return Readable.from([bytes])
+      return Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes])
     }
+    if (range) return readFileStream(path, Math.min(size, range.end + 1), this.readPoolFor(size), range.start)
     const hash = createHash('sha256')
     const check = new Transform({
       transform(chunk: Buffer, _enc, cb) {

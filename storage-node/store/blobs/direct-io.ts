@@ -254,14 +254,17 @@ export async function readFileWhole(path: string, size: number, pool: AlignedBuf
  * The first `size` bytes of the file at `path` as a stream of DIRECT_CHUNK pieces (1 MiB reads: a
  * sixteenth of the syscalls and stream callbacks of the default 64 KiB), read with O_DIRECT, one
  * read ahead of the consumer at most, when given a pool with a buffer to spare; else through the
- * page cache (no pool: direct I/O is off). Fails if the file turns out shorter.
+ * page cache (no pool: direct I/O is off). Fails if the file turns out shorter. `start`: the
+ * bytes from there to `size` only (a Range read).
  */
-export function readFileStream(path: string, size: number, pool: AlignedBufferPool | undefined): Readable {
+export function readFileStream(path: string, size: number, pool: AlignedBufferPool | undefined, start = 0): Readable {
   const held = pool?.acquire()
-  if (!pool || !held) return createReadStream(path, { highWaterMark: DIRECT_CHUNK })
+  if (!pool || !held) return createReadStream(path, { highWaterMark: DIRECT_CHUNK, start, ...(size > 0 ? { end: size - 1 } : {}) })
   let buf: Buffer | undefined = held
   let fh: FileHandle | undefined
-  let position = 0
+  // O_DIRECT reads start on an aligned offset: the bytes before `start` in the first block are cut.
+  let position = start - (start % DIRECT_ALIGN)
+  let skip = start - position
   let reading: Promise<unknown> = Promise.resolve()
   return new Readable({
     highWaterMark: DIRECT_CHUNK,
@@ -287,7 +290,8 @@ export function readFileStream(path: string, size: number, pool: AlignedBufferPo
         (chunk) => {
           if (chunk.length === 0) return this.destroy(new Error(`${path} ended after ${position} of ${size} bytes`))
           position += chunk.length
-          this.push(chunk)
+          this.push(skip > 0 ? chunk.subarray(skip) : chunk)
+          skip = 0
         },
         (err: Error) => this.destroy(err),
       )

@@ -1,4 +1,5 @@
-/** WriteCoordinator against stub replicas: nodes out of disk space (507) and replicas failing mid-upload. */
+/** WriteCoordinator against stub replicas: nodes out of disk space (507), replicas failing mid-upload, the MD5 taken as the body passes. */
+import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import test from 'ava'
 import { WriteCoordinator } from '../../../proxy/coordinator/write-coordinator.js'
@@ -42,6 +43,7 @@ function harness(opts: { refuse?: (node: string, op: 'stage' | 'coordinate' | 'r
         contentType: 'x',
         lastModified: 1,
         node: node.id,
+        ...(req.md5 ? { md5: req.md5 } : {}),
       }
       return answer(node, version)
     },
@@ -112,4 +114,16 @@ test("a large upload every replica refuses as bad input is the client's error", 
   const { writer } = harness({ refuse: (_node, op) => (op === 'stage' ? new InvalidRequestError('bad body') : undefined) })
   const body = Readable.from(Array.from({ length: 8 }, () => Buffer.alloc(64 * 1024, 1)))
   await t.throwsAsync(writer.write({ bucket: 'b', key: 'big', body, w: 2 }), { instanceOf: InvalidRequestError })
+})
+
+test('the coordinator is handed the MD5 of the bytes, small or streamed, unless the caller names the ETag; a delete has none', async (t) => {
+  const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex')
+  const { writer } = harness({})
+  t.is((await writer.write(small)).etag, md5(small.body))
+  const big = randomBytes(300_000)
+  const pieces = [big.subarray(0, 1000), big.subarray(1000, 150_000), big.subarray(150_000)]
+  t.is((await writer.write({ ...small, body: Readable.from(pieces) })).etag, md5(big))
+  t.is((await writer.write({ ...small, body: big })).etag, md5(big))
+  t.is((await writer.write({ ...small, md5: `${'a'.repeat(32)}-3` })).etag, `${'a'.repeat(32)}-3`)
+  t.is((await writer.write({ ...small, body: null })).etag, undefined)
 })

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { Prng } from '../../../../devtools/prng.js'
-import { type Current, evaluatePreconditions, hasPreconditions, matches, parseTags, type Preconditions, preconditionsOf } from '../../../../proxy/objects/preconditions.js'
+import { type Current, evaluatePreconditions, hasPreconditions, ifRangeHolds, matches, parseTags, type Preconditions, preconditionsOf } from '../../../../proxy/objects/preconditions.js'
 
 const T0 = Date.UTC(2026, 11, 7, 12, 0, 0, 500)
 const at = (ms: number) => new Date(ms).toUTCString()
@@ -84,4 +84,15 @@ test('property: writes never 304; more siblings never fail an If-Match that held
     if (evaluatePreconditions(matchOnly, current, 'read') === 'ok') t.is(evaluatePreconditions(matchOnly, more, 'read'), 'ok', msg)
     t.is(evaluatePreconditions({ ...p, ifMatch: `"${current.etags[0]}"`, ifNoneMatch: undefined, ifModifiedSince: undefined }, current, 'read'), 'ok', msg)
   }
+})
+
+test('If-Range: a strong tag or the exact date keeps the Range, anything else serves the whole object', (t) => {
+  const v = { etag: 'aaa', lastModified: T0 }
+  t.true(ifRangeHolds(undefined, v))
+  t.true(ifRangeHolds('"aaa"', v))
+  t.false(ifRangeHolds('W/"aaa"', v))
+  t.false(ifRangeHolds('"bbb"', v))
+  t.true(ifRangeHolds(at(T0), v))
+  t.false(ifRangeHolds(at(T0 - 1000), v))
+  t.false(ifRangeHolds('soon', v))
 })
