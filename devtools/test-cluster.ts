@@ -35,6 +35,8 @@ export class TestCluster {
   private cleanup: (() => void | Promise<void>) | undefined
   /** The admin key the launcher keeps in run/credentials; undefined only for a proxy without access keys. */
   credentials: Credentials | undefined
+  /** Base URLs of the proxies startProxy added. */
+  private readonly extraProxies: string[] = []
 
   private constructor(
     public layout: ClusterLayout,
@@ -91,6 +93,22 @@ export class TestCluster {
     await waitHealthy([spec.healthUrl], 30_000)
   }
 
+  /**
+   * Start another proxy, `name`, on the same nodes and a free port, with `proxyArgs` in place of the
+   * cluster's (and no S3 endpoint: the cluster's port is taken); the helpers send it the admin key
+   * like the first. Returns its base URL; it is stopped (by pid) with the cluster.
+   */
+  async startProxy(name: string, proxyArgs: readonly string[] = ['--membership-poll-ms', '200']): Promise<string> {
+    const [port] = await freePorts(1)
+    const spec = { ...proxySpec({ ...this.layout, proxyPort: port as number, s3Port: undefined, proxyArgs }), name }
+    startProcess(this.layout, spec)
+    const url = `http://127.0.0.1:${port}`
+    this.extraProxies.push(url)
+    await waitHealthy([spec.healthUrl], 30_000)
+    rememberProxy(url, this.credentials)
+    return url
+  }
+
   /** Start one more node (node-<n+1>) that joins through the others as seeds. */
   async addNode(): Promise<string> {
     const [port] = await freePorts(1)
@@ -121,7 +139,7 @@ export class TestCluster {
 
   async teardown(): Promise<void> {
     await stopProcesses(this.layout, knownProcesses(this.layout), 'SIGKILL')
-    forgetProxy(this.url)
+    for (const url of [this.url, ...this.extraProxies]) forgetProxy(url)
     await this.cleanup?.()
     rmSync(this.dir, { recursive: true, force: true })
   }

@@ -5,9 +5,7 @@
  */
 import { connect } from 'node:net'
 import test from 'ava'
-import { proxySpec, startProcess, waitHealthy } from '../../cluster-ctl/launcher.js'
-import { forgetProxy, rememberProxy } from '../../devtools/proxy-credentials.js'
-import { freePorts, TestCluster } from '../../devtools/test-cluster.js'
+import { TestCluster } from '../../devtools/test-cluster.js'
 import { createBucket, fetch, get, json, put } from '../helpers/http.js'
 
 const LISTED_ORIGIN = 'https://app.example.com'
@@ -19,19 +17,10 @@ let corsUrl: string
 
 test.before(async () => {
   cluster = await TestCluster.start(4)
-  const [port] = await freePorts(1)
-  const spec = {
-    ...proxySpec({ ...cluster.layout, proxyPort: port as number, proxyArgs: ['--membership-poll-ms', '200', '--cors-origins', `${LISTED_ORIGIN},http://localhost:3000`] }),
-    name: 'proxy-cors',
-  }
-  startProcess(cluster.layout, spec)
-  await waitHealthy([spec.healthUrl], 30_000)
-  corsUrl = `http://127.0.0.1:${port}`
-  rememberProxy(corsUrl, cluster.credentials)
+  corsUrl = await cluster.startProxy('proxy-cors', ['--membership-poll-ms', '200', '--cors-origins', `${LISTED_ORIGIN},http://localhost:3000`])
   await createBucket(cluster.url, 'web')
 })
 test.after.always(async () => {
-  if (corsUrl) forgetProxy(corsUrl)
   await cluster?.teardown()
 })
 
