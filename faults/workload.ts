@@ -5,6 +5,7 @@
  * for the checker; the loop is bounded in time and in operations.
  */
 import { header, type HttpAnswer, jsonOf, send } from './http-client.js'
+import { HEADER_OBJECT_SHA256 } from '../shared/wire/headers.js'
 import type { ValueRegistry } from './values.js'
 
 /** One version a read saw: the ETag the store claimed and, when its bytes were fetched, their hash. */
@@ -73,6 +74,7 @@ function errorText(err: unknown): string {
   return code ? `${code}: ${err.message}` : err.message
 }
 
+/** A sibling as the 300 answer lists it; `etag` here is its SHA-256 (`content_sha256`; the public ETag is the MD5). */
 interface SiblingJson {
   version: string
   etag: string
@@ -84,7 +86,8 @@ function siblingsOf(a: HttpAnswer): SiblingJson[] {
   return (body.siblings as unknown[]).flatMap((s) => {
     if (typeof s !== 'object' || s === null) return []
     const r = s as Record<string, unknown>
-    return typeof r.version === 'string' && typeof r.etag === 'string' ? [{ version: r.version, etag: r.etag }] : []
+    const sha256 = typeof r.content_sha256 === 'string' ? r.content_sha256 : r.etag
+    return typeof r.version === 'string' && typeof sha256 === 'string' ? [{ version: r.version, etag: sha256 }] : []
   })
 }
 
@@ -102,7 +105,8 @@ export async function readKey(base: string, bucket: string, key: string, opts: {
   let maxRequestMs = first.latencyMs
   const context = header(first, 'x-context')
   if (first.status === 200) {
-    const versions = [{ versionId: header(first, 'x-version-id'), claimedEtag: unquote(header(first, 'etag')), bodySha256: first.sha256 }]
+    // The values are told apart by their SHA-256 (x-content-sha256; the ETag is the MD5).
+    const versions = [{ versionId: header(first, 'x-version-id'), claimedEtag: header(first, HEADER_OBJECT_SHA256) ?? unquote(header(first, 'etag')), bodySha256: first.sha256 }]
     return { outcome: 'value', status: 200, context, versions, latencyMs: performance.now() - started, maxRequestMs }
   }
   if (first.status === 404) {

@@ -51,7 +51,11 @@ test('150 MB upload and download are byte-identical', async (t) => {
   const size = 150 * 1024 * 1024
   await createBucket(cluster.url, 'large')
   const sent = createHash('sha256')
-  const body = Readable.from(chunks(size)).on('data', (c: Buffer) => sent.update(c))
+  const sentMd5 = createHash('md5')
+  const body = Readable.from(chunks(size)).on('data', (c: Buffer) => {
+    sent.update(c)
+    sentMd5.update(c)
+  })
   const up = await upload(`${cluster.url}/buckets/large/files/big.bin`, body, { 'transfer-encoding': 'chunked' })
   t.is(up.status, 201, up.text)
   const written = JSON.parse(up.text) as { replicas_written: string[] }
@@ -69,7 +73,8 @@ test('150 MB upload and download are byte-identical', async (t) => {
   t.is(received, size)
   const digest = got.digest('hex')
   t.is(digest, sent.digest('hex'))
-  t.is(res.headers.get('etag'), `"${digest}"`)
+  t.is(res.headers.get('x-content-sha256'), digest)
+  t.is(res.headers.get('etag'), `"${sentMd5.digest('hex')}"`, 'the ETag is the MD5 of the bytes')
 })
 
 test('a replica killed -9 mid-upload: the write succeeds, a stand-in keeps a hint, the replica gets its copy after restart', async (t) => {
