@@ -49,9 +49,20 @@ show scurl -s -F "file=@$tmp/page.html;type=text/html" "$P/buckets/$B/files"
 show scurl -s -I "$P/buckets/$B/files/page.html"
 show scurl -s -I "$P/buckets/$B/files/page.html?inline=true"
 
-say "Read: the bytes, with ETag, X-Context and X-Vector-Clock headers; HEAD for headers only"
+say "Read: the bytes, with ETag (their MD5), x-content-sha256, X-Context and X-Vector-Clock headers; HEAD for headers only"
 show scurl -s -i "$P/buckets/$B/files/cat.jpg"
 show scurl -s -I "$P/buckets/$B/files/cat.jpg"
+
+say "Range: 206 with Content-Range (416 InvalidRange past the end); conditions: 304 when If-None-Match names the ETag, 412 PreconditionFailed when If-Match does not"
+show scurl -s -i -r 2-8 "$P/buckets/$B/files/cat.jpg"
+show scurl -s -i -r 500- "$P/buckets/$B/files/cat.jpg"
+ETAG=$(scurl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | sed -n 's/^etag: //Ip')
+show scurl -s -o /dev/null -w '%{http_code}\n' -H "If-None-Match: $ETAG" "$P/buckets/$B/files/cat.jpg"
+show scurl -s -H 'If-Match: "not-the-etag"' "$P/buckets/$B/files/cat.jpg"
+
+say "Conditional PUT: If-None-Match: * creates only (412 here: cat.jpg exists), If-Match replaces only the version it names (checked by a quorum read, not atomic)"
+show scurl -s -T "$tmp/dog.jpg" -H 'If-None-Match: *' "$P/buckets/$B/files/cat.jpg"
+show scurl -s -T "$tmp/cat.jpg" -H "If-Match: $ETAG" "$P/buckets/$B/files/cat.jpg"
 
 say "List files (prefix, limit, cursor)"
 show scurl -s "$P/buckets/$B/files"
