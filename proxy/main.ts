@@ -21,7 +21,7 @@ import { ReadRepairer } from './coordinator/read-repair.js'
 import { WriteCoordinator } from './coordinator/write-coordinator.js'
 import { KvStore } from './kv/kv-store.js'
 import { MembershipView } from './membership/membership-view.js'
-import { createS3App } from './s3/server.js'
+import { startS3Endpoint } from './s3/server.js'
 
 async function main(): Promise<void> {
   let cfg: ReturnType<typeof parseProxyConfig>
@@ -61,8 +61,8 @@ async function main(): Promise<void> {
   if (cfg.previousSecret) void resealAfterRotation(admin, log)
   const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
-  const s3 =
-    cfg.s3Port === undefined ? undefined : await serve(createS3App({ buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }) }, cfg), cfg.host, cfg.s3Port)
+  const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }) }
+  const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port })
   if (s3) log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
 
   const stop = (signal: string) => {
@@ -72,8 +72,7 @@ async function main(): Promise<void> {
     bodyGuard.stop()
     server.close(() => process.exit(0))
     server.closeIdleConnections()
-    s3?.close()
-    s3?.closeIdleConnections()
+    s3?.stop()
     setTimeout(() => process.exit(0), 3000).unref()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

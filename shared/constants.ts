@@ -41,8 +41,11 @@ export const KV_NAMESPACE = '.kv'
 /** Reserved bucket of access keys, grants and public flags (shared/wire/access-records.ts). */
 export const ACCESS_NAMESPACE = '.access'
 
+/** Reserved bucket of S3 multipart uploads in progress (proxy/s3/multipart/): their records and parts, until completed, aborted or collected. */
+export const S3_UPLOADS_NAMESPACE = '.s3-uploads'
+
 /** Every reserved namespace: a leading dot, never a valid user bucket. */
-export const RESERVED_NAMESPACES: readonly string[] = [BUCKETS_NAMESPACE, KV_NAMESPACE, ACCESS_NAMESPACE]
+export const RESERVED_NAMESPACES: readonly string[] = [BUCKETS_NAMESPACE, KV_NAMESPACE, ACCESS_NAMESPACE, S3_UPLOADS_NAMESPACE]
 
 /**
  * Cluster metadata kept on every member rather than on N of them (shared/ring/placement.ts): it stays

@@ -23,6 +23,8 @@ export interface S3Config {
   r: number
   w: number
   maxObjectBytes: number
+  /** Multipart uploads not completed within this are collected. */
+  s3UploadTtlMs: number
 }
 
 /** A handler's view of the request: the components, config, and the permission check. */

@@ -139,7 +139,7 @@ export async function copyObject(h: S3Handler, ctx: Context, bucket: string, key
 }
 
 /** The bytes to write and their MD5 (known once a stream has ended). */
-function withMd5(bytes: Readable | Buffer): { body: Readable | Buffer; md5: () => string | undefined } {
+export function withMd5(bytes: Readable | Buffer): { body: Readable | Buffer; md5: () => string | undefined } {
   if (Buffer.isBuffer(bytes)) {
     const hex = createHash('md5').update(bytes).digest('hex')
     return { body: bytes, md5: () => hex }

@@ -3,7 +3,9 @@
  * coordinator, buckets and access catalog. Middleware order: request id, access log, S3 XML errors,
  * the slow-body guard, SigV4, then the operation (router.ts). `/health` here is a bucket name.
  */
+import type { Server } from 'node:http'
 import Koa from 'koa'
+import { serve } from '../../shared/http/serve.js'
 import type { SlowBodyGuard } from '../../shared/http/slow-body-guard.js'
 import { accessLog } from '../access/access-log.js'
 import { keyLookup } from '../access/authenticate.js'
@@ -12,6 +14,8 @@ import { requestIdMiddleware } from '../api/request-id.js'
 import { s3Authenticate } from './auth.js'
 import { type S3Components, type S3Config, s3Handler } from './context.js'
 import { s3ErrorOf } from './errors.js'
+import { UploadCollector } from './multipart/upload-collector.js'
+import { UploadStore } from './multipart/upload-store.js'
 import { dispatch } from './router.js'
 import { errorDocument } from './xml.js'
 
@@ -44,7 +48,7 @@ function s3Errors(c: S3AppComponents): Koa.Middleware {
   }
 }
 
-export function createS3App(c: S3AppComponents, cfg: S3Config): Koa {
+export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new UploadStore(c, cfg)): Koa {
   const app = new Koa()
   const h = s3Handler(c, cfg)
   app.use(requestIdMiddleware())
@@ -52,7 +56,24 @@ export function createS3App(c: S3AppComponents, cfg: S3Config): Koa {
   app.use(s3Errors(c))
   app.use(c.bodyGuard.middleware())
   app.use(s3Authenticate(keyLookup(c), cfg.region))
-  app.use((ctx) => dispatch(h, ctx))
+  app.use((ctx) => dispatch(h, uploads, ctx))
   app.on('error', (err) => c.log.debug({ err: String(err) }, 'connection error'))
   return app
+}
+
+/** Serves the S3 endpoint on host:port and starts its upload collector; `stop` closes both. */
+export async function startS3Endpoint(c: S3AppComponents, cfg: S3Config & { host: string; port: number }): Promise<{ server: Server; stop: () => void }> {
+  const uploads = new UploadStore(c, cfg)
+  const server = await serve(createS3App(c, cfg, uploads), cfg.host, cfg.port)
+  // Sweeps a few times per TTL, at most every 10 minutes: an abandoned upload outlives its TTL by a fraction of it.
+  const collector = new UploadCollector(uploads, c.log.child({ component: 's3-uploads' }), { ttlMs: cfg.s3UploadTtlMs, intervalMs: Math.min(cfg.s3UploadTtlMs / 4, 10 * 60_000) })
+  collector.start()
+  return {
+    server,
+    stop: () => {
+      collector.stop()
+      server.close()
+      server.closeIdleConnections()
+    },
+  }
 }

@@ -42,7 +42,8 @@ export function errorDocument(code: string, message: string, resource: string, r
   return xmlDocument('Error', { Code: code, Message: message, Resource: resource, RequestId: requestId }, false)
 }
 
-const parser = new XMLParser({ ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false, trimValues: true, processEntities: true, ignoreDeclaration: true })
+// htmlEntities: numeric character references too (rclone sends an ETag's quotes as &#34;).
+const parser = new XMLParser({ ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false, trimValues: true, processEntities: true, htmlEntities: true, ignoreDeclaration: true })
 
 /** Parses a request body; a body that is not XML, or whose root is not `root`, is MalformedXML. */
 export function parseXmlBody(text: string, root: string): Record<string, unknown> {

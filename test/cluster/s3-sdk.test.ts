@@ -212,7 +212,7 @@ test('unsupported operations answer 501 NotImplemented in XML', async (t) => {
   await s3.send(new CreateBucketCommand({ Bucket: 's3-501' }))
   const c = cluster.credentials as { accessKeyId: string; secretAccessKey: string }
   const { signHeaders } = await import('../../shared/sigv4/signer.js')
-  for (const path of ['/s3-501?versioning', '/s3-501?acl', '/s3-501?uploads', '/s3-501/k?tagging']) {
+  for (const path of ['/s3-501?versioning', '/s3-501?acl', '/s3-501?policy', '/s3-501/k?tagging']) {
     const url = new URL(`${cluster.s3Url}${path}`)
     const headers = signHeaders({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, region: 'us-east-1', service: 's3' }, { method: 'GET', url, payloadHash: 'UNSIGNED-PAYLOAD' })
     const res = await fetch(url, { headers })

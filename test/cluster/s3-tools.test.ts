@@ -2,7 +2,7 @@
  * Real S3 tools against the S3 endpoint (issue 28): awscli (`s3 mb`, `s3 sync` up and down with cmp,
  * `s3 ls`, `s3 cp`, `s3 rm`, `s3api`), rclone (`copy` then `check`), s3cmd (put, get, ls, del). Each
  * test skips, saying why, when its tool is missing (.ci/run installs them with apt-get as root).
- * Multipart upload is not built yet (docs/s3.md): the tools are told to send every file in one PUT.
+ * The larger files go up in multipart uploads (each tool's threshold lowered to a few MiB).
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -36,8 +36,8 @@ test.before(async () => {
   if (!c) throw new Error('the launcher made no admin key')
   work = mkdtempSync(join(tmpdir(), 's3-tools-'))
   const awsConfig = join(work, 'aws-config')
-  // One PUT per file: multipart upload is not built yet.
-  writeFileSync(awsConfig, '[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 4GB\n  multipart_chunksize = 1GB\n')
+  // Files over 8 MiB go up in 8 MiB parts (awscli's default threshold and part size are 8 MiB too).
+  writeFileSync(awsConfig, '[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 8MB\n  multipart_chunksize = 8MB\n')
   env = {
     PATH: process.env.PATH,
     HOME: work,
@@ -134,7 +134,7 @@ test('rclone: copy a tree, check it, copy it back', async (t) => {
     RCLONE_CONFIG_DYN_FORCE_PATH_STYLE: 'true',
   }
   const rc = (...args: string[]) =>
-    run(rclone, [...args, '--s3-upload-cutoff', '4G', '--s3-chunk-size', '4G', '--retries', '1', '--low-level-retries', '1'], { env: renv, timeout: 300_000, maxBuffer: 16 << 20 })
+    run(rclone, [...args, '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', '--retries', '1', '--low-level-retries', '1'], { env: renv, timeout: 300_000, maxBuffer: 16 << 20 })
   const up = join(work, 'rclone-up')
   const down = join(work, 'rclone-down')
   makeTree(up, 8)
@@ -159,16 +159,16 @@ test('s3cmd: put, ls, get, del', async (t) => {
   const cfg = join(work, 's3cfg')
   writeFileSync(
     cfg,
-    `[default]\naccess_key = ${c.accessKeyId}\nsecret_key = ${c.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\nenable_multipart = False\n`,
+    `[default]\naccess_key = ${c.accessKeyId}\nsecret_key = ${c.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\nenable_multipart = True\nmultipart_chunk_size_mb = 5\n`,
   )
   const cmd = (...args: string[]) => run(s3cmd, ['-c', cfg, ...args], { env, timeout: 300_000, maxBuffer: 16 << 20 })
   const file = join(work, 's3cmd-file.bin')
   const back = join(work, 's3cmd-back.bin')
-  writeFileSync(file, randomBytes(300_000))
+  writeFileSync(file, randomBytes(12_000_000))
   await cmd('mb', 's3://s3cmd-tools')
   await cmd('put', file, 's3://s3cmd-tools/dir/file.bin')
   const ls = await cmd('ls', 's3://s3cmd-tools/dir/')
-  t.regex(ls.stdout, /300000\s+s3:\/\/s3cmd-tools\/dir\/file\.bin/)
+  t.regex(ls.stdout, /12000000\s+s3:\/\/s3cmd-tools\/dir\/file\.bin/)
   const top = await cmd('ls', 's3://s3cmd-tools/')
   t.regex(top.stdout, /DIR\s+s3:\/\/s3cmd-tools\/dir\//)
   await cmd('get', 's3://s3cmd-tools/dir/file.bin', back)

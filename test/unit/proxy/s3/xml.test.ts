@@ -31,6 +31,9 @@ test('DeleteObjects and CompleteMultipartUpload bodies parse, with or without th
   )
   const parts = parseXmlBody('<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>', 'CompleteMultipartUpload')
   t.is(many(parts.Part).length, 1)
+  // rclone escapes an ETag's quotes as numeric character references.
+  const rclone = parseXmlBody('<CompleteMultipartUpload><Part><ETag>&#34;ab&#34;</ETag><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>', 'CompleteMultipartUpload')
+  t.is(text((many(rclone.Part)[0] as Record<string, unknown>).ETag), '"ab"')
 })
 
 test('malformed or wrong-rooted bodies are MalformedXML', (t) => {
