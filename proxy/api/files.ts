@@ -132,6 +132,7 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
       throw new InvalidRangeError(`the range is outside the ${chosen.size} bytes of ${key}`)
     }
     const span = asked?.kind === 'range' ? { start: asked.start, end: asked.end } : undefined
+    ctx.remove('Content-Range') // set by an attempt whose version went away (see read)
     ctx.type = chosen.contentType
     setObjectSafetyHeaders(ctx, key, inline)
     ctx.status = span ? 206 : 200
