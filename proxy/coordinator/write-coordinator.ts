@@ -39,10 +39,12 @@ export interface WriteRequest {
   w: number
   requestId?: string | undefined
   /**
-   * The ETag to keep when the caller knows it (S3's multipart form for an assembled object);
-   * otherwise the MD5 of the body is computed here as it passes (see VersionSchema.md5).
+   * The ETag to keep when the caller knows it (S3's multipart form for an assembled object), or a
+   * getter of the MD5 the caller computes itself as the body streams (S3's Content-MD5 check),
+   * called once every byte has passed; otherwise the MD5 is computed here as the body passes (see
+   * VersionSchema.md5), never twice.
    */
-  md5?: string | undefined
+  md5?: string | (() => string | undefined) | undefined
 }
 
 /** The write answer of SPEC.md (without `success`). */
@@ -89,10 +91,10 @@ export class WriteCoordinator {
     const hash = req.md5 === undefined && req.body !== null ? createHash('md5') : undefined
     // Final once every byte has passed, which is before the first coordinate call on both paths;
     // bytes still draining after that (a body every replica refused) are not fed to it.
-    let md5 = req.md5
+    let md5: string | undefined
     let digested = false
     const md5Of = () => {
-      if (hash && !digested) md5 = hash.digest('hex')
+      if (!digested) md5 = typeof req.md5 === 'function' ? req.md5() : (req.md5 ?? hash?.digest('hex'))
       digested = true
       return md5
     }

@@ -125,5 +125,18 @@ test('the coordinator is handed the MD5 of the bytes, small or streamed, unless 
   t.is((await writer.write({ ...small, body: Readable.from(pieces) })).etag, md5(big))
   t.is((await writer.write({ ...small, body: big })).etag, md5(big))
   t.is((await writer.write({ ...small, md5: `${'a'.repeat(32)}-3` })).etag, `${'a'.repeat(32)}-3`)
+  let asked = 0
+  const streamed = Readable.from(pieces)
+  const out = await writer.write({
+    ...small,
+    body: streamed,
+    md5: () => {
+      asked++
+      t.true(streamed.readableEnded, 'asked once the body has ended')
+      return 'b'.repeat(32)
+    },
+  })
+  t.is(out.etag, 'b'.repeat(32))
+  t.is(asked, 1)
   t.is((await writer.write({ ...small, body: null })).etag, undefined)
 })
