@@ -171,7 +171,7 @@ test.serial('a write from another site is refused, whatever its key', async (t) 
 
 test.serial('a revoked key stops working on a second proxy within 5 s, and keys survive a proxy restart', async (t) => {
   const [port] = await freePorts(1)
-  const second = { ...proxySpec({ ...cluster.layout, proxyPort: port as number }), name: 'proxy-2' }
+  const second = { ...proxySpec({ ...cluster.layout, proxyPort: port as number, s3Port: undefined }), name: 'proxy-2' }
   startProcess(cluster.layout, second)
   try {
     await waitHealthy([second.healthUrl])
