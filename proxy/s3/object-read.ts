@@ -5,7 +5,6 @@ import { InvalidRangeError, NoSuchVersionError, NotModifiedError, PreconditionFa
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { principalOf } from '../access/principal.js'
-import type { ReadOutcome } from '../coordinator/read-outcome.js'
 import { contentRange, parseRange, spanLength, unsatisfiedRange } from '../objects/byte-range.js'
 import { evaluatePreconditions, preconditionsOf } from '../objects/preconditions.js'
 import type { S3Handler } from './context.js'
@@ -58,15 +57,9 @@ async function readOnce(h: S3Handler, ctx: Context, bucket: string, key: string,
   const span = range.kind === 'range' ? range : undefined
   ctx.status = span ? 206 : 200
   if (span) ctx.set('Content-Range', contentRange(span, winner.size))
-  if (withBody) {
-    const bytes = await openWinner(h, bucket, key, outcome, winner, requestId)
-    ctx.body = span ? slice(bytes, span.start, span.end) : bytes
-  }
+  // A range is read from the node as a range: only those bytes travel.
+  if (withBody) ctx.body = await h.c.reader.openVersion(bucket, key, outcome, versionId(winner.dot), requestId, span ? { start: span.start, end: span.end } : undefined)
   ctx.length = span ? spanLength(span) : winner.size
-}
-
-async function openWinner(h: S3Handler, bucket: string, key: string, outcome: ReadOutcome, winner: Version, requestId: string): Promise<Readable | Buffer> {
-  return h.c.reader.openVersion(bucket, key, outcome, versionId(winner.dot), requestId)
 }
 
 /** The headers every object answer carries (GET, HEAD, and the 304 and 412 answers). */
@@ -93,7 +86,7 @@ function applyOverrides(ctx: Context): void {
   }
 }
 
-/** Bytes start..end (inclusive) of an object; a stream is cut once they have passed, so the rest is not read. */
+/** Bytes start..end (inclusive) of an object already opened whole; a stream is cut once they have passed, so the rest is not read. */
 export function slice(bytes: Readable | Buffer, start: number, end: number): Readable | Buffer {
   if (Buffer.isBuffer(bytes)) return bytes.subarray(start, end + 1)
   async function* cut(src: Readable) {

@@ -47,7 +47,8 @@ export async function putObject(h: S3Handler, ctx: Context, bucket: string, key:
   )
   // A small body of declared length is read whole (and checked) before anything is sent to a node.
   const bytes = body.size !== undefined && body.size <= INLINE_MAX_BYTES ? await readWhole(body.stream, body.size) : body.stream
-  await h.c.writer.write({ bucket, key, body: bytes, size: body.size, contentType: contentTypeOf(ctx), w: h.cfg.w, requestId: requestIdOf(ctx) })
+  // The MD5 the body's tap computes is the version's: the write coordinator does not hash the bytes again.
+  await h.c.writer.write({ bucket, key, body: bytes, size: body.size, contentType: contentTypeOf(ctx), md5: body.md5Hex, w: h.cfg.w, requestId: requestIdOf(ctx) })
   ctx.set('ETag', `"${body.md5Hex() ?? ''}"`)
   if (body.checksum) ctx.set(body.checksum.header, body.checksum.value)
   ctx.status = 200
@@ -134,7 +135,7 @@ export async function copyObject(h: S3Handler, ctx: Context, bucket: string, key
   const bytes = await h.c.reader.openVersion(src.bucket, src.key, outcome, versionId(winner.dot), requestIdOf(ctx))
   const contentType = directive === 'REPLACE' ? contentTypeOf(ctx) : winner.contentType
   const { body, md5 } = withMd5(bytes)
-  await h.c.writer.write({ bucket, key, body, size: winner.size, contentType, w: h.cfg.w, requestId: requestIdOf(ctx) })
+  await h.c.writer.write({ bucket, key, body, size: winner.size, contentType, md5, w: h.cfg.w, requestId: requestIdOf(ctx) })
   sendXml(ctx, 'CopyObjectResult', { LastModified: new Date().toISOString(), ETag: `"${md5() ?? etagOf(winner as Version)}"` })
 }
 

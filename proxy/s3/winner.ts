@@ -6,6 +6,9 @@
 import { NoSuchKeyError } from '../../shared/errors.js'
 import { distinctWrites, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
+
+/** The S3 ETag of a version (unquoted): its MD5, or the SHA-256 of a version written before versions kept one. */
+export { etagOf } from '../../shared/wire/internal-api.js'
 import type { ReadOutcome } from '../coordinator/read-outcome.js'
 
 export const HEADER_S3_SIBLINGS = 'x-amz-meta-dynamo-siblings'
@@ -23,13 +26,4 @@ export function newestOf<V extends Pick<Version, 'lastModified' | 'dot'>>(versio
     if (b.lastModified !== a.lastModified) return b.lastModified > a.lastModified ? b : a
     return versionId(b.dot) > versionId(a.dot) ? b : a
   })
-}
-
-/**
- * The S3 ETag of a version: its MD5 once versions carry one (the `md5` field being appended to the
- * Version schema), else the SHA-256 the store keys bytes by. Unquoted.
- */
-export function etagOf(v: Version): string {
-  const md5 = (v as Version & { md5?: unknown }).md5
-  return typeof md5 === 'string' && md5 !== '' ? md5 : v.etag
 }

@@ -93,6 +93,7 @@ test('create, parts (one retried), list, copy a range as a part, complete; reads
   t.is(done.ETag, `"${partsMd5.digest('hex')}-3"`)
   const got = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'big.bin' }))
   t.is(got.ContentType, 'application/x-big')
+  t.is(got.ETag, done.ETag)
   t.true(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(whole))
   const range = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'big.bin', Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` }))
   t.true(Buffer.from((await range.Body?.transformToByteArray()) ?? []).equals(whole.subarray(5 * MiB - 10, 5 * MiB + 10)))

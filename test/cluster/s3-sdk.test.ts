@@ -89,6 +89,7 @@ test('objects: put (small and streamed, with the default checksum), get, head, r
   t.is(got.ContentLength, 11)
   const head = await s3.send(new HeadObjectCommand({ Bucket: 's3-objects', Key: 'dir/hello.txt' }))
   t.is(head.ContentLength, 11)
+  t.is(head.ETag, put.ETag)
   const range = await s3.send(new GetObjectCommand({ Bucket: 's3-objects', Key: 'dir/hello.txt', Range: 'bytes=6-' }))
   t.is(await text(range), 'world')
   t.is(range.ContentRange, 'bytes 6-10/11')

@@ -2,7 +2,7 @@
  * S3 multipart upload, second half: CompleteMultipartUpload and ListMultipartUploads. Complete checks
  * the client's list against the stored parts (order, ETags, S3's 5 MiB minimum), then streams the parts
  * in order into one ordinary object through the write coordinator (so both APIs read it like any
- * other, Range included), answering 200 at once and sending a space every few seconds until the
+ * other, Range included, with S3's multipart ETag), answering 200 at once and sending a space every few seconds until the
  * result, as S3 does, so no client times out on a large object. The upload's parts are deleted after.
  */
 import { createHash } from 'node:crypto'
@@ -93,7 +93,8 @@ export async function completeUpload(h: S3Handler, store: UploadStore, ctx: Cont
   const keepAlive = setInterval(() => out.write(' '), KEEPALIVE_MS)
   void (async () => {
     try {
-      await h.c.writer.write({ bucket, key, body: Readable.from(assemble()), size: total, contentType: record.contentType, w: h.cfg.w, requestId })
+      // The version keeps S3's multipart ETag as its MD5 (VersionSchema.md5 takes that form), so reads answer what Complete did.
+      await h.c.writer.write({ bucket, key, body: Readable.from(assemble()), size: total, contentType: record.contentType, md5: etag, w: h.cfg.w, requestId })
       out.end(withoutDeclaration(xmlDocument('CompleteMultipartUploadResult', { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: `"${etag}"` })))
       store.remove(bucket, id, requestId).catch((err) => h.c.log.warn({ err: String(err), bucket, uploadId: id }, 'parts of a completed upload not deleted yet: the collector will'))
     } catch (err) {

@@ -89,7 +89,7 @@ export class UploadStore {
 
   /** Stores a part's bytes, then its facts: a part is listed only once its bytes are all stored. */
   async putPart(id: string, n: number, body: Readable | Buffer, size: number | undefined, md5: () => string | undefined, requestId?: string): Promise<void> {
-    await this.c.writer.write({ bucket: NS, key: partKey(id, n), body, size, contentType: 'application/octet-stream', w: this.q.w, requestId })
+    await this.c.writer.write({ bucket: NS, key: partKey(id, n), body, size, contentType: 'application/octet-stream', md5, w: this.q.w, requestId })
     const digest = md5()
     if (digest === undefined) throw new Error('the part ended without its MD5')
     const stored = Buffer.isBuffer(body) ? body.length : size
