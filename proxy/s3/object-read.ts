@@ -1,5 +1,4 @@
 /** S3 GetObject and HeadObject: the winner of the key's versions (winner.ts), with Range, conditional headers and response-content-* overrides. */
-import { Readable } from 'node:stream'
 import type { Context } from 'koa'
 import { InvalidRangeError, NoSuchVersionError, NotModifiedError, PreconditionFailedError } from '../../shared/errors.js'
 import { versionId } from '../../shared/vclock/versions.js'
@@ -84,20 +83,4 @@ function applyOverrides(ctx: Context): void {
     if (typeof v !== 'string' || /[\r\n]/.test(v)) throw new S3Error('InvalidArgument', 400, `${q} must be given once, on one line`)
     ctx.set(OVERRIDES[q] as string, v)
   }
-}
-
-/** Bytes start..end (inclusive) of an object already opened whole; a stream is cut once they have passed, so the rest is not read. */
-export function slice(bytes: Readable | Buffer, start: number, end: number): Readable | Buffer {
-  if (Buffer.isBuffer(bytes)) return bytes.subarray(start, end + 1)
-  async function* cut(src: Readable) {
-    let at = 0
-    for await (const chunk of src as AsyncIterable<Buffer>) {
-      const from = Math.max(0, start - at)
-      const to = Math.min(chunk.length, end + 1 - at)
-      if (to > from) yield chunk.subarray(from, to)
-      at += chunk.length
-      if (at > end) break
-    }
-  }
-  return Readable.from(cut(bytes), { objectMode: false })
 }

@@ -18,11 +18,6 @@ export const ObjectMetadataSchema = z.object({
   contentLanguage: z.string().max(256).optional(),
   cacheControl: z.string().max(1024).optional(),
   expires: z.string().max(256).optional(),
-  /** S3's ETag when it is not the MD5 of the bytes: a multipart upload's `md5-of-md5s-N`. */
-  s3Etag: z
-    .string()
-    .regex(/^[0-9a-f]{32}-\d{1,5}$/)
-    .optional(),
   /** A flexible checksum the upload was verified against: `x-amz-checksum-<algorithm>` and its base64 value. */
   checksum: z.object({ algorithm: z.enum(['crc32', 'crc32c', 'sha1', 'sha256']), value: z.string().max(64) }).optional(),
 })

@@ -12,7 +12,6 @@ import { sendXml } from '../buckets.js'
 import type { S3Handler } from '../context.js'
 import { invalidArgument, S3Error } from '../errors.js'
 import { contentTypeOf, metadataOf, refuseUnsupportedHeaders } from '../object-headers.js'
-import { slice } from '../object-read.js'
 import { copySourceOf, withMd5 } from '../object-write.js'
 import { etagOf, winnerOf } from '../winner.js'
 import { newUploadId, type UploadRecord, type UploadStore } from './upload-store.js'
@@ -88,8 +87,8 @@ export async function uploadPartCopy(h: S3Handler, store: UploadStore, ctx: Cont
   if (rangeHeader !== '' && range.kind !== 'range') throw new InvalidRangeError(`x-amz-copy-source-range ${rangeHeader} is not a satisfiable bytes=first-last range of the ${winner.size}-byte source`)
   const size = range.kind === 'range' ? spanLength(range) : winner.size
   if (size > MAX_PART_BYTES) throw new EntityTooLargeError(`a part is at most ${MAX_PART_BYTES} bytes`)
-  const whole = await h.c.reader.openVersion(src.bucket, src.key, outcome, versionId(winner.dot), requestIdOf(ctx))
-  const bytes = range.kind === 'range' ? slice(whole, range.start, range.end) : whole
+  const span = range.kind === 'range' ? { start: range.start, end: range.end } : undefined
+  const bytes = await h.c.reader.openVersion(src.bucket, src.key, outcome, versionId(winner.dot), requestIdOf(ctx), span)
   const { body, md5 } = withMd5(bytes)
   await store.putPart(id, n, body, size, md5, requestIdOf(ctx))
   sendXml(ctx, 'CopyPartResult', { LastModified: new Date().toISOString(), ETag: `"${md5() ?? ''}"` })
