@@ -52,24 +52,24 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const declared = ctx.get('content-length') === '' ? undefined : Number(ctx.get('content-length'))
     const source = requestBody(ctx)
     const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(source, declared) : source
-    const outcome = await c.writer.write({ bucket, key, body, size: declared, context: context ?? checked, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
+    const outcome = await c.writer.write({ bucket, key, body, size: declared, context: context ?? checked?.context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
     ctx.status = 201
     ctx.body = { success: true, ...outcome }
   })
 
   /**
-   * A conditional PUT (If-Match, If-None-Match; If-Unmodified-Since) is checked against a quorum read
+   * A conditional PUT or DELETE (If-Match, If-None-Match; If-Unmodified-Since) is checked against a quorum read
    * of the key, not atomically: two racing `If-None-Match: *` PUTs can both pass and become
    * siblings. Without X-Context the write is then made over that read's context, so it supersedes
    * exactly what the condition saw and a write that raced in between stays beside it as a sibling.
    */
-  const checkWrite = async (ctx: Context, bucket: string, key: string): Promise<ReadContext | undefined> => {
+  const checkWrite = async (ctx: Context, bucket: string, key: string): Promise<{ context: ReadContext; live: number } | undefined> => {
     const conditions = preconditionsOf((name) => ctx.get(name))
     if (!hasPreconditions(conditions)) return undefined
     const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx), false)
     const live = distinctWrites(outcome.versions.filter((v) => !v.tombstone))
     if (evaluatePreconditions(conditions, currentOf(live), 'write') !== 'ok') throw new PreconditionFailedError(`a condition of the request does not hold for ${key}`)
-    return readContextOf(outcome.versions)
+    return { context: readContextOf(outcome.versions), live: live.length }
   }
 
   router.post('/buckets/:bucket/files', { bucket: 'write' }, async (ctx) => {
@@ -156,6 +156,10 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const w = writeQuorum(ctx, cfg)
     let context = headerContext(ctx, cfg)
     await c.buckets.assertExists(bucket)
+    // A conditional delete (If-Match) deletes what its condition saw, as a conditional PUT writes over it.
+    const checked = await checkWrite(ctx, bucket, key)
+    if (checked?.live === 0) throw new NoSuchKeyError(`no file ${key} in bucket ${bucket}`)
+    context ??= checked?.context
     if (context === undefined) {
       // No context: delete whatever is visible now, on every replica, not only what the coordinator holds.
       const outcome = await c.reader.read(bucket, key, readQuorum(ctx, cfg), requestId(ctx), false)

@@ -62,6 +62,16 @@ test('a 10 MiB upload: its ETag equals md5sum of the bytes', async (t) => {
   const res = await getWith('ten.bin', {}, 'HEAD')
   t.is(res.headers.get('etag'), `"${md5sum}"`)
   t.is(res.headers.get('x-content-sha256'), sha256(body))
+  // Over 8 MiB: the node reads the span from the file without reading (or verifying) the rest.
+  for (const [start, end] of [
+    [9_000_001, 9_500_000],
+    [0, 4095],
+    [body.length - 10, body.length - 1],
+  ] as const) {
+    const part = await getWith('ten.bin', { range: `bytes=${start}-${end}` })
+    t.is(part.status, 206)
+    t.true(Buffer.from(await part.arrayBuffer()).equals(body.subarray(start, end + 1)), `${start}-${end}`)
+  }
 })
 
 for (const [label, size] of [
@@ -161,8 +171,9 @@ test('conditional PUT: If-None-Match * only creates, If-Match only replaces the 
   t.is(now.status, 200)
   t.is(await now.text(), 'three')
   t.is((await putBytes('absent.txt', Buffer.from('x'), { 'if-match': '*' })).status, 412)
-  // A deleted key has no live version: If-None-Match * creates it again.
-  t.is((await cluster.fetch(path('p.txt'), { method: 'DELETE' })).status, 200)
+  // A DELETE takes If-Match too; a deleted key has no live version: If-None-Match * creates it again.
+  t.is((await cluster.fetch(path('p.txt'), { method: 'DELETE', headers: { 'if-match': '"0123456789abcdef0123456789abcdef"' } })).status, 412)
+  t.is((await cluster.fetch(path('p.txt'), { method: 'DELETE', headers: { 'if-match': `"${md5(Buffer.from('three'))}"` } })).status, 200)
   t.is((await putBytes('p.txt', Buffer.from('four'), { 'if-none-match': '*' })).status, 201)
 })
 
