@@ -55,7 +55,7 @@ function requireKey(ctx: Context): ResolvedKey {
   throw new UnauthorizedError(HOW_TO_AUTHENTICATE)
 }
 
-function check(ctx: Context, need: Need, policy: () => Policy): void {
+async function check(ctx: Context, need: Need, policy: () => Policy, refresh: () => Promise<void>): Promise<void> {
   if ('open' in need) return
   const p = principalOf(ctx)
   if ('admin' in need) {
@@ -73,6 +73,9 @@ function check(ctx: Context, need: Need, policy: () => Policy): void {
     const key = requireKey(ctx)
     const pol = policy()
     if (!pol.bucket(bucket)) {
+      // Made a moment ago through another proxy? Look once more before answering.
+      await refresh()
+      if (policy().bucket(bucket)) return check(ctx, need, policy, refresh)
       if (key.admin || key.createBuckets || need.bucket === 'read') throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
       throw new AccessDeniedError(`access key ${key.id} may not ${need.bucket} bucket ${bucket}`)
     }
@@ -92,7 +95,12 @@ function check(ctx: Context, need: Need, policy: () => Policy): void {
 export function makeGuard(catalog: AccessCatalog): (need: Need) => GuardMiddleware {
   return (need) => {
     const m: Middleware = async (ctx, next) => {
-      check(ctx, need, () => catalog.policy())
+      await check(
+        ctx,
+        need,
+        () => catalog.policy(),
+        () => catalog.refresh(),
+      )
       await next()
     }
     return Object.assign(m, { [GUARD]: need })

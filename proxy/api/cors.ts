@@ -14,7 +14,8 @@ export class CorsForbiddenError extends StoreError {
 
 /** Methods and request headers the public API uses, the most a listed origin may send. */
 const ALLOW_METHODS = 'GET, HEAD, PUT, POST, DELETE'
-const ALLOW_HEADERS = ['content-type', HEADER_CONTEXT, HEADER_REQUEST_ID].join(', ')
+// A page's script signs its requests (SigV4 or Basic): the preflight must allow those headers.
+const ALLOW_HEADERS = ['content-type', 'authorization', 'x-amz-date', 'x-amz-content-sha256', HEADER_CONTEXT, HEADER_REQUEST_ID].join(', ')
 /** Response headers a page may read: the versioning headers and listing cursors besides the CORS-safelisted ones. */
 const EXPOSE_HEADERS = ['etag', HEADER_CONTEXT, HEADER_VECTOR_CLOCK, HEADER_VERSION_ID, HEADER_SIBLINGS, HEADER_REQUEST_ID, 'x-next-cursor', 'content-disposition'].join(', ')
 /** How long a browser may cache a preflight answer: short, so a changed origin list takes hold soon. */

@@ -3,7 +3,7 @@
  * serves curl, awscli, rclone and the SDKs. Written by the launcher (mode 0600), read by
  * `./dynamoctl`, `./client.sh`, the tests, the benchmarks and the fault suite.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { ACCESS_KEY_ID_RE, SECRET_KEY_RE } from '../wire/access-api.js'
 
 export const DEFAULT_REGION = 'us-east-1'
@@ -51,4 +51,6 @@ export function readCredentialsFile(path: string): Credentials | undefined {
 
 export function writeCredentialsFile(path: string, c: Credentials): void {
   writeFileSync(path, formatCredentials(c), { mode: 0o600 })
+  // `mode` applies only to a file created now: an existing one is narrowed too.
+  chmodSync(path, 0o600)
 }
