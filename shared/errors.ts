@@ -177,6 +177,12 @@ export class AccessCatalogStaleError extends StoreError {
   readonly status = 503
 }
 
+/** User metadata (x-amz-meta-*) past S3's 2 KiB. */
+export class MetadataTooLargeError extends StoreError {
+  readonly code = 'MetadataTooLarge'
+  readonly status = 400
+}
+
 /** Client errors a storage node may answer with, rebuilt on the proxy so they reach the client unchanged. */
 const CLIENT_ERRORS: Record<string, new (message: string) => StoreError> = {
   InvalidBucketName: InvalidBucketNameError,

@@ -14,6 +14,7 @@ import { readWhole } from '../coordinator/body-streams.js'
 import type { Lister } from '../coordinator/lister.js'
 import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
+import { metadataFromHeaders, metadataHeaders } from '../objects/metadata-headers.js'
 import { inlineParam, setObjectSafetyHeaders } from './browser-safety.js'
 import { uploadMultipart } from './multipart-upload.js'
 import { requestBody } from '../access/request-body.js'
@@ -52,7 +53,17 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const declared = ctx.get('content-length') === '' ? undefined : Number(ctx.get('content-length'))
     const source = requestBody(ctx)
     const body = declared !== undefined && declared <= INLINE_MAX_BYTES ? await readWhole(source, declared) : source
-    const outcome = await c.writer.write({ bucket, key, body, size: declared, context: context ?? checked?.context, contentType: ctx.get('content-type') || undefined, w, requestId: requestId(ctx) })
+    const outcome = await c.writer.write({
+      bucket,
+      key,
+      body,
+      size: declared,
+      context: context ?? checked?.context,
+      contentType: ctx.get('content-type') || undefined,
+      meta: metadataFromHeaders(ctx.headers),
+      w,
+      requestId: requestId(ctx),
+    })
     ctx.status = 201
     ctx.body = { success: true, ...outcome }
   })
@@ -134,6 +145,8 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const span = asked?.kind === 'range' ? { start: asked.start, end: asked.end } : undefined
     ctx.remove('Content-Range') // set by an attempt whose version went away (see read)
     ctx.type = chosen.contentType
+    ctx.set(metadataHeaders(chosen.meta))
+    // After the stored headers: active content stays a sandboxed download whatever Content-Disposition it was stored with.
     setObjectSafetyHeaders(ctx, key, inline)
     ctx.status = span ? 206 : 200
     if (span) ctx.set('Content-Range', contentRange(span, chosen.size))

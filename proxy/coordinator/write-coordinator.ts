@@ -23,6 +23,7 @@ import { type ByteSink, capSize, peekBody, tee } from './body-streams.js'
 import { gatherQuorum } from './quorum.js'
 import { planTargets, replacementFor, type Target } from './sloppy-quorum.js'
 import { replicaCount } from '../../shared/ring/placement.js'
+import type { ObjectMetadata } from '../../shared/wire/object-metadata.js'
 
 /** Share of --replica-timeout-ms a coordinator has to store a write; the rest is for its commit and answer to arrive. */
 const EXPIRY_SHARE = 0.8
@@ -34,6 +35,8 @@ export interface WriteRequest {
   body: Readable | Buffer | null
   context?: ReadContext | undefined
   contentType?: string | undefined
+  /** User metadata and representation headers kept with the version. */
+  meta?: ObjectMetadata | undefined
   /** The body's length when the client declared it (content-length): nodes then admit or refuse it before it streams. */
   size?: number | undefined
   w: number
@@ -302,7 +305,7 @@ export class WriteCoordinator {
     // that coordinator stored it after all) is superseded with it (see supersedes). What the
     // client's read retired goes along, for a coordinator that does not hold those versions.
     const retired = req.context?.retired?.length ? { retired: [...req.context.retired] } : {}
-    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}), ...(md5 ? { md5 } : {}) }
+    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}), ...(md5 ? { md5 } : {}), ...(req.meta && req.body !== null ? { meta: req.meta } : {}) }
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { INTERNAL_API_PREFIX } from '../constants.js'
+import { ObjectMetadataSchema } from './object-metadata.js'
 import { CausalContextSchema, DotSchema, RetiredSchema, VectorClockSchema, WriteIdSchema } from '../vclock/schemas.js'
 
 /** Hex MD5 of an object's bytes, or S3's multipart ETag (`<hex MD5 of the parts' MD5s>-<parts>`). */
@@ -41,6 +42,8 @@ export const VersionSchema = z.object({
    * Absent on tombstones and on versions written before it existed; `etag` stays the integrity check.
    */
   md5: Md5Schema.optional(),
+  /** What the object keeps beside its bytes for HTTP and S3 clients (user metadata, representation headers); absent when none was sent. */
+  meta: ObjectMetadataSchema.optional(),
 })
 export type Version = z.infer<typeof VersionSchema>
 
@@ -68,6 +71,8 @@ export const CoordinateRequestSchema = z.object({
   expiresAt: z.number().int().positive().optional(),
   /** The bytes' MD5 as the proxy computed it while they streamed, kept in the version (see VersionSchema.md5). */
   md5: Md5Schema.optional(),
+  /** Kept in the version (see VersionSchema.meta). */
+  meta: ObjectMetadataSchema.optional(),
 })
 export type CoordinateRequest = z.input<typeof CoordinateRequestSchema>
 

@@ -80,6 +80,7 @@ export function planCoordinate<V extends Version>(w: CoordinatedWrite<V>): { ver
     ...(req.retried ? { retried: true as const } : {}),
     ...(plan.retired.length > 0 ? { retired: plan.retired } : {}),
     ...(req.md5 && !req.tombstone ? { md5: req.md5 } : {}),
+    ...(req.meta && !req.tombstone ? { meta: req.meta } : {}),
   }
   return { version, kept: plan.kept, issued: { ...w.issued, [plan.dot.actor]: plan.dot.counter }, incarnation: plan.incarnation }
 }
