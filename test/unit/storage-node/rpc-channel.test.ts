@@ -58,9 +58,9 @@ async function startNode(t: ExecutionContext, opts: { id?: string; clockMs?: num
   return { address, rpc }
 }
 
-function client(t: ExecutionContext, secret = SECRET): NodeClient {
+function client(t: ExecutionContext, secret = SECRET, connectTimeoutMs = 1000): NodeClient {
   const signer = new MemberSigner({ secret, selfId: 'proxy-test' })
-  const c = new NodeClient(new InternalTransport({ signer }), new RpcClient({ signer, connectTimeoutMs: 1000 }))
+  const c = new NodeClient(new InternalTransport({ signer }), new RpcClient({ signer, connectTimeoutMs }))
   t.teardown(() => c.close())
   return c
 }
@@ -195,7 +195,7 @@ test('an upgrade signed for one node is refused by another (a captured upgrade c
 test("a member whose clock is 10 minutes off opens channels and writes: the refusal teaches it the node's clock", async (t) => {
   for (const clockMs of [600_000, -600_000]) {
     const { address } = await startNode(t, { clockMs })
-    const nodes = client(t)
+    const nodes = client(t, SECRET, 10_000) // two upgrades (refused, then on the node's clock): 1 s was short on a loaded machine
     const node = { id: 'node-1', address }
     const w = await nodes.coordinate(node, 'bucket-s', 'k', {}, { buffer: bytes })
     t.is(w.node, 'node-1')
