@@ -3,6 +3,7 @@ import type { Context } from 'koa'
 import { BucketAlreadyExistsError } from '../../shared/errors.js'
 import { principalOf } from '../access/principal.js'
 import { readWhole } from '../coordinator/body-streams.js'
+import { s3Body } from './auth.js'
 import type { S3Handler } from './context.js'
 import { S3Error } from './errors.js'
 import { parseXmlBody, text, xmlDocument } from './xml.js'
@@ -65,11 +66,12 @@ function alreadyThere(bucket: string, yours: boolean): S3Error {
 
 /** A CreateBucketConfiguration may only name this endpoint's region (or none). */
 async function checkLocation(h: S3Handler, ctx: Context): Promise<void> {
-  const length = Number(ctx.get('content-length') || 0)
-  if (length === 0 || ctx.state.s3Chunked) return
-  if (length > CREATE_BODY_MAX_BYTES) throw new S3Error('MalformedXML', 400, 'a CreateBucketConfiguration is at most 64 KiB')
-  const body = await readWhole(ctx.req, length)
-  const config = parseXmlBody(body.toString('utf8'), 'CreateBucketConfiguration')
+  if (ctx.get('content-length') === '' && ctx.get('x-amz-decoded-content-length') === '') return
+  // Read as any body is: its signed hash or chunk signatures and checksums checked.
+  const body = s3Body(ctx)
+  if (body.size === 0) return
+  if (body.size === undefined || body.size > CREATE_BODY_MAX_BYTES) throw new S3Error('MalformedXML', 400, 'a CreateBucketConfiguration is at most 64 KiB, of a declared length')
+  const config = parseXmlBody((await readWhole(body.stream, body.size)).toString('utf8'), 'CreateBucketConfiguration')
   const location = text(config.LocationConstraint)
   if (location !== '' && location !== h.cfg.region) throw new S3Error('InvalidLocationConstraint', 400, `this endpoint serves region ${h.cfg.region}, not ${location}`)
   if (config.Bucket !== undefined || config.Location !== undefined) throw new S3Error('NotImplemented', 501, 'directory buckets are not implemented')

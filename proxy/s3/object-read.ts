@@ -80,7 +80,8 @@ function applyOverrides(ctx: Context): void {
   if (principalOf(ctx).kind !== 'key') throw new S3Error('InvalidRequest', 400, 'response-* overrides need a signed request')
   for (const q of names) {
     const v = ctx.query[q]
-    if (typeof v !== 'string' || /[\r\n]/.test(v)) throw new S3Error('InvalidArgument', 400, `${q} must be given once, on one line`)
+    // Only what a header may carry: a control character would make node refuse the header (a 500).
+    if (typeof v !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(v)) throw new S3Error('InvalidArgument', 400, `${q} must be given once, as header-safe text`)
     ctx.set(OVERRIDES[q] as string, v)
   }
 }
