@@ -113,6 +113,18 @@ show scurl -s -X POST "$P/fetch" -d '[{"encoding":"string","data":"key1"}]'
 show scurl -s -X POST "$P/query" -d '[{"encoding":"string","data":"key1"},{"encoding":"string","data":"nokey"}]'
 show scurl -s -D - "$P/fetch?limit=2"
 
+say "S3 on its own port (AWS_ENDPOINT_URL; docs/s3.md): the same buckets and objects, S3's XML; awscli, rclone, s3cmd and the SDKs work unmodified"
+if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
+  S3=$AWS_ENDPOINT_URL
+  show scurl -s -D - -o /dev/null -T client.sh "$S3/$B/from-s3.sh"
+  show scurl -s "$S3/$B?list-type=2&prefix=from-s3"
+  show scurl -s -r 0-19 "$P/buckets/$B/files/from-s3.sh"
+  show curl -s "$S3/$B/from-s3.sh"
+  show scurl -s -X DELETE "$S3/$B/from-s3.sh"
+else
+  echo "(no AWS_ENDPOINT_URL in $CREDENTIALS: this proxy serves no S3 endpoint)"
+fi
+
 say "Delete: a tombstone with its own vector clock (both path forms); a non-empty bucket is 409 unless ?force=true"
 show scurl -s -X DELETE "$P/buckets/$B/files/cat.jpg"
 show scurl -s -X DELETE "$P/buckets/$B/dog.jpg"

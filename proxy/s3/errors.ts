@@ -41,7 +41,9 @@ const RENAMED: Record<string, { code: string; status: number }> = {
 export function s3ErrorOf(err: unknown): { code: string; status: number; message: string; unexpected: boolean } {
   if (err instanceof StoreError) {
     const renamed = RENAMED[err.code]
-    return { code: renamed?.code ?? err.code, status: renamed?.status ?? err.status, message: err.message, unexpected: false }
+    // The native API's 401 explains Basic too, which this endpoint does not take.
+    const message = err.code === 'Unauthorized' ? 'Access Denied: this request needs an access key, signed with AWS Signature V4 (docs/s3.md)' : err.message
+    return { code: renamed?.code ?? err.code, status: renamed?.status ?? err.status, message, unexpected: false }
   }
   const status = (err as { status?: unknown } | null)?.status
   if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
