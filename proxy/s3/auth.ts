@@ -9,6 +9,7 @@ import type { Readable, Transform } from 'node:stream'
 import type { Context, Middleware } from 'koa'
 import { AuthorizationHeaderMalformedError } from '../../shared/errors.js'
 import { credentialScope, signingKey } from '../../shared/sigv4/canonical.js'
+import type { ObjectMetadata } from '../../shared/wire/object-metadata.js'
 import type { KeyLookup } from '../access/authenticate.js'
 import { requestBody } from '../access/request-body.js'
 import { parseSigV4, verifySigV4 } from '../access/sigv4-verifier.js'
@@ -67,8 +68,8 @@ function declaredSize(ctx: Context, chunked: boolean): number | undefined {
   return Number(raw)
 }
 
-/** The request's object bytes (the S3 routes' one way to read a body). */
-export function s3Body(ctx: Context): S3Body {
+/** The request's object bytes (the S3 routes' one way to read a body); a checksum verified at their end is also set in `meta`, which the write then keeps. */
+export function s3Body(ctx: Context, meta?: ObjectMetadata): S3Body {
   const chunked = ctx.state.s3Chunked as { trailer: boolean; signing: ConstructorParameters<typeof AwsChunkedDecoder>[0]['signing'] } | undefined
   const size = declaredSize(ctx, chunked !== undefined)
   let stream: Readable = requestBody(ctx)
@@ -85,6 +86,7 @@ export function s3Body(ctx: Context): S3Body {
     stages.push(
       checksumCheck(expected, (value) => {
         body.checksum = { header: `x-amz-checksum-${expected.algorithm}`, value }
+        if (meta) meta.checksum = { algorithm: expected.algorithm, value }
       }),
     )
   }

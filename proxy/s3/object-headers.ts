@@ -1,10 +1,11 @@
 /**
  * The headers of an S3 write: which ask for something this store does not do (refused with 501, not
- * ignored), which ask for the default (accepted), and the metadata to keep (shared/wire/object-metadata.ts).
+ * ignored), which ask for the default (accepted), and the metadata kept with the version (shared/wire/object-metadata.ts).
  */
 import type { Context } from 'koa'
-import { MAX_USER_METADATA_BYTES, type ObjectMetadata, userMetadataBytes } from '../../shared/wire/object-metadata.js'
-import { notImplemented, S3Error } from './errors.js'
+import type { ObjectMetadata } from '../../shared/wire/object-metadata.js'
+import { metadataFromHeaders } from '../objects/metadata-headers.js'
+import { notImplemented } from './errors.js'
 
 /** Canned ACLs that mean what every object here is: readable by its bucket's grants only. */
 const DEFAULT_ACLS = new Set(['private', 'bucket-owner-full-control'])
@@ -28,29 +29,7 @@ export function contentTypeOf(ctx: Context): string {
   return t === '' ? 'binary/octet-stream' : t.slice(0, 256)
 }
 
-/** The metadata a write sends (x-amz-meta-*, Content-Encoding less aws-chunked, Content-Disposition, ...); 400 MetadataTooLarge past 2 KiB. */
+/** The metadata a write's headers carry (proxy/objects/metadata-headers.ts, as the native API reads it); `{}` when none, so a verified checksum can join it. */
 export function metadataOf(ctx: Context): ObjectMetadata {
-  const user: Record<string, string> = {}
-  for (const [name, value] of Object.entries(ctx.headers)) {
-    if (name.startsWith('x-amz-meta-') && value !== undefined) user[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value
-  }
-  if (userMetadataBytes(user) > MAX_USER_METADATA_BYTES) throw new S3Error('MetadataTooLarge', 400, `user metadata (x-amz-meta-*) is limited to ${MAX_USER_METADATA_BYTES} bytes`)
-  const encoding = ctx
-    .get('content-encoding')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && s !== 'aws-chunked')
-    .join(', ')
-  const meta: ObjectMetadata = {}
-  if (Object.keys(user).length > 0) meta.user = user
-  if (encoding !== '') meta.contentEncoding = encoding
-  const set = (field: 'contentDisposition' | 'contentLanguage' | 'cacheControl' | 'expires', header: string) => {
-    const v = ctx.get(header)
-    if (v !== '') meta[field] = v
-  }
-  set('contentDisposition', 'content-disposition')
-  set('contentLanguage', 'content-language')
-  set('cacheControl', 'cache-control')
-  set('expires', 'expires')
-  return meta
+  return metadataFromHeaders(ctx.headers) ?? {}
 }

@@ -4,6 +4,7 @@ import { InvalidRangeError, NoSuchVersionError, NotModifiedError, PreconditionFa
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { principalOf } from '../access/principal.js'
+import { metadataHeaders } from '../objects/metadata-headers.js'
 import { contentRange, parseRange, spanLength, unsatisfiedRange } from '../objects/byte-range.js'
 import { evaluatePreconditions, preconditionsOf } from '../objects/preconditions.js'
 import type { S3Handler } from './context.js'
@@ -54,6 +55,8 @@ async function readOnce(h: S3Handler, ctx: Context, bucket: string, key: string,
     throw new InvalidRangeError(`the requested range is not satisfiable: the object is ${winner.size} bytes`)
   }
   const span = range.kind === 'range' ? range : undefined
+  // S3 answers the stored checksum only when asked (x-amz-checksum-mode: ENABLED), and never for a range: it is the whole object's.
+  if (!span && winner.meta?.checksum && ctx.get('x-amz-checksum-mode').toUpperCase() === 'ENABLED') ctx.set(`x-amz-checksum-${winner.meta.checksum.algorithm}`, winner.meta.checksum.value)
   ctx.status = span ? 206 : 200
   if (span) ctx.set('Content-Range', contentRange(span, winner.size))
   // A range is read from the node as a range: only those bytes travel.
@@ -69,6 +72,7 @@ export function setObjectHeaders(ctx: Context, v: Version, siblings: number): vo
   ctx.set('x-amz-version-id', 'null')
   // As stored: Koa's ctx.type would add a charset the writer never sent.
   ctx.set('Content-Type', v.contentType)
+  ctx.set(metadataHeaders(v.meta))
   if (siblings > 1) ctx.set(HEADER_S3_SIBLINGS, String(siblings))
   // A browser must not run what a bucket holds as this endpoint's page (the native API's rule).
   ctx.set('X-Content-Type-Options', 'nosniff')

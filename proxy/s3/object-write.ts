@@ -35,8 +35,8 @@ export async function putObject(h: S3Handler, ctx: Context, bucket: string, key:
   refuseUnsupportedHeaders(ctx)
   await h.allow(ctx, { bucket: 'write' }, bucket)
   await h.c.buckets.assertExists(bucket)
-  metadataOf(ctx)
-  const body = s3Body(ctx)
+  const meta = metadataOf(ctx)
+  const body = s3Body(ctx, meta)
   if (body.size !== undefined && body.size > h.cfg.maxObjectBytes) throw new EntityTooLargeError(`Your proposed upload exceeds the maximum allowed size of ${h.cfg.maxObjectBytes} bytes`)
   await checkWriteConditions(
     h,
@@ -48,7 +48,8 @@ export async function putObject(h: S3Handler, ctx: Context, bucket: string, key:
   // A small body of declared length is read whole (and checked) before anything is sent to a node.
   const bytes = body.size !== undefined && body.size <= INLINE_MAX_BYTES ? await readWhole(body.stream, body.size) : body.stream
   // The MD5 the body's tap computes is the version's: the write coordinator does not hash the bytes again.
-  await h.c.writer.write({ bucket, key, body: bytes, size: body.size, contentType: contentTypeOf(ctx), md5: body.md5Hex, w: h.cfg.w, requestId: requestIdOf(ctx) })
+  // `meta` gains the verified checksum as the body ends, before the write is committed (it is read once every byte has passed).
+  await h.c.writer.write({ bucket, key, body: bytes, size: body.size, contentType: contentTypeOf(ctx), md5: body.md5Hex, meta, w: h.cfg.w, requestId: requestIdOf(ctx) })
   ctx.set('ETag', `"${body.md5Hex() ?? ''}"`)
   if (body.checksum) ctx.set(body.checksum.header, body.checksum.value)
   ctx.status = 200
@@ -119,7 +120,7 @@ export async function copyObject(h: S3Handler, ctx: Context, bucket: string, key
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     )
   }
-  if (directive === 'REPLACE') metadataOf(ctx)
+  const replaced = directive === 'REPLACE' ? metadataOf(ctx) : undefined
   const outcome = await h.c.reader.read(src.bucket, src.key, h.cfg.r, requestIdOf(ctx), true)
   const { winner } = winnerOf(outcome, src.bucket, src.key)
   if (evaluatePreconditions(copySourceConditions(ctx), { etags: [etagOf(winner)], lastModified: winner.lastModified }, 'write') !== 'ok') {
@@ -135,7 +136,9 @@ export async function copyObject(h: S3Handler, ctx: Context, bucket: string, key
   const bytes = await h.c.reader.openVersion(src.bucket, src.key, outcome, versionId(winner.dot), requestIdOf(ctx))
   const contentType = directive === 'REPLACE' ? contentTypeOf(ctx) : winner.contentType
   const { body, md5 } = withMd5(bytes)
-  await h.c.writer.write({ bucket, key, body, size: winner.size, contentType, md5, w: h.cfg.w, requestId: requestIdOf(ctx) })
+  // COPY keeps the source's metadata (its checksum too: the same bytes); REPLACE takes the request's.
+  const meta = replaced ?? winner.meta
+  await h.c.writer.write({ bucket, key, body, size: winner.size, contentType, md5, meta, w: h.cfg.w, requestId: requestIdOf(ctx) })
   sendXml(ctx, 'CopyObjectResult', { LastModified: new Date().toISOString(), ETag: `"${md5() ?? etagOf(winner as Version)}"` })
 }
 

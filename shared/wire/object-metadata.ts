@@ -1,9 +1,8 @@
 /**
  * What an object keeps beside its bytes for HTTP and S3 clients (issue 28): user metadata
- * (`x-amz-meta-*`) and the representation headers S3 returns as they were sent. Proposed as one
- * optional field appended to the Version schema and to the coordinate request (`meta`), passed
- * through the write path beside `contentType`; until that lands the S3 endpoint validates it and
- * docs/s3.md says it is not stored yet.
+ * (`x-amz-meta-*`), the representation headers S3 returns as they were sent, and the flexible
+ * checksum an upload was verified against. One optional field (`meta`) of the Version and of the
+ * coordinate request, passed through the write path beside `contentType`.
  */
 import { z } from 'zod'
 

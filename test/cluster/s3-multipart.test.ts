@@ -52,7 +52,7 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 test('create, parts (one retried), list, copy a range as a part, complete; reads back whole through both APIs', async (t) => {
   const source = randomBytes(6 * MiB)
   await s3.send(new PutObjectCommand({ Bucket: 'multi', Key: 'source.bin', Body: source }))
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', ContentType: 'application/x-big' }))
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', ContentType: 'application/x-big', Metadata: { origin: 'multipart' } }))
   t.truthy(UploadId)
   const p1 = randomBytes(5 * MiB)
   await s3.send(new UploadPartCommand({ Bucket: 'multi', Key: 'big.bin', UploadId, PartNumber: 1, Body: randomBytes(5 * MiB) }))
@@ -94,6 +94,7 @@ test('create, parts (one retried), list, copy a range as a part, complete; reads
   const got = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'big.bin' }))
   t.is(got.ContentType, 'application/x-big')
   t.is(got.ETag, done.ETag)
+  t.deepEqual(got.Metadata, { origin: 'multipart' })
   t.true(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(whole))
   const range = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'big.bin', Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` }))
   t.true(Buffer.from((await range.Body?.transformToByteArray()) ?? []).equals(whole.subarray(5 * MiB - 10, 5 * MiB + 10)))

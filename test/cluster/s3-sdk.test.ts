@@ -132,6 +132,38 @@ test('copy: COPY keeps the content type, REPLACE takes the new one; copy-source 
   t.is((await refusal(s3.send(new CopyObjectCommand({ Bucket: 's3-copy', Key: 'e', CopySource: 's3-copy/missing' })))).name, 'NoSuchKey')
 })
 
+test('metadata: x-amz-meta-* and representation headers kept and returned (S3 and native), the verified checksum on request; COPY keeps them, REPLACE replaces them', async (t) => {
+  await s3.send(new CreateBucketCommand({ Bucket: 's3-meta' }))
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: 's3-meta',
+      Key: 'm.txt',
+      Body: 'with metadata',
+      ContentType: 'text/plain',
+      Metadata: { color: 'blue', 'two-words': 'a b' },
+      ContentDisposition: 'attachment; filename="m.txt"',
+      CacheControl: 'max-age=60',
+      ContentLanguage: 'en',
+      ChecksumAlgorithm: 'CRC32C',
+    }),
+  )
+  const head = await s3.send(new HeadObjectCommand({ Bucket: 's3-meta', Key: 'm.txt', ChecksumMode: 'ENABLED' }))
+  t.deepEqual(head.Metadata, { color: 'blue', 'two-words': 'a b' })
+  t.is(head.ContentDisposition, 'attachment; filename="m.txt"')
+  t.is(head.CacheControl, 'max-age=60')
+  t.is(head.ContentLanguage, 'en')
+  t.truthy(head.ChecksumCRC32C)
+  const native = await cluster.fetch('/buckets/s3-meta/files/m.txt', { method: 'HEAD' })
+  t.is(native.headers.get('x-amz-meta-color'), 'blue')
+  await s3.send(new CopyObjectCommand({ Bucket: 's3-meta', Key: 'copy.txt', CopySource: 's3-meta/m.txt' }))
+  t.deepEqual((await s3.send(new HeadObjectCommand({ Bucket: 's3-meta', Key: 'copy.txt' }))).Metadata, { color: 'blue', 'two-words': 'a b' })
+  await s3.send(new CopyObjectCommand({ Bucket: 's3-meta', Key: 'replaced.txt', CopySource: 's3-meta/m.txt', MetadataDirective: 'REPLACE', Metadata: { color: 'red' } }))
+  const replaced = await s3.send(new HeadObjectCommand({ Bucket: 's3-meta', Key: 'replaced.txt' }))
+  t.deepEqual(replaced.Metadata, { color: 'red' })
+  t.is(replaced.CacheControl, undefined)
+  t.is((await refusal(s3.send(new PutObjectCommand({ Bucket: 's3-meta', Key: 'big-meta', Body: 'x', Metadata: { big: 'x'.repeat(3000) } })))).name, 'MetadataTooLarge')
+})
+
 test('listings: V2 with delimiter, pages and start-after; V1 with markers; DeleteObjects', async (t) => {
   await s3.send(new CreateBucketCommand({ Bucket: 's3-list' }))
   const keys = ['a.txt', 'b/1', 'b/2', 'b/3', 'c/x/1', 'd.txt', 'e f+g.txt', 'z']

@@ -94,7 +94,7 @@ export async function completeUpload(h: S3Handler, store: UploadStore, ctx: Cont
   void (async () => {
     try {
       // The version keeps S3's multipart ETag as its MD5 (VersionSchema.md5 takes that form), so reads answer what Complete did.
-      await h.c.writer.write({ bucket, key, body: Readable.from(assemble()), size: total, contentType: record.contentType, md5: etag, w: h.cfg.w, requestId })
+      await h.c.writer.write({ bucket, key, body: Readable.from(assemble()), size: total, contentType: record.contentType, md5: etag, meta: record.meta, w: h.cfg.w, requestId })
       out.end(withoutDeclaration(xmlDocument('CompleteMultipartUploadResult', { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: `"${etag}"` })))
       store.remove(bucket, id, requestId).catch((err) => h.c.log.warn({ err: String(err), bucket, uploadId: id }, 'parts of a completed upload not deleted yet: the collector will'))
     } catch (err) {

@@ -43,10 +43,11 @@ export async function createUpload(h: S3Handler, store: UploadStore, ctx: Contex
   refuseUnsupportedHeaders(ctx)
   await h.allow(ctx, { bucket: 'write' }, bucket)
   await h.c.buckets.assertExists(bucket)
-  metadataOf(ctx)
+  const meta = metadataOf(ctx)
   const p = principalOf(ctx)
   const id = newUploadId()
-  await store.putRecord(id, { bucket, key, initiated: Date.now(), contentType: contentTypeOf(ctx), initiator: p.kind === 'key' ? p.key.id : undefined }, requestIdOf(ctx))
+  const record = { bucket, key, initiated: Date.now(), contentType: contentTypeOf(ctx), initiator: p.kind === 'key' ? p.key.id : undefined, ...(Object.keys(meta).length > 0 ? { meta } : {}) }
+  await store.putRecord(id, record, requestIdOf(ctx))
   sendXml(ctx, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: id })
 }
 

@@ -11,6 +11,7 @@ import { S3_UPLOADS_NAMESPACE } from '../../../shared/constants.js'
 import { NoSuchKeyError } from '../../../shared/errors.js'
 import { readContextOf, versionId } from '../../../shared/vclock/versions.js'
 import type { Version } from '../../../shared/wire/internal-api.js'
+import type { ObjectMetadata } from '../../../shared/wire/object-metadata.js'
 import { readWhole } from '../../coordinator/body-streams.js'
 import type { Lister } from '../../coordinator/lister.js'
 import type { ReadCoordinator } from '../../coordinator/read-coordinator.js'
@@ -25,6 +26,8 @@ export interface UploadRecord {
   contentType: string
   /** the key id that started it */
   initiator: string | undefined
+  /** the metadata CreateMultipartUpload sent, kept by the completed object */
+  meta?: ObjectMetadata | undefined
 }
 
 export interface PartInfo {
