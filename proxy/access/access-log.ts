@@ -14,21 +14,28 @@ function decoded(s: string | undefined): string | undefined {
   }
 }
 
-export function accessLog(log: Logger): Middleware {
+/** The bucket and key a native API path names (`/buckets/B[/files]/K`). */
+function nativeObjectOf(path: string): { bucket?: string | undefined; key?: string | undefined } {
+  const m = OBJECT_PATH.exec(path)
+  return { bucket: m?.[1], key: decoded(m?.[2]) }
+}
+
+/** `objectOf` names the bucket and key of a request's path (the S3 endpoint's differ from the native API's). */
+export function accessLog(log: Logger, objectOf: (path: string) => { bucket?: string | undefined; key?: string | undefined } = nativeObjectOf): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint()
     try {
       await next()
     } finally {
-      const m = OBJECT_PATH.exec(ctx.path)
+      const o = objectOf(ctx.path)
       const done = () =>
         log.info(
           {
             caller: callerName(principalOf(ctx)),
             method: ctx.method,
             path: ctx.path,
-            bucket: m?.[1],
-            key: decoded(m?.[2]),
+            bucket: o.bucket,
+            key: o.key,
             status: ctx.status,
             bytesIn: Number(ctx.get('content-length') || 0),
             bytesOut: ctx.response.length ?? 0,

@@ -52,7 +52,7 @@ export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new Upl
   const app = new Koa()
   const h = s3Handler(c, cfg)
   app.use(requestIdMiddleware())
-  app.use(accessLog(c.log.child({ component: 's3-access' })))
+  app.use(accessLog(c.log.child({ component: 's3-access' }), s3ObjectOf))
   app.use(s3Errors(c))
   app.use(c.bodyGuard.middleware())
   app.use(s3Authenticate(keyLookup(c), cfg.region))
@@ -76,4 +76,16 @@ export async function startS3Endpoint(c: S3AppComponents, cfg: S3Config & { host
       server.closeIdleConnections()
     },
   }
+}
+
+/** Bucket and key of a path-style S3 path, for the access log (never throws: a bad name is logged as sent). */
+function s3ObjectOf(path: string): { bucket?: string | undefined; key?: string | undefined } {
+  const rest = path.slice(1)
+  const slash = rest.indexOf('/')
+  const bucket = slash < 0 ? rest : rest.slice(0, slash)
+  let key = slash < 0 ? undefined : rest.slice(slash + 1)
+  try {
+    key = key === undefined || key === '' ? undefined : decodeURIComponent(key)
+  } catch {}
+  return { bucket: bucket === '' ? undefined : bucket, key }
 }

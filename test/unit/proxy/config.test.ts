@@ -17,3 +17,15 @@ test('wildcards, paths, trailing slashes, other schemes and non-canonical spelli
     t.throws(() => parseCorsOrigins(bad), { message: /exact origins/ }, bad)
   }
 })
+
+test('S3: no endpoint unless --s3-port; its own port, a domain for virtual hosts, the upload TTL', (t) => {
+  const off = parseProxyConfig(['--seeds', '127.0.0.1:9001'], env)
+  t.is(off.s3Port, undefined)
+  t.is(off.s3UploadTtlMs, 86_400_000)
+  const on = parseProxyConfig(['--seeds', '127.0.0.1:9001', '--s3-port', '9000', '--s3-domain', 's3.example.com', '--s3-upload-ttl-ms', '3600000'], env)
+  t.is(on.s3Port, 9000)
+  t.is(on.s3Domain, 's3.example.com')
+  t.is(on.s3UploadTtlMs, 3_600_000)
+  t.throws(() => parseProxyConfig(['--seeds', '127.0.0.1:9001', '--port', '9000', '--s3-port', '9000'], env), { message: /must differ/ })
+  t.throws(() => parseProxyConfig(['--seeds', '127.0.0.1:9001', '--s3-port', '9000', '--s3-domain', 'http://x/'], env), { message: /host name/ })
+})
