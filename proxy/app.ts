@@ -33,6 +33,8 @@ export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateCo
   bodyGuard: SlowBodyGuard
   admin: AccessAdmin
   log: Logger
+  /** One line per request (shared/log.ts createAccessLogger). */
+  accessLog: Logger
 }
 
 export interface ProxyAppConfig extends ApiConfig {
@@ -61,7 +63,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   // Outermost, so that every answer carries them, errors included.
   app.use(noSniff())
   app.use(requestIdMiddleware())
-  app.use(accessLog(c.log.child({ component: 'access' })))
+  app.use(accessLog(c.accessLog))
   app.use(errorMiddleware(c.log))
   app.use(c.bodyGuard.middleware())
   app.use(cors(cfg.corsOrigins))

@@ -6,7 +6,7 @@ import { serve } from '../shared/http/serve.js'
 import { SlowBodyGuard } from '../shared/http/slow-body-guard.js'
 import { RequestVerifier } from '../shared/http/request-verifier.js'
 import { acceptedKeys } from '../shared/http/signing.js'
-import { createLogger, type Logger } from '../shared/log.js'
+import { createAccessLogger, createLogger, type Logger } from '../shared/log.js'
 import { AccessAdmin } from './access/access-admin.js'
 import { AccessCatalog } from './access/catalog.js'
 import { SecretBox } from './access/secret-box.js'
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const log = createLogger('proxy', cfg.logLevel)
+  const accessLog = createAccessLogger('proxy', cfg.logLevel)
   const clocks = new PeerClocks(undefined, Date.now, (address, offsetMs) => {
     if (Math.abs(offsetMs) > CLOCK_WARN_MS) log.warn({ address, offsetMs }, `the clock of the node at ${address} is ${offsetMs} ms off this proxy's: check NTP on both`)
     else log.info({ address, offsetMs }, `the clock of the node at ${address} agrees with this proxy's again`)
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
   const app = createProxyApp(
-    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, catalog, box, members, admin, log },
+    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog },
     { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
   )
 
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   if (cfg.previousSecret) void resealAfterRotation(admin, log)
   const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
-  const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }) }
+  const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog }
   const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port })
   if (s3) log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
 

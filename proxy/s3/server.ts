@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http'
 import Koa from 'koa'
+import type { Logger } from '../../shared/log.js'
 import { serve } from '../../shared/http/serve.js'
 import type { SlowBodyGuard } from '../../shared/http/slow-body-guard.js'
 import { accessLog } from '../access/access-log.js'
@@ -22,6 +23,8 @@ import { errorDocument } from './xml.js'
 export interface S3AppComponents extends S3Components {
   box: SecretBox
   bodyGuard: SlowBodyGuard
+  /** One line per request (shared/log.ts createAccessLogger). */
+  accessLog: Logger
 }
 
 /** Errors as S3 answers them: an XML Error document (none for HEAD and 304), x-amz-request-id. */
@@ -52,7 +55,7 @@ export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new Upl
   const app = new Koa()
   const h = s3Handler(c, cfg)
   app.use(requestIdMiddleware())
-  app.use(accessLog(c.log.child({ component: 's3-access' }), s3ObjectOf))
+  app.use(accessLog(c.accessLog.child({ api: 's3' }), s3ObjectOf))
   app.use(s3Errors(c))
   app.use(c.bodyGuard.middleware())
   app.use(s3Authenticate(keyLookup(c), cfg.region))
