@@ -19,11 +19,13 @@ import { mountClusterRoutes } from './api/cluster.js'
 import { cors } from './api/cors.js'
 import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
+import { mountMetricsRoutes } from './api/metrics.js'
 import { requestIdMiddleware } from './api/request-id.js'
 import type { ReadRepairer } from './coordinator/read-repair.js'
 import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
 import type { KvStore } from './kv/kv-store.js'
 import type { MembershipView } from './membership/membership-view.js'
+import type { ProxyMetrics } from './metrics/proxy-metrics.js'
 
 export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateComponents {
   kv: KvStore
@@ -35,6 +37,7 @@ export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateCo
   log: Logger
   /** One line per request (shared/log.ts createAccessLogger). */
   accessLog: Logger
+  metrics: ProxyMetrics
 }
 
 export interface ProxyAppConfig extends ApiConfig {
@@ -42,6 +45,8 @@ export interface ProxyAppConfig extends ApiConfig {
   kv: KvLimits
   corsOrigins: readonly string[]
   region: string
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string | undefined
 }
 
 /** Every route, each with what it needs (proxy/access/guard.ts). */
@@ -53,6 +58,7 @@ export function createProxyRouter(c: ProxyAppComponents, cfg: ProxyAppConfig): R
   mountKvRoutes(routes, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
   mountClusterRoutes(routes, c.view, c.repairer, c.nodes, cfg)
   mountAdminRoutes(routes, c.admin, c.catalog)
+  mountMetricsRoutes(routes, c.metrics, cfg.metricsToken)
   assertEveryRouteGuarded(router)
   return router
 }
@@ -65,6 +71,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   app.use(requestIdMiddleware())
   app.use(accessLog(c.accessLog))
   app.use(errorMiddleware(c.log))
+  app.use(c.metrics.middleware())
   app.use(c.bodyGuard.middleware())
   app.use(cors(cfg.corsOrigins))
   app.use(refuseCrossSiteWrites(cfg.corsOrigins))

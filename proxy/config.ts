@@ -52,6 +52,8 @@ export interface ProxyConfig {
   s3Domain: string | undefined
   /** A multipart upload neither completed nor aborted this long after it began is collected (its parts deleted). */
   s3UploadTtlMs: number
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined
 }
 
 export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<ProxyConfig> {
@@ -90,6 +92,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--s3-port <port>', 'serve the S3 API on this port too (default: no S3 endpoint)', parseIntArg(1, 65535))
     .option('--s3-domain <domain>', 'virtual-host style S3: a Host of BUCKET.<domain> names the bucket (path style always works)')
     .option('--s3-upload-ttl-ms <ms>', 'collect S3 multipart uploads neither completed nor aborted after this long', parseIntArg(60_000, 365 * 86_400_000), 86_400_000)
+    .option('--metrics-token <token>', 'GET /metrics needs Authorization: Bearer TOKEN (default: open; metrics hold no keys, buckets or data)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -132,6 +135,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     s3Port: o.s3Port as number | undefined,
     s3Domain: o.s3Domain as string | undefined,
     s3UploadTtlMs: o.s3UploadTtlMs as number,
+    metricsToken: o.metricsToken as string | undefined,
   })
 }
 

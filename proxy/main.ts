@@ -21,6 +21,7 @@ import { ReadRepairer } from './coordinator/read-repair.js'
 import { WriteCoordinator } from './coordinator/write-coordinator.js'
 import { KvStore } from './kv/kv-store.js'
 import { MembershipView } from './membership/membership-view.js'
+import { ProxyMetrics } from './metrics/proxy-metrics.js'
 import { startS3Endpoint } from './s3/server.js'
 
 async function main(): Promise<void> {
@@ -52,8 +53,9 @@ async function main(): Promise<void> {
   const buckets = new BucketRegistry({ catalog, admin, writer, lister })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
+  const metrics = new ProxyMetrics({ view, catalog, reader, repairer })
   const app = createProxyApp(
-    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog },
+    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog, metrics },
     { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
   )
 

@@ -6,10 +6,12 @@ import type { PeerClocks } from '../shared/http/peer-clocks.js'
 import type { Logger } from '../shared/log.js'
 import type { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import type { Membership } from './gossip/membership.js'
+import type { NodeMetrics } from './metrics/node-metrics.js'
 import { mountAntiEntropyRoutes } from './routes/anti-entropy.js'
 import type { RequestVerifier } from '../shared/http/request-verifier.js'
 import { requireSignature } from './routes/auth.js'
 import { mountMembershipRoutes } from './routes/membership.js'
+import { mountMetricsRoutes } from './routes/metrics.js'
 import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects.js'
 
 export interface NodeAppComponents extends ObjectRoutesComponents {
@@ -20,6 +22,9 @@ export interface NodeAppComponents extends ObjectRoutesComponents {
   verifier: RequestVerifier
   /** Peers' clocks as this node's clients learned them (shown in /membership). */
   clocks: PeerClocks
+  metrics: NodeMetrics
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string | undefined
   log: Logger
 }
 
@@ -32,6 +37,7 @@ export function createNodeRouter(c: NodeAppComponents): Router {
   mountObjectRoutes(router, c)
   mountMembershipRoutes(router, c.membership, c.status, c.clocks)
   mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
+  mountMetricsRoutes(router, () => c.metrics.registry, c.metricsToken)
   return router
 }
 

@@ -65,6 +65,8 @@ export interface NodeConfig {
   /** Small writes and reads to other nodes (handoff, anti-entropy) over RPC channels instead of HTTP requests. */
   internalRpc: boolean
   logLevel: string
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined
 }
 
 export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
@@ -129,6 +131,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       CACHED_READ_MAX_BYTES,
     )
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
+    .option('--metrics-token <token>', 'GET /metrics needs Authorization: Bearer TOKEN (default: open; metrics hold no keys, buckets or data)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -169,6 +172,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     directIo: o.directIo,
     cachedReadMaxBytes: o.cachedReadMaxBytes,
     logLevel: o.logLevel,
+    metricsToken: o.metricsToken as string | undefined,
     internalRpc: o.internalRpc as boolean,
   })
 }

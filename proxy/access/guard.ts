@@ -6,6 +6,7 @@
  */
 import type { Context, Middleware } from 'koa'
 import { AccessDeniedError, NoSuchBucketError, UnauthorizedError } from '../../shared/errors.js'
+import { bearerMatches } from '../../shared/http/metrics.js'
 import { assertBucketName } from '../../shared/names.js'
 import type { Permission } from '../../shared/wire/access-api.js'
 import { KV_GRANTS } from '../../shared/wire/access-records.js'
@@ -17,6 +18,8 @@ import { principalOf } from './principal.js'
 export type Need =
   /** Anyone: health, metrics, the page's static files. */
   | { open: true }
+  /** Anyone holding this bearer token (`Authorization: Bearer <token>`): metrics with --metrics-token. */
+  | { bearer: string }
   /** Any valid key (what the route answers depends on the key, e.g. the buckets it may read). */
   | { anyKey: true }
   /** Admin keys, or a member signature (key management, cluster internals). */
@@ -57,6 +60,11 @@ function requireKey(ctx: Context): ResolvedKey {
 
 async function check(ctx: Context, need: Need, policy: () => Policy, refresh: () => Promise<void>): Promise<void> {
   if ('open' in need) return
+  if ('bearer' in need) {
+    if (bearerMatches(ctx.get('authorization'), need.bearer)) return
+    ctx.set('WWW-Authenticate', 'Bearer realm="metrics"')
+    throw new UnauthorizedError('this route needs Authorization: Bearer <token>')
+  }
   const p = principalOf(ctx)
   if ('admin' in need) {
     if (p.kind === 'member') return

@@ -44,6 +44,9 @@ export class ReadCoordinator {
     private readonly cfg: ReadConfig,
   ) {}
 
+  /** Reads answered since start, and those whose answer held more than one live version (siblings): read by GET /metrics. */
+  readonly stats = { reads: 0, siblingReads: 0 }
+
   /**
    * Read at quorum R. With every primary up, only R of them are asked (at random, so load spreads;
    * R + W > N makes R answers enough), and the others only when those answers disagree (then
@@ -52,6 +55,13 @@ export class ReadCoordinator {
    * `withData` false: the caller needs only the versions (HEAD, existence, delete), so no bytes ride along.
    */
   async read(bucket: string, key: string, r: number, requestId?: string, withData = true): Promise<ReadOutcome> {
+    const outcome = await this.readQuorum(bucket, key, r, requestId, withData)
+    this.stats.reads++
+    if (outcome.versions.filter((v) => !v.tombstone).length > 1) this.stats.siblingReads++
+    return outcome
+  }
+
+  private async readQuorum(bucket: string, key: string, r: number, requestId: string | undefined, withData: boolean): Promise<ReadOutcome> {
     const prefs = this.c.view.preferenceList(bucket, key)
     const plan = planTargets(prefs, replicaCount(bucket, this.cfg.n, prefs.length), (id) => this.c.view.isUsable(id))
     if (plan.targets.length < r) throw new QuorumNotReachedError(r, [], [`only ${plan.targets.length} live nodes can answer for this key`])

@@ -40,6 +40,8 @@ export class HintReplayer {
   private readonly missingSince = new Map<string, number>()
   /** Versions handed off since start. */
   delivered = 0
+  /** Versions handed off since start, per target. */
+  readonly deliveredTo = new Map<string, number>()
 
   constructor(
     private readonly c: HintReplayerComponents,
@@ -99,6 +101,7 @@ export class HintReplayer {
             try {
               await this.deliver(ref, space, item.bucket, item.key, v)
               delivered++
+              this.deliveredTo.set(target, (this.deliveredTo.get(target) ?? 0) + 1)
             } catch (err) {
               // Refused for this hint alone: bad for the target (4xx), or too large for the room it has left.
               if (!isClientError(err) && !(err instanceof RemoteError && err.code === 'InsufficientStorage')) throw err

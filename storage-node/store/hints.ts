@@ -33,6 +33,9 @@ export function checkHintRoom(heldBytes: number, heldVersions: () => number, add
 }
 
 export class HintLedger {
+  /** Versions and bytes stored as hints since start, per target (in memory: GET /metrics). */
+  readonly stored = new Map<string, HintStats>()
+
   constructor(
     /** Versions and bytes per target. */
     private readonly stats: JournaledTable<HintStats, string>,
@@ -53,6 +56,10 @@ export class HintLedger {
     checkHintRoom(total, versions, added, dropped, this.limits)
     const delta = added.reduce((a, v) => a + v.size, 0) - dropped.reduce((a, v) => a + v.size, 0)
     const s = this.stats.get(target) ?? { versions: 0, bytes: 0 }
+    if (added.length > 0) {
+      const st = this.stored.get(target) ?? { versions: 0, bytes: 0 }
+      this.stored.set(target, { versions: st.versions + added.length, bytes: st.bytes + added.reduce((a, v) => a + v.size, 0) })
+    }
     const next = { versions: s.versions + added.length - dropped.length, bytes: s.bytes + delta }
     if (next.versions <= 0) this.stats.remove(target)
     else this.stats.put(target, next)

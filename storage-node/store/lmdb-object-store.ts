@@ -165,6 +165,16 @@ export class LmdbObjectStore implements ObjectStore {
     return this.hintLedger.totals()
   }
 
+  /** Hints stored per target node since start. */
+  hintsStored(): ReadonlyMap<string, HintStats> {
+    return this.hintLedger.stored
+  }
+
+  /** `fn` hears how long each journal append (write and fdatasync) took, in ms. */
+  onJournalAppend(fn: (ms: number) => void): void {
+    this.env.group.onAppend = fn
+  }
+
   hintBatch(target: string, limit: number, after?: { bucket: string; key: string }): KeyVersions[] {
     return hintBatch(this.tables.hints, target, limit, after)
   }

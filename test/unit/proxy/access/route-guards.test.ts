@@ -6,15 +6,25 @@ import { assertEveryRouteGuarded, routeNeeds } from '../../../../proxy/access/gu
 // The routes only capture their components when mounted: none is called here.
 const router = () => createProxyRouter({ catalog: {} } as unknown as ProxyAppComponents, { kv: {}, corsOrigins: [] } as unknown as ProxyAppConfig)
 
-test('every route of the proxy declares what it needs; only health is open', (t) => {
+test('every route of the proxy declares what it needs; only health and metrics are open', (t) => {
   const routes = routeNeeds(router())
   t.true(routes.length >= 20)
   for (const r of routes) t.truthy(r.need, `${r.methods.join(',')} ${r.path}`)
   const open = routes.filter((r) => r.need && 'open' in r.need).map((r) => `${r.methods.join(',')} ${r.path}`)
-  t.deepEqual(open, ['GET /health'])
+  t.deepEqual(open, ['GET /health', 'GET /metrics'])
   const adminOnly = routes.filter((r) => r.need && 'admin' in r.need).map((r) => r.path)
   t.true(adminOnly.includes('/cluster'))
   t.true(adminOnly.includes('/admin/keys'))
+})
+
+test('with --metrics-token, GET /metrics needs that bearer token and health stays open', (t) => {
+  const routes = routeNeeds(createProxyRouter({ catalog: {} } as unknown as ProxyAppComponents, { kv: {}, corsOrigins: [], metricsToken: 'tok' } as unknown as ProxyAppConfig))
+  const metrics = routes.find((r) => r.path === '/metrics')
+  t.deepEqual(metrics?.need, { bearer: 'tok' })
+  t.deepEqual(
+    routes.filter((r) => r.need && 'open' in r.need).map((r) => r.path),
+    ['/health'],
+  )
 })
 
 test('a router holding a route that went around the guards is refused', (t) => {
