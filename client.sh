@@ -94,6 +94,9 @@ CTX=$(scurl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | awk -F': ' 'tolow
 show scurl -s -X PUT --data-binary "alice's cat" -H "X-Context: $CTX" "$P/buckets/$B/files/cat.jpg"
 show scurl -s -X PUT --data-binary "bob's cat" -H "X-Context: $CTX" "$P/buckets/$B/files/cat.jpg"
 show scurl -s "$P/buckets/$B/files/cat.jpg"
+echo "# ?explain=1 (admin or owner keys): what each replica and stand-in holds and what a GET answers (docs/operations.md#explaining-a-key)"
+echo "\$ scurl -s \"\$P/buckets/\$B/files/cat.jpg?explain=1\" | jq -c '{read, reconciled, held: [.probes[] | {node, role, hint_for, outcome, versions: [.versions[] | {version, size, survives}]}]}'"
+scurl -s "$P/buckets/$B/files/cat.jpg?explain=1" | jq -c '{read, reconciled, held: [.probes[] | {node, role, hint_for, outcome, versions: [.versions[] | {version, size, survives}]}]}'
 CTX2=$(scurl -s -I "$P/buckets/$B/files/cat.jpg" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-context"{print $2}')
 V1=$(scurl -s "$P/buckets/$B/files/cat.jpg" | jq -r '.siblings[0].version')
 show scurl -s "$P/buckets/$B/files/cat.jpg?version=$V1"

@@ -14,6 +14,7 @@ import { createProxyApp } from './app.js'
 import { BucketRegistry } from './buckets/bucket-registry.js'
 import { parseProxyConfig } from './config.js'
 import { Lister } from './coordinator/lister.js'
+import { Explainer } from './coordinator/explainer.js'
 import { NodeClient } from '../shared/http/node-client.js'
 import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { ReadCoordinator } from './coordinator/read-coordinator.js'
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })
   const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs, replicaTimeoutMs: cfg.replicaTimeoutMs })
+  const explainer = new Explainer({ view, nodes }, { n: cfg.n })
   const lister = new Lister(view, nodes, { n: cfg.n })
   const catalog = new AccessCatalog(view, nodes, { refreshMs: cfg.accessRefreshMs, staleMs: cfg.accessStaleMs }, log.child({ component: 'access-catalog' }))
   const box = new SecretBox(cfg.previousSecret ? [cfg.secret, cfg.previousSecret] : [cfg.secret])
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
   const metrics = new ProxyMetrics({ view, catalog, reader, repairer })
   const app = createProxyApp(
-    { view, nodes, repairer, buckets, reader, writer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog, metrics },
+    { view, nodes, repairer, buckets, reader, writer, explainer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog, metrics },
     { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
   )
 
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
   const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
   const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog }
-  const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port })
+  const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port, otherEndpointPort: cfg.port })
   if (s3) log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
 
   const stop = (signal: string) => {

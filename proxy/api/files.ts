@@ -17,10 +17,11 @@ import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
 import { metadataFromHeaders, metadataHeaders } from '../objects/metadata-headers.js'
 import { inlineParam, setObjectSafetyHeaders } from './browser-safety.js'
 import { uploadMultipart } from './multipart-upload.js'
+import { answerExplain, type ExplainComponents, explainRequested } from './explain.js'
 import { requestBody } from '../access/request-body.js'
 import { type ApiConfig, bucketParam, headerContext, keyParam, listParams, pageAnswer, readQuorum, requestId, writeQuorum } from './request-params.js'
 
-export interface FileRoutesComponents {
+export interface FileRoutesComponents extends ExplainComponents {
   buckets: BucketRegistry
   reader: ReadCoordinator
   writer: WriteCoordinator
@@ -98,6 +99,7 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const r = readQuorum(ctx, cfg)
     const inline = inlineParam(ctx)
     await c.buckets.assertExists(bucket)
+    if (explainRequested(ctx)) return answerExplain(ctx, c, bucket, key)
     for (let attempt = 1; ; attempt++) {
       try {
         return await readOnce(ctx, withBody, bucket, key, r, inline)

@@ -4,7 +4,7 @@
  * The proxy builds it (proxy/coordinator/explainer.ts), `./dynamoctl explain` parses it. Only append fields.
  */
 import { z } from 'zod'
-import { VectorClockSchema } from '../vclock/schemas.js'
+import { CausalContextSchema, VectorClockSchema } from '../vclock/schemas.js'
 
 /** Why one version makes another obsolete (see `supersedes` in shared/vclock/versions.ts). */
 export const SupersedeReasonSchema = z.enum([
@@ -37,6 +37,12 @@ export const ExplainVersionSchema = z.object({
   survives: z.boolean(),
   /** The held versions that supersede this one, surviving ones first; empty when it survives. */
   superseded_by: z.array(z.object({ version: z.string(), reason: SupersedeReasonSchema })),
+  /**
+   * What the version was written over (the writer's causal context): it supersedes exactly the
+   * versions whose dot (`version`) this covers. Two siblings written from one X-Context have equal
+   * contexts, neither covering the other's dot, though their flattened `vector_clock`s look ordered.
+   */
+  context: CausalContextSchema.optional(),
 })
 export type ExplainVersion = z.infer<typeof ExplainVersionSchema>
 
