@@ -47,6 +47,8 @@ export interface ProxyAppConfig extends ApiConfig {
   region: string
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string | undefined
+  /** The S3 endpoint's port, when it serves one. */
+  s3Port?: number | undefined
 }
 
 /** Every route, each with what it needs (proxy/access/guard.ts). */
@@ -75,7 +77,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   app.use(c.bodyGuard.middleware())
   app.use(cors(cfg.corsOrigins))
   app.use(refuseCrossSiteWrites(cfg.corsOrigins))
-  app.use(authenticate(c, cfg.region))
+  app.use(authenticate(c, cfg.region, cfg.s3Port))
   app.use(router.routes())
   app.use(router.allowedMethods())
   app.use((ctx) => {

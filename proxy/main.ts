@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
   const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog }
-  const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port })
+  const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port, otherEndpointPort: cfg.port })
   if (s3) log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
 
   const stop = (signal: string) => {

@@ -48,20 +48,22 @@ export class AccessAdmin {
     return this.c.catalog.policy().allKeys().map(info)
   }
 
-  private existing(id: string): ResolvedKey {
+  private async existing(id: string): Promise<ResolvedKey> {
+    // Made a moment ago through another proxy? Look once more before answering 404.
+    if (!this.c.catalog.policy().key(id)) await this.c.catalog.refresh()
     const k = this.c.catalog.policy().key(id)
     if (!k) throw new NotFoundError(`no access key ${id}`)
     return k
   }
 
   async deleteKey(id: string): Promise<void> {
-    this.existing(id)
+    await this.existing(id)
     await this.put(accessRecordKey.key(id), null)
   }
 
   /** A new secret for the same key id: its grants stay, the old secret stops working. */
   async rotateKey(id: string): Promise<{ key: KeyInfo; secret: string }> {
-    const k = this.existing(id)
+    const k = await this.existing(id)
     const secret = newAccessKey().secret
     const record: KeyRecord = { id, name: k.name, admin: k.admin, createBuckets: k.createBuckets, created: k.created, secret: this.c.box.seal(id, secret) }
     await this.put(accessRecordKey.key(id), record)
@@ -97,7 +99,7 @@ export class AccessAdmin {
 
   /** Add and remove permissions of one key on a bucket (or KV_GRANTS); a deny wins over an allow of the same permission. */
   async changeGrant(bucket: string, keyId: string, change: z.output<typeof GrantChangeSchema>): Promise<Grant> {
-    this.existing(keyId)
+    await this.existing(keyId)
     const incarnation = this.incarnation(bucket)
     if (bucket === KV_GRANTS && (change.allow.includes('owner') || change.deny.includes('owner'))) throw new InvalidArgumentError('the key-value API has read and write permissions only')
     const now = this.c.catalog.policy().grant(bucket, keyId) ?? { key: keyId, read: false, write: false, owner: false }

@@ -13,6 +13,7 @@ import { refusalMessage, type RequestVerifier } from '../../shared/http/request-
 import { HEADER_SIGNATURE } from '../../shared/wire/headers.js'
 import type { SealedSecret } from '../../shared/wire/access-records.js'
 import type { AccessCatalog } from './catalog.js'
+import { refuseOtherEndpoint } from './endpoint-host.js'
 import type { ResolvedKey } from './policy.js'
 import type { Principal } from './principal.js'
 import type { SecretBox } from './secret-box.js'
@@ -30,6 +31,9 @@ export const HOW_TO_AUTHENTICATE =
 
 /** A body signed by its hash without x-amz-content-sha256 (curl --data-binary) is read whole to check it up to this size. */
 const SIGNED_BODY_MAX_BYTES = 1024 * 1024
+
+/** All bodies held for that check at once, at most (past it, such a request is refused as if it had not verified). */
+const SIGNED_BODIES_MAX_BYTES = 16 * 1024 * 1024
 
 /** Opened secrets kept at most (a bound against a flood of distinct valid keys; past it the cache starts over). */
 const MAX_OPENED = 10_000
@@ -69,12 +73,15 @@ export function keyLookup(c: Pick<AuthenticateComponents, 'catalog' | 'box'>): K
   }
 }
 
-export function authenticate(c: AuthenticateComponents, region: string): Middleware {
+/** `otherPort`: the S3 endpoint's port, whose requests this endpoint refuses (endpoint-host.ts). */
+export function authenticate(c: AuthenticateComponents, region: string, otherPort?: number): Middleware {
   const keyFor = keyLookup(c)
+  let bufferedBytes = 0
 
   const identify = async (ctx: Context): Promise<Principal | undefined> => {
     const sig = parseSigV4({ method: ctx.method, url: ctx.url, headers: ctx.headers, headersDistinct: ctx.req.headersDistinct })
     if (sig) {
+      refuseOtherEndpoint(ctx.get('host'), otherPort)
       const { key, secret } = await keyFor(sig.accessKeyId)
       const now = Date.now()
       let payload: PayloadHash
@@ -84,7 +91,12 @@ export function authenticate(c: AuthenticateComponents, region: string): Middlew
         // curl --data-binary signs its body's hash without sending it: a small body is read and tried once.
         const declared = Number(ctx.get('content-length') || 0)
         if (!(err instanceof SignatureDoesNotMatchError) || sig.presigned || ctx.get('x-amz-content-sha256') !== '' || declared <= 0 || declared > SIGNED_BODY_MAX_BYTES) throw err
-        const body = await readWhole(ctx.req, declared)
+        // Anyone who knows a key id can send such a body: the bytes held for this check at once are bounded.
+        if (bufferedBytes + declared > SIGNED_BODIES_MAX_BYTES) throw err
+        bufferedBytes += declared
+        const body = await readWhole(ctx.req, declared).finally(() => {
+          bufferedBytes -= declared
+        })
         payload = verifySigV4(sig, secret, now, region, { bodySha256: createHash('sha256').update(body).digest('hex') }).payload
         ctx.state.bufferedBody = body
       }

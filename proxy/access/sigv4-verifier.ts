@@ -17,7 +17,6 @@ import {
   type HeaderEntry,
   type PathRules,
   parseAmzDate,
-  pathRulesFor,
   percentDecode,
   SIGV4_ALGORITHM,
   SIGV4_TERMINATOR,
@@ -159,6 +158,9 @@ function signedEntries(req: SigV4Request, names: readonly string[]): HeaderEntry
   return [...names].sort().map((name) => [name, req.headersDistinct?.[name] ?? req.headers[name] ?? ''] as const)
 }
 
+/** Bound by the signature even when not listed as signed: the payload hash is a line of the canonical request, the date is in the string to sign. */
+const UNSIGNED_AMZ_ALLOWED = new Set(['x-amz-content-sha256', 'x-amz-date'])
+
 function unsignedAmz(headers: IncomingHttpHeaders, signed: readonly string[]): string[] {
   return Object.keys(headers).filter((h) => h.startsWith('x-amz-') && !signed.includes(h))
 }
@@ -297,7 +299,11 @@ function* targets(p: ParsedSigV4, rules: PathRules): Generator<[string, string]>
  * sent no x-amz-content-sha256: curl --data-binary signs the body's real hash without sending it (curl -T
  * signs the empty body's). With it, such a signature verifies and the body counts as signed.
  */
-export function verifySigV4(p: ParsedSigV4, secret: string, nowMs: number, region: string, opts: { bodySha256?: string } = {}): { payload: PayloadHash } {
+export function verifySigV4(p: ParsedSigV4, secret: string, nowMs: number, region: string, opts: { bodySha256?: string; pathRules?: PathRules } = {}): { payload: PayloadHash } {
+  // As S3 answers: every x-amz-* header must be signed, or a presigned PUT (or a header added in
+  // transit) could carry x-amz-copy-source, metadata or checksums its signer never saw.
+  const unsigned = p.unsignedAmzHeaders.filter((h) => !UNSIGNED_AMZ_ALLOWED.has(h))
+  if (unsigned.length > 0) throw new AccessDeniedError(`there were headers present in the request which were not signed: ${unsigned.join(', ')}`)
   checkScopeAndTime(p, nowMs, region)
   const key = cachedSigningKey(p, secret)
   const scope = credentialScope(p.scope.date, p.scope.region, p.scope.service)
@@ -308,7 +314,9 @@ export function verifySigV4(p: ParsedSigV4, secret: string, nowMs: number, regio
   const body = opts.bodySha256?.toLowerCase()
   if (!p.presigned && !p.request.contentHashSent && body !== undefined && body !== EMPTY_SHA256) payloads.push([body, { kind: 'sha256', hex: body }])
   for (const [payloadHash, payload] of payloads) {
-    for (const [uri, query] of targets(p, pathRulesFor(p.scope.service))) {
+    // Both endpoints route the path as sent, never normalized: a signature is checked over that same path
+    // whatever service it names (a normalized one would let /other/../mine stand for /mine).
+    for (const [uri, query] of targets(p, opts.pathRules ?? 's3')) {
       const creq = canonicalRequest({ method, canonicalUri: uri, canonicalQuery: query, canonicalHeaders: block, signedHeaders, payloadHash })
       const mine = createHmac('sha256', key)
         .update(stringToSign(p.amzDate, scope, creq), 'utf8')

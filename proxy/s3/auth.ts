@@ -12,6 +12,7 @@ import { credentialScope, signingKey } from '../../shared/sigv4/canonical.js'
 import type { ObjectMetadata } from '../../shared/wire/object-metadata.js'
 import type { KeyLookup } from '../access/authenticate.js'
 import { requestBody } from '../access/request-body.js'
+import { refuseOtherEndpoint } from '../access/endpoint-host.js'
 import { parseSigV4, verifySigV4 } from '../access/sigv4-verifier.js'
 import { AwsChunkedDecoder } from './aws-chunked.js'
 import { checksumCheck, expectedChecksum, md5Tap } from './checksums.js'
@@ -28,7 +29,7 @@ export interface S3Body {
   md5Hex: () => string | undefined
 }
 
-export function s3Authenticate(keyFor: KeyLookup, region: string): Middleware {
+export function s3Authenticate(keyFor: KeyLookup, region: string, otherEndpointPort?: number): Middleware {
   return async (ctx, next) => {
     const sig = parseSigV4({ method: ctx.method, url: ctx.url, headers: ctx.headers, headersDistinct: ctx.req.headersDistinct }, { streaming: true })
     if (!sig) {
@@ -37,6 +38,7 @@ export function s3Authenticate(keyFor: KeyLookup, region: string): Middleware {
       return next()
     }
     const { key, secret } = await keyFor(sig.accessKeyId)
+    refuseOtherEndpoint(ctx.get('host'), otherEndpointPort)
     const { payload } = verifySigV4(sig, secret, Date.now(), region)
     ctx.state.principal = { kind: 'key', key, via: sig.presigned ? 'presigned' : 'sigv4' }
     if (payload.kind === 'sha256') ctx.state.payloadSha256 = payload.hex

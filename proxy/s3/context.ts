@@ -25,6 +25,8 @@ export interface S3Config {
   maxObjectBytes: number
   /** Multipart uploads not completed within this are collected. */
   s3UploadTtlMs: number
+  /** The native API's port: requests signed for it are refused here (proxy/access/endpoint-host.ts). */
+  otherEndpointPort?: number | undefined
 }
 
 /** A handler's view of the request: the components, config, and the permission check. */

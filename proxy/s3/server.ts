@@ -58,7 +58,7 @@ export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new Upl
   app.use(accessLog(c.accessLog.child({ api: 's3' }), s3ObjectOf))
   app.use(s3Errors(c))
   app.use(c.bodyGuard.middleware())
-  app.use(s3Authenticate(keyLookup(c), cfg.region))
+  app.use(s3Authenticate(keyLookup(c), cfg.region, cfg.otherEndpointPort))
   app.use((ctx) => dispatch(h, uploads, ctx))
   app.on('error', (err) => c.log.debug({ err: String(err) }, 'connection error'))
   return app

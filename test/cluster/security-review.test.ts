@@ -408,3 +408,46 @@ test.serial('no secret reaches a log', async (t) => {
   t.true(secrets.length >= 4)
   for (const s of secrets) for (const text of logs) t.false(text.includes(s))
 })
+
+// The holes the review found, fixed: each was a request that succeeded.
+
+test.serial('an x-amz-* header its signer never signed is refused: a presigned PUT cannot become a CopyObject', async (t) => {
+  const copier = await makeKey('copier')
+  await grant('sec-readonly', copier.id, ['read'])
+  await grant('sec-drop', copier.id, ['write'])
+  const url = presignUrl(creds(copier), { method: 'PUT', url: new URL(`${cluster.s3Url}/sec-drop/upload.bin`), expiresSeconds: 300 })
+  const res = await fetch(url, { method: 'PUT', headers: { 'x-amz-copy-source': '/sec-readonly/keep.txt' } })
+  t.is(res.status, 403)
+  t.is(codeOf(await res.text()), 'AccessDenied')
+  // The same header added to a request signed without it.
+  const added = await s3(creds(copier), 'PUT', '/sec-drop/h3.bin', { unsigned: { 'x-amz-copy-source': '/sec-readonly/keep.txt' } })
+  t.is(added.status, 403)
+  t.is((await nativeGet('sec-drop', 'upload.bin')).status, 404)
+  t.is((await nativeGet('sec-drop', 'h3.bin')).status, 404)
+  // Signed, the copy is the reader's own request, and allowed.
+  const signedCopy = await s3(creds(copier), 'PUT', '/sec-drop/h4.bin', { headers: { 'x-amz-copy-source': '/sec-readonly/keep.txt' } })
+  t.is(signedCopy.status, 200)
+})
+
+test.serial('a signature over a normalized path does not stand for a raw one (no /other/../mine)', async (t) => {
+  const port = Number(new URL(cluster.s3Url).port)
+  const signed = signHeaders({ ...admin, service: 'foo' }, { method: 'PUT', url: new URL(`${cluster.s3Url}/sec-drop/k`), payloadHash: sha256Hex('moved') })
+  const res = await raw(port, 'PUT', '/sec-readonly/../sec-drop/k', signed, Buffer.from('moved'))
+  t.is(res.status, 403)
+  t.is((await nativeGet('sec-readonly', '../sec-drop/k')).status, 404)
+  const nativePort = Number(new URL(cluster.url).port)
+  const nat = signHeaders({ ...admin, service: 'foo' }, { method: 'PUT', url: new URL(`${cluster.url}/buckets/sec-drop/files/n`), payloadHash: sha256Hex('moved') })
+  const res2 = await raw(nativePort, 'PUT', '/buckets/sec-readonly/files/../../sec-drop/files/n', nat, Buffer.from('moved'))
+  t.is(res2.status, 403)
+  t.is((await nativeGet('sec-readonly', '../../sec-drop/files/n')).status, 404)
+})
+
+test.serial('a request signed for one endpoint is refused by the other (its Host names the other port)', async (t) => {
+  const s3Port = Number(new URL(cluster.s3Url).port)
+  const nativePort = Number(new URL(cluster.url).port)
+  const nat = signHeaders(admin, { method: 'GET', url: new URL(`${cluster.url}/buckets`) })
+  t.is((await raw(nativePort, 'GET', '/buckets', nat)).status, 200)
+  t.is((await raw(s3Port, 'GET', '/buckets', nat)).status, 403, 'the native request replayed on the S3 port')
+  const s3req = signHeaders(admin, { method: 'GET', url: new URL(`${cluster.s3Url}/buckets`) })
+  t.is((await raw(nativePort, 'GET', '/buckets', s3req)).status, 403, 'the S3 request replayed on the native port')
+})
