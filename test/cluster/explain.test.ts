@@ -9,8 +9,11 @@ import { type ExplainAnswer, ExplainAnswerSchema } from '../../shared/wire/expla
 
 let cluster: TestCluster
 
+// No hint delivery nor anti-entropy: only a read could change what a replica holds, and explain must not.
+const FROZEN = ['--handoff-schedule', '0 0 0 1 1 *', '--anti-entropy-interval-ms', '0']
+
 test.before(async () => {
-  cluster = await TestCluster.start(4)
+  cluster = await TestCluster.start(4, { nodeArgs: FROZEN })
 })
 test.after.always(async () => {
   await cluster?.teardown()
@@ -127,5 +130,8 @@ test.serial('a primary killed: explain shows it unreachable and the hint its sta
     t.truthy(old, 'the returned primary still holds the old version: explain repaired nothing')
     t.false(old?.survives)
     t.deepEqual(old?.superseded_by, [{ version: hinted?.version as string, reason: 'covered' }])
+    // The hint outlives its primary's return until it is handed off, and is still shown.
+    t.true(again.probes.some((p) => p.role === 'stand-in' && p.hint_for === down && p.versions.some((v) => v.version === hinted?.version)))
+    t.is(again.read.status, 200)
   }
 })
