@@ -451,3 +451,19 @@ test.serial('a request signed for one endpoint is refused by the other (its Host
   const s3req = signHeaders(admin, { method: 'GET', url: new URL(`${cluster.s3Url}/buckets`) })
   t.is((await raw(nativePort, 'GET', '/buckets', s3req)).status, 403, 'the S3 request replayed on the native port')
 })
+
+test.serial('a bucket deleted and made again by another key has none of the old multipart uploads', async (t) => {
+  t.is((await s3(admin, 'PUT', '/sec-reborn')).status, 200)
+  const init = await s3(admin, 'POST', '/sec-reborn/big.bin?uploads')
+  t.is(init.status, 200)
+  const id = /<UploadId>([^<]+)<\/UploadId>/.exec(init.body)?.[1] ?? ''
+  t.true(id.length > 0)
+  t.is((await cluster.fetch('/buckets/sec-reborn', { method: 'DELETE' })).status, 200)
+  const other = await makeKey('reborn-owner', { createBuckets: true })
+  t.is((await s3(creds(other), 'PUT', '/sec-reborn')).status, 200)
+  const listed = await s3(creds(other), 'GET', '/sec-reborn?uploads')
+  t.is(listed.status, 200)
+  t.false(listed.body.includes(id), 'the old upload is not listed')
+  const part = await s3(creds(other), 'PUT', `/sec-reborn/big.bin?partNumber=1&uploadId=${encodeURIComponent(id)}`, { body: 'x' })
+  t.is(codeOf(part.body), 'NoSuchUpload')
+})

@@ -46,7 +46,15 @@ export async function createUpload(h: S3Handler, store: UploadStore, ctx: Contex
   const meta = metadataOf(ctx)
   const p = principalOf(ctx)
   const id = newUploadId()
-  const record = { bucket, key, initiated: Date.now(), contentType: contentTypeOf(ctx), initiator: p.kind === 'key' ? p.key.id : undefined, ...(Object.keys(meta).length > 0 ? { meta } : {}) }
+  const record = {
+    bucket,
+    key,
+    initiated: Date.now(),
+    contentType: contentTypeOf(ctx),
+    initiator: p.kind === 'key' ? p.key.id : undefined,
+    incarnation: h.c.catalog.policy().bucket(bucket)?.incarnation,
+    ...(Object.keys(meta).length > 0 ? { meta } : {}),
+  }
   await store.putRecord(id, record, requestIdOf(ctx))
   sendXml(ctx, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: id })
 }

@@ -16,6 +16,7 @@ import { readWhole } from '../../coordinator/body-streams.js'
 import type { Lister } from '../../coordinator/lister.js'
 import type { ReadCoordinator } from '../../coordinator/read-coordinator.js'
 import type { WriteCoordinator } from '../../coordinator/write-coordinator.js'
+import type { AccessCatalog } from '../../access/catalog.js'
 import { newestOf, winnerOf } from '../winner.js'
 
 export interface UploadRecord {
@@ -28,6 +29,8 @@ export interface UploadRecord {
   initiator: string | undefined
   /** the metadata CreateMultipartUpload sent, kept by the completed object */
   meta?: ObjectMetadata | undefined
+  /** the bucket's incarnation (its record's version id) when the upload began: a bucket deleted and made again has none of the old uploads */
+  incarnation?: string | undefined
 }
 
 export interface PartInfo {
@@ -41,6 +44,8 @@ export interface UploadStoreComponents {
   reader: ReadCoordinator
   writer: WriteCoordinator
   lister: Lister
+  /** Which incarnation of a bucket exists now (an upload of an earlier one is gone). */
+  catalog?: AccessCatalog
 }
 
 const NS = S3_UPLOADS_NAMESPACE
@@ -83,7 +88,10 @@ export class UploadStore {
       const outcome = await this.c.reader.read(NS, recordKey(bucket, id), this.q.r, requestId, true)
       const { winner } = winnerOf(outcome, NS, recordKey(bucket, id))
       const bytes = await this.c.reader.openVersion(NS, recordKey(bucket, id), outcome, versionId(winner.dot), requestId)
-      return JSON.parse((Buffer.isBuffer(bytes) ? bytes : await readWhole(bytes, winner.size)).toString('utf8')) as UploadRecord
+      const record = JSON.parse((Buffer.isBuffer(bytes) ? bytes : await readWhole(bytes, winner.size)).toString('utf8')) as UploadRecord
+      // Begun on a bucket since deleted (and perhaps made again by another key): not this bucket's upload.
+      if (record.incarnation !== undefined && this.c.catalog && record.incarnation !== this.c.catalog.policy().bucket(bucket)?.incarnation) return undefined
+      return record
     } catch (err) {
       if (err instanceof NoSuchKeyError) return undefined
       throw err
