@@ -1,12 +1,16 @@
 /**
  * ./dynamoctl: manage the access keys and grants of a running cluster through the proxy's admin API.
  * This file owns the command tree's root, the global options and the exit codes; the commands are
- * in key-commands.ts, grant-commands.ts and presign-command.ts. Reference: docs/access.md#dynamoctl.
+ * in key-commands.ts, grant-commands.ts, presign-command.ts, transfer-commands.ts (put, get),
+ * transfer-session.ts (ls, rm) and explain-command.ts. Reference: docs/access.md#dynamoctl.
  */
 import { Command, CommanderError } from 'commander'
 import { addBucketCommands, addKvCommands } from './grant-commands.js'
 import { addKeyCommands } from './key-commands.js'
 import { addPresignCommand } from './presign-command.js'
+import { addTransferCommands } from './transfer-commands.js'
+import { addListCommands } from './transfer-session.js'
+import { addExplainCommand } from './explain-command.js'
 import { CliError, EXIT } from './errors.js'
 
 const EXIT_HELP = `
@@ -16,11 +20,15 @@ AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY; run/credentials (make run writes i
 URL: --url, DYNAMO_URL, the DYNAMO_URL line of the credentials file, http://127.0.0.1:$PROXY_PORT (8080).
 
 Exit codes: 0 done; 1 the cluster refused or failed the request (its code and message are printed);
-2 usage error (nothing sent); 3 no credentials, or the proxy cannot be reached.`
+2 usage error (nothing sent); 3 no credentials, or the proxy cannot be reached; 4 get: the key has siblings
+(listed on stderr; pick one with --version ID).
+
+put, get, ls, rm and explain need an access key (the cluster secret manages keys and grants only). A progress
+bar with speed and ETA is drawn on stderr when stdout and stderr are both terminals (--no-progress: never).`
 
 export function buildProgram(): Command {
   const program = new Command('dynamoctl')
-    .description('Manage the access keys and grants of a dynamo-store cluster, and presign URLs (docs/access.md)')
+    .description('Manage the access keys and grants of a dynamo-store cluster, presign URLs, and move files in and out (docs/access.md, docs/dynamoctl.md)')
     .option('--url <url>', 'the proxy (native API), e.g. http://127.0.0.1:8080')
     .option('--key-id <id>', 'access key id (with --secret)')
     .option('--secret <secret>', 'its secret access key')
@@ -32,6 +40,9 @@ export function buildProgram(): Command {
   addBucketCommands(program)
   addKvCommands(program)
   addPresignCommand(program)
+  addTransferCommands(program)
+  addListCommands(program)
+  addExplainCommand(program)
   // Every command: --help exits 0, a bad command, flag or value exits 2 after saying why.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)]
   for (const c of all(program)) c.exitOverride().showHelpAfterError('(see --help)').allowExcessArguments(false)

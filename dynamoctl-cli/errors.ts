@@ -10,6 +10,8 @@ export const EXIT = {
   usage: 2,
   /** No credentials were found, or the proxy could not be reached. */
   unreachable: 3,
+  /** `get`: the key holds concurrent versions (siblings, HTTP 300); they are printed on stderr, nothing is written. */
+  siblings: 4,
 } as const
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
 
