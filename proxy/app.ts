@@ -21,6 +21,7 @@ import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
 import { mountMetricsRoutes } from './api/metrics.js'
 import { requestIdMiddleware } from './api/request-id.js'
+import { serverTiming } from './api/server-timing.js'
 import type { ReadRepairer } from './coordinator/read-repair.js'
 import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
 import type { KvStore } from './kv/kv-store.js'
@@ -71,6 +72,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   // Outermost, so that every answer carries them, errors included.
   app.use(noSniff())
   app.use(requestIdMiddleware())
+  app.use(serverTiming())
   app.use(accessLog(c.accessLog))
   app.use(errorMiddleware(c.log))
   app.use(c.metrics.middleware())

@@ -1,4 +1,6 @@
 /** Waiting for a quorum: resolve as soon as `needed` calls succeeded or that became impossible; the rest keep running. */
+import { performance } from 'node:perf_hooks'
+import { currentTiming } from '../../shared/http/request-timing.js'
 
 export interface Outcome<T> {
   node: string
@@ -21,6 +23,8 @@ export interface QuorumResult<T> {
  */
 export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise<T> }[], needed: number, counts: (value: T) => boolean = () => true, giveUpEarly = true): Promise<QuorumResult<T>> {
   let counted = 0
+  const timing = currentTiming()
+  const startedAt = timing ? performance.now() : 0
   const ok: { node: string; value: T }[] = []
   const failed: { node: string; error: unknown }[] = []
   const all = Promise.all(
@@ -38,6 +42,7 @@ export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise
       const pending = calls.length - ok.length - failed.length
       if (counted >= needed || (giveUpEarly && counted + pending < needed) || pending === 0) {
         settled = true
+        timing?.quorumWait(startedAt)
         resolve({ ok: [...ok], failed: [...failed], all })
       }
     }
@@ -65,6 +70,8 @@ export function gatherQuorum<T>(calls: readonly { node: string; promise: Promise
  * indexes of calls never started, `all` settles when every started call has.
  */
 export function gatherFirst<T>(calls: readonly { node: string; start: () => Promise<T> }[], needed: number, speculateAfterMs: number): Promise<QuorumResult<T> & { unasked: number[] }> {
+  const timing = currentTiming()
+  const startedAt = timing ? performance.now() : 0
   return new Promise((resolve) => {
     const ok: { node: string; value: T }[] = []
     const failed: { node: string; error: unknown }[] = []
@@ -75,6 +82,7 @@ export function gatherFirst<T>(calls: readonly { node: string; start: () => Prom
     let timer: NodeJS.Timeout | undefined
     const finish = () => {
       settled = true
+      timing?.quorumWait(startedAt)
       clearTimeout(timer)
       const unasked = Array.from({ length: calls.length - next }, (_, i) => next + i)
       resolve({ ok: [...ok], failed: [...failed], all: Promise.all(outcomes), unasked })

@@ -3,6 +3,7 @@
  * Non-2xx answers become RemoteError; transport failures become NodeUnreachableError, which the
  * membership view uses to mark the node down locally for a moment.
  */
+import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import type { z } from 'zod'
 import type { InternalRequest, InternalTransport } from './internal-transport.js'
@@ -37,6 +38,7 @@ import {
 import { MembershipAnswerSchema, type MembershipAnswer } from '../wire/membership.js'
 import { RPC_MAX_BODY_BYTES, type RpcRequest, RpcVersionsAnswerSchema } from '../wire/rpc.js'
 import type { RpcClient } from '../rpc/rpc-client.js'
+import { currentTiming, UNREACHABLE_STATUS } from './request-timing.js'
 
 export interface NodeRef {
   readonly id: string
@@ -108,11 +110,15 @@ export class NodeClient {
   /** One call over the RPC channel: transport failures are NodeUnreachableError, error answers the same errors as over HTTP. */
   private async rpcCall<S extends z.ZodType>(rpc: RpcClient, node: NodeRef, schema: S, req: RpcRequest, body: Buffer | undefined, timeoutMs: number): Promise<{ answer: z.output<S>; body: Buffer }> {
     let reply: Awaited<ReturnType<RpcClient['call']>>
+    const timing = currentTiming()
+    const startedAt = timing ? performance.now() : 0
     try {
       reply = await rpc.call(node.id, node.address, req, body, timeoutMs)
     } catch (err) {
+      timing?.replicaCall(node.id, UNREACHABLE_STATUS, startedAt)
       throw new NodeUnreachableError(node.id, err)
     }
+    timing?.replicaCall(node.id, reply.response.ok ? 200 : reply.response.error.status, startedAt)
     if (!reply.response.ok) throw remoteError(node, reply.response.error.status, reply.response.error.code, reply.response.error.message)
     return { answer: schema.parse(reply.response.answer), body: reply.body }
   }
@@ -126,11 +132,15 @@ export class NodeClient {
 
   private async call<S extends z.ZodType>(node: NodeRef, schema: S, r: Omit<InternalRequest, 'address'>): Promise<z.output<S>> {
     let res: { status: number; body: string }
+    const timing = currentTiming()
+    const startedAt = timing ? performance.now() : 0
     try {
       res = await this.transport.text({ ...r, address: node.address, target: node.id })
     } catch (err) {
+      timing?.replicaCall(node.id, UNREACHABLE_STATUS, startedAt)
       throw new NodeUnreachableError(node.id, err)
     }
+    timing?.replicaCall(node.id, res.status, startedAt)
     if (res.status >= 300) throw toRemoteError(node, res.status, res.body)
     return schema.parse(JSON.parse(res.body))
   }
