@@ -21,7 +21,7 @@ import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
 import { mountMetricsRoutes } from './api/metrics.js'
 import { requestIdMiddleware } from './api/request-id.js'
-import { serverTiming } from './api/server-timing.js'
+import { serverTiming, traceNeedsServerTiming } from './api/server-timing.js'
 import type { ReadRepairer } from './coordinator/read-repair.js'
 import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
 import type { KvStore } from './kv/kv-store.js'
@@ -50,6 +50,8 @@ export interface ProxyAppConfig extends ApiConfig {
   metricsToken?: string | undefined
   /** The S3 endpoint's port, when it serves one. */
   s3Port?: number | undefined
+  /** Server-Timing and ?trace=1 (see proxy/config.ts). */
+  serverTiming?: boolean
 }
 
 /** Every route, each with what it needs (proxy/access/guard.ts). */
@@ -72,9 +74,10 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   // Outermost, so that every answer carries them, errors included.
   app.use(noSniff())
   app.use(requestIdMiddleware())
-  app.use(serverTiming())
+  if (cfg.serverTiming) app.use(serverTiming())
   app.use(accessLog(c.accessLog))
   app.use(errorMiddleware(c.log))
+  if (!cfg.serverTiming) app.use(traceNeedsServerTiming())
   app.use(c.metrics.middleware())
   app.use(c.bodyGuard.middleware())
   app.use(cors(cfg.corsOrigins))

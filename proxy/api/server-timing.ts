@@ -4,6 +4,7 @@
  * body of a write's answer (`trace`, shared/wire/trace.ts).
  */
 import type { Middleware } from 'koa'
+import { InvalidArgumentError } from '../../shared/errors.js'
 import { RequestTiming, withTiming } from '../../shared/http/request-timing.js'
 
 const WRITES = new Set(['PUT', 'POST', 'DELETE'])
@@ -15,6 +16,14 @@ export function serverTiming(): Middleware {
     await withTiming(timing, next)
     if (ctx.query.trace === '1' && WRITES.has(ctx.method) && isJsonObject(ctx.body)) ctx.body = { ...ctx.body, trace: timing.toTrace() }
     ctx.set('Server-Timing', timing.toHeader())
+  }
+}
+
+/** Without --server-timing: a ?trace=1 is refused with the reason, not silently answered without its trace. */
+export function traceNeedsServerTiming(): Middleware {
+  return async (ctx, next) => {
+    if (ctx.query.trace === '1') throw new InvalidArgumentError('?trace=1 needs the proxy started with --server-timing on')
+    await next()
   }
 }
 

@@ -9,7 +9,7 @@ import { TraceSchema } from '../../shared/wire/trace.js'
 let cluster: TestCluster
 
 test.before(async () => {
-  cluster = await TestCluster.start(4)
+  cluster = await TestCluster.start(4, { proxyArgs: ['--server-timing', 'on'] })
 })
 test.after.always(async () => {
   await cluster?.teardown()
@@ -66,4 +66,15 @@ test.serial('a replica down shows as status 0 in the trace', async (t) => {
   const trace = TraceSchema.parse(((await res.json()) as { trace: unknown }).trace)
   const calls = trace.replicas.filter((r) => r.node === down)
   t.true(calls.length >= 1 && calls.every((c) => c.status === 0), JSON.stringify(trace))
+})
+
+test.serial('a proxy without --server-timing sends no Server-Timing and refuses ?trace=1 with the reason', async (t) => {
+  const base = await cluster.startProxy('proxy-untimed')
+  const res = await cluster.fetch(`${base}/buckets`)
+  await res.arrayBuffer()
+  t.is(res.status, 200)
+  t.is(res.headers.get('server-timing'), null)
+  const traced = await cluster.fetch(`${base}/buckets/untimed-bucket?trace=1`, { method: 'POST' })
+  t.is(traced.status, 400)
+  t.regex(await traced.text(), /--server-timing on/)
 })
