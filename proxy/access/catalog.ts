@@ -98,9 +98,12 @@ export class AccessCatalog {
 
   private begin(): Promise<void> {
     this.lastStarted = Date.now()
-    const run = this.load().finally(() => {
-      if (this.running === run) this.running = undefined
-    })
+    // A failed read is not the caller's error: policy() answers 503 once the catalog is too old.
+    const run = this.load()
+      .catch((err: unknown) => this.log.debug({ err: String(err) }, 'access catalog: could not be read from any storage node (metrics: refresh failures)'))
+      .finally(() => {
+        if (this.running === run) this.running = undefined
+      })
     this.running = run
     return run
   }
