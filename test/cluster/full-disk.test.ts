@@ -161,14 +161,26 @@ else
 
     // Below the reserve, to the last byte: another tenant's file takes all that is left (the node's
     // checkpoints then fail for want of space, and it serves from its journal).
-    const s = statfsSync(node1Dir)
-    const filler = join(node1Dir, 'another-tenant')
-    try {
-      writeFileSync(filler, Buffer.alloc(s.bavail * s.bsize))
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+    // The node may free some space meanwhile (a checkpoint, a temp file): take what is left again until it reports none.
+    let fillers = 0
+    const takeTheRest = () => {
+      const s = statfsSync(node1Dir)
+      try {
+        writeFileSync(join(node1Dir, `another-tenant-${fillers++}`), Buffer.alloc(s.bavail * s.bsize))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+      }
     }
-    await eventually(async () => (await node1Health()).disk.free_bytes < MiB, 5000, 'node-1 reports its disk (nearly) out of space')
+    takeTheRest()
+    await eventually(
+      async () => {
+        if ((await node1Health()).disk.free_bytes < MiB) return true
+        takeTheRest()
+        return false
+      },
+      10_000,
+      'node-1 reports its disk (nearly) out of space',
+    )
     const shownFull = (await node1Health()).disk
     await eventually(async () => (await clusterNodes()).some((n) => n.id === 'node-1' && n.full === true && n.disk?.full === true), 5000, '/cluster shows node-1 full, with its free space')
     const shown = (await clusterNodes()).find((n) => n.id === 'node-2')
@@ -235,7 +247,7 @@ else
     await readsBack()
 
     // Space comes back: the tenant's file and our big files are deleted; node-1 takes data again, no restart.
-    rmSync(filler)
+    for (let i = 0; i < fillers; i++) rmSync(join(node1Dir, `another-tenant-${i}`), { force: true })
     for (const key of [...acknowledged.keys()].filter((k) => k.startsWith('big-') && acknowledged.get(k) !== undefined)) {
       const res = await fetch(`${url}/buckets/${BUCKET}/files/${key}`, { method: 'DELETE' })
       t.is(res.status, 200, `DELETE ${key}`)
