@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto'
 import type { Context } from 'koa'
 import type { z } from 'zod'
 import { BadDigestError, EntityTooLargeError, InvalidArgumentError, InvalidRequestError } from '../../shared/errors.js'
-import { assertBucketName } from '../../shared/names.js'
 import { AccessKeyIdSchema, CreateKeyRequestSchema, GrantChangeSchema, PublicChangeSchema } from '../../shared/wire/access-api.js'
 import { KV_GRANTS } from '../../shared/wire/access-records.js'
 import { HEADER_CONTENT_SHA256 } from '../../shared/wire/headers.js'
+import { bucketParam } from '../api/request-params.js'
 import type { AccessAdmin } from './access-admin.js'
 import type { AccessCatalog } from './catalog.js'
 import type { GuardedRouter } from './guarded-router.js'
@@ -41,12 +41,6 @@ function keyIdParam(ctx: Context): string {
   const parsed = AccessKeyIdSchema.safeParse(ctx.params.id)
   if (!parsed.success) throw new InvalidArgumentError('access key ids are DK followed by 18 of A-Z0-9')
   return parsed.data
-}
-
-function bucketParam(ctx: Context): string {
-  const bucket = String(ctx.params.bucket)
-  assertBucketName(bucket)
-  return bucket
 }
 
 export function mountAdminRoutes(router: GuardedRouter, admin: AccessAdmin, catalog: AccessCatalog): void {

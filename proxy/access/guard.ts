@@ -7,9 +7,9 @@
 import type { Context, Middleware } from 'koa'
 import { AccessDeniedError, NoSuchBucketError, UnauthorizedError } from '../../shared/errors.js'
 import { bearerMatches } from '../../shared/http/metrics.js'
-import { assertBucketName } from '../../shared/names.js'
 import type { Permission } from '../../shared/wire/access-api.js'
 import { KV_GRANTS } from '../../shared/wire/access-records.js'
+import { bucketParam } from '../api/request-params.js'
 import { HOW_TO_AUTHENTICATE } from './authenticate.js'
 import type { AccessCatalog } from './catalog.js'
 import type { Policy, ResolvedKey } from './policy.js'
@@ -44,13 +44,6 @@ export function needOf(m: unknown): Need | undefined {
   return isGuard(m) ? m[GUARD] : undefined
 }
 
-/** The bucket a request names (validated: a bad name is a 400 before any permission is looked up). */
-function bucketOf(ctx: Context): string {
-  const bucket = String(ctx.params.bucket)
-  assertBucketName(bucket)
-  return bucket
-}
-
 function requireKey(ctx: Context): ResolvedKey {
   const p = principalOf(ctx)
   if (p.kind === 'key') return p.key
@@ -72,7 +65,8 @@ async function check(ctx: Context, need: Need, policy: () => Policy, refresh: ()
     return
   }
   if ('bucket' in need) {
-    const bucket = bucketOf(ctx)
+    // Validated first: a bad name is a 400 before any permission is looked up.
+    const bucket = bucketParam(ctx)
     if (p.kind === 'anonymous' && need.publicRead && policy().isPublic(bucket)) return
     if (p.kind === 'member' && need.member) {
       if (!policy().bucket(bucket)) throw new NoSuchBucketError(`bucket ${bucket} does not exist`)
