@@ -48,6 +48,8 @@ export interface ProxyAppConfig extends ApiConfig {
   region: string
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string | undefined
+  /** False (--metrics off): no /metrics route (404) and no request is counted or timed. */
+  metrics?: boolean
   /** The S3 endpoint's port, when it serves one. */
   s3Port?: number | undefined
   /** Server-Timing and ?trace=1 (see proxy/config.ts). */
@@ -63,7 +65,7 @@ export function createProxyRouter(c: ProxyAppComponents, cfg: ProxyAppConfig): R
   mountKvRoutes(routes, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
   mountClusterRoutes(routes, c.view, c.repairer, c.nodes, cfg)
   mountAdminRoutes(routes, c.admin, c.catalog)
-  mountMetricsRoutes(routes, c.metrics, cfg.metricsToken)
+  if (cfg.metrics !== false) mountMetricsRoutes(routes, c.metrics, cfg.metricsToken)
   assertEveryRouteGuarded(router)
   return router
 }
@@ -78,7 +80,7 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   app.use(accessLog(c.accessLog))
   app.use(errorMiddleware(c.log))
   if (!cfg.serverTiming) app.use(traceNeedsServerTiming())
-  app.use(c.metrics.middleware())
+  if (cfg.metrics !== false) app.use(c.metrics.middleware())
   app.use(c.bodyGuard.middleware())
   app.use(cors(cfg.corsOrigins))
   app.use(refuseCrossSiteWrites(cfg.corsOrigins))

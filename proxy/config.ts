@@ -54,6 +54,8 @@ export interface ProxyConfig {
   s3UploadTtlMs: number
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | undefined
+  /** Prometheus metrics: GET /metrics and the counting and timing of requests behind it (off: 404, none of it runs). */
+  metrics: boolean
   /** Server-Timing on every answer and ?trace=1 on writes (an AsyncLocalStorage: 3-14 % of the proxy's CPU per small PUT on Node 20). */
   serverTiming: boolean
 }
@@ -95,6 +97,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--s3-port <port>', 'serve the S3 API on this port too (default: no S3 endpoint)', parseIntArg(1, 65535))
     .option('--s3-domain <domain>', 'virtual-host style S3: a Host of BUCKET.<domain> names the bucket (path style always works)')
     .option('--s3-upload-ttl-ms <ms>', 'collect S3 multipart uploads neither completed nor aborted after this long', parseIntArg(60_000, 365 * 86_400_000), 86_400_000)
+    .option('--metrics <on|off>', 'GET /metrics and the instrumentation behind it (off: /metrics answers 404 and nothing is counted or timed)', parseOnOff, true)
     .option('--metrics-token <token>', 'GET /metrics needs Authorization: Bearer TOKEN (default: open; metrics hold no keys, buckets or data)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
@@ -139,6 +142,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     s3Domain: o.s3Domain as string | undefined,
     s3UploadTtlMs: o.s3UploadTtlMs as number,
     metricsToken: o.metricsToken as string | undefined,
+    metrics: o.metrics as boolean,
     serverTiming: o.serverTiming as boolean,
   })
 }

@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   const buckets = new BucketRegistry({ catalog, admin, writer, lister })
   const kv = new KvStore({ reader, writer, lister }, { r: cfg.r, w: cfg.w, secret: cfg.secret, concurrency: cfg.kvConcurrency })
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
-  const metrics = new ProxyMetrics({ view, catalog, reader, repairer })
+  // With --metrics off nothing feeds it (no route, no middleware, no process metrics): only what other routes read of it.
+  const metrics = new ProxyMetrics({ view, catalog, reader, repairer }, { processMetrics: cfg.metrics })
   const app = createProxyApp(
     { view, nodes, repairer, buckets, reader, writer, explainer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog, metrics },
     { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   if (cfg.previousSecret) void resealAfterRotation(admin, log)
   const server = await serve(app, cfg.host, cfg.port)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
-  const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog }
+  const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog, ...(cfg.metrics ? { metrics } : {}) }
   const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port, otherEndpointPort: cfg.port })
   if (s3) log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
 

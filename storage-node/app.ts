@@ -22,7 +22,8 @@ export interface NodeAppComponents extends ObjectRoutesComponents {
   verifier: RequestVerifier
   /** Peers' clocks as this node's clients learned them (shown in /membership). */
   clocks: PeerClocks
-  metrics: NodeMetrics
+  /** None with --metrics off: no /metrics route (404). */
+  metrics?: NodeMetrics | undefined
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string | undefined
   log: Logger
@@ -37,7 +38,8 @@ export function createNodeRouter(c: NodeAppComponents): Router {
   mountObjectRoutes(router, c)
   mountMembershipRoutes(router, c.membership, c.status, c.clocks)
   mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
-  mountMetricsRoutes(router, () => c.metrics.registry, c.metricsToken)
+  const metrics = c.metrics
+  if (metrics) mountMetricsRoutes(router, () => metrics.registry, c.metricsToken)
   return router
 }
 

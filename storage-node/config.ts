@@ -67,6 +67,8 @@ export interface NodeConfig {
   logLevel: string
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | undefined
+  /** Prometheus metrics: GET /metrics and what feeds it (off: 404, none of it runs). */
+  metrics: boolean
 }
 
 export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
@@ -131,6 +133,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       CACHED_READ_MAX_BYTES,
     )
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
+    .option('--metrics <on|off>', 'GET /metrics and the instrumentation behind it (off: /metrics answers 404 and nothing is counted or timed)', parseOnOff, true)
     .option('--metrics-token <token>', 'GET /metrics needs Authorization: Bearer TOKEN (default: open; metrics hold no keys, buckets or data)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
@@ -173,6 +176,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     cachedReadMaxBytes: o.cachedReadMaxBytes,
     logLevel: o.logLevel,
     metricsToken: o.metricsToken as string | undefined,
+    metrics: o.metrics as boolean,
     internalRpc: o.internalRpc as boolean,
   })
 }

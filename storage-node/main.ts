@@ -25,6 +25,7 @@ import { BlobFiles } from './store/blobs/blob-files.js'
 import { DiskSpace, diskStatus } from './store/blobs/disk-space.js'
 import { LmdbObjectStore } from './store/lmdb-object-store.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
+import { StoreUsageMeter } from './metrics/store-usage.js'
 
 async function main(): Promise<void> {
   let cfg: ReturnType<typeof parseNodeConfig>
@@ -102,18 +103,24 @@ async function main(): Promise<void> {
   const offsets = new ClockOffsets()
   const verifier = new RequestVerifier(acceptedKeys(cfg.secret, cfg.previousSecret), cfg.id, cfg.address, Date.now, offsets)
   const rpc = new RpcServer({ nodeId: cfg.id, service, blobs, verifier, offsets, log: log.child({ component: 'rpc' }) })
-  const metrics = new NodeMetrics({
-    gossip: gossiper,
-    members: () => membership.views(),
-    hintsPending: () => store.hintTotals(),
-    hintsStored: () => store.hintsStored(),
-    hintsDelivered: () => replayer.deliveredTo,
-    antiEntropy,
-    disk: () => space.snapshot(),
-    commits: () => store.commitStats,
-    reaper,
-  })
-  store.onJournalAppend(metrics.observeAppend)
+  const usage = new StoreUsageMeter(cfg.dataDir)
+  const metrics = cfg.metrics
+    ? new NodeMetrics({
+        gossip: gossiper,
+        members: () => membership.views(),
+        hintsPending: () => store.hintTotals(),
+        hintsStored: () => store.hintsStored(),
+        hintsDelivered: () => replayer.deliveredTo,
+        hintsDeliveredBytes: () => replayer.deliveredBytesTo,
+        siblings: store.siblings,
+        storeUsage: () => usage.usage(),
+        antiEntropy,
+        disk: () => space.snapshot(),
+        commits: () => store.commitStats,
+        reaper,
+      })
+    : undefined
+  if (metrics) store.onJournalAppend(metrics.observeAppend)
   const app = createNodeApp({
     nodeId: cfg.id,
     store,

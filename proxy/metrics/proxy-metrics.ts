@@ -1,15 +1,17 @@
 /**
  * The proxy's Prometheus metrics: requests by route template (never a bucket or key), latency per
- * route, quorum failures; the rest is read at scrape time from counters the components keep anyway.
+ * route, quorum failures, the S3 endpoint's requests by operation (s3-metrics.ts); the rest is read
+ * at scrape time from counters the components keep anyway.
  */
 import type { Context, Middleware } from 'koa'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { QuorumNotReachedError, StoreError } from '../../shared/errors.js'
-import { createMetricsRegistry, LATENCY_BUCKETS_S } from '../../shared/http/metrics.js'
+import { collectProcessMetrics, LATENCY_BUCKETS_S } from '../../shared/http/metrics.js'
 import type { AccessCatalog } from '../access/catalog.js'
 import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
 import type { MembershipView } from '../membership/membership-view.js'
+import { S3Metrics } from './s3-metrics.js'
 
 export interface ProxyMetricsComponents {
   view: MembershipView
@@ -23,7 +25,7 @@ const STATES = ['up', 'suspect', 'down'] as const
 const UNMATCHED = 'unmatched'
 
 export class ProxyMetrics {
-  readonly registry: Registry = createMetricsRegistry()
+  readonly registry: Registry = new Registry()
   private readonly requests = new Counter({
     name: 'dynamo_proxy_requests_total',
     help: 'Requests answered, by route template, method and status code',
@@ -39,15 +41,19 @@ export class ProxyMetrics {
   })
   private readonly quorumFailures = new Counter({
     name: 'dynamo_proxy_quorum_failures_total',
-    help: 'Requests answered 503 QuorumNotReached, by method',
-    labelNames: ['method'] as const,
+    help: 'Requests answered 503 because too few replicas answered (QuorumNotReached), by API (native or s3) and method',
+    labelNames: ['api', 'method'] as const,
     registers: [this.registry],
   })
   /** Label children by `method route status`: the label hash is not computed per request. */
   private readonly counted = new Map<string, { inc(): void }>()
   private readonly timed = new Map<string, { observe(v: number): void }>()
+  /** The S3 endpoint's requests, in the same registry. */
+  readonly s3 = new S3Metrics(this.registry, this.quorumFailures)
 
-  constructor(c: ProxyMetricsComponents) {
+  /** `processMetrics` false (--metrics off): no event-loop or GC observers run. */
+  constructor(c: ProxyMetricsComponents, init: { processMetrics?: boolean } = {}) {
+    if (init.processMetrics !== false) collectProcessMetrics(this.registry)
     const r = [this.registry]
     new Counter({
       name: 'dynamo_proxy_read_repairs_total',
@@ -131,7 +137,7 @@ export class ProxyMetrics {
         await next()
       } catch (err) {
         status = err instanceof StoreError ? err.status : 500
-        if (err instanceof QuorumNotReachedError) this.quorumFailures.inc({ method: ctx.method })
+        if (err instanceof QuorumNotReachedError) this.quorumFailures.inc({ api: 'native', method: ctx.method })
         throw err
       } finally {
         this.record(ctx, status ?? ctx.status, Number(process.hrtime.bigint() - started) / 1e9)

@@ -1,7 +1,7 @@
 /**
  * The S3 endpoint: a Koa app of its own, served on --s3-port beside the native API, over the same
  * coordinator, buckets and access catalog. Middleware order: request id, access log, S3 XML errors,
- * the slow-body guard, SigV4, then the operation (router.ts). `/health` here is a bucket name.
+ * metrics, the slow-body guard, SigV4, then the operation (router.ts). `/health` here is a bucket name.
  */
 import type { Server } from 'node:http'
 import Koa from 'koa'
@@ -11,6 +11,7 @@ import type { SlowBodyGuard } from '../../shared/http/slow-body-guard.js'
 import { accessLog } from '../access/access-log.js'
 import { keyLookup } from '../access/authenticate.js'
 import type { SecretBox } from '../access/secret-box.js'
+import type { ProxyMetrics } from '../metrics/proxy-metrics.js'
 import { requestIdMiddleware } from '../api/request-id.js'
 import { s3Authenticate } from './auth.js'
 import { type S3Components, type S3Config, s3Handler } from './context.js'
@@ -25,6 +26,8 @@ export interface S3AppComponents extends S3Components {
   bodyGuard: SlowBodyGuard
   /** One line per request (shared/log.ts createAccessLogger). */
   accessLog: Logger
+  /** None with --metrics off: S3 requests are not counted or timed. */
+  metrics?: ProxyMetrics | undefined
 }
 
 /** Errors as S3 answers them: an XML Error document (none for HEAD and 304), x-amz-request-id. */
@@ -57,6 +60,7 @@ export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new Upl
   app.use(requestIdMiddleware())
   app.use(accessLog(c.accessLog.child({ api: 's3' }), s3ObjectOf))
   app.use(s3Errors(c))
+  if (c.metrics) app.use(c.metrics.s3.middleware(cfg.s3Domain))
   app.use(c.bodyGuard.middleware())
   app.use(s3Authenticate(keyLookup(c), cfg.region, cfg.otherEndpointPort))
   app.use((ctx) => dispatch(h, uploads, ctx))

@@ -12,10 +12,15 @@ const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_request
 /** A registry holding the process's default metrics (CPU, RSS, heap, event-loop lag, GC, handles). */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry()
+  collectProcessMetrics(registry)
+  return registry
+}
+
+/** Adds the process's default metrics to `registry`; this starts prom-client's event-loop delay monitor and GC observer. */
+export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry })
   // Gauges named like counters (promtool refuses them); their labeled twins, e.g. nodejs_active_handles{type}, stay.
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name)
-  return registry
 }
 
 function digest(s: string): Buffer {

@@ -42,6 +42,8 @@ export class HintReplayer {
   delivered = 0
   /** Versions handed off since start, per target. */
   readonly deliveredTo = new Map<string, number>()
+  /** Bytes of the versions handed off since start, per target (a tombstone has none). */
+  readonly deliveredBytesTo = new Map<string, number>()
 
   constructor(
     private readonly c: HintReplayerComponents,
@@ -102,6 +104,7 @@ export class HintReplayer {
               await this.deliver(ref, space, item.bucket, item.key, v)
               delivered++
               this.deliveredTo.set(target, (this.deliveredTo.get(target) ?? 0) + 1)
+              this.deliveredBytesTo.set(target, (this.deliveredBytesTo.get(target) ?? 0) + v.size)
             } catch (err) {
               // Refused for this hint alone: bad for the target (4xx), or too large for the room it has left.
               if (!isClientError(err) && !(err instanceof RemoteError && err.code === 'InsufficientStorage')) throw err

@@ -1,12 +1,14 @@
 /**
  * A storage node's Prometheus metrics, read at scrape time from counters its components keep
- * anyway (gossip, hints, anti-entropy, disk, group commit, reaper); only the journal append
- * histogram is fed as groups commit. Labels are node ids and states, never a bucket or key.
+ * anyway (gossip, hints, anti-entropy, disk, group commit, siblings, reaper) and from a walk of the
+ * data directory (store-usage.ts); only the journal append histogram is fed as groups commit.
+ * Labels are node ids, states and parts of the store, never a bucket or key.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { createMetricsRegistry, LATENCY_BUCKETS_S } from '../../shared/http/metrics.js'
 import type { CommitStats } from '../../shared/wire/internal-api.js'
 import type { HintStats } from '../store/object-store.js'
+import type { StoreUsage } from './store-usage.js'
 
 export interface NodeMetricsSources {
   gossip: { readonly stats: { exchanges: number; failures: number; bytesOut: number; bytesIn: number } }
@@ -15,6 +17,10 @@ export interface NodeMetricsSources {
   hintsPending: () => Record<string, HintStats>
   hintsStored: () => ReadonlyMap<string, HintStats>
   hintsDelivered: () => ReadonlyMap<string, number>
+  hintsDeliveredBytes: () => ReadonlyMap<string, number>
+  siblings: { readonly created: number; readonly resolved: number }
+  /** What the store takes on disk (measured now and then: store-usage.ts). */
+  storeUsage: () => Promise<StoreUsage>
   antiEntropy: { readonly stats: { rounds: number; keysRepaired: number; versionsPushed: number; versionsPulled: number } }
   disk: () => { freeBytes: number; totalBytes: number; reserveBytes: number; full: boolean }
   commits: () => CommitStats
@@ -107,6 +113,28 @@ export class NodeMetrics {
     perTarget(r, 'counter', 'dynamo_node_hints_stored_total', 'Versions stored as hints for a target node since start', () => [...s.hintsStored()].map(([t, h]) => [t, h.versions]))
     perTarget(r, 'counter', 'dynamo_node_hints_stored_bytes_total', 'Bytes stored as hints for a target node since start', () => [...s.hintsStored()].map(([t, h]) => [t, h.bytes]))
     perTarget(r, 'counter', 'dynamo_node_hints_delivered_total', 'Hinted versions handed off to their target node since start', () => s.hintsDelivered())
+    perTarget(r, 'counter', 'dynamo_node_hints_delivered_bytes_total', 'Bytes of hinted versions handed off to their target node since start', () => s.hintsDeliveredBytes())
+    counterOf(r, 'dynamo_node_siblings_created_total', 'Writes this node coordinated whose new version sits beside a live version its context had not seen', () => s.siblings.created)
+    counterOf(r, 'dynamo_node_siblings_resolved_total', 'Writes this node coordinated whose context superseded two or more live versions at once', () => s.siblings.resolved)
+    new Gauge({
+      name: 'dynamo_node_store_bytes',
+      help: 'Bytes the store takes on disk (allocated), by part: blobs (object files) or metadata (LMDB and its journal, small objects included); measured at most once a minute',
+      labelNames: ['part'] as const,
+      registers: [r],
+      async collect() {
+        const u = await s.storeUsage()
+        this.set({ part: 'blobs' }, u.blobBytes)
+        this.set({ part: 'metadata' }, u.metadataBytes)
+      },
+    })
+    new Gauge({
+      name: 'dynamo_node_store_blob_files',
+      help: 'Object files in the store (objects too large to be kept in the metadata); measured at most once a minute',
+      registers: [r],
+      async collect() {
+        this.set((await s.storeUsage()).blobFiles)
+      },
+    })
     counterOf(r, 'dynamo_node_anti_entropy_exchanges_total', 'Anti-entropy exchanges with a peer', () => s.antiEntropy.stats.rounds)
     counterOf(r, 'dynamo_node_anti_entropy_keys_repaired_total', 'Keys repaired by anti-entropy', () => s.antiEntropy.stats.keysRepaired)
     counterOf(r, 'dynamo_node_anti_entropy_versions_pushed_total', 'Versions anti-entropy pushed to a peer', () => s.antiEntropy.stats.versionsPushed)

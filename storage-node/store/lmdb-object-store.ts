@@ -29,6 +29,7 @@ import { VerifiedReads } from './quarantine.js'
 import { OWN, publicVersion, type StoredVersion } from './records.js'
 import { SegmentIndex } from './segment-index.js'
 import { SegmentIndexUpkeep } from './segment-index-upkeep.js'
+import { type SiblingChange, SiblingCounts, siblingChange } from './sibling-count.js'
 import { openTables, type StoreTables } from './tables.js'
 import { isReapable, TombstoneIndex } from './tombstones.js'
 import { VersionSets } from './version-sets.js'
@@ -58,6 +59,8 @@ export class LmdbObjectStore implements ObjectStore {
   readonly actor: string
   /** Own keys by anti-entropy segment (see segment-index.ts). */
   readonly segments: SegmentIndex
+  /** Siblings this node's coordinated writes of its own data made and resolved since start (GET /metrics). */
+  readonly siblings = new SiblingCounts()
   private readonly env: LmdbEnv
   private readonly tables: StoreTables
   private readonly hintLedger: HintLedger
@@ -93,6 +96,7 @@ export class LmdbObjectStore implements ObjectStore {
   async coordinate(bucket: string, key: string, request: CoordinateRequest, body: ReceivedBody | null, space: Space = OWN): Promise<StoreWriteResult> {
     const req = CoordinateRequestSchema.parse(request)
     const blob = body?.kind === 'file' ? await this.init.blobs.commit(body, randomUUID()) : undefined
+    let change: SiblingChange | undefined
     const outcome = await this.transact(blob, () => {
       const rec = this.sets.record(space, bucket, key)
       const held = rec?.versions ?? []
@@ -115,8 +119,11 @@ export class LmdbObjectStore implements ObjectStore {
       })
       const result = this.sets.writeSet(space, bucket, key, held, [...plan.kept, this.sets.stored(plan.version, blob, body)], plan.version, body, plan.issued)
       setIncarnations(this.tables.meta, plan.incarnation)
+      // Counted once the write is committed; a stand-in's hint space is not the key's real state.
+      if (space.kind === 'own' && held.length > 0) change = siblingChange(held, plan.kept, req.tombstone)
       return result
     })
+    if (change) this.siblings.note(change)
     return this.finish(outcome, blob)
   }
 
