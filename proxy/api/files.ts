@@ -15,6 +15,7 @@ import type { Lister } from '../coordinator/lister.js'
 import type { ReadCoordinator } from '../coordinator/read-coordinator.js'
 import type { WriteCoordinator } from '../coordinator/write-coordinator.js'
 import { metadataFromHeaders, metadataHeaders } from '../objects/metadata-headers.js'
+import { objectSize } from '../../shared/wire/object-metadata.js'
 import { inlineParam, setObjectSafetyHeaders } from './browser-safety.js'
 import { uploadMultipart } from './multipart-upload.js'
 import { answerExplain, type ExplainComponents, explainRequested } from './explain.js'
@@ -32,9 +33,10 @@ function siblingJson(v: Version) {
   return {
     version: versionId(v.dot),
     vector_clock: clockOf(v),
-    size: v.size,
+    size: objectSize(v),
     etag: etagOf(v),
-    content_sha256: v.etag,
+    // A multipart object's SHA-256 is its manifest's, not its bytes': none is answered.
+    content_sha256: v.meta?.manifest ? undefined : v.etag,
     content_type: v.contentType,
     last_modified: new Date(v.lastModified).toISOString(),
     node: v.node,
@@ -131,7 +133,8 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     }
     const etag = etagOf(chosen)
     ctx.set('ETag', `"${etag}"`)
-    ctx.set(HEADER_OBJECT_SHA256, chosen.etag)
+    const size = objectSize(chosen)
+    if (!chosen.meta?.manifest) ctx.set(HEADER_OBJECT_SHA256, chosen.etag)
     ctx.set(HEADER_VECTOR_CLOCK, JSON.stringify(clockOf(chosen)))
     ctx.set(HEADER_VERSION_ID, versionId(chosen.dot))
     ctx.set('Last-Modified', new Date(chosen.lastModified).toUTCString())
@@ -139,10 +142,10 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     const verdict = evaluatePreconditions(conditions, currentOf([chosen]), 'read')
     if (verdict === 'failed') throw new PreconditionFailedError(`a condition of the request does not hold for ${key}`)
     if (verdict === 'not-modified') throw new NotModifiedError('not modified')
-    const asked = ifRangeHolds(ctx.get('if-range') || undefined, { etag, lastModified: chosen.lastModified }) ? parseRange(ctx.get('range') || undefined, chosen.size) : undefined
+    const asked = ifRangeHolds(ctx.get('if-range') || undefined, { etag, lastModified: chosen.lastModified }) ? parseRange(ctx.get('range') || undefined, size) : undefined
     if (asked?.kind === 'unsatisfiable') {
-      ctx.set('Content-Range', unsatisfiedRange(chosen.size))
-      throw new InvalidRangeError(`the range is outside the ${chosen.size} bytes of ${key}`)
+      ctx.set('Content-Range', unsatisfiedRange(size))
+      throw new InvalidRangeError(`the range is outside the ${size} bytes of ${key}`)
     }
     const span = asked?.kind === 'range' ? { start: asked.start, end: asked.end } : undefined
     ctx.remove('Content-Range') // set by an attempt whose version went away (see read)
@@ -151,7 +154,7 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
     // After the stored headers: active content stays a sandboxed download whatever Content-Disposition it was stored with.
     setObjectSafetyHeaders(ctx, key, inline)
     ctx.status = span ? 206 : 200
-    if (span) ctx.set('Content-Range', contentRange(span, chosen.size))
+    if (span) ctx.set('Content-Range', contentRange(span, size))
     if (withBody) {
       try {
         ctx.body = await c.reader.openVersion(bucket, key, outcome, versionId(chosen.dot), requestId(ctx), span)
@@ -160,7 +163,7 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
         throw err
       }
     }
-    ctx.length = span ? spanLength(span) : chosen.size
+    ctx.length = span ? spanLength(span) : size
   }
   router.get('/buckets/:bucket/files/*key', { bucket: 'read', publicRead: true }, (ctx) => read(ctx, true))
   router.head('/buckets/:bucket/files/*key', { bucket: 'read', publicRead: true }, (ctx) => read(ctx, false))
@@ -197,7 +200,7 @@ export function mountFileRoutes(router: GuardedRouter, c: FileRoutesComponents, 
       bucket,
       files: page.keys.map(({ key, live }) => {
         const newest = live.reduce((a, b) => (b.lastModified > a.lastModified ? b : a))
-        return { key, size: newest.size, etag: etagOf(newest), last_modified: new Date(newest.lastModified).toISOString(), siblings: distinctWrites(live).length }
+        return { key, size: objectSize(newest), etag: etagOf(newest), last_modified: new Date(newest.lastModified).toISOString(), siblings: distinctWrites(live).length }
       }),
       ...pageAnswer(page.next),
     }

@@ -104,6 +104,7 @@ function judge(w: Version, held: readonly Version[], surviving: ReadonlySet<stri
     survives: surviving.has(id),
     superseded_by: supersededBy,
     context: w.context,
+    ...(w.meta?.manifest ? { manifest: { parts: w.meta.manifest.parts, bytes: w.meta.manifest.size } } : {}),
   }
 }
 

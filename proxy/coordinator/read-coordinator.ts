@@ -18,6 +18,7 @@ import { planTargets, type Target } from './sloppy-quorum.js'
 import { type Answer, disagree, type Holder, merge, type ReadOutcome } from './read-outcome.js'
 import type { ReadRepairer } from './read-repair.js'
 import { replicaCount } from '../../shared/ring/placement.js'
+import { loadManifest, openManifest } from './manifest-reader.js'
 
 export interface ReadCoordinatorComponents {
   view: MembershipView
@@ -152,10 +153,21 @@ export class ReadCoordinator {
   }
 
   /**
-   * One version's bytes (with `range`, those only): those that came with the read, else streamed
-   * from the first holder that serves them.
+   * One version's bytes as clients see them (with `range`, those only): a manifest version's are
+   * its parts' in order (manifest-reader.ts), any other's are its stored bytes (openStored).
    */
   async openVersion(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string, range?: ByteSpan): Promise<Readable | Buffer> {
+    const version = outcome.versions.find((v) => versionId(v.dot) === id)
+    if (!version?.meta?.manifest) return this.openStored(bucket, key, outcome, id, requestId, range)
+    const manifest = await loadManifest(this, bucket, key, outcome, version, requestId)
+    return openManifest(this, Math.floor(this.cfg.n / 2) + 1, manifest, requestId, range)
+  }
+
+  /**
+   * One version's stored bytes (with `range`, those only): those that came with the read, else
+   * streamed from the first holder that serves them.
+   */
+  async openStored(bucket: string, key: string, outcome: ReadOutcome, id: string, requestId?: string, range?: ByteSpan): Promise<Readable | Buffer> {
     const inline = outcome.inline.get(id)
     if (inline) return range ? inline.subarray(range.start, range.end + 1) : inline
     const holders = outcome.holders.get(id) ?? []

@@ -5,6 +5,7 @@
  */
 import type { Context } from 'koa'
 import type { Lister } from '../coordinator/lister.js'
+import { objectSize } from '../../shared/wire/object-metadata.js'
 import { sendXml } from './buckets.js'
 import type { S3Handler } from './context.js'
 import { invalidArgument } from './errors.js'
@@ -69,7 +70,7 @@ export async function listPage(lister: Lister, bucket: string, q: ListQuery): Pr
         out.last = cp
       } else {
         const v = newestOf(live)
-        out.objects.push({ key, size: v.size, etag: etagOf(v), lastModified: v.lastModified })
+        out.objects.push({ key, size: objectSize(v), etag: etagOf(v), lastModified: v.lastModified })
         out.last = key
       }
     }

@@ -3,6 +3,7 @@ import type { Context } from 'koa'
 import { InvalidRangeError, NoSuchVersionError, NotModifiedError, PreconditionFailedError } from '../../shared/errors.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
+import { objectSize } from '../../shared/wire/object-metadata.js'
 import { principalOf } from '../access/principal.js'
 import { metadataHeaders } from '../objects/metadata-headers.js'
 import { contentRange, parseRange, spanLength, unsatisfiedRange } from '../objects/byte-range.js'
@@ -49,19 +50,20 @@ async function readOnce(h: S3Handler, ctx: Context, bucket: string, key: string,
   if (verdict === 'failed') throw new PreconditionFailedError('at least one of the preconditions you specified did not hold')
   if (verdict === 'not-modified') throw new NotModifiedError('not modified')
   applyOverrides(ctx)
-  const range = parseRange(ctx.get('range') || undefined, winner.size)
+  const size = objectSize(winner)
+  const range = parseRange(ctx.get('range') || undefined, size)
   if (range.kind === 'unsatisfiable') {
-    ctx.set('Content-Range', unsatisfiedRange(winner.size))
-    throw new InvalidRangeError(`the requested range is not satisfiable: the object is ${winner.size} bytes`)
+    ctx.set('Content-Range', unsatisfiedRange(size))
+    throw new InvalidRangeError(`the requested range is not satisfiable: the object is ${size} bytes`)
   }
   const span = range.kind === 'range' ? range : undefined
   // S3 answers the stored checksum only when asked (x-amz-checksum-mode: ENABLED), and never for a range: it is the whole object's.
   if (!span && winner.meta?.checksum && ctx.get('x-amz-checksum-mode').toUpperCase() === 'ENABLED') ctx.set(`x-amz-checksum-${winner.meta.checksum.algorithm}`, winner.meta.checksum.value)
   ctx.status = span ? 206 : 200
-  if (span) ctx.set('Content-Range', contentRange(span, winner.size))
+  if (span) ctx.set('Content-Range', contentRange(span, size))
   // A range is read from the node as a range: only those bytes travel.
   if (withBody) ctx.body = await h.c.reader.openVersion(bucket, key, outcome, versionId(winner.dot), requestId, span ? { start: span.start, end: span.end } : undefined)
-  ctx.length = span ? spanLength(span) : winner.size
+  ctx.length = span ? spanLength(span) : size
 }
 
 /** The headers every object answer carries (GET, HEAD, and the 304 and 412 answers). */

@@ -8,6 +8,7 @@ import { assertBucketName, assertKey } from '../../shared/names.js'
 import { percentDecode } from '../../shared/sigv4/canonical.js'
 import { readContextOf, versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
+import { copiedMetadata, objectSize } from '../../shared/wire/object-metadata.js'
 import { readWhole } from '../coordinator/body-streams.js'
 import { evaluatePreconditions, type Preconditions, preconditionsOf } from '../objects/preconditions.js'
 import { s3Body } from './auth.js'
@@ -137,8 +138,9 @@ export async function copyObject(h: S3Handler, ctx: Context, bucket: string, key
   const contentType = directive === 'REPLACE' ? contentTypeOf(ctx) : winner.contentType
   const { body, md5 } = withMd5(bytes)
   // COPY keeps the source's metadata (its checksum too: the same bytes); REPLACE takes the request's.
-  const meta = replaced ?? winner.meta
-  await h.c.writer.write({ bucket, key, body, size: winner.size, contentType, md5, meta, w: h.cfg.w, requestId: requestIdOf(ctx) })
+  // A copy is written whole, so a multipart source's manifest mark does not come along.
+  const meta = replaced ?? copiedMetadata(winner.meta)
+  await h.c.writer.write({ bucket, key, body, size: objectSize(winner), contentType, md5, meta, w: h.cfg.w, requestId: requestIdOf(ctx) })
   sendXml(ctx, 'CopyObjectResult', { LastModified: new Date().toISOString(), ETag: `"${md5() ?? etagOf(winner as Version)}"` })
 }
 

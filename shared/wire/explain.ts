@@ -43,6 +43,8 @@ export const ExplainVersionSchema = z.object({
    * contexts, neither covering the other's dot, though their flattened `vector_clock`s look ordered.
    */
   context: CausalContextSchema.optional(),
+  /** A multipart object's version: its stored bytes (`size`, `content_sha256`) are the list of its parts; the object is `bytes` long in `parts` parts. */
+  manifest: z.object({ parts: z.number().int().positive(), bytes: z.number().int().nonnegative() }).optional(),
 })
 export type ExplainVersion = z.infer<typeof ExplainVersionSchema>
 

@@ -5,6 +5,7 @@
  * coordinate request, passed through the write path beside `contentType`.
  */
 import { z } from 'zod'
+import { ManifestInfoSchema } from './manifest.js'
 
 /** S3's limit on user metadata: names and values of every x-amz-meta-* header, 2 KiB together. */
 export const MAX_USER_METADATA_BYTES = 2048
@@ -19,8 +20,22 @@ export const ObjectMetadataSchema = z.object({
   expires: z.string().max(256).optional(),
   /** A flexible checksum the upload was verified against: `x-amz-checksum-<algorithm>` and its base64 value. */
   checksum: z.object({ algorithm: z.enum(['crc32', 'crc32c', 'sha1', 'sha256']), value: z.string().max(64) }).optional(),
+  /** Set by the proxy alone (never from a client's headers): the version's bytes are a manifest of parts (shared/wire/manifest.ts). */
+  manifest: ManifestInfoSchema.optional(),
 })
 export type ObjectMetadata = z.infer<typeof ObjectMetadataSchema>
+
+/** The object's size as clients see it: a manifest's is the sum of its parts, not the list's own bytes. */
+export function objectSize(v: { size: number; meta?: ObjectMetadata | undefined }): number {
+  return v.meta?.manifest?.size ?? v.size
+}
+
+/** The metadata a copy of the object's bytes keeps: all but the manifest mark (a copy is written whole). */
+export function copiedMetadata(meta: ObjectMetadata | undefined): ObjectMetadata | undefined {
+  if (!meta?.manifest) return meta
+  const { manifest: _, ...rest } = meta
+  return Object.keys(rest).length > 0 ? rest : undefined
+}
 
 /** The user metadata's size as S3 counts it: the bytes of every name and value. */
 export function userMetadataBytes(user: Readonly<Record<string, string>>): number {

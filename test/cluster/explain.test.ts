@@ -99,6 +99,8 @@ test.serial('a primary killed: explain shows it unreachable and the hint its sta
   const path = '/buckets/ex-hint/files/probe'
   const first = await putOk(path, 'before')
   const down = first.pref_list[1] as string
+  // W=2 may have answered before `down` stored its copy (a loaded machine): kill it only once it holds one.
+  for (let i = 0; i < 100 && !(await explain(path)).probes.some((p) => p.node === down && p.versions.length > 0); i++) await new Promise((r) => setTimeout(r, 50))
   await cluster.stop(down, 'SIGKILL')
   await cluster.waitForStatus(down, 'down')
   await putOk(path, 'written while down')

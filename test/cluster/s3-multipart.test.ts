@@ -3,11 +3,15 @@
  * they arrive (one retried), ListParts, ListMultipartUploads, UploadPartCopy with a range, Complete
  * (the object reads back whole, with S3's multipart ETag, through both APIs, Range included), and
  * S3's refusals: InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload after Complete or Abort.
+ * Complete writes a manifest, not the bytes again: what the replicas store for the key is the short
+ * list of parts (?explain=1), and ranges across part boundaries, copies, overwrites and a retried
+ * Complete read what they should.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
@@ -21,6 +25,7 @@ import {
 } from '@aws-sdk/client-s3'
 import test from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
+import { type ExplainAnswer, ExplainAnswerSchema } from '../../shared/wire/explain.js'
 
 let cluster: TestCluster
 let s3: S3Client
@@ -133,4 +138,74 @@ test('Complete refuses a wrong ETag, parts out of order, a small part but the la
   t.is(await refusal(s3.send(new UploadPartCommand({ Bucket: 'multi', Key: 'refused.bin', UploadId, PartNumber: 3, Body: 'x' }))), 'NoSuchUpload')
   t.is(await refusal(s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'refused.bin' }))), 'NoSuchKey')
   t.is(await refusal(s3.send(new ListPartsCommand({ Bucket: 'multi', Key: 'other-key', UploadId: 'AAAAAAAAAAAAAAAAAAAAAAAA' }))), 'NoSuchUpload')
+})
+
+async function explain(path: string): Promise<ExplainAnswer> {
+  const res = await cluster.fetch(`${path}?explain=1`)
+  if (res.status !== 200) throw new Error(`explain ${path}: ${res.status} ${await res.text()}`)
+  return ExplainAnswerSchema.parse(await res.json())
+}
+
+async function bytesOf(key: string, range?: string): Promise<Buffer> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: key, Range: range }))
+  return Buffer.from((await got.Body?.transformToByteArray()) ?? [])
+}
+
+test('Complete stores a manifest, not the bytes again: ranges across parts, HEAD, listing, a copy, a retried Complete and an overwrite', async (t) => {
+  const bodies = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(777)]
+  const whole = Buffer.concat(bodies)
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'manifest.bin' }))
+  const etags: (string | undefined)[] = []
+  for (const [i, Body] of bodies.entries()) etags.push((await s3.send(new UploadPartCommand({ Bucket: 'multi', Key: 'manifest.bin', UploadId, PartNumber: i + 1, Body }))).ETag)
+  const complete = () =>
+    s3.send(new CompleteMultipartUploadCommand({ Bucket: 'multi', Key: 'manifest.bin', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) } }))
+  const done = await complete()
+  t.regex(done.ETag ?? '', /^"[0-9a-f]{32}-3"$/)
+  // A retried Complete (its first answer lost) answers the same success.
+  t.is((await complete()).ETag, done.ETag)
+
+  // Every replica stores the list of parts, a few hundred bytes, not the 10 MiB.
+  const e = await explain('/buckets/multi/files/manifest.bin')
+  const held = e.probes.flatMap((p) => p.versions.filter((v) => v.survives && !v.tombstone))
+  t.true(held.length >= 2)
+  for (const v of held) {
+    t.true(v.size < 4096, `a replica stores ${v.size} bytes for the key`)
+    t.deepEqual(v.manifest, { parts: 3, bytes: whole.length })
+  }
+
+  t.true((await bytesOf('manifest.bin')).equals(whole))
+  for (const [start, end] of [
+    [0, 0],
+    [5 * MiB - 3, 5 * MiB + 2],
+    [5 * MiB - 1, 10 * MiB + 5],
+    [10 * MiB, whole.length - 1],
+    [123, 10 * MiB + 100],
+  ] as const) {
+    t.true((await bytesOf('manifest.bin', `bytes=${start}-${end}`)).equals(whole.subarray(start, end + 1)), `bytes ${start}-${end}`)
+  }
+  const suffix = await cluster.fetch('/buckets/multi/files/manifest.bin', { headers: { Range: 'bytes=-1000' } })
+  t.is(suffix.status, 206)
+  t.is(suffix.headers.get('content-range'), `bytes ${whole.length - 1000}-${whole.length - 1}/${whole.length}`)
+  t.true(Buffer.from(await suffix.arrayBuffer()).equals(whole.subarray(whole.length - 1000)))
+  const head = await cluster.fetch('/buckets/multi/files/manifest.bin', { method: 'HEAD' })
+  t.is(head.headers.get('content-length'), String(whole.length))
+  t.is(head.headers.get('etag'), done.ETag ?? null)
+  const listed = (await (await cluster.fetch('/buckets/multi/files?prefix=manifest')).json()) as { files: { key: string; size: number }[] }
+  t.deepEqual(
+    listed.files.map((f) => [f.key, f.size]),
+    [['manifest.bin', whole.length]],
+  )
+
+  // A copy is an ordinary object of the same bytes (its own MD5), and the source stays readable.
+  const copy = await s3.send(new CopyObjectCommand({ Bucket: 'multi', Key: 'manifest-copy.bin', CopySource: 'multi/manifest.bin' }))
+  t.is(copy.CopyObjectResult?.ETag, `"${md5(whole)}"`)
+  t.true((await bytesOf('manifest-copy.bin')).equals(whole))
+  const copied = await explain('/buckets/multi/files/manifest-copy.bin')
+  t.true(copied.probes.some((p) => p.versions.some((v) => v.survives && v.size === whole.length && v.manifest === undefined)))
+
+  // Overwritten: the new bytes read back; the parts are the collector's to free later (unit-tested).
+  await s3.send(new PutObjectCommand({ Bucket: 'multi', Key: 'manifest.bin', Body: 'replaced' }))
+  t.is((await bytesOf('manifest.bin')).toString(), 'replaced')
+  t.is(await refusal(s3.send(new AbortMultipartUploadCommand({ Bucket: 'multi', Key: 'manifest.bin', UploadId }))), 'NoSuchUpload')
+  t.is(await refusal(complete()), 'NoSuchUpload')
 })

@@ -1,12 +1,12 @@
 /**
  * S3 multipart upload, second half: CompleteMultipartUpload and ListMultipartUploads. Complete checks
- * the client's list against the stored parts (order, ETags, S3's 5 MiB minimum), then streams the parts
- * in order into one ordinary object through the write coordinator (so both APIs read it like any
- * other, Range included, with S3's multipart ETag), answering 200 at once and sending a space every few seconds until the
- * result, as S3 does, so no client times out on a large object. The upload's parts are deleted after.
+ * the client's list against the stored parts (order, ETags, S3's 5 MiB minimum), then writes the
+ * object's version as a manifest of those parts (shared/wire/manifest.ts): the bytes stay where
+ * UploadPart stored them, and both APIs read them in order through the read coordinator, Range
+ * included, with S3's multipart ETag. The upload's record and part facts are deleted after; the
+ * parts' bytes are freed by the collector once no live version lists them.
  */
 import { createHash } from 'node:crypto'
-import { PassThrough, Readable } from 'node:stream'
 import type { Context } from 'koa'
 import { EntityTooLargeError } from '../../../shared/errors.js'
 import { compareKeys } from '../../coordinator/lister.js'
@@ -14,17 +14,18 @@ import { readWhole } from '../../coordinator/body-streams.js'
 import { s3Body } from '../auth.js'
 import { sendXml } from '../buckets.js'
 import type { S3Handler } from '../context.js'
-import { malformedXml, notImplemented, S3Error, s3ErrorOf } from '../errors.js'
-import { errorDocument, many, parseXmlBody, text, xmlDocument } from '../xml.js'
-import { MAX_PARTS, uploadOf } from './multipart-parts.js'
-import type { PartInfo, UploadStore } from './upload-store.js'
+import { malformedXml, notImplemented, S3Error } from '../errors.js'
+import { many, parseXmlBody, text } from '../xml.js'
+import { S3_UPLOADS_NAMESPACE } from '../../../shared/constants.js'
+import type { Manifest } from '../../../shared/wire/manifest.js'
+import type { ObjectMetadata } from '../../../shared/wire/object-metadata.js'
+import { MAX_PARTS, noSuchUpload } from './multipart-parts.js'
+import { isUploadId, type PartInfo, partKey, type UploadStore } from './upload-store.js'
 
 /** S3's smallest part but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024
 /** A CompleteMultipartUpload body of 10,000 parts is under 1 MiB. */
 const COMPLETE_BODY_MAX_BYTES = 2 * 1024 * 1024
-/** A space this often keeps the connection of a long Complete alive (S3 does the same). */
-const KEEPALIVE_MS = 5000
 
 const requestIdOf = (ctx: Context) => String(ctx.state.requestId ?? '')
 
@@ -63,12 +64,13 @@ export function multipartEtag(parts: readonly Pick<PartInfo, 'md5'>[]): string {
   return `${h.digest('hex')}-${parts.length}`
 }
 
-const withoutDeclaration = (doc: string) => doc.slice(doc.indexOf('\n') + 1)
-
 export async function completeUpload(h: S3Handler, store: UploadStore, ctx: Context, bucket: string, key: string): Promise<void> {
   await h.allow(ctx, { bucket: 'write' }, bucket)
   await h.c.buckets.assertExists(bucket)
-  const { id, record } = await uploadOf(store, ctx, bucket, key)
+  const requestId = requestIdOf(ctx)
+  const id = typeof ctx.query.uploadId === 'string' ? ctx.query.uploadId : ''
+  const record = await store.record(bucket, id, requestId)
+  if (!record || record.key !== key) return answerCompletedAgain(store, ctx, bucket, key, id)
   const body = s3Body(ctx)
   if (body.size === undefined) throw new S3Error('MissingContentLength', 411, 'CompleteMultipartUpload needs a Content-Length')
   if (body.size > COMPLETE_BODY_MAX_BYTES) throw malformedXml('the body is larger than 2 MiB')
@@ -77,35 +79,29 @@ export async function completeUpload(h: S3Handler, store: UploadStore, ctx: Cont
   const total = parts.reduce((n, p) => n + p.size, 0)
   if (total > h.cfg.maxObjectBytes) throw new EntityTooLargeError(`Your proposed upload exceeds the maximum allowed size of ${h.cfg.maxObjectBytes} bytes`)
   const etag = multipartEtag(parts)
-  const requestId = requestIdOf(ctx)
-  async function* assemble() {
-    for (const p of parts) {
-      const bytes = await store.openPart(id, p.partNumber, p.size, requestId)
-      if (Buffer.isBuffer(bytes)) yield bytes
-      else yield* bytes as AsyncIterable<Buffer>
-    }
-  }
-  const out = new PassThrough()
-  ctx.status = 200
-  ctx.type = 'application/xml'
-  ctx.body = out
-  out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-  const keepAlive = setInterval(() => out.write(' '), KEEPALIVE_MS)
-  void (async () => {
-    try {
-      // The version keeps S3's multipart ETag as its MD5 (VersionSchema.md5 takes that form), so reads answer what Complete did.
-      await h.c.writer.write({ bucket, key, body: Readable.from(assemble()), size: total, contentType: record.contentType, md5: etag, meta: record.meta, w: h.cfg.w, requestId })
-      out.end(withoutDeclaration(xmlDocument('CompleteMultipartUploadResult', { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: `"${etag}"` })))
-      store.remove(bucket, id, requestId).catch((err) => h.c.log.warn({ err: String(err), bucket, uploadId: id }, 'parts of a completed upload not deleted yet: the collector will'))
-    } catch (err) {
-      const e = s3ErrorOf(err)
-      if (e.unexpected) h.c.log.error({ err, bucket, key, uploadId: id }, 'CompleteMultipartUpload failed')
-      // After the 200 has gone out, S3 reports a failure as an Error document in the body; clients check for it.
-      out.end(withoutDeclaration(errorDocument(e.code, e.message, ctx.path, requestId)))
-    } finally {
-      clearInterval(keepAlive)
-    }
-  })()
+  const manifest: Manifest = { namespace: S3_UPLOADS_NAMESPACE, parts: parts.map((p) => ({ key: partKey(id, p.partNumber), size: p.size, md5: p.md5 })) }
+  // First the reference (from now on abort and the collector leave the parts to the manifest), then the version.
+  await store.putManifestRef(id, { bucket, key, completed: Date.now() }, requestId)
+  const meta: ObjectMetadata = { ...record.meta, manifest: { upload: id, size: total, parts: parts.length } }
+  // The version keeps S3's multipart ETag as its MD5 (VersionSchema.md5 takes that form), so reads answer what Complete did.
+  await h.c.writer.write({ bucket, key, body: Buffer.from(JSON.stringify(manifest)), contentType: record.contentType, md5: etag, meta, w: h.cfg.w, requestId })
+  store.remove(bucket, id, requestId).catch((err) => h.c.log.warn({ err: String(err), bucket, uploadId: id }, 'record of a completed upload not deleted yet: the collector will'))
+  sendCompleted(ctx, bucket, key, etag)
+}
+
+function sendCompleted(ctx: Context, bucket: string, key: string, etag: string): void {
+  sendXml(ctx, 'CompleteMultipartUploadResult', { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: `"${etag}"` })
+}
+
+/**
+ * A Complete retried after it succeeded (its answer was lost) finds no upload record: if the key's
+ * live version is that upload's manifest, it answers the same success; otherwise NoSuchUpload.
+ */
+async function answerCompletedAgain(store: UploadStore, ctx: Context, bucket: string, key: string, id: string): Promise<void> {
+  const ref = isUploadId(id) ? await store.manifestRef(id, requestIdOf(ctx)) : undefined
+  const live = ref && ref.bucket === bucket && ref.key === key ? await store.liveManifest(ref, id, requestIdOf(ctx)) : undefined
+  if (!live?.md5) throw noSuchUpload(id)
+  sendCompleted(ctx, bucket, key, live.md5)
 }
 
 export async function listUploads(h: S3Handler, store: UploadStore, ctx: Context, bucket: string): Promise<void> {

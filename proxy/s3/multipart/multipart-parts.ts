@@ -3,6 +3,7 @@ import type { Context } from 'koa'
 import { INLINE_MAX_BYTES } from '../../../shared/constants.js'
 import { EntityTooLargeError, InvalidRangeError, PreconditionFailedError } from '../../../shared/errors.js'
 import { versionId } from '../../../shared/vclock/versions.js'
+import { objectSize } from '../../../shared/wire/object-metadata.js'
 import { principalOf } from '../../access/principal.js'
 import { readWhole } from '../../coordinator/body-streams.js'
 import { parseRange, spanLength } from '../../objects/byte-range.js'
@@ -92,9 +93,10 @@ export async function uploadPartCopy(h: S3Handler, store: UploadStore, ctx: Cont
     throw new PreconditionFailedError('at least one of the x-amz-copy-source-if-* conditions did not hold')
   }
   const rangeHeader = ctx.get('x-amz-copy-source-range')
-  const range = rangeHeader === '' ? { kind: 'none' as const } : parseRange(rangeHeader, winner.size)
-  if (rangeHeader !== '' && range.kind !== 'range') throw new InvalidRangeError(`x-amz-copy-source-range ${rangeHeader} is not a satisfiable bytes=first-last range of the ${winner.size}-byte source`)
-  const size = range.kind === 'range' ? spanLength(range) : winner.size
+  const sourceSize = objectSize(winner)
+  const range = rangeHeader === '' ? { kind: 'none' as const } : parseRange(rangeHeader, sourceSize)
+  if (rangeHeader !== '' && range.kind !== 'range') throw new InvalidRangeError(`x-amz-copy-source-range ${rangeHeader} is not a satisfiable bytes=first-last range of the ${sourceSize}-byte source`)
+  const size = range.kind === 'range' ? spanLength(range) : sourceSize
   if (size > MAX_PART_BYTES) throw new EntityTooLargeError(`a part is at most ${MAX_PART_BYTES} bytes`)
   const span = range.kind === 'range' ? { start: range.start, end: range.end } : undefined
   const bytes = await h.c.reader.openVersion(src.bucket, src.key, outcome, versionId(winner.dot), requestIdOf(ctx), span)

@@ -1,9 +1,11 @@
 /**
- * Multipart uploads in progress, kept in the reserved `.s3-uploads` namespace under the store's
- * usual quorums: `u/BUCKET/UPLOAD_ID` the upload's record (JSON), `p/UPLOAD_ID/NNNNN` each part's
- * bytes as they arrive, `i/UPLOAD_ID/NNNNN` each part's facts once its bytes are stored (an empty
- * body whose content type carries the part's MD5 and size, so a listing alone answers ListParts
- * and Complete). Nothing here is ever held whole in memory but the small records.
+ * Multipart uploads, kept in the reserved `.s3-uploads` namespace under the store's usual quorums:
+ * `u/BUCKET/UPLOAD_ID` the upload's record (JSON), `p/UPLOAD_ID/NNNNN` each part's bytes as they
+ * arrive, `i/UPLOAD_ID/NNNNN` each part's facts once its bytes are stored (an empty body whose
+ * content type carries the part's MD5 and size, so a listing alone answers ListParts and
+ * Complete), and `m/UPLOAD_ID` once Complete begins: which object's manifest lists the parts
+ * (the parts then belong to that manifest and stay until the collector finds it gone). Nothing
+ * here is ever held whole in memory but the small records.
  */
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
@@ -33,6 +35,16 @@ export interface UploadRecord {
   incarnation?: string | undefined
 }
 
+/** `m/UPLOAD_ID`: the object whose manifest lists the upload's parts, and since when the collector has found no live manifest of it. */
+export interface ManifestRef {
+  bucket: string
+  key: string
+  /** ms since the epoch: when Complete began */
+  completed: number
+  /** ms since the epoch: the first sweep that found no live version of the key listing these parts (cleared when one is found again) */
+  deadSince?: number | undefined
+}
+
 export interface PartInfo {
   partNumber: number
   size: number
@@ -55,6 +67,7 @@ const pad = (n: number) => String(n).padStart(5, '0')
 export const recordKey = (bucket: string, id: string) => `u/${bucket}/${id}`
 export const partKey = (id: string, n: number) => `p/${id}/${pad(n)}`
 export const infoKey = (id: string, n: number) => `i/${id}/${pad(n)}`
+export const manifestRefKey = (id: string) => `m/${id}`
 
 /** An upload id: 144 random bits, URL-safe. */
 export function newUploadId(): string {
@@ -155,11 +168,52 @@ export class UploadStore {
     }
   }
 
-  /** Deletes the upload's record first (so it is gone for clients), then its parts' facts and bytes. */
+  /**
+   * Deletes the upload's record first (so it is gone for clients), then its parts' facts, then its
+   * parts' bytes unless a Complete has begun (`m/UPLOAD_ID`): those belong to the manifest then, and
+   * only the collector frees them, once no live version lists them.
+   */
   async remove(bucket: string, id: string, requestId?: string): Promise<void> {
     await this.removeKey(recordKey(bucket, id), requestId)
-    for (const prefix of [`i/${id}/`, `p/${id}/`]) {
-      for await (const { key } of this.c.lister.all(NS, prefix, 1000)) await this.removeKey(key, requestId)
+    for await (const { key } of this.c.lister.all(NS, `i/${id}/`, 1000)) await this.removeKey(key, requestId)
+    if ((await this.manifestRef(id, requestId)) === undefined) await this.removeParts(id, requestId)
+  }
+
+  /** Deletes the parts' bytes. */
+  async removeParts(id: string, requestId?: string): Promise<void> {
+    for await (const { key } of this.c.lister.all(NS, `p/${id}/`, 1000)) await this.removeKey(key, requestId)
+  }
+
+  async putManifestRef(id: string, ref: ManifestRef, requestId?: string): Promise<void> {
+    await this.c.writer.write({ bucket: NS, key: manifestRefKey(id), body: Buffer.from(JSON.stringify(ref)), contentType: 'application/json', w: this.q.w, requestId })
+  }
+
+  /** The upload's manifest reference, or undefined when no Complete began (or its parts were freed). */
+  async manifestRef(id: string, requestId?: string): Promise<ManifestRef | undefined> {
+    try {
+      const outcome = await this.c.reader.read(NS, manifestRefKey(id), this.q.r, requestId, true)
+      const { winner } = winnerOf(outcome, NS, manifestRefKey(id))
+      const bytes = await this.c.reader.openVersion(NS, manifestRefKey(id), outcome, versionId(winner.dot), requestId)
+      return JSON.parse((Buffer.isBuffer(bytes) ? bytes : await readWhole(bytes, winner.size)).toString('utf8')) as ManifestRef
+    } catch (err) {
+      if (err instanceof NoSuchKeyError) return undefined
+      throw err
+    }
+  }
+
+  /** Every upload id with a manifest reference. */
+  async *manifestRefIds(): AsyncGenerator<string> {
+    for await (const { key } of this.c.lister.all(NS, 'm/', 1000)) yield key.slice(2)
+  }
+
+  /** The live version of `ref`'s key whose manifest lists upload `id`'s parts, if one is read now. */
+  async liveManifest(ref: Pick<ManifestRef, 'bucket' | 'key'>, id: string, requestId?: string): Promise<Version | undefined> {
+    try {
+      const outcome = await this.c.reader.read(ref.bucket, ref.key, this.q.r, requestId, false)
+      return outcome.versions.find((v) => !v.tombstone && v.meta?.manifest?.upload === id)
+    } catch (err) {
+      if (err instanceof NoSuchKeyError) return undefined
+      throw err
     }
   }
 
