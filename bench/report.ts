@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as vega from 'vega'
 import * as vl from 'vega-lite'
+import type { DynamoctlRoundTrip } from './dynamoctl-round-trip.js'
 import { type Report, throughput } from './run-record.js'
 import { checkTargets, targetsMarkdown } from './targets.js'
 
@@ -49,6 +50,7 @@ export function markdown(r: Report): string {
       )
     }
   }
+  if (r.dynamoctl) lines.push('', ...dynamoctlMarkdown(r.dynamoctl))
   const targets = targetsMarkdown(checkTargets(r))
   if (targets.length > 0) lines.push('', ...targets)
   if (r.problems.length > 0) lines.push('', 'Problems:', '', ...r.problems.map((p) => `- ${p}`))
@@ -104,4 +106,17 @@ export async function writeReport(dir: string, r: Report): Promise<string[]> {
   writeFileSync(md, markdown(r))
   writeFileSync(svg, await latencyChart(r))
   return [json, md, svg]
+}
+
+function dynamoctlMarkdown(d: DynamoctlRoundTrip): string[] {
+  const mib = Math.round(d.bytes / 2 ** 20)
+  const cell = (c: DynamoctlRoundTrip['put']) => `| ${c.ok ? `${fmt(c.mibPerSec)} MiB/s` : '**failed**'} | ${fmt(c.ms / 1000)} s | ${c.peakRssMiB} MiB |`
+  return [
+    `\`./dynamoctl put\` then \`get\` of one ${mib} MiB file of random bytes (the CLI in its own process; peak RSS = its VmHWM); \`cmp\` of the copy: ${d.same ? 'same bytes' : '**differs**'}.`,
+    '',
+    '| dynamoctl | Rate | Time | Peak RSS |',
+    '| --- | ---: | ---: | ---: |',
+    `| put ${cell(d.put)}`,
+    `| get ${cell(d.get)}`,
+  ]
 }

@@ -2,6 +2,7 @@
  * What one benchmark run measured, as kept in its JSON record under bench/results/: a row per
  * scenario (cluster and baseline), the processes' memory, and how rows are built from the stats.
  */
+import type { DynamoctlRoundTrip } from './dynamoctl-round-trip.js'
 import type { RssPeak } from './rss-sampler.js'
 import type { Stats, Unit } from './stats.js'
 
@@ -39,6 +40,8 @@ export interface Report {
   target: string
   rows: Row[]
   rss: { objectBytes: number; flatLimitMiB: number; rows: RssRow[]; settleMs?: { cluster: number; baseline: number } }
+  /** `./dynamoctl put` then `get` of one object of the huge size (own cluster only). */
+  dynamoctl?: DynamoctlRoundTrip
   problems: string[]
 }
 

@@ -12,11 +12,13 @@ import { startBaseline } from './baseline-coordinator.js'
 import { ensureBucket, populate } from './http-client.js'
 import { Owned } from './owned.js'
 import { BENCHMARKS_DOC, writeBenchTables } from './doc-tables.js'
+import { type DynamoctlRoundTrip, dynamoctlRoundTrip } from './dynamoctl-round-trip.js'
 import { markdown, writeReport } from './report.js'
 import { type Report, type Row, type RssRow, rssRows, withRatio } from './run-record.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
 import { benchCommand, commitInfo, machine, QUICK_OUT, ROOT, type Settings, settingsOf, sizeLabel, startOwnCluster } from './setup.js'
 import type { Stats } from './stats.js'
+import type { Credentials } from '../shared/config/credentials-file.js'
 
 /** What this run started (created in main, so the parent that only re-runs itself owns nothing). */
 let owned: Owned | undefined
@@ -131,6 +133,21 @@ async function runAll(s: Settings, cluster: Target, baseline: Target, runId: str
   return { rows, rss, settleMs: { cluster: hc.settleMs, baseline: hb.settleMs }, problems }
 }
 
+/** `./dynamoctl put` and `get` of one object of `bytes` (own cluster: its admin key); a failure or a copy that differs is a problem of the run. */
+async function dynamoctlFigure(url: string, creds: Credentials, bucket: string, bytes: number, problems: string[]): Promise<DynamoctlRoundTrip> {
+  log(`dynamoctl put + get of one ${sizeLabel(bytes)}, compared with cmp`)
+  const d = await dynamoctlRoundTrip(url, creds, bucket, `ctl-${bucket}`, bytes)
+  for (const [what, c] of [
+    ['put', d.put],
+    ['get', d.get],
+  ] as const) {
+    log(`  ${what}: ${c.ok ? `${c.mibPerSec} MiB/s, ${c.ms} ms, peak RSS ${c.peakRssMiB} MiB` : `failed: ${c.error}`}`)
+    if (!c.ok) problems.push(`dynamoctl ${what} of ${sizeLabel(bytes)} failed: ${c.error}`)
+  }
+  if (d.get.ok && !d.same) problems.push(`dynamoctl get of ${sizeLabel(bytes)}: cmp found the copy differs from the file put`)
+  return d
+}
+
 async function main(s: Settings): Promise<number> {
   const runId = Math.random().toString(36).slice(2, 8)
   const loadBefore = machine().loadavg
@@ -144,6 +161,7 @@ async function main(s: Settings): Promise<number> {
   const own = new Owned((sig) => log(`${sig}: stopping everything this run started`))
   owned = own
   let cluster: Target
+  let credentials: Credentials | undefined
   if (s.target) {
     cluster = { name: 'cluster', url: s.target, procs: [] }
     log(`measuring ${s.target} (memory of its processes is not sampled)`)
@@ -151,6 +169,7 @@ async function main(s: Settings): Promise<number> {
     log('starting the cluster: 4 nodes + proxy, N=3 R=2 W=2, default settings')
     const started = await own.start(() => startOwnCluster(4))
     cluster = { name: 'cluster', url: started.url, procs: started.procs }
+    credentials = started.credentials
     log(`  proxy ${started.url}; pids ${started.procs.map((p) => `${p.name}=${p.pid}`).join(' ')}`)
   }
   const b = await own.start(() => startBaseline())
@@ -158,6 +177,7 @@ async function main(s: Settings): Promise<number> {
   log(`baseline coordinator ${b.url}`)
 
   const { rows, rss, settleMs, problems } = await runAll(s, cluster, baseline, runId)
+  const dynamoctl = credentials ? await dynamoctlFigure(cluster.url, credentials, `bench-${runId}`, s.hugeSize, problems) : undefined
   const report: Report = {
     date: new Date().toISOString().slice(0, 10),
     commit,
@@ -171,6 +191,7 @@ async function main(s: Settings): Promise<number> {
     target: s.target ? s.target : 'own cluster (4 nodes + proxy, N=3 R=2 W=2)',
     rows,
     rss: { objectBytes: s.hugeSize, flatLimitMiB: Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8)), rows: rss, settleMs },
+    ...(dynamoctl ? { dynamoctl } : {}),
     problems,
   }
   await cleanup()
