@@ -16,6 +16,7 @@ import { assertEveryRouteGuarded, GuardedRouter } from './access/guarded-router.
 import { noSniff } from './api/browser-safety.js'
 import { mountBucketRoutes } from './api/buckets.js'
 import { mountClusterRoutes } from './api/cluster.js'
+import { mountClusterStatusRoute } from './api/cluster-status.js'
 import { cors } from './api/cors.js'
 import { type FileRoutesComponents, mountFileRoutes } from './api/files.js'
 import type { ApiConfig } from './api/request-params.js'
@@ -27,6 +28,7 @@ import { type KvLimits, mountKvRoutes } from './kv/kv-routes.js'
 import type { KvStore } from './kv/kv-store.js'
 import type { MembershipView } from './membership/membership-view.js'
 import type { ProxyMetrics } from './metrics/proxy-metrics.js'
+import { mountUiRoutes } from './ui/static-files.js'
 
 export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateComponents {
   kv: KvStore
@@ -64,6 +66,8 @@ export function createProxyRouter(c: ProxyAppComponents, cfg: ProxyAppConfig): R
   mountFileRoutes(routes, c, cfg)
   mountKvRoutes(routes, c.kv, { ...cfg, concurrency: cfg.kvConcurrency }, cfg.kv)
   mountClusterRoutes(routes, c.view, c.repairer, c.nodes, cfg)
+  mountClusterStatusRoute(routes, c, cfg)
+  mountUiRoutes(routes)
   mountAdminRoutes(routes, c.admin, c.catalog)
   if (cfg.metrics !== false) mountMetricsRoutes(routes, c.metrics, cfg.metricsToken)
   assertEveryRouteGuarded(router)

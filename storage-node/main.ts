@@ -9,6 +9,7 @@ import { acceptedKeys } from '../shared/http/signing.js'
 import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
+import { memoryStatus } from '../shared/wire/internal-api.js'
 import { createNodeApp } from './app.js'
 import { RequestVerifier } from '../shared/http/request-verifier.js'
 import { RpcServer } from './rpc/rpc-server.js'
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
       antiEntropy: { ...antiEntropy.stats },
       commits: store.commitStats,
       disk: diskStatus(space.snapshot()),
+      memory: memoryStatus(),
       clock_offsets: clockReport(clocks, membership),
     }),
     clocks,

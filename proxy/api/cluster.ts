@@ -4,6 +4,7 @@ import type { NodeClient } from '../../shared/http/node-client.js'
 import type { DiskStatus } from '../../shared/wire/internal-api.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
 import type { MembershipView } from '../membership/membership-view.js'
+import { gatherNodeReports } from './node-reports.js'
 import type { ApiConfig } from './request-params.js'
 
 /** A node's entry with its free space, as its /health said (none when it did not answer). */
@@ -14,21 +15,9 @@ function withDisk<T extends { id: string }>(v: T, disks: ReadonlyMap<string, Dis
 
 export function mountClusterRoutes(router: GuardedRouter, view: MembershipView, repairer: ReadRepairer, nodes: NodeClient, cfg: ApiConfig): void {
   router.get('/cluster', { admin: true }, async (ctx) => {
-    // Hints pending on the nodes, summed per target (a node that does not answer is left out).
-    const health = await Promise.allSettled(view.usableNodes().map((n) => nodes.health(n)))
-    const pending: Record<string, { versions: number; bytes: number; holders: string[] }> = {}
+    const { health, pending } = await gatherNodeReports(view, nodes)
     const disks = new Map<string, DiskStatus>()
-    for (const h of health) {
-      if (h.status !== 'fulfilled') continue
-      if (h.value.disk) disks.set(h.value.node, h.value.disk)
-      for (const [target, s] of Object.entries(h.value.hints)) {
-        const p = pending[target] ?? { versions: 0, bytes: 0, holders: [] }
-        pending[target] = p
-        p.versions += s.versions
-        p.bytes += s.bytes
-        p.holders.push(h.value.node)
-      }
-    }
+    for (const h of health.values()) if (h.disk) disks.set(h.node, h.disk)
     ctx.body = {
       success: true,
       n: cfg.n,

@@ -17,6 +17,7 @@ import { gatherFirst, gatherQuorum } from './quorum.js'
 import { planTargets, type Target } from './sloppy-quorum.js'
 import { type Answer, disagree, type Holder, merge, type ReadOutcome } from './read-outcome.js'
 import type { ReadRepairer } from './read-repair.js'
+import { RecentEvents } from './recent-events.js'
 import { replicaCount } from '../../shared/ring/placement.js'
 import { loadManifest, openManifest } from './manifest-reader.js'
 
@@ -47,6 +48,8 @@ export class ReadCoordinator {
 
   /** Reads answered since start, and those whose answer held more than one live version (siblings): read by GET /metrics. */
   readonly stats = { reads: 0, siblingReads: 0 }
+  /** The last reads that found siblings (the cluster page's recent conflicts). */
+  readonly recentSiblings = new RecentEvents()
 
   /**
    * Read at quorum R. With every primary up, only R of them are asked (at random, so load spreads;
@@ -58,7 +61,11 @@ export class ReadCoordinator {
   async read(bucket: string, key: string, r: number, requestId?: string, withData = true): Promise<ReadOutcome> {
     const outcome = await this.readQuorum(bucket, key, r, requestId, withData)
     this.stats.reads++
-    if (outcome.versions.filter((v) => !v.tombstone).length > 1) this.stats.siblingReads++
+    const live = outcome.versions.filter((v) => !v.tombstone).length
+    if (live > 1) {
+      this.stats.siblingReads++
+      this.recentSiblings.add(bucket, key, `${live} siblings`)
+    }
     return outcome
   }
 

@@ -7,11 +7,14 @@ import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { isNodeFailure, type NodeClient, type NodeRef } from '../../shared/http/node-client.js'
 import type { Holder, ReadOutcome } from './read-outcome.js'
+import { RecentEvents } from './recent-events.js'
 
 export class ReadRepairer {
   /** Versions pushed to stale replicas since start (shown by GET /cluster). */
   repaired = 0
   failed = 0
+  /** The last versions pushed (the cluster page's recent repairs). */
+  readonly recent = new RecentEvents()
 
   constructor(
     private readonly nodes: NodeClient,
@@ -49,6 +52,7 @@ export class ReadRepairer {
       const body = v.tombstone ? null : { stream: await this.nodes.openData(source, bucket, key, id, { hintFor: source.hintFor }) }
       await this.nodes.replicate(target, bucket, key, v, body)
       this.repaired++
+      this.recent.add(bucket, key, `to ${target.id}`)
       this.log.info({ bucket, key, version: id, target: target.id }, 'read repair')
     } catch (err) {
       this.failed++

@@ -142,6 +142,11 @@ export class MembershipView {
     return { vnodes_per_node: this.init.vnodes, nodes: this.ring.nodes.length, ownership }
   }
 
+  /** The ring's arcs and the node owning each (HashRing.ranges), for the cluster page. */
+  ringRanges(): { start: number; end: number; node: string }[] {
+    return this.ring.ranges()
+  }
+
   get lastPollAgeMs(): number {
     return Date.now() - this.lastPollOk
   }

@@ -164,4 +164,10 @@ export class ProxyMetrics {
     }
     counter.inc()
   }
+
+  /** Requests counted so far, one entry per route template, method and status (for GET /cluster/status). */
+  async requestCounts(): Promise<{ route: string; method: string; status: number; count: number }[]> {
+    const { values } = await this.requests.get()
+    return values.map((v) => ({ route: String(v.labels.route), method: String(v.labels.method), status: Number(v.labels.status), count: v.value }))
+  }
 }

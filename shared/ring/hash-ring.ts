@@ -55,6 +55,31 @@ export class HashRing {
     return share
   }
 
+  /**
+   * The ring cut into arcs, each with the node first in the preference list of every position in
+   * it: `(start, end]` ends at one of the node's virtual nodes, and neighbouring arcs of one node are
+   * merged. Positions are 0..2^32; the arc that wraps past 2^32 comes first, with `start` above `end` (one node alone: `start` equals `end`, the whole ring).
+   */
+  ranges(): { start: number; end: number; node: string }[] {
+    const out: { start: number; end: number; node: string }[] = []
+    if (this.points.length === 0) return out
+    let prev = (this.points[this.points.length - 1] as Point).position
+    for (const p of this.points) {
+      const last = out[out.length - 1]
+      if (last && last.node === p.node) last.end = p.position
+      else out.push({ start: prev, end: p.position, node: p.node })
+      prev = p.position
+    }
+    const first = out[0] as { start: number; end: number; node: string }
+    const last = out[out.length - 1] as { start: number; end: number; node: string }
+    // The last arc ends at the last point, from which the first arc starts: one node's wrap is one arc.
+    if (out.length > 1 && last.node === first.node) {
+      first.start = last.start
+      out.pop()
+    }
+    return out
+  }
+
   private firstPointAtOrAfter(position: number): number {
     let lo = 0
     let hi = this.points.length

@@ -130,7 +130,17 @@ export type CommitStats = z.infer<typeof CommitStatsSchema>
 export const DiskStatusSchema = z.object({ free_bytes: z.number(), total_bytes: z.number(), reserve_bytes: z.number(), full: z.boolean() })
 export type DiskStatus = z.infer<typeof DiskStatusSchema>
 
-/** GET /health of a node (open): liveness, gossip traffic, hints pending per target node, anti-entropy and group commit counters, disk space. */
+/** A process's memory as it reports it: resident set and V8 heap in use (bytes). */
+export const MemoryStatusSchema = z.object({ rss_bytes: z.number(), heap_used_bytes: z.number() })
+export type MemoryStatus = z.infer<typeof MemoryStatusSchema>
+
+/** This process's MemoryStatus, now. */
+export function memoryStatus(): MemoryStatus {
+  const m = process.memoryUsage()
+  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed }
+}
+
+/** GET /health of a node (open): liveness, gossip traffic, hints pending per target node, anti-entropy and group commit counters, disk space, memory. */
 export const NodeHealthSchema = z.object({
   success: z.boolean(),
   node: z.string(),
@@ -139,6 +149,7 @@ export const NodeHealthSchema = z.object({
   antiEntropy: z.object({ rounds: z.number(), keysRepaired: z.number(), versionsPushed: z.number(), versionsPulled: z.number() }).optional(),
   commits: CommitStatsSchema.optional(),
   disk: DiskStatusSchema.optional(),
+  memory: MemoryStatusSchema.optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
 
