@@ -4,8 +4,18 @@
  * selects the operation.
  */
 import type { Context } from 'koa'
+import { InvalidBucketNameError } from '../../shared/errors.js'
 import { assertBucketName, assertKey } from '../../shared/names.js'
 import { percentDecode } from '../../shared/sigv4/canonical.js'
+
+/**
+ * The first segments of the native API's paths (`/buckets/...`, `/admin/...`, `/set`): no S3 request
+ * may name one as its bucket, so a request signed for the native API is refused by the S3 endpoint
+ * whatever the Host says (endpoint-host.ts tells the endpoints apart by the Host's port, which holds
+ * only while the public ports are the proxy's own), and the native API has no path an S3 request to
+ * a real bucket could mean. test/unit/proxy/s3/endpoint-separation.test.ts keeps it complete.
+ */
+export const NATIVE_API_SEGMENTS: ReadonlySet<string> = new Set(['admin', 'buckets', 'cluster', 'fetch', 'health', 'metrics', 'query', 'set', 'ui'])
 
 export interface S3Target {
   bucket: string | undefined
@@ -83,6 +93,7 @@ export function targetOf(ctx: Context, s3Domain: string | undefined): S3Target {
   }
   if (bucket === '') return { bucket: undefined, key: undefined }
   assertBucketName(bucket)
+  if (NATIVE_API_SEGMENTS.has(bucket)) throw new InvalidBucketNameError(`the bucket name ${bucket} is not served over S3: the native API's paths begin with it (use the native API for such a bucket)`)
   if (key === '') return { bucket, key: undefined }
   assertKey(key)
   return { bucket, key }

@@ -238,8 +238,11 @@ test('refusals: wrong secret, unknown key, read-only key, no key; nothing stored
   t.is(anon.status, 403)
   t.regex(await anon.text(), /<Code>AccessDenied<\/Code>/)
   t.is((await fetch(`${cluster.s3Url}/`)).status, 403)
-  // On the S3 port /health is a bucket (here a missing one, asked by nobody).
-  t.is((await fetch(`${cluster.s3Url}/health`)).status, 403)
+  // On the S3 port the native API's path names are no buckets: a native request replayed there is refused.
+  t.is((await fetch(`${cluster.s3Url}/health`)).status, 400)
+  const replayed = await fetch(`${cluster.s3Url}/buckets/s3-refuse/files/k`, { method: 'PUT', body: 'x' })
+  t.is(replayed.status, 400)
+  t.regex(await replayed.text(), /<Code>InvalidBucketName<\/Code>/)
   t.is((await s3.send(new ListObjectsV2Command({ Bucket: 's3-refuse' }))).KeyCount, 0)
   for (const cl of [wrong, unknown, ro]) cl.destroy()
 })
