@@ -29,6 +29,7 @@ import type { KvStore } from './kv/kv-store.js'
 import type { MembershipView } from './membership/membership-view.js'
 import type { ProxyMetrics } from './metrics/proxy-metrics.js'
 import { mountUiRoutes } from './ui/static-files.js'
+import type { GracefulStop } from './lifecycle/graceful-stop.js'
 
 export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateComponents {
   kv: KvStore
@@ -41,6 +42,8 @@ export interface ProxyAppComponents extends FileRoutesComponents, AuthenticateCo
   /** One line per request (shared/log.ts createAccessLogger). */
   accessLog: Logger
   metrics: ProxyMetrics
+  /** The graceful stop (proxy/lifecycle): /health answers 503 once it has begun. */
+  lifecycle?: GracefulStop | undefined
 }
 
 export interface ProxyAppConfig extends ApiConfig {
@@ -79,6 +82,8 @@ export function createProxyApp(c: ProxyAppComponents, cfg: ProxyAppConfig): Koa 
   const router = createProxyRouter(c, cfg)
   // Outermost, so that every answer carries them, errors included.
   app.use(noSniff())
+  // While stopping, /health answers 503 before anything else runs (load balancers take the proxy out).
+  if (c.lifecycle) app.use(c.lifecycle.healthMiddleware())
   app.use(requestIdMiddleware())
   if (cfg.serverTiming) app.use(serverTiming())
   app.use(accessLog(c.accessLog))

@@ -24,6 +24,7 @@ import { KvStore } from './kv/kv-store.js'
 import { MembershipView } from './membership/membership-view.js'
 import { ProxyMetrics } from './metrics/proxy-metrics.js'
 import { startS3Endpoint } from './s3/server.js'
+import { GracefulStop } from './lifecycle/graceful-stop.js'
 
 async function main(): Promise<void> {
   let cfg: ReturnType<typeof parseProxyConfig>
@@ -57,8 +58,9 @@ async function main(): Promise<void> {
   const bodyGuard = new SlowBodyGuard({ windowMs: cfg.slowBodyWindowMs, minBytesPerSec: cfg.minBodyBytesPerSec })
   // With --metrics off nothing feeds it (no route, no middleware, no process metrics): only what other routes read of it.
   const metrics = new ProxyMetrics({ view, catalog, reader, repairer }, { processMetrics: cfg.metrics })
+  const lifecycle = new GracefulStop(log.child({ component: 'lifecycle' }))
   const app = createProxyApp(
-    { view, nodes, repairer, buckets, reader, writer, explainer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog, metrics },
+    { view, nodes, repairer, buckets, reader, writer, explainer, lister, kv, bodyGuard, catalog, box, members, admin, log, accessLog, metrics, lifecycle },
     { ...cfg, kv: { maxBatchKeys: cfg.kvMaxBatchKeys, maxBatchBytes: cfg.kvMaxBatchBytes } },
   )
 
@@ -66,23 +68,28 @@ async function main(): Promise<void> {
   await catalog.start()
   if (cfg.previousSecret) void resealAfterRotation(admin, log)
   const server = await serve(app, cfg.host, cfg.port)
+  lifecycle.track(server)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
   const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog, ...(cfg.metrics ? { metrics } : {}) }
   const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port, otherEndpointPort: cfg.port })
-  if (s3) log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
+  if (s3) {
+    lifecycle.track(s3.server)
+    log.info({ host: cfg.host, port: cfg.s3Port, domain: cfg.s3Domain }, 'S3 endpoint started')
+  }
 
-  const stop = (signal: string) => {
+  // Graceful (proxy/lifecycle/graceful-stop.ts): /health 503, drain, no new connections, requests in flight finish, exit.
+  const stop = async (signal: string) => {
+    if (lifecycle.isStopping) return
     log.info({ signal }, 'stopping')
+    await lifecycle.stop({ drainMs: cfg.drainMs, timeoutMs: cfg.stopTimeoutMs })
+    s3?.stop()
     view.stop()
     catalog.stop()
     bodyGuard.stop()
-    server.close(() => process.exit(0))
-    server.closeIdleConnections()
-    s3?.stop()
-    setTimeout(() => process.exit(0), 3000).unref()
+    process.exit(0)
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
 }
 
 /** With --previous-secret-file: re-seal every key secret it sealed, once the catalog has been read. */
