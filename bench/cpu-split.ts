@@ -28,6 +28,7 @@ const cli = scriptCommand('bench/cpu-split.ts', "Where a small PUT's CPU goes, p
   .addOption(new Option('--concurrency <list>', 'connections, comma-separated').argParser(parseIntList(1, 10_000)).default([16], '16'))
   .option('--warmup <s>', 'PUTs at c16 for this long first', parseIntArg(1, 3600), 8)
   .option('--durability <mode>', "the nodes' --durability", parseChoice('fsync', 'none'), 'fsync')
+  .option('--metrics <on|off>', "the proxy's and the nodes' --metrics (bench/metrics-cost.ts compares both in alternating windows)", parseChoice('on', 'off'), 'on')
 const SIZE = 4096
 interface ProcSample {
   user: number
@@ -83,11 +84,11 @@ function fitTwo(rows: readonly { x1: number; x2: number; y: number }[]): { a: nu
 }
 
 async function main(): Promise<void> {
-  const o = parseCommandLineOrExit(cli).opts<{ seconds: number; concurrency: number[]; warmup: number; durability: 'fsync' | 'none' }>()
+  const o = parseCommandLineOrExit(cli).opts<{ seconds: number; concurrency: number[]; warmup: number; durability: 'fsync' | 'none'; metrics: 'on' | 'off' }>()
   const durability = o.durability
   const owned = new Owned()
   try {
-    const cluster = await owned.start(() => startOwnCluster(4, ['--durability', durability]))
+    const cluster = await owned.start(() => startOwnCluster(4, ['--durability', durability, '--metrics', o.metrics], ['--metrics', o.metrics]))
     const spec = uniquePutSpec('split', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
     await cannon(cluster.url, 16, o.warmup, SIZE, (i) => putRequest(spec, 'warm', i))
