@@ -15,6 +15,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
@@ -196,10 +197,24 @@ test('Complete stores a manifest, not the bytes again: ranges across parts, HEAD
     [['manifest.bin', whole.length]],
   )
 
+  // GetObject and HeadObject by part number: that part's bytes, with the count of parts.
+  const second = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'manifest.bin', PartNumber: 2 }))
+  t.is(second.PartsCount, 3)
+  t.is(second.ContentRange, `bytes ${5 * MiB}-${10 * MiB - 1}/${whole.length}`)
+  t.true(Buffer.from((await second.Body?.transformToByteArray()) ?? []).equals(bodies[1] as Buffer))
+  const headPart = await s3.send(new HeadObjectCommand({ Bucket: 'multi', Key: 'manifest.bin', PartNumber: 3 }))
+  t.is(headPart.ContentLength, 777)
+  t.is(headPart.PartsCount, 3)
+  t.is(await refusal(s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'manifest.bin', PartNumber: 4 }))), 'InvalidPartNumber')
+  t.is(await refusal(s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'manifest.bin', PartNumber: 1, Range: 'bytes=0-1' }))), 'InvalidRequest')
+
   // A copy is an ordinary object of the same bytes (its own MD5), and the source stays readable.
   const copy = await s3.send(new CopyObjectCommand({ Bucket: 'multi', Key: 'manifest-copy.bin', CopySource: 'multi/manifest.bin' }))
   t.is(copy.CopyObjectResult?.ETag, `"${md5(whole)}"`)
   t.true((await bytesOf('manifest-copy.bin')).equals(whole))
+  // Part 1 of an object that is not multipart is all of it; there is no part 2.
+  t.is((await s3.send(new HeadObjectCommand({ Bucket: 'multi', Key: 'manifest-copy.bin', PartNumber: 1 }))).ContentLength, whole.length)
+  t.is(await refusal(s3.send(new GetObjectCommand({ Bucket: 'multi', Key: 'manifest-copy.bin', PartNumber: 2 }))), 'InvalidPartNumber')
   const copied = await explain('/buckets/multi/files/manifest-copy.bin')
   t.true(copied.probes.some((p) => p.versions.some((v) => v.survives && v.size === whole.length && v.manifest === undefined)))
 
