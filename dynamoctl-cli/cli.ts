@@ -2,11 +2,12 @@
  * ./dynamoctl: manage the access keys and grants of a running cluster through the proxy's admin API.
  * This file owns the command tree's root, the global options and the exit codes; the commands are
  * in key-commands.ts, grant-commands.ts, presign-command.ts, transfer-commands.ts (put, get),
- * transfer-session.ts (ls, rm) and explain-command.ts. Reference: docs/access.md#dynamoctl.
+ * transfer-session.ts (ls, rm), explain-command.ts and node-commands.ts (the ring). Reference: docs/access.md#dynamoctl.
  */
 import { Command, CommanderError } from 'commander'
 import { addBucketCommands, addKvCommands } from './grant-commands.js'
 import { addKeyCommands } from './key-commands.js'
+import { addNodeCommands } from './node-commands.js'
 import { addPresignCommand } from './presign-command.js'
 import { addTransferCommands } from './transfer-commands.js'
 import { addListCommands } from './transfer-session.js'
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   addTransferCommands(program)
   addListCommands(program)
   addExplainCommand(program)
+  addNodeCommands(program)
   // Every command: --help exits 0, a bad command, flag or value exits 2 after saying why.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)]
   for (const c of all(program)) c.exitOverride().showHelpAfterError('(see --help)').allowExcessArguments(false)

@@ -172,6 +172,12 @@ export class ContentSha256MismatchError extends StoreError {
   readonly status = 400
 }
 /** The proxy could not refresh keys and grants from any member for too long: it refuses rather than act on stale grants. */
+/** A ring change refused for the node's state: decommission of a dead node, remove of a live one, a change that would leave fewer owners than N. */
+export class InvalidNodeStateError extends StoreError {
+  readonly code = 'InvalidNodeState'
+  readonly status = 409
+}
+
 export class AccessCatalogStaleError extends StoreError {
   readonly code = 'ServiceUnavailable'
   readonly status = 503

@@ -7,15 +7,19 @@ import type { Logger } from '../shared/log.js'
 import type { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import type { Membership } from './gossip/membership.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
+import type { NodeRing } from './ring/node-ring.js'
 import { mountAntiEntropyRoutes } from './routes/anti-entropy.js'
 import type { RequestVerifier } from '../shared/http/request-verifier.js'
 import { requireSignature } from './routes/auth.js'
 import { mountMembershipRoutes } from './routes/membership.js'
 import { mountMetricsRoutes } from './routes/metrics.js'
 import { mountObjectRoutes, type ObjectRoutesComponents } from './routes/objects.js'
+import { mountTransferRoutes } from './routes/transfer.js'
 
 export interface NodeAppComponents extends ObjectRoutesComponents {
   membership: Membership
+  /** The ring record (gossiped, changed by operators through a proxy). */
+  ring: NodeRing
   antiEntropy: AntiEntropy
   /** Extra fields of GET /health: gossip traffic, pending hints. */
   status: () => Record<string, unknown>
@@ -36,8 +40,9 @@ export interface NodeAppComponents extends ObjectRoutesComponents {
 export function createNodeRouter(c: NodeAppComponents): Router {
   const router = new Router({ sensitive: true, strict: true })
   mountObjectRoutes(router, c)
-  mountMembershipRoutes(router, c.membership, c.status, c.clocks)
+  mountMembershipRoutes(router, c.membership, c.ring, c.status, c.clocks)
   mountAntiEntropyRoutes(router, c.nodeId, c.antiEntropy)
+  mountTransferRoutes(router, c.nodeId, c.store)
   const metrics = c.metrics
   if (metrics) mountMetricsRoutes(router, () => metrics.registry, c.metricsToken)
   return router

@@ -18,6 +18,8 @@ import { ObjectService } from './service/object-service.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
 import { Membership } from './gossip/membership.js'
+import { NodeRing } from './ring/node-ring.js'
+import { OwnershipTransfer } from './ring/ownership-transfer.js'
 import { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import { HintReplayer } from './handoff/hint-replayer.js'
 import { TombstoneReaper } from './reaper/tombstone-reaper.js'
@@ -76,7 +78,9 @@ async function main(): Promise<void> {
   const blobsAtStart = await blobs.listFiles()
   const staging = new StagingArea(blobs, cfg.stagingTtlMs)
   // Generation: a restarted node's heartbeats must beat its old ones, even with a wiped disk.
-  const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip)
+  // The ring record (durable in the data dir): a member that still owns ranges is never forgotten by gossip.
+  const ring = new NodeRing({ selfId: cfg.id, address: cfg.address, dataDir: cfg.dataDir, log: log.child({ component: 'ring' }) })
+  const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip, Date.now, (id) => ring.holdsRanges(id))
   // Below the reserve the node says so in gossip: others stop sending it data (handoff, anti-entropy, proxies).
   const noteSpace = (s: ReturnType<DiskSpace['snapshot']>) => {
     membership.setFull(s.full)
@@ -92,14 +96,20 @@ async function main(): Promise<void> {
   })
   const signer = new MemberSigner({ secret: cfg.secret, previousSecret: cfg.previousSecret, selfId: cfg.id, clocks })
   const client = createSignedClient({ signer })
-  const gossiper = new Gossiper({ membership, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
+  const gossiper = new Gossiper({ membership, ring, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
   const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
   const reaper = new TombstoneReaper(
-    { store, membership, nodes, log: log.child({ component: 'reaper' }) },
+    { store, membership, ring, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
   )
   const replayer = new HintReplayer({ store, membership, nodes, log: log.child({ component: 'handoff' }) }, { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs })
-  const antiEntropy = new AntiEntropy({ store, blobs, membership, nodes, log: log.child({ component: 'anti-entropy' }) }, { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes })
+  const antiEntropy = new AntiEntropy({ store, blobs, membership, ring, nodes, log: log.child({ component: 'anti-entropy' }) }, { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes })
+  // Data follows ownership: looks for a change of owners every other gossip round; a decommissioned
+  // node drains late writes for 2 T_fail + 5 s after its removal (proxies poll every second by default).
+  const transfer = new OwnershipTransfer(
+    { store, ring, membership, nodes, log: log.child({ component: 'transfer' }) },
+    { n: cfg.n, vnodes: cfg.vnodes, intervalMs: 2 * cfg.gossip.intervalMs, drainMs: 2 * cfg.gossip.failAfterMs + 5000 },
+  )
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
   const offsets = new ClockOffsets()
   const verifier = new RequestVerifier(acceptedKeys(cfg.secret, cfg.previousSecret), cfg.id, cfg.address, Date.now, offsets)
@@ -130,11 +140,14 @@ async function main(): Promise<void> {
     service,
     offsets,
     membership,
+    ring,
     antiEntropy,
     status: () => ({
       gossip: { ...gossiper.stats },
       hints: store.hintTotals(),
       antiEntropy: { ...antiEntropy.stats },
+      ...(transfer.progress ? { transfer: transfer.progress } : {}),
+      ring_state: ring.get(cfg.id)?.state,
       commits: store.commitStats,
       disk: diskStatus(space.snapshot()),
       memory: memoryStatus(),
@@ -154,6 +167,7 @@ async function main(): Promise<void> {
   reaper.start()
   replayer.start()
   antiEntropy.start()
+  transfer.start()
   log.info({ address: cfg.address, actor: store.actor, dataDir: cfg.dataDir }, 'storage node started')
   let stopping = false
   void blobs
@@ -171,6 +185,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'stopping')
+    await transfer.stop()
     await antiEntropy.stop()
     await replayer.stop()
     await reaper.stop()

@@ -4,6 +4,7 @@ import type { NodeClient } from '../../shared/http/node-client.js'
 import type { DiskStatus } from '../../shared/wire/internal-api.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
 import type { MembershipView } from '../membership/membership-view.js'
+import { mountNodeAdminRoutes } from './node-admin.js'
 import { gatherNodeReports } from './node-reports.js'
 import type { ApiConfig } from './request-params.js'
 
@@ -26,13 +27,17 @@ export function mountClusterRoutes(router: GuardedRouter, view: MembershipView, 
       // Each node's clock as this proxy measured it (the nodes' own views measure against theirs).
       nodes: view.view().map(({ clock_offset_ms: _theirs, ...m }) => {
         const offset = nodes.clockOffset(m.address)
-        return withDisk(offset === undefined ? m : { ...m, clock_offset_ms: offset }, disks)
+        // Its ownership transfer (keys and bytes done and left), while it has one to report.
+        const transfer = health.get(m.id)?.transfer
+        return withDisk({ ...m, ...(offset === undefined ? {} : { clock_offset_ms: offset }), ...(transfer ? { transfer } : {}) }, disks)
       }),
       ring: view.ringSummary(),
       read_repairs: { repaired: repairer.repaired, failed: repairer.failed },
       pending_hints: pending,
     }
   })
+
+  mountNodeAdminRoutes(router, view, nodes, cfg)
 
   router.get('/health', { open: true }, (ctx) => {
     const usable = view.usableNodes().length

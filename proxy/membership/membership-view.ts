@@ -2,14 +2,18 @@
  * The proxy's view of the cluster, learned from the storage nodes' own gossip views (any node
  * will do, seeds first), plus its own observations: a node whose request just failed is treated as
  * down here for `localDownMs`, and one that just answered 507 InsufficientStorage (or gossips that
- * it is below its disk reserve) is sent no new data for as long. The ring is derived deterministically from the member ids, so every
- * proxy and node builds the same ring.
+ * it is below its disk reserve) is sent no new data for as long. The ring is built from the ring
+ * record the nodes gossip (shared/ring/ring-record.ts), merged from every answer: every proxy and
+ * node that has seen the same entries places keys alike, and a node down for any time keeps its
+ * ranges (gossip's liveness only decides whom to ask).
  */
 import type { Logger } from '../../shared/log.js'
 import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
+import { RingRecord } from '../../shared/ring/ring-record.js'
 import { shuffled } from '../../shared/shuffled.js'
 import type { MemberView } from '../../shared/wire/membership.js'
+import type { RingEntry, RingState } from '../../shared/wire/ring.js'
 import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 
 export interface MembershipViewInit {
@@ -23,6 +27,7 @@ export class MembershipView {
   private readonly members = new Map<string, MemberView>()
   private readonly localDownUntil = new Map<string, number>()
   private readonly localFullUntil = new Map<string, number>()
+  private readonly record = new RingRecord()
   private ring = new HashRing([])
   private timer: NodeJS.Timeout | undefined
   private lastPollOk = 0
@@ -58,7 +63,9 @@ export class MembershipView {
 
   private async pollOne(address: string): Promise<boolean> {
     try {
-      this.merge((await this.client.membership(address)).members)
+      const answer = await this.client.membership(address)
+      this.merge(answer.members)
+      if (answer.ring) this.mergeRing(answer.ring)
       this.lastPollOk = Date.now()
       return true
     } catch (err) {
@@ -81,16 +88,28 @@ export class MembershipView {
 
   /** Keep, per member, the entry with the higher (generation, heartbeat). */
   merge(views: readonly MemberView[]): void {
-    let changed = false
     for (const v of views) {
       const known = this.members.get(v.id)
-      if (!known) changed = true
       if (!known || v.generation > known.generation || (v.generation === known.generation && v.heartbeat >= known.heartbeat)) this.members.set(v.id, v)
     }
-    if (changed) {
-      this.ring = new HashRing(this.members.keys(), this.init.vnodes)
-      this.log.info({ members: [...this.members.keys()] }, 'ring rebuilt')
-    }
+  }
+
+  /** Merge a node's ring record; the ring is rebuilt when the nodes placing keys change. */
+  mergeRing(entries: readonly RingEntry[]): void {
+    if (!this.record.merge(entries)) return
+    const placement = this.record.placement()
+    if (placement.join(',') === this.ring.nodes.join(',')) return
+    this.ring = new HashRing(placement, this.init.vnodes)
+    this.log.info({ placement, version: this.record.version }, 'ring rebuilt')
+  }
+
+  /** The ring record as this proxy has merged it. */
+  ringEntries(): RingEntry[] {
+    return this.record.entries()
+  }
+
+  ringState(id: string): RingState | undefined {
+    return this.record.get(id)?.state
   }
 
   /** Every node in preference order for the object: primaries first, then fallbacks. */
@@ -99,7 +118,7 @@ export class MembershipView {
   }
 
   ref(id: string): NodeRef {
-    return { id, address: this.members.get(id)?.address ?? id }
+    return { id, address: this.members.get(id)?.address ?? this.record.get(id)?.address ?? id }
   }
 
   /** Worth sending a request to: not down per gossip nor per our own recent failure. */
@@ -128,18 +147,38 @@ export class MembershipView {
     return this.isUsable(id) && !this.isFull(id)
   }
 
+  /** Live nodes that place keys (fan-out of listings and catalog reads): not a removed node still draining, nor one gossip knows but the ring does not. */
   usableNodes(): NodeRef[] {
+    return this.ring.nodes.filter((id) => this.isUsable(id)).map((id) => this.ref(id))
+  }
+
+  /** Every live node gossip knows, in the ring or not (for /cluster's reports: a leaving node's transfer). */
+  liveNodes(): NodeRef[] {
     return [...this.members.keys()].filter((id) => this.isUsable(id)).map((id) => this.ref(id))
   }
 
-  /** Members with the status this proxy acts on. */
-  view(): MemberView[] {
-    return [...this.members.values()].map((m) => ({ ...m, status: m.status === 'up' && !this.isUsable(m.id) ? ('down' as const) : m.status })).sort((a, b) => (a.id < b.id ? -1 : 1))
+  /**
+   * Members with the status this proxy acts on and their state in the ring; a node of the ring no
+   * node's gossip knows (silent since before their start) is shown down, never seen.
+   */
+  view(): (MemberView & { ring_state?: RingState; down_for_s?: number })[] {
+    const now = Date.now()
+    const out: (MemberView & { ring_state?: RingState; down_for_s?: number })[] = [...this.members.values()].map((m) => {
+      const state = this.record.get(m.id)?.state
+      const status = m.status === 'up' && !this.isUsable(m.id) ? ('down' as const) : m.status
+      // Silent since its last heartbeat as the answering node saw it (its clock; close enough for seconds).
+      const downFor = status === 'down' && m.status === 'down' ? Math.max(0, Math.round((now - Date.parse(m.last_seen)) / 1000)) : undefined
+      return { ...m, status, ...(state ? { ring_state: state } : {}), ...(downFor !== undefined ? { down_for_s: downFor } : {}) }
+    })
+    for (const e of this.record.entries()) {
+      if (!this.members.has(e.id) && e.state !== 'removed') out.push({ id: e.id, address: e.address, status: 'down', generation: 0, heartbeat: 0, last_seen: '', ring_state: e.state })
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1))
   }
 
-  ringSummary(): { vnodes_per_node: number; nodes: number; ownership: Record<string, number> } {
+  ringSummary(): { version: number; vnodes_per_node: number; nodes: number; ownership: Record<string, number>; entries: RingEntry[] } {
     const ownership = Object.fromEntries(Object.entries(this.ring.ownership()).map(([k, v]) => [k, Math.round(v * 10_000) / 10_000]))
-    return { vnodes_per_node: this.init.vnodes, nodes: this.ring.nodes.length, ownership }
+    return { version: this.record.version, vnodes_per_node: this.init.vnodes, nodes: this.ring.nodes.length, ownership, entries: this.record.entries() }
   }
 
   /** The ring's arcs and the node owning each (HashRing.ranges), for the cluster page. */

@@ -36,6 +36,8 @@ import {
   type WriteAnswer,
 } from '../wire/internal-api.js'
 import { MembershipAnswerSchema, type MembershipAnswer } from '../wire/membership.js'
+import { RingAnswerSchema, type RingAnswer, type RingChangeRequest } from '../wire/ring.js'
+import { TransferHaveAnswerSchema, type TransferHaveAnswer } from '../wire/transfer.js'
 import { RPC_MAX_BODY_BYTES, type RpcRequest, RpcVersionsAnswerSchema } from '../wire/rpc.js'
 import type { RpcClient } from '../rpc/rpc-client.js'
 import { currentTiming, UNREACHABLE_STATUS } from './request-timing.js'
@@ -204,6 +206,16 @@ export class NodeClient {
   /** Anti-entropy: the keys of one segment the node replicates with `peer`, with the version ids it holds. */
   segmentKeys(node: NodeRef, peer: string, segment: number): Promise<SegmentKeysAnswer> {
     return this.antiEntropyCall(node, SegmentKeysAnswerSchema, internalRoutes.segmentKeys.path(), { peer, segment })
+  }
+
+  /** Ownership transfer: the ids of the versions `node` holds for each key (its own data). */
+  transferHave(node: NodeRef, keys: readonly { bucket: string; key: string }[]): Promise<TransferHaveAnswer> {
+    return this.antiEntropyCall(node, TransferHaveAnswerSchema, internalRoutes.transferHave.path(), { keys })
+  }
+
+  /** An operator's ring change, applied by `node` and spread by its gossip; its ring record after. */
+  ringChange(node: NodeRef, change: RingChangeRequest): Promise<RingAnswer> {
+    return this.antiEntropyCall(node, RingAnswerSchema, internalRoutes.ringChange.path(), change)
   }
 
   private antiEntropyCall<S extends z.ZodType>(node: NodeRef, schema: S, path: string, request: object): Promise<z.output<S>> {

@@ -5,6 +5,8 @@
  * Bytes travel as raw streamed bodies; metadata beside them travels in headers as base64url JSON.
  */
 import { z } from 'zod'
+import { RingStateSchema } from './ring.js'
+import { TransferProgressSchema } from './transfer.js'
 import { INTERNAL_API_PREFIX } from '../constants.js'
 import { ObjectMetadataSchema } from './object-metadata.js'
 import { CausalContextSchema, DotSchema, RetiredSchema, VectorClockSchema, WriteIdSchema } from '../vclock/schemas.js'
@@ -150,6 +152,10 @@ export const NodeHealthSchema = z.object({
   commits: CommitStatsSchema.optional(),
   disk: DiskStatusSchema.optional(),
   memory: MemoryStatusSchema.optional(),
+  /** The node's ownership transfer (shared/wire/transfer.ts), once it has run a pass with work. */
+  transfer: TransferProgressSchema.optional(),
+  /** The node's own state in its ring record. */
+  ring_state: RingStateSchema.optional(),
 })
 export type NodeHealth = z.infer<typeof NodeHealthSchema>
 
@@ -193,6 +199,8 @@ export const internalRoutes = {
   gossip: { pattern: `${INTERNAL_API_PREFIX}/gossip`, path: () => `${INTERNAL_API_PREFIX}/gossip` },
   segmentDigests: { pattern: `${INTERNAL_API_PREFIX}/anti-entropy/digests`, path: () => `${INTERNAL_API_PREFIX}/anti-entropy/digests` },
   segmentKeys: { pattern: `${INTERNAL_API_PREFIX}/anti-entropy/keys`, path: () => `${INTERNAL_API_PREFIX}/anti-entropy/keys` },
+  ringChange: { pattern: `${INTERNAL_API_PREFIX}/ring/change`, path: () => `${INTERNAL_API_PREFIX}/ring/change` },
+  transferHave: { pattern: `${INTERNAL_API_PREFIX}/transfer/have`, path: () => `${INTERNAL_API_PREFIX}/transfer/have` },
 } as const
 
 /**

@@ -1,13 +1,12 @@
 /** Membership as nodes gossip it and as GET /membership and the proxy's GET /cluster show it. */
 import { z } from 'zod'
-import { isMemberAddress, NODE_ID_RE } from '../names.js'
+import { MAX_GOSSIP_MEMBERS, MemberAddressSchema, MemberIdSchema } from './member-id.js'
+import { RingEntriesSchema } from './ring.js'
+
+export { MAX_GOSSIP_MEMBERS, MemberAddressSchema, MemberIdSchema }
 
 export const MemberStatusSchema = z.enum(['up', 'suspect', 'down'])
 export type MemberStatus = z.infer<typeof MemberStatusSchema>
-
-/** A member id and a member address, with the rules of the command line (--id, --advertise, --seeds). */
-export const MemberIdSchema = z.string().regex(NODE_ID_RE, 'a member id: letters, digits, "-" and "_", at most 63')
-export const MemberAddressSchema = z.string().max(300).refine(isMemberAddress, 'a member address: host:port')
 
 /** A member as gossiped between nodes. `generation` grows at every restart and beats any heartbeat. */
 export const GossipMemberSchema = z.object({
@@ -22,9 +21,8 @@ export const GossipMemberSchema = z.object({
 })
 export type GossipMember = z.infer<typeof GossipMemberSchema>
 
-/** Gossip digests are bounded so a bad peer cannot make a node allocate without limit. */
-export const MAX_GOSSIP_MEMBERS = 2048
-export const GossipMessageSchema = z.object({ from: MemberIdSchema, members: z.array(GossipMemberSchema).max(MAX_GOSSIP_MEMBERS) })
+/** One push-pull exchange: the sender's member table and, since the explicit ring, its ring record (absent from older nodes). */
+export const GossipMessageSchema = z.object({ from: MemberIdSchema, members: z.array(GossipMemberSchema).max(MAX_GOSSIP_MEMBERS), ring: RingEntriesSchema.optional() })
 export type GossipMessage = z.infer<typeof GossipMessageSchema>
 
 /** A member as one observer sees it. */
@@ -42,5 +40,6 @@ export const MemberViewSchema = z.object({
 })
 export type MemberView = z.infer<typeof MemberViewSchema>
 
-export const MembershipAnswerSchema = z.object({ node: z.string(), members: z.array(MemberViewSchema) })
+/** GET /membership: the node's member table as it sees it, and its ring record (which nodes own ranges). */
+export const MembershipAnswerSchema = z.object({ node: z.string(), members: z.array(MemberViewSchema), ring: RingEntriesSchema.optional() })
 export type MembershipAnswer = z.infer<typeof MembershipAnswerSchema>

@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/log.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
 import { reconcile, versionId } from '../../shared/vclock/versions.js'
 import type { Membership } from '../gossip/membership.js'
+import type { NodeRing } from '../ring/node-ring.js'
 import type { BlobFiles } from '../store/blobs/blob-files.js'
 import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
@@ -23,6 +24,8 @@ export interface AntiEntropyComponents {
   store: SegmentSource & ReplicaStore
   blobs: BlobFiles
   membership: Membership
+  /** Who places keys: the ring record's members and leaving nodes (down or not). */
+  ring: NodeRing
   nodes: NodeClient
   log: Logger
 }
@@ -68,10 +71,7 @@ export class AntiEntropy {
   }
 
   private ring(): HashRing {
-    return new HashRing(
-      this.c.membership.views().map((v) => v.id),
-      this.init.vnodes,
-    )
+    return new HashRing(this.c.ring.placement(), this.init.vnodes)
   }
 
   private shared(peer: string): (bucket: string, key: string) => boolean {

@@ -8,10 +8,13 @@ import { ANY_MEMBER } from '../../shared/http/signing.js'
 import { internalRoutes } from '../../shared/wire/internal-api.js'
 import { GossipMessageSchema } from '../../shared/wire/membership.js'
 import type { GossipConfig } from './gossip-config.js'
+import type { NodeRing } from '../ring/node-ring.js'
 import type { Membership } from './membership.js'
 
 export interface GossiperComponents {
   membership: Membership
+  /** The ring record, pushed and pulled with every exchange (it is small: one entry per node). */
+  ring: NodeRing
   client: Got
   log: Logger
 }
@@ -61,7 +64,7 @@ export class Gossiper {
   /** One push-pull with the member at `address`; `id`, when known, is what the signature binds (a seed's is not known yet). */
   private async exchange(address: string, id?: string): Promise<void> {
     try {
-      const body = JSON.stringify({ from: this.c.membership.selfId, members: this.c.membership.digest() })
+      const body = JSON.stringify({ from: this.c.membership.selfId, members: this.c.membership.digest(), ring: this.c.ring.entries() })
       this.stats.bytesOut += body.length
       const res = await this.c.client.post(`http://${address}${internalRoutes.gossip.path()}`, {
         body,
@@ -71,7 +74,9 @@ export class Gossiper {
       })
       this.stats.bytesIn += res.body.length
       if (res.statusCode !== 200) throw new Error(`gossip answered ${res.statusCode}`)
-      this.c.membership.merge(GossipMessageSchema.parse(JSON.parse(res.body)).members)
+      const answer = GossipMessageSchema.parse(JSON.parse(res.body))
+      this.c.membership.merge(answer.members)
+      if (answer.ring) this.c.ring.merge(answer.ring)
       this.stats.exchanges++
     } catch (err) {
       this.stats.failures++

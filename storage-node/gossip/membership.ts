@@ -1,8 +1,10 @@
 /**
  * The member table of one node: heartbeats, generations and what the failure detector makes of
  * them. Merge rule: for each member keep the higher (generation, heartbeat); a restarted member's
- * new generation beats any heartbeat of its old one. A forgotten member is remembered as
- * forgotten until T_cleanup passes again, so a stale digest cannot resurrect it.
+ * new generation beats any heartbeat of its old one. A member silent for T_cleanup is forgotten
+ * unless `retain` says it still owns ranges in the ring record (then it stays, down, however long:
+ * only an operator's remove takes it out). A forgotten member is remembered as forgotten until
+ * T_cleanup passes again, so a stale digest cannot resurrect it.
  */
 import type { GossipMember, MemberView } from '../../shared/wire/membership.js'
 import { detectStatus } from './failure-detector.js'
@@ -27,6 +29,8 @@ export class Membership {
     generation: number,
     private readonly cfg: GossipConfig,
     private readonly now: () => number = Date.now,
+    /** Members never forgotten however long they are silent (those the ring record gives ranges). */
+    private readonly retain: (id: string) => boolean = () => false,
   ) {
     this.members.set(selfId, { id: selfId, address: selfAddress, generation, heartbeat: 0, left: false, lastGrowthMs: now() })
   }
@@ -76,7 +80,7 @@ export class Membership {
   private cleanup(): void {
     const now = this.now()
     for (const [id, m] of this.members) {
-      if (id !== this.selfId && now - m.lastGrowthMs >= this.cfg.cleanupAfterMs) {
+      if (id !== this.selfId && now - m.lastGrowthMs >= this.cfg.cleanupAfterMs && !this.retain(id)) {
         this.members.delete(id)
         this.forgotten.set(id, { generation: m.generation, heartbeat: m.heartbeat, left: m.left, atMs: now })
       }

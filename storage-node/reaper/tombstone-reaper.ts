@@ -5,7 +5,8 @@
  * them answer "these tombstones or nothing" does it tell each to forget the key (a conditional,
  * idempotent delete), then forgets it itself. Reaping waits while any member is not up or any node
  * holds hints (a stand-in could hold an older version for a primary that already has the tombstone).
- * Known gap: a member forgotten by gossip (down longer than T_cleanup) is not asked.
+ * The primaries come from the ring record, so a member down for any time still counts: reaping
+ * waits until it is back or an operator removes it.
  */
 import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
@@ -13,6 +14,7 @@ import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Membership } from '../gossip/membership.js'
+import type { NodeRing } from '../ring/node-ring.js'
 import type { HintCounts, TombstoneStore } from '../store/object-store.js'
 import { replicaCount } from '../../shared/ring/placement.js'
 
@@ -20,6 +22,8 @@ export interface TombstoneReaperComponents {
   /** The tombstones to reap, and whether this node holds hints (a node holding hints does not reap). */
   store: TombstoneStore & HintCounts
   membership: Membership
+  /** Who owns ranges (the primaries asked), whatever gossip knows of them. */
+  ring: NodeRing
   nodes: NodeClient
   log: Logger
 }
@@ -63,19 +67,19 @@ export class TombstoneReaper {
     const candidates = this.c.store.reapCandidates(now - this.init.graceMs, this.init.batch ?? 500)
     if (candidates.length === 0) return 0
     const views = this.c.membership.views()
-    // Reap only in a quiet cluster: every member up and no hint pending anywhere, so no stand-in can
-    // still be holding an older version of a key for a primary that already has its tombstone.
+    const placement = this.c.ring.placement()
+    // Reap only in a quiet cluster: every member up (every node the ring places keys on, known to
+    // gossip or not) and no hint pending anywhere, so no stand-in can still be holding an older
+    // version of a key for a primary that already has its tombstone.
     if (views.some((v) => v.status !== 'up')) return 0
+    if (placement.some((id) => this.c.membership.status(id) !== 'up')) return 0
     try {
       const health = await Promise.all(views.filter((v) => v.id !== this.c.membership.selfId).map((v) => this.c.nodes.health({ id: v.id, address: v.address })))
       if (health.some((h) => Object.keys(h.hints).length > 0) || Object.keys(this.c.store.hintTotals()).length > 0) return 0
     } catch {
       return 0
     }
-    const ring = new HashRing(
-      views.map((v) => v.id),
-      this.init.vnodes,
-    )
+    const ring = new HashRing(placement, this.init.vnodes)
     const address = new Map(views.map((v) => [v.id, v.address]))
     let reaped = 0
     for (const cand of candidates) {

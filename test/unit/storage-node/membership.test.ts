@@ -261,3 +261,27 @@ test('a node below its disk reserve says so with its heartbeats; peers see it fu
   t.false(b.isFull('a'))
   t.is(b.views().find((v) => v.id === 'a')?.full, undefined)
 })
+
+test('a member the ring record still gives ranges is never forgotten, however long it is silent (only its removal lets gossip forget it)', (t) => {
+  const clock = { now: 0 }
+  const inRing = new Set(['b'])
+  const m = new Membership(
+    'a',
+    'a:1',
+    1,
+    CFG,
+    () => clock.now,
+    (id) => inRing.has(id),
+  )
+  m.merge([
+    { id: 'b', address: 'b:1', generation: 1, heartbeat: 1, left: false },
+    { id: 'c', address: 'c:1', generation: 1, heartbeat: 1, left: false },
+  ])
+  clock.now = 10 * CFG.cleanupAfterMs
+  m.tick()
+  t.is(m.status('b'), 'down')
+  t.is(m.status('c'), undefined)
+  inRing.delete('b')
+  m.tick()
+  t.is(m.status('b'), undefined)
+})

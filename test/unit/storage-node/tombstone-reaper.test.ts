@@ -9,6 +9,7 @@ import type { Logger } from '../../../shared/log.js'
 import type { Dot } from '../../../shared/wire/internal-api.js'
 import { Membership } from '../../../storage-node/gossip/membership.js'
 import { TombstoneReaper } from '../../../storage-node/reaper/tombstone-reaper.js'
+import { NodeRing } from '../../../storage-node/ring/node-ring.js'
 import { MemoryObjectStore } from '../../helpers/memory-store.js'
 
 const NOW = 1_700_000_000_000
@@ -27,14 +28,16 @@ function cluster() {
     versions: async (n: NodeRef, bucket: string, key: string) => ({ node: n.id, versions: store(n.id).versions(bucket, key) }),
     reap: async (n: NodeRef, bucket: string, key: string, dots: readonly Dot[]) => ({ node: n.id, reaped: await store(n.id).reap(bucket, key, dots) }),
   } as unknown as NodeClient
-  const reaper = new TombstoneReaper({ store: store('a'), membership, nodes, log }, { graceMs: GRACE_MS, intervalMs: 1000, n: 3, vnodes: 8 })
+  const ring = new NodeRing({ selfId: 'a', address: 'a:1', log })
+  for (const id of ['b', 'c']) ring.apply(id, 'member', `${id}:1`)
+  const reaper = new TombstoneReaper({ store: store('a'), membership, ring, nodes, log }, { graceMs: GRACE_MS, intervalMs: 1000, n: 3, vnodes: 8 })
   /** A tombstone coordinated on `a` and replicated to the others. */
   const deleteEverywhere = async (key: string) => {
     const del = await store('a').coordinate('b', key, { tombstone: true }, null)
     for (const id of ['b', 'c']) await store(id).replicate('b', key, del.version, null)
     return del.version
   }
-  return { store, reaper, deleteEverywhere }
+  return { store, reaper, ring, deleteEverywhere }
 }
 
 test('a tombstone every primary holds is reaped on all of them once its grace has passed', async (t) => {
@@ -58,4 +61,14 @@ test('a replica holding another version, or any node holding hints, keeps the to
   await store('b').replicate('b', 'x', { ...del, dot: { actor: 'c.00000000~1', counter: 2 } }, null, { kind: 'hint', target: 'd' })
   t.is(await reaper.round(NOW + GRACE_MS + 1), 0)
   t.is(store('b').versions('b', 'other').length, 1)
+})
+
+test('a node the ring still places keys on blocks reaping, even one gossip has never heard of (down for any time); its removal unblocks it', async (t) => {
+  const { store, reaper, ring, deleteEverywhere } = cluster()
+  ring.apply('d', 'member', 'd:1')
+  await deleteEverywhere('k')
+  t.is(await reaper.round(NOW + GRACE_MS + 1), 0)
+  t.is(store('a').versions('b', 'k').length, 1)
+  ring.apply('d', 'removed')
+  t.is(await reaper.round(NOW + GRACE_MS + 1), 1)
 })

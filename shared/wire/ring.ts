@@ -1,0 +1,36 @@
+/**
+ * The ring record: which nodes own ranges, as an administrator decided it (Dynamo 4.8.1), gossiped
+ * among members and read by proxies. One entry per node ever admitted, each with its own version;
+ * liveness is not in it (that is gossip's, shared/wire/membership.ts).
+ */
+import { z } from 'zod'
+import { MAX_GOSSIP_MEMBERS, MemberAddressSchema, MemberIdSchema } from './member-id.js'
+
+/**
+ * Where a node is in its life in the ring. Append only (the merge ranks states in this order):
+ * `member` owns ranges; `leaving` still owns them while it hands its data to the next owners
+ * (decommission); `removed` owns nothing and never comes back under that id.
+ */
+export const RingStateSchema = z.enum(['member', 'leaving', 'removed'])
+export type RingState = z.infer<typeof RingStateSchema>
+
+export const RingEntrySchema = z.object({
+  id: MemberIdSchema,
+  address: MemberAddressSchema,
+  state: RingStateSchema,
+  /** Grows by one at every change of this entry; the higher version wins a merge. */
+  version: z.number().int().nonnegative(),
+  /** Who made this version (the node itself when it joined, else the member that applied an operator's change). */
+  by: z.string().max(64),
+  /** When, on that member's clock (ISO 8601); informative only. */
+  at: z.string().max(40),
+})
+export type RingEntry = z.infer<typeof RingEntrySchema>
+
+export const RingEntriesSchema = z.array(RingEntrySchema).max(MAX_GOSSIP_MEMBERS)
+
+/** POST /internal/ring/change: an operator's change of one entry, sent by a proxy to a live member. */
+export const RingChangeRequestSchema = z.object({ id: MemberIdSchema, state: RingStateSchema })
+export type RingChangeRequest = z.infer<typeof RingChangeRequestSchema>
+export const RingAnswerSchema = z.object({ node: z.string(), ring: RingEntriesSchema })
+export type RingAnswer = z.infer<typeof RingAnswerSchema>

@@ -1,0 +1,263 @@
+/**
+ * Data follows ownership (Dynamo 4.9, Riak's ownership handoff in miniature). When the ring's
+ * owners change (a node joins, an operator removes one), each node walks the keys it holds and
+ * sends every key whose preference list gained a node to that new owner. A leaving node
+ * (decommission) sends everything it holds to all of each key's next owners, then marks itself
+ * removed in the ring record, keeps sending what late writes bring it for `drainMs` (proxies stop
+ * placing keys on it within a poll or two) and then says it is done: its data dir can go.
+ *
+ * Safety: a key is sent as versions, merged by clock on the receiver (replicate), so a resend is
+ * harmless and no sibling is lost; nothing is dropped here, ever, so the old copy outlives the new
+ * one's arrival. The receiver is asked first which versions it holds (one request per 500 keys),
+ * so a pass over keys already moved costs one small request per batch. A pass that failed for any
+ * key or target is repeated, whole, on the next tick (restartable, and idempotent).
+ */
+import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
+import type { Logger } from '../../shared/log.js'
+import { objectPosition } from '../../shared/ring/hash.js'
+import { HashRing } from '../../shared/ring/hash-ring.js'
+import { replicaCount } from '../../shared/ring/placement.js'
+import { versionId } from '../../shared/vclock/versions.js'
+import type { Version } from '../../shared/wire/internal-api.js'
+import { MAX_TRANSFER_KEYS, type TransferProgress } from '../../shared/wire/transfer.js'
+import type { Membership } from '../gossip/membership.js'
+import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
+import { SEGMENTS } from '../store/segment-index.js'
+import type { NodeRing } from './node-ring.js'
+
+export interface OwnershipTransferComponents {
+  store: SegmentSource & ReplicaStore
+  ring: NodeRing
+  membership: Membership
+  nodes: NodeClient
+  log: Logger
+}
+
+export interface OwnershipTransferInit {
+  n: number
+  vnodes: number
+  /** How often the loop looks for a change of owners (and retries a failed pass). */
+  intervalMs: number
+  /** After a decommissioned node marked itself removed: how long it keeps sending late writes. */
+  drainMs: number
+  /** Keys sent at once to one target. */
+  concurrency?: number
+}
+
+interface Work {
+  bucket: string
+  key: string
+  ids: string[]
+  bytes: number
+  targets: string[]
+}
+
+type Targets = (bucket: string, key: string) => string[]
+
+export class OwnershipTransfer {
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  private passes = 0
+  /** What each target was last seen to hold of each key (target NUL bucket NUL key -> ids), for the current goal. */
+  private readonly confirmed = new Map<string, string>()
+  private goal = ''
+  private drainUntil: number | undefined
+  /** The current or last pass (undefined before the first one with work). */
+  progress: TransferProgress | undefined
+
+  constructor(
+    private readonly c: OwnershipTransferComponents,
+    private readonly init: OwnershipTransferInit,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .catch((err: unknown) => this.c.log.warn({ err: String(err) }, 'ownership transfer failed; retried next tick'))
+        .finally(() => {
+          this.running = undefined
+        })
+    }, this.init.intervalMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    await this.running
+  }
+
+  /** One look at the ring: a pass if the owners changed since the last complete one, or if this node is leaving or draining. */
+  async tick(now = Date.now()): Promise<void> {
+    const self = this.c.ring.get(this.c.ring.selfId)
+    if (self?.state === 'leaving') return this.leave()
+    if (self?.state === 'removed') return this.drain(now)
+    const owners = this.c.ring.owners()
+    const basis = this.c.ring.transferredFor
+    if (basis === undefined) {
+      // First start with a ring: nothing was placed under an older one by this node.
+      this.c.ring.transferredFor = owners
+      return
+    }
+    if (same(basis, owners)) return
+    const before = this.hashRing(basis)
+    const after = this.hashRing(owners)
+    const targets: Targets = (bucket, key) => {
+      const old = this.primaries(before, bucket, key)
+      return this.primaries(after, bucket, key).filter((id) => id !== this.c.ring.selfId && !old.includes(id))
+    }
+    if (await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)) this.c.ring.transferredFor = owners
+  }
+
+  /** Decommission: everything held goes to each key's next owners; then this node marks itself removed and drains. */
+  private async leave(): Promise<void> {
+    const owners = this.c.ring.owners()
+    if (owners.length === 0) {
+      this.c.log.warn({}, 'leaving, but no other member owns ranges: nothing can take the data')
+      return
+    }
+    const after = this.hashRing(owners)
+    const ok = await this.pass('decommission', `leave:${owners.join(',')}`, (bucket, key) => this.primaries(after, bucket, key))
+    if (!ok || this.c.ring.get(this.c.ring.selfId)?.state !== 'leaving') return
+    this.c.ring.apply(this.c.ring.selfId, 'removed')
+    this.drainUntil = Date.now() + this.init.drainMs
+    this.c.log.info({ drainMs: this.init.drainMs }, 'every key is with its next owners: removed from the ring, draining late writes')
+  }
+
+  /** After our own removal: keep sending what late writes brought, then say done. A node removed while away does nothing (its copies may be older than what was reaped since). */
+  private async drain(now: number): Promise<void> {
+    if (this.drainUntil === undefined || this.progress?.phase === 'done') return
+    const owners = this.c.ring.owners()
+    const after = this.hashRing(owners)
+    const ok = await this.pass('decommission', `leave:${owners.join(',')}`, (bucket, key) => this.primaries(after, bucket, key), 'draining')
+    if (ok && now >= this.drainUntil && this.progress) {
+      this.progress = { ...this.progress, phase: 'done' }
+      this.c.log.info({ sent: this.progress.versions_sent }, 'decommissioned: every key is with its owners; stop this node and delete its data dir')
+    }
+  }
+
+  private hashRing(ids: readonly string[]): HashRing {
+    return new HashRing(ids, this.init.vnodes)
+  }
+
+  private primaries(ring: HashRing, bucket: string, key: string): string[] {
+    return ring.preferenceList(objectPosition(bucket, key)).slice(0, replicaCount(bucket, this.init.n, ring.nodes.length))
+  }
+
+  /** One pass over the keys held; true when every key is with every target. */
+  private async pass(kind: TransferProgress['kind'], goal: string, targets: Targets, phase: TransferProgress['phase'] = 'moving'): Promise<boolean> {
+    if (goal !== this.goal) {
+      this.confirmed.clear()
+      this.goal = goal
+    }
+    const work = this.collect(targets)
+    if (work.length === 0 && kind === 'rebalance') {
+      this.passes++
+      return true
+    }
+    const p: TransferProgress = {
+      phase,
+      kind,
+      ring_version: this.c.ring.version,
+      started_at: new Date().toISOString(),
+      keys_total: work.length,
+      keys_done: 0,
+      bytes_total: work.reduce((s, w) => s + w.bytes, 0),
+      bytes_done: 0,
+      versions_sent: this.progress?.kind === kind && phase === 'draining' ? this.progress.versions_sent : 0,
+      bytes_sent: this.progress?.kind === kind && phase === 'draining' ? this.progress.bytes_sent : 0,
+      to: {},
+      failures: 0,
+      passes: this.passes,
+    }
+    this.progress = p
+    const started = Date.now()
+    for (let i = 0; i < work.length; i += MAX_TRANSFER_KEYS) {
+      const batch = work.slice(i, i + MAX_TRANSFER_KEYS)
+      const byTarget = new Map<string, Work[]>()
+      for (const w of batch) for (const t of w.targets) byTarget.set(t, [...(byTarget.get(t) ?? []), w])
+      await Promise.all([...byTarget].map(([target, items]) => this.sendTo(target, items, p)))
+      p.keys_done += batch.length
+      p.bytes_done += batch.reduce((s, w) => s + w.bytes, 0)
+    }
+    this.passes++
+    p.passes = this.passes
+    p.finished_at = new Date().toISOString()
+    if (p.phase === 'moving') p.phase = 'idle'
+    if (p.keys_total > 0 && p.versions_sent > 0)
+      this.c.log.info({ kind, keys: p.keys_total, sent: p.versions_sent, bytes: p.bytes_sent, failures: p.failures, ms: Date.now() - started }, 'ownership transfer pass')
+    return p.failures === 0
+  }
+
+  /** Every key held with at least one target, with what this node holds of it. */
+  private collect(targets: Targets): Work[] {
+    const out: Work[] = []
+    for (let s = 0; s < SEGMENTS; s++) {
+      for (const e of this.c.store.segmentEntries(s)) {
+        const t = targets(e.bucket, e.key)
+        if (t.length === 0) continue
+        const ids = e.ids.split(' ').filter(Boolean)
+        const unconfirmed = t.filter((target) => this.confirmed.get(cacheKey(target, e.bucket, e.key)) !== e.ids)
+        if (unconfirmed.length === 0) continue
+        const bytes = this.c.store.versions(e.bucket, e.key).reduce((sum, v) => sum + (v.tombstone ? 0 : v.size), 0)
+        out.push({ bucket: e.bucket, key: e.key, ids, bytes, targets: unconfirmed })
+      }
+    }
+    return out
+  }
+
+  /** Ask `target` what it holds of `items`, then send it the versions it lacks. */
+  private async sendTo(target: string, items: Work[], p: TransferProgress): Promise<void> {
+    const address = this.c.membership.views().find((v) => v.id === target && v.status === 'up')?.address
+    if (!address) {
+      p.failures += items.length
+      return
+    }
+    const ref: NodeRef = { id: target, address }
+    let held: string[][]
+    try {
+      held = (
+        await this.c.nodes.transferHave(
+          ref,
+          items.map(({ bucket, key }) => ({ bucket, key })),
+        )
+      ).ids
+    } catch (err) {
+      this.c.log.debug({ target, err: String(err) }, 'transfer: target did not answer')
+      p.failures += items.length
+      return
+    }
+    let next = 0
+    const worker = async () => {
+      while (next < items.length) {
+        const i = next++
+        const w = items[i] as Work
+        const theirs = new Set(held[i] ?? [])
+        try {
+          const missing = this.c.store.versions(w.bucket, w.key).filter((v) => !theirs.has(versionId(v.dot)))
+          for (const v of missing) await this.send(ref, w.bucket, w.key, v, p)
+          if (missing.length > 0) p.to[target] = (p.to[target] ?? 0) + 1
+          this.confirmed.set(cacheKey(target, w.bucket, w.key), w.ids.join(' '))
+        } catch (err) {
+          p.failures++
+          this.c.log.debug({ target, bucket: w.bucket, key: w.key, err: String(err) }, 'transfer of a key failed')
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.init.concurrency ?? 8, items.length) }, worker))
+  }
+
+  private async send(target: NodeRef, bucket: string, key: string, v: Version, p: TransferProgress): Promise<void> {
+    const body = v.tombstone ? null : { stream: await this.c.store.openData(bucket, key, versionId(v.dot)) }
+    await this.c.nodes.replicate(target, bucket, key, v, body)
+    p.versions_sent++
+    p.bytes_sent += v.tombstone ? 0 : v.size
+  }
+}
+
+function cacheKey(target: string, bucket: string, key: string): string {
+  return `${target}\u0000${bucket}\u0000${key}`
+}
+
+function same(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}

@@ -1,0 +1,202 @@
+/**
+ * Membership changes that move data (issue 30), on one cluster in order: the node admin routes'
+ * refusals; a 5th node joins under a write load (every acknowledged write readable after, about a
+ * fifth of the copies move); `./dynamoctl node decommission` of a live node under a write load
+ * (every acknowledged key keeps N copies on the remaining owners, and the node's data dir can be
+ * deleted); `remove` of a SIGKILLed node (N copies restored by the others).
+ */
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import test from 'ava'
+import { TestCluster } from '../../devtools/test-cluster.js'
+import type { NodeListAnswer } from '../../shared/wire/node-admin.js'
+import { createBucket, get, put } from '../helpers/http.js'
+import { eventually, heldBy } from '../helpers/internal.js'
+
+const CLI = resolve(import.meta.dirname, '../../dist/dynamoctl-cli/cli.js')
+const N = 3
+
+let cluster: TestCluster
+test.before(async () => {
+  cluster = await TestCluster.start(4)
+  await createBucket(cluster.url, 'moves')
+})
+test.after.always(async () => {
+  await cluster?.teardown()
+})
+
+function dynamoctl(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, RUN_DIR: cluster.layout.runDir }
+  for (const k of Object.keys(env)) if (/^(AWS_|DYNAMO_URL$|CLUSTER_SECRET$|PROXY_PORT$)/.test(k)) delete env[k]
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, '--url', cluster.url, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d
+    })
+    child.on('error', fail)
+    child.on('close', (code) => done({ code, stdout, stderr }))
+  })
+}
+
+async function nodeStatus(): Promise<NodeListAnswer> {
+  const run = await dynamoctl(['--json', 'node', 'status'])
+  if (run.code !== 0) throw new Error(`node status: ${run.code} ${run.stderr}`)
+  return JSON.parse(run.stdout) as NodeListAnswer
+}
+
+/** Writes keys one after another until stopped; the keys acknowledged (201), with their bodies. */
+function writeLoad(prefix: string): { stop: () => Promise<Map<string, string>> } {
+  const acked = new Map<string, string>()
+  let running = true
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const key = `${prefix}-${i}`
+      const res = await put(cluster.url, 'moves', key, `${prefix} body ${i}`).catch(() => undefined)
+      if (res?.status === 201) acked.set(key, `${prefix} body ${i}`)
+      await res?.arrayBuffer().catch(() => undefined)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await loop
+      return acked
+    },
+  }
+}
+
+/** How many of `owners` hold each key: waits until every key is on N of them. */
+async function waitForCopies(keys: readonly string[], owners: readonly string[], timeoutMs: number): Promise<void> {
+  const want = Math.min(N, owners.length)
+  await eventually(
+    async () => {
+      for (const key of keys) {
+        let copies = 0
+        for (const o of owners) if ((await heldBy(cluster, o, 'moves', key)).length > 0) copies++
+        if (copies < want) return false
+      }
+      return true
+    },
+    timeoutMs,
+    `every key on ${want} of ${owners.join(', ')}`,
+  )
+}
+
+test.serial('the node routes need an admin key; a live node cannot be removed without --force, nor a dead one decommissioned', async (t) => {
+  for (const [method, path] of [
+    ['GET', '/admin/nodes'],
+    ['POST', '/admin/nodes/node-2/remove'],
+    ['POST', '/admin/nodes/node-2/decommission'],
+  ] as const) {
+    t.is((await cluster.fetch(path, { method, anonymous: true })).status, 401, `${method} ${path} without a key`)
+  }
+  const created = await cluster.fetch('/admin/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'plain', createBuckets: true }) })
+  const key = ((await created.json()) as { key: { id: string }; secret: string }) ?? {}
+  const plain = { authorization: `Basic ${Buffer.from(`${key.key.id}:${key.secret}`).toString('base64')}` }
+  for (const [method, path] of [
+    ['GET', '/admin/nodes'],
+    ['POST', '/admin/nodes/node-2/remove'],
+    ['POST', '/admin/nodes/node-2/decommission'],
+  ] as const) {
+    const res = await cluster.fetch(path, { method, headers: plain })
+    t.is(res.status, 403, `${method} ${path} with a key that is not an admin's`)
+  }
+  const alive = await dynamoctl(['node', 'remove', 'node-2'])
+  t.is(alive.code, 1)
+  t.regex(alive.stderr, /InvalidNodeState.*node-2 is alive/)
+  t.is((await dynamoctl(['node', 'decommission', 'node-9'])).code, 1)
+  const status = await nodeStatus()
+  t.deepEqual(
+    status.nodes.map((n) => [n.id, n.ring_state, n.status]),
+    ['node-1', 'node-2', 'node-3', 'node-4'].map((id) => [id, 'member', 'up']),
+  )
+})
+
+test.serial('a 5th node joins under a write load: every acknowledged write is readable after, and about a fifth of the copies move to it', async (t) => {
+  const before: string[] = []
+  for (let i = 0; i < 300; i++) {
+    const res = await put(cluster.url, 'moves', `before-${i}`, `before body ${i}`)
+    t.is(res.status, 201)
+    before.push(`before-${i}`)
+  }
+  const load = writeLoad('join')
+  const joinedAt = Date.now()
+  t.is(await cluster.addNode(), 'node-5')
+  await cluster.waitForStatus('node-5', 'up')
+  const owners = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5']
+  await eventually(async () => (await nodeStatus()).nodes.filter((n) => n.ring_state === 'member').length === 5, 10_000, 'node-5 in the ring')
+  await new Promise((r) => setTimeout(r, 1000))
+  const acked = await load.stop()
+  await waitForCopies(before, owners, 60_000)
+  t.log(`join: every earlier key on N owners ${Date.now() - joinedAt} ms after node-5 started`)
+  let onNew = 0
+  for (const key of before) if ((await heldBy(cluster, 'node-5', 'moves', key)).length > 0) onNew++
+  t.log(`join: node-5 holds ${onNew} of ${before.length} earlier keys: ${((onNew / (N * before.length)) * 100).toFixed(1)} % of the copies moved (ideal 1/5 = 20 %)`)
+  t.true(onNew / (N * before.length) > 0.1 && onNew / (N * before.length) < 0.3)
+  for (const [key, body] of [...acked, ...before.map((k) => [k, k.replace('before-', 'before body ')] as const)]) {
+    const res = await get(cluster.url, 'moves', key)
+    t.is(res.status, 200, key)
+    t.is(await res.text(), body)
+  }
+  t.log(`join: ${acked.size} writes acknowledged during the join, all readable`)
+})
+
+test.serial('decommission under a write load: the node hands every key over, leaves the ring, and its data dir can be deleted with nothing lost', async (t) => {
+  const load = writeLoad('decom')
+  await new Promise((r) => setTimeout(r, 500))
+  const started = Date.now()
+  const run = await dynamoctl(['node', 'decommission', 'node-2'])
+  t.is(run.code, 0, run.stderr)
+  t.regex(run.stdout, /node-2 is leaving/)
+  let sawTransfer = false
+  await eventually(
+    async () => {
+      const two = (await nodeStatus()).nodes.find((n) => n.id === 'node-2')
+      if (two?.transfer && two.transfer.kind === 'decommission') sawTransfer = true
+      return two?.transfer?.phase === 'done'
+    },
+    60_000,
+    'node-2 done',
+  )
+  const tookMs = Date.now() - started
+  const acked = await load.stop()
+  t.true(sawTransfer)
+  const status = await nodeStatus()
+  const two = status.nodes.find((n) => n.id === 'node-2')
+  t.is(two?.ring_state, 'removed')
+  t.log(`decommission: node-2 done ${tookMs} ms after the command (drain included), sent ${two?.transfer?.versions_sent} versions; ${acked.size} writes acknowledged meanwhile`)
+  await cluster.stop('node-2', 'SIGKILL')
+  rmSync(join(cluster.layout.dataDir, 'node-2'), { recursive: true, force: true })
+  const owners = ['node-1', 'node-3', 'node-4', 'node-5']
+  const keys = [...acked.keys(), ...Array.from({ length: 300 }, (_, i) => `before-${i}`)]
+  await waitForCopies(keys, owners, 30_000)
+  for (const [key, body] of acked) {
+    const res = await get(cluster.url, 'moves', key)
+    t.is(res.status, 200, key)
+    t.is(await res.text(), body)
+  }
+})
+
+test.serial('remove of a SIGKILLed node: the others copy its keys to the next owners, so every key has N copies again', async (t) => {
+  await cluster.stop('node-4', 'SIGKILL')
+  await cluster.waitForStatus('node-4', 'down')
+  const dead = await dynamoctl(['node', 'decommission', 'node-4'])
+  t.is(dead.code, 1)
+  t.regex(dead.stderr, /node-4 is down/)
+  const started = Date.now()
+  const run = await dynamoctl(['node', 'remove', 'node-4'])
+  t.is(run.code, 0, run.stderr)
+  t.regex(run.stdout, /node-4 is removed/)
+  const keys = Array.from({ length: 300 }, (_, i) => `before-${i}`)
+  await waitForCopies(keys, ['node-1', 'node-3', 'node-5'], 60_000)
+  t.log(`remove: every key on N=3 of the 3 owners left ${Date.now() - started} ms after the command`)
+  const table = await dynamoctl(['node', 'status'])
+  t.regex(table.stdout, /node-4 +\S+ +removed/)
+})
