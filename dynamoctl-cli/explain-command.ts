@@ -41,7 +41,15 @@ export function explainLines(a: ExplainAnswer): string[] {
     if (p.role === 'stand-in' && p.outcome === 'ok' && p.versions.length === 0) continue
     out.push('', probeHeading(p))
     if (p.versions.length === 0) continue
-    const rows = p.versions.map((v) => [v.version, v.tombstone ? 'delete' : v.manifest ? `${v.manifest.bytes} (${v.manifest.parts} parts)` : String(v.size), v.tombstone ? '-' : v.etag, v.last_modified, v.node, clockText(v.vector_clock), fate(v)])
+    const rows = p.versions.map((v) => [
+      v.version,
+      v.tombstone ? 'delete' : v.manifest ? `${v.manifest.bytes} (${v.manifest.parts} parts)` : String(v.size),
+      v.tombstone ? '-' : v.etag,
+      v.last_modified,
+      v.node,
+      clockText(v.vector_clock),
+      fate(v),
+    ])
     for (const row of formatTable(
       ['  VERSION', 'SIZE', 'ETAG', 'LAST MODIFIED', 'BY', 'CLOCK', 'FATE'],
       rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]),
