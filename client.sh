@@ -9,6 +9,9 @@ if [ -f "$CREDENTIALS" ]; then set -a; . "$CREDENTIALS"; set +a; fi
 : "${AWS_ACCESS_KEY_ID:?no access key: make run writes $CREDENTIALS; or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY}"
 P=${PROXY:-${DYNAMO_URL:-http://127.0.0.1:8080}}
 export DYNAMO_URL=$P   # ./dynamoctl talks to the same proxy
+# TLS=on: the proxy's certificate is signed by the cluster's own CA (run/tls/ca.crt); curl and aws check it with that.
+CA=${RUN_DIR:-run}/tls/ca.crt
+if [[ $P == https://* && -f $CA ]]; then export CURL_CA_BUNDLE=$CA AWS_CA_BUNDLE=$CA; fi
 B=photos-$RANDOM
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 # show: print the command (secrets as the variables that hold them), run it.

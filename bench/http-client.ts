@@ -5,10 +5,19 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
+import https from 'node:https'
 import { Readable } from 'node:stream'
 import { authedFetch, authHeaders } from './client-auth.js'
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+const plainAgent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+let tlsAgent: https.Agent | undefined
+
+/** node:http, or node:https for a cluster started with TLS=on (trusting what the global agent trusts: its CA, see cluster-ctl/trust-ca.ts). */
+function transportFor(url: string): { lib: typeof http | typeof https; agent: http.Agent } {
+  if (!url.startsWith('https:')) return { lib: http, agent: plainAgent }
+  tlsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 256, ca: https.globalAgent.options.ca })
+  return { lib: https, agent: tlsAgent }
+}
 /** A streamed request with no progress for this long fails. */
 const IDLE_MS = 60_000
 const CHUNK = 1024 * 1024
@@ -49,7 +58,8 @@ export function putStream(url: string, size: number, body: Iterable<Buffer>, opt
         }
       })(),
     )
-    const req = http.request(url, { method: 'PUT', agent, headers: { ...authHeaders('PUT', url), 'content-type': 'application/octet-stream', 'content-length': size } })
+    const { lib, agent } = transportFor(url)
+    const req = lib.request(url, { method: 'PUT', agent, headers: { ...authHeaders('PUT', url), 'content-type': 'application/octet-stream', 'content-length': size } })
     req.setTimeout(IDLE_MS, () => req.destroy(new Error(`PUT ${url}: no progress for ${IDLE_MS} ms`)))
     req.once('error', reject)
     source.once('error', (err) => req.destroy(err))
@@ -74,7 +84,8 @@ export function getStream(url: string, size: number, opts: { hash?: boolean } = 
     const start = performance.now()
     const hash = opts.hash ? createHash('sha256') : undefined
     let bytes = 0
-    const req = http.get(url, { agent, headers: { ...authHeaders('GET', url), 'x-bench-size': String(size) } }, (res) => {
+    const { lib, agent } = transportFor(url)
+    const req = lib.get(url, { agent, headers: { ...authHeaders('GET', url), 'x-bench-size': String(size) } }, (res) => {
       res.on('data', (c: Buffer) => {
         bytes += c.length
         hash?.update(c)

@@ -16,7 +16,7 @@ import { type DynamoctlRoundTrip, dynamoctlRoundTrip } from './dynamoctl-round-t
 import { markdown, writeReport } from './report.js'
 import { type Report, type Row, type RssRow, rssRows, withRatio } from './run-record.js'
 import { cannon, getRequest, hugeObject, largeObjects, listing, mixedRequest, putRequest, type SmallSpec, type Target } from './scenarios.js'
-import { benchCommand, commitInfo, machine, QUICK_OUT, ROOT, type Settings, settingsOf, sizeLabel, startOwnCluster } from './setup.js'
+import { benchCommand, benchTls, commitInfo, machine, QUICK_OUT, ROOT, type Settings, settingsOf, sizeLabel, startOwnCluster } from './setup.js'
 import type { Stats } from './stats.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 
@@ -166,7 +166,7 @@ async function main(s: Settings): Promise<number> {
     cluster = { name: 'cluster', url: s.target, procs: [] }
     log(`measuring ${s.target} (memory of its processes is not sampled)`)
   } else {
-    log('starting the cluster: 4 nodes + proxy, N=3 R=2 W=2, default settings')
+    log(`starting the cluster: 4 nodes + proxy, N=3 R=2 W=2, default settings${benchTls() ? ', TLS on (mutual TLS between members, HTTPS to the proxy)' : ''}`)
     const started = await own.start(() => startOwnCluster(4))
     cluster = { name: 'cluster', url: started.url, procs: started.procs }
     credentials = started.credentials
@@ -187,7 +187,7 @@ async function main(s: Settings): Promise<number> {
     machine: machine(),
     loadBefore,
     // The malloc settings every process of the run had (cluster-ctl/malloc-env.ts), or null for glibc's defaults.
-    settings: { ...s, n: 3, r: 2, w: 2, glibcTunables: process.env.GLIBC_TUNABLES ?? null },
+    settings: { ...s, n: 3, r: 2, w: 2, glibcTunables: process.env.GLIBC_TUNABLES ?? null, ...(benchTls() && !s.target ? { tls: true } : {}) },
     target: s.target ? s.target : 'own cluster (4 nodes + proxy, N=3 R=2 W=2)',
     rows,
     rss: { objectBytes: s.hugeSize, flatLimitMiB: Math.max(64, Math.round(s.hugeSize / 2 ** 20 / 8)), rows: rss, settleMs },

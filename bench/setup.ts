@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type Command, InvalidArgumentError, Option, parseIntArg, parseIntList, scriptCommand } from '../devtools/command-line.js'
-import { type ClusterLayout, freePorts, knownProcesses, layoutUnder, runningPid, startCluster, stopProcesses } from '../cluster-ctl/launcher.js'
+import { type ClusterLayout, freePorts, knownProcesses, layoutUnder, runningPid, startCluster, stopProcesses, tlsDir } from '../cluster-ctl/launcher.js'
 import { forgetProxy, rememberProxy } from '../devtools/proxy-credentials.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { authedFetch } from './client-auth.js'
@@ -149,22 +149,31 @@ export interface OwnCluster {
   stop(): Promise<void>
 }
 
-/** 4 nodes + proxy from dist/, default settings, free ports, a temp dir; `stop` kills by pid and removes the dir. */
-export async function startOwnCluster(nodes = 4, nodeArgs: string[] = [], proxyArgs: string[] = []): Promise<OwnCluster> {
+/** The bench's cluster runs with mutual TLS between members and HTTPS on the proxy when env TLS=on (the launcher's opt-in). */
+export function benchTls(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.TLS === 'on'
+}
+
+/**
+ * 4 nodes + proxy from dist/, default settings, free ports, a temp dir; `stop` kills by pid and removes the dir.
+ * With `tls` (env TLS=on), the launcher's TLS: this process trusts the cluster's CA, and so do the ./dynamoctl it runs.
+ */
+export async function startOwnCluster(nodes = 4, nodeArgs: string[] = [], proxyArgs: string[] = [], tls = benchTls()): Promise<OwnCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-bench-'))
   const ports = await freePorts(nodes + 1)
-  const layout: ClusterLayout = layoutUnder(ROOT, dir, ports, { nodeArgs, proxyArgs })
+  const layout: ClusterLayout = layoutUnder(ROOT, dir, ports, { nodeArgs, proxyArgs, tls })
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${layout.proxyPort}`
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
-    forgetProxy(`http://127.0.0.1:${layout.proxyPort}`)
+    forgetProxy(url)
     await stopProcesses(layout, knownProcesses(layout), 'SIGTERM', 5000)
     rmSync(dir, { recursive: true, force: true })
   }
   try {
     const { credentials } = await startCluster(layout, 60_000)
-    const url = `http://127.0.0.1:${layout.proxyPort}`
+    if (tls) process.env.NODE_EXTRA_CA_CERTS = join(tlsDir(layout), 'ca.crt')
     rememberProxy(url, credentials)
     await waitAllUp(url, nodes, 60_000)
     const procs = knownProcesses(layout).flatMap((name) => {

@@ -1,13 +1,14 @@
 /**
  * Command line of the local cluster (called by start_n_servers.sh and stop_servers.sh):
- *   cli.js start [N]            env PROXY_PORT (8080), S3_PORT (9000; 0: no S3 endpoint), NODE_BASE_PORT (9000: node-i on base+i), DATA_DIR (./data), HOST (127.0.0.1)
+ *   cli.js start [N]            env PROXY_PORT (8080), S3_PORT (9000; 0: no S3 endpoint), NODE_BASE_PORT (9000: node-i on base+i), DATA_DIR (./data), HOST (127.0.0.1),
+ *                               TLS (on: mutual TLS between members and HTTPS on the proxy, certificates in run/tls)
  *   cli.js stop [--kill] [name ...]
  */
 import { relative, resolve } from 'node:path'
 import { Command, CommanderError } from 'commander'
 import { parseIntArg } from '../shared/config/common.js'
 import { credentialsPath } from './admin-key.js'
-import { type ClusterLayout, knownProcesses, startCluster, stopProcesses } from './launcher.js'
+import { type ClusterLayout, knownProcesses, startCluster, stopProcesses, tlsDir } from './launcher.js'
 
 function layoutFromEnv(n: number): ClusterLayout {
   const env = process.env
@@ -21,7 +22,15 @@ function layoutFromEnv(n: number): ClusterLayout {
     dataDir: resolve(env.DATA_DIR ?? 'data'),
     runDir: resolve(env.RUN_DIR ?? 'run'),
     logDir: resolve(env.LOG_DIR ?? 'logs'),
+    tls: parseTlsEnv(env.TLS),
   }
+}
+
+/** TLS=on|off (default off). */
+function parseTlsEnv(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'off') return false
+  if (v === 'on') return true
+  throw new Error(`TLS=${v}: on or off`)
 }
 
 async function start(n: number): Promise<void> {
@@ -29,8 +38,11 @@ async function start(n: number): Promise<void> {
   // Process start-up dominates on a small machine (~0.7 s per node on 2 cores): allow for N.
   const { started, credentials } = await startCluster(layout, Math.max(60_000, n * 2000))
   console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
-  console.log(`proxy: http://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
-  if (layout.s3Port !== undefined) console.log(`S3: http://${layout.host}:${layout.s3Port}   (AWS_ENDPOINT_URL in run/credentials; docs/s3.md)`)
+  const scheme = layout.tls ? 'https' : 'http'
+  console.log(`proxy: ${scheme}://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
+  if (layout.s3Port !== undefined) console.log(`S3: ${scheme}://${layout.host}:${layout.s3Port}   (AWS_ENDPOINT_URL in run/credentials; docs/s3.md)`)
+  if (layout.tls)
+    console.log(`TLS: member certificates and the CA in ${relative(process.cwd(), tlsDir(layout)) || tlsDir(layout)} (clients: --cacert ${relative(process.cwd(), tlsDir(layout))}/ca.crt)`)
   if (credentials) {
     const file = relative(process.cwd(), credentialsPath(layout.runDir)) || credentialsPath(layout.runDir)
     console.log(`admin key ${credentials.accessKeyId} in ${file} (mode 0600): set -a; . ${file}; set +a   then: ./client.sh, ./dynamoctl, curl -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" ...`)
@@ -48,7 +60,7 @@ async function main(): Promise<void> {
   const cli = new Command('cli.js').description('Start and stop the local cluster (start_n_servers.sh, stop_servers.sh)')
   cli
     .command('start')
-    .description('start N storage nodes and the proxy (env PROXY_PORT 8080, S3_PORT 9000 (0: none), NODE_BASE_PORT 9000: node-i on base+i, DATA_DIR ./data, HOST 127.0.0.1)')
+    .description('start N storage nodes and the proxy (env PROXY_PORT 8080, S3_PORT 9000 (0: none), NODE_BASE_PORT 9000: node-i on base+i, DATA_DIR ./data, HOST 127.0.0.1, TLS off|on)')
     .argument('[n]', 'storage nodes', parseIntArg(1, 1000), 4)
     .action((n: number) => start(n))
   cli

@@ -3,14 +3,21 @@
  * stop_servers.sh run, and what the cluster tests use, so both go through the same code.
  * Each process runs detached from the compiled dist/ entry point, logs to logs/<name>.log and
  * has its pid in run/<name>.pid; stopping kills those pids, never by name.
+ * With `tls` (TLS=on, TestCluster's `tls: true`), run/tls holds a CA and one certificate per member
+ * (shared/tls/member-certs.ts, as `./dynamoctl tls init`): member links are mutual TLS and the proxy
+ * serves HTTPS with its member certificate; this process then trusts that CA (trust-ca.ts).
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Credentials } from '../shared/config/credentials-file.js'
+import { memberFiles, tlsInit } from '../shared/tls/member-certs.js'
 import { ensureAdminKey } from './admin-key.js'
+import { trustCa } from './trust-ca.js'
 import { serverEnv } from './malloc-env.js'
 import { serverNodeFlags } from './v8-flags.js'
 
@@ -31,6 +38,8 @@ export interface ClusterLayout {
   proxyArgs?: readonly string[]
   /** Where node-i runs, when not on `host` like the proxy: nodePlacement[i-1] (the fault suite's network namespaces). */
   nodePlacement?: readonly NodePlacement[]
+  /** Mutual TLS between members and HTTPS on the proxy's ports, with certificates in <runDir>/tls (made when missing). */
+  tls?: boolean | undefined
 }
 
 /** A node's own address and the command it runs under, for nodes that do not share the proxy's host. */
@@ -50,6 +59,8 @@ export interface ProcessSpec {
   healthUrl: string
   /** Run as `prefix... node script args` instead of `node script args`. */
   commandPrefix?: readonly string[]
+  /** With TLS: the member id whose certificate (in <runDir>/tls) the process is given; made before it starts when missing. */
+  member?: string
 }
 
 export function secretFile(layout: ClusterLayout): string {
@@ -86,6 +97,47 @@ export function nodeAddress(layout: ClusterLayout, i: number): string {
   return layout.nodePlacement?.[i - 1]?.advertise ?? `${nodeHost(layout, i)}:${layout.nodePorts[i - 1]}`
 }
 
+/** The member certificates' directory of a cluster started with TLS. */
+export function tlsDir(layout: Pick<ClusterLayout, 'runDir'>): string {
+  return join(layout.runDir, 'tls')
+}
+
+/** http or https, as the layout's processes serve. */
+function scheme(layout: ClusterLayout): string {
+  return layout.tls ? 'https' : 'http'
+}
+
+/** `--tls-cert/--tls-key/--tls-ca` of member `id`, when the layout runs with TLS. */
+function memberTlsArgs(layout: ClusterLayout, id: string): string[] {
+  if (!layout.tls) return []
+  const f = memberFiles(tlsDir(layout), id)
+  return ['--tls-cert', f.certFile, '--tls-key', f.keyFile, '--tls-ca', f.caFile]
+}
+
+/** The id the launcher signs and (with TLS) shows a certificate as: node health checks need one on a TLS member port. */
+export const LAUNCHER_MEMBER = 'launcher'
+
+/** What a client of the layout's TLS ports needs (the CA; the launcher's certificate for nodes' member ports); undefined without TLS. */
+export function clientTls(layout: ClusterLayout): ClientTls | undefined {
+  if (!layout.tls) return undefined
+  ensureTls(layout, [LAUNCHER_MEMBER])
+  const f = memberFiles(tlsDir(layout), LAUNCHER_MEMBER)
+  return { ca: readFileSync(f.caFile), cert: readFileSync(f.certFile), key: readFileSync(f.keyFile) }
+}
+
+export interface ClientTls {
+  ca: Buffer
+  cert?: Buffer
+  key?: Buffer
+}
+
+/** Certificates for `ids` in <runDir>/tls (the CA made on first use), for every host the layout's members bind. */
+export function ensureTls(layout: ClusterLayout, ids: readonly string[]): void {
+  const hosts = new Set(['localhost', '127.0.0.1', layout.host, ...(layout.nodePlacement ?? []).map((p) => p.host).filter((h): h is string => h !== undefined)])
+  tlsInit(tlsDir(layout), ids, [...hosts])
+  trustCa(readFileSync(join(tlsDir(layout), 'ca.crt'), 'utf8'))
+}
+
 export function nodeSpec(layout: ClusterLayout, i: number): ProcessSpec {
   const seeds = layout.nodePorts.map((_, j) => nodeAddress(layout, j + 1)).filter((_, j) => j + 1 !== i)
   const port = layout.nodePorts[i - 1] as number
@@ -107,18 +159,23 @@ export function nodeSpec(layout: ClusterLayout, i: number): ProcessSpec {
       '--seeds',
       seeds.join(','),
       ...secretArgs(layout),
+      ...memberTlsArgs(layout, `node-${i}`),
       ...(layout.nodeArgs ?? []),
     ],
     // Health is checked on the bound address, not the advertised one: a fault injected on the way must not fail a start.
-    healthUrl: `http://${host}:${port}/health`,
+    healthUrl: `${scheme(layout)}://${host}:${port}/health`,
     ...(place?.commandPrefix ? { commandPrefix: place.commandPrefix } : {}),
+    ...(layout.tls ? { member: `node-${i}` } : {}),
   }
 }
 
-export function proxySpec(layout: ClusterLayout): ProcessSpec {
+/** The proxy `name` (its member id too, with TLS: its certificate also serves its public and S3 ports). */
+export function proxySpec(layout: ClusterLayout, name = 'proxy'): ProcessSpec {
   const seeds = layout.nodePorts.map((_, j) => nodeAddress(layout, j + 1))
+  const own = memberFiles(tlsDir(layout), name)
+  const tls = layout.tls ? ['--id', name, ...memberTlsArgs(layout, name), '--public-tls-cert', own.certFile, '--public-tls-key', own.keyFile] : []
   return {
-    name: 'proxy',
+    name,
     script: join(layout.root, 'dist/proxy/main.js'),
     args: [
       '--host',
@@ -129,9 +186,11 @@ export function proxySpec(layout: ClusterLayout): ProcessSpec {
       '--seeds',
       seeds.join(','),
       ...secretArgs(layout),
+      ...tls,
       ...(layout.proxyArgs ?? []),
     ],
-    healthUrl: `http://${layout.host}:${layout.proxyPort}/health`,
+    healthUrl: `${scheme(layout)}://${layout.host}:${layout.proxyPort}/health`,
+    ...(layout.tls ? { member: name } : {}),
   }
 }
 
@@ -169,6 +228,7 @@ export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: n
   if (existing) return { pid: existing, started: false }
   mkdirSync(layout.logDir, { recursive: true })
   mkdirSync(layout.runDir, { recursive: true })
+  if (spec.member !== undefined) ensureTls(layout, [spec.member])
   const log = openSync(join(layout.logDir, `${spec.name}.log`), 'a')
   const [command, ...prefixArgs] = [...(spec.commandPrefix ?? []), process.execPath]
   // The servers' V8 tuning, then DYNAMO_NODE_FLAGS: extra flags for every server's node (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a bench run).
@@ -180,25 +240,31 @@ export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: n
   return { pid: child.pid, started: true }
 }
 
-/** Poll health URLs until each answers 200; throws naming the laggards after `timeoutMs`. */
-export async function waitHealthy(urls: readonly string[], timeoutMs = 30_000): Promise<void> {
+/** Poll health URLs until each answers 200; throws naming the laggards after `timeoutMs`. `tls`: for https:// URLs (clientTls()). */
+export async function waitHealthy(urls: readonly string[], timeoutMs = 30_000, tls?: ClientTls): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let pending = [...urls]
   while (pending.length > 0) {
-    const results = await Promise.all(
-      pending.map(async (u) => {
-        try {
-          return (await fetch(u, { signal: AbortSignal.timeout(1000) })).status === 200
-        } catch {
-          return false
-        }
-      }),
-    )
+    const results = await Promise.all(pending.map(async (u) => (await healthStatus(u, tls)) === 200))
     pending = pending.filter((_, i) => !results[i])
     if (pending.length === 0) return
     if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs} ms: ${pending.join(', ')}`)
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+/** GET `url` once (1 s bound): its status, 0 when unreachable. node:http(s), so a node's TLS member port gets the launcher's certificate. */
+function healthStatus(url: string, tls: ClientTls | undefined): Promise<number> {
+  return new Promise((resolve) => {
+    const secure = url.startsWith('https:')
+    const options = { timeout: 1000, agent: false as const, ...(secure && tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) }
+    const req = (secure ? https : http).get(url, options, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.once('timeout', () => req.destroy(new Error('timeout')))
+    req.once('error', () => resolve(0))
+  })
 }
 
 /**
@@ -214,16 +280,18 @@ export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): P
   const specs = layout.nodePorts.map((_, j) => nodeSpec(layout, j + 1))
   const started: string[] = []
   for (const s of specs) if (startProcess(layout, s).started) started.push(s.name)
+  const tls = clientTls(layout)
   await waitHealthy(
     specs.map((s) => s.healthUrl),
     timeoutMs,
+    tls,
   )
   const proxy = proxySpec(layout)
   if (startProcess(layout, proxy).started) started.push(proxy.name)
-  await waitHealthy([proxy.healthUrl], timeoutMs)
+  await waitHealthy([proxy.healthUrl], timeoutMs, tls)
   const secret = readFileSync(secretFile(layout), 'utf8').trim()
-  const s3Url = layout.s3Port === undefined ? undefined : `http://${layout.host}:${layout.s3Port}`
-  const credentials = await ensureAdminKey({ runDir: layout.runDir, proxyUrl: `http://${layout.host}:${layout.proxyPort}`, secret, s3Url }, timeoutMs)
+  const s3Url = layout.s3Port === undefined ? undefined : `${scheme(layout)}://${layout.host}:${layout.s3Port}`
+  const credentials = await ensureAdminKey({ runDir: layout.runDir, proxyUrl: `${scheme(layout)}://${layout.host}:${layout.proxyPort}`, secret, s3Url }, timeoutMs)
   return { started, credentials }
 }
 
@@ -284,7 +352,7 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 /** A cluster on 127.0.0.1 entirely under `dir` (data, run, logs): the proxy on ports[0], node-i on ports[i]. */
-export function layoutUnder(root: string, dir: string, ports: readonly number[], extra: Pick<ClusterLayout, 'nodeArgs' | 'proxyArgs' | 's3Port'> = {}): ClusterLayout {
+export function layoutUnder(root: string, dir: string, ports: readonly number[], extra: Pick<ClusterLayout, 'nodeArgs' | 'proxyArgs' | 's3Port' | 'tls'> = {}): ClusterLayout {
   return {
     root,
     host: '127.0.0.1',

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { type ClusterLayout, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
+import { type ClusterLayout, clientTls, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { forgetProxy, rememberProxy, withBasicAuth } from './proxy-credentials.js'
 
@@ -24,6 +24,11 @@ export interface TestClusterOptions {
    * node's data directory will be); what it returns runs at teardown, after every process stopped.
    */
   prepare?: (layout: ClusterLayout) => (() => void | Promise<void>) | undefined
+  /**
+   * Mutual TLS between members and HTTPS on the proxy's ports (the launcher's TLS=on: certificates in
+   * <dir>/run/tls); this process then trusts the cluster's CA, so fetch and the helpers work as without.
+   */
+  tls?: boolean
 }
 
 /** fetch's options, and `anonymous: true` to send no credentials (to see what a request without them gets). */
@@ -50,6 +55,7 @@ export class TestCluster {
       s3Port: ports[n + 1] as number,
       nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
       proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
+      tls: opts.tls === true,
     })
     const cluster = new TestCluster(layout, dir)
     try {
@@ -63,13 +69,18 @@ export class TestCluster {
     return cluster
   }
 
+  /** http, or https for a cluster started with `tls: true`. */
+  get scheme(): 'http' | 'https' {
+    return this.layout.tls ? 'https' : 'http'
+  }
+
   get url(): string {
-    return `http://127.0.0.1:${this.layout.proxyPort}`
+    return `${this.scheme}://127.0.0.1:${this.layout.proxyPort}`
   }
 
   /** The proxy's S3 endpoint (every test cluster has one, on a free port). */
   get s3Url(): string {
-    return `http://127.0.0.1:${this.layout.s3Port}`
+    return `${this.scheme}://127.0.0.1:${this.layout.s3Port}`
   }
 
   /**
@@ -90,7 +101,7 @@ export class TestCluster {
   async restart(name: string): Promise<void> {
     const spec = name === 'proxy' ? proxySpec(this.layout) : nodeSpec(this.layout, Number(name.replace('node-', '')))
     startProcess(this.layout, spec)
-    await waitHealthy([spec.healthUrl], 30_000)
+    await waitHealthy([spec.healthUrl], 30_000, clientTls(this.layout))
   }
 
   /**
@@ -100,11 +111,11 @@ export class TestCluster {
    */
   async startProxy(name: string, proxyArgs: readonly string[] = ['--membership-poll-ms', '200']): Promise<string> {
     const [port] = await freePorts(1)
-    const spec = { ...proxySpec({ ...this.layout, proxyPort: port as number, s3Port: undefined, proxyArgs }), name }
+    const spec = proxySpec({ ...this.layout, proxyPort: port as number, s3Port: undefined, proxyArgs }, name)
     startProcess(this.layout, spec)
-    const url = `http://127.0.0.1:${port}`
+    const url = `${this.scheme}://127.0.0.1:${port}`
     this.extraProxies.push(url)
-    await waitHealthy([spec.healthUrl], 30_000)
+    await waitHealthy([spec.healthUrl], 30_000, clientTls(this.layout))
     rememberProxy(url, this.credentials)
     return url
   }
@@ -116,12 +127,13 @@ export class TestCluster {
     const i = this.layout.nodePorts.length
     const spec = nodeSpec(this.layout, i)
     startProcess(this.layout, spec)
-    await waitHealthy([spec.healthUrl], 30_000)
+    await waitHealthy([spec.healthUrl], 30_000, clientTls(this.layout))
     return spec.name
   }
 
+  /** A node's base URL (https with TLS: a member port, which asks for a member certificate). */
   nodeUrl(id: string): string {
-    return `http://127.0.0.1:${this.layout.nodePorts[Number(id.replace('node-', '')) - 1]}`
+    return `${this.scheme}://127.0.0.1:${this.layout.nodePorts[Number(id.replace('node-', '')) - 1]}`
   }
 
   /** Wait until the proxy sees `id` with the given status. */

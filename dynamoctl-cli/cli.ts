@@ -12,6 +12,7 @@ import { addPresignCommand } from './presign-command.js'
 import { addTransferCommands } from './transfer-commands.js'
 import { addListCommands } from './transfer-session.js'
 import { addExplainCommand } from './explain-command.js'
+import { addTlsCommands } from './tls-command.js'
 import { CliError, EXIT } from './errors.js'
 
 const EXIT_HELP = `
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   addListCommands(program)
   addExplainCommand(program)
   addNodeCommands(program)
+  addTlsCommands(program)
   // Every command: --help exits 0, a bad command, flag or value exits 2 after saying why.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)]
   for (const c of all(program)) c.exitOverride().showHelpAfterError('(see --help)').allowExcessArguments(false)

@@ -1,6 +1,8 @@
 /** The proxy's one typed, frozen config, parsed from argv and env (flag names are fixed by SPEC). */
+import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_MAX_OBJECT_BYTES, DEFAULT_N, DEFAULT_R, DEFAULT_VNODES, DEFAULT_W } from '../shared/constants.js'
+import { MemberTls, memberTlsFlags, TLS_FLAG_HELP } from '../shared/tls/member-tls.js'
 import { INTERNAL_RPC_HELP, loadSecret, parseFraction, parseIntArg, parseNodeId, parseOnOff, parseSeeds } from '../shared/config/common.js'
 
 export interface ProxyConfig {
@@ -62,6 +64,16 @@ export interface ProxyConfig {
   drainMs: number
   /** Then wait at most this long for requests in flight before cutting their connections. */
   stopTimeoutMs: number
+  /** Mutual TLS to the nodes (--tls-cert/--tls-key/--tls-ca; the certificate names `id`); undefined: plain HTTP. */
+  tls: MemberTls | undefined
+  /** HTTPS on the public port and the S3 port (--public-tls-cert/--public-tls-key); undefined: plain HTTP. */
+  publicTls: PublicTls | undefined
+}
+
+/** The proxy's public certificate and key (PEM). */
+export interface PublicTls {
+  cert: Buffer
+  key: Buffer
 }
 
 export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<ProxyConfig> {
@@ -105,6 +117,11 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--metrics-token <token>', 'GET /metrics needs Authorization: Bearer TOKEN (default: open; metrics hold no keys, buckets or data)')
     .option('--drain-ms <ms>', 'on SIGTERM, keep serving this long with /health answering 503, so a load balancer stops sending requests first', parseIntArg(0, 600_000), 2000)
     .option('--stop-timeout-ms <ms>', 'then, with no new connections, wait at most this long for requests in flight', parseIntArg(0, 3_600_000), 20_000)
+    .option('--tls-cert <file>', TLS_FLAG_HELP.cert)
+    .option('--tls-key <file>', TLS_FLAG_HELP.key)
+    .option('--tls-ca <file>', TLS_FLAG_HELP.ca)
+    .option('--public-tls-cert <file>', 'serve the public port (and the S3 port) over HTTPS with this certificate (PEM, with its chain)')
+    .option('--public-tls-key <file>', 'the key of --public-tls-cert (PEM)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -115,8 +132,11 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (o.s3Port !== undefined && o.s3Port === o.port) throw new InvalidArgumentError('--s3-port must differ from --port')
   if (o.s3Domain !== undefined && !/^[a-z0-9.-]{1,253}(:\d{1,5})?$/.test(o.s3Domain)) throw new InvalidArgumentError('--s3-domain takes a host name like s3.example.com')
   if (!/^[a-z0-9-]{1,32}$/.test(o.region)) throw new InvalidArgumentError('--region takes a region name like us-east-1')
+  if ((o.publicTlsCert === undefined) !== (o.publicTlsKey === undefined)) throw new InvalidArgumentError('--public-tls-cert and --public-tls-key go together')
+  const id = (o.id as string | undefined) ?? `proxy-${o.host}-${o.port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 63)
+  const tlsFiles = memberTlsFlags(o)
   return Object.freeze({
-    id: (o.id as string | undefined) ?? `proxy-${o.host}-${o.port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 63),
+    id,
     host: o.host,
     port: o.port,
     seeds,
@@ -152,6 +172,8 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     serverTiming: o.serverTiming as boolean,
     drainMs: o.drainMs as number,
     stopTimeoutMs: o.stopTimeoutMs as number,
+    tls: tlsFiles ? MemberTls.load(tlsFiles, id) : undefined,
+    publicTls: o.publicTlsCert ? { cert: readFileSync(o.publicTlsCert as string), key: readFileSync(o.publicTlsKey as string) } : undefined,
   })
 }
 

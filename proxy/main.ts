@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     else log.info({ address, offsetMs }, `the clock of the node at ${address} agrees with this proxy's again`)
   })
   const signer = new MemberSigner({ secret: cfg.secret, previousSecret: cfg.previousSecret, selfId: cfg.id, clocks })
-  const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
+  const nodes = new NodeClient(new InternalTransport({ signer, tls: cfg.tls }), cfg.internalRpc ? new RpcClient({ signer, tls: cfg.tls }) : undefined)
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
   const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })
@@ -67,9 +67,9 @@ async function main(): Promise<void> {
   await view.start()
   await catalog.start()
   if (cfg.previousSecret) void resealAfterRotation(admin, log)
-  const server = await serve(app, cfg.host, cfg.port)
+  const server = await serve(app, cfg.host, cfg.port, cfg.publicTls)
   lifecycle.track(server)
-  log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w }, 'proxy started')
+  log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w, https: cfg.publicTls !== undefined, memberTls: cfg.tls !== undefined }, 'proxy started')
   const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog, ...(cfg.metrics ? { metrics } : {}) }
   const s3 = cfg.s3Port === undefined ? undefined : await startS3Endpoint(s3Components, { ...cfg, port: cfg.s3Port, otherEndpointPort: cfg.port })
   if (s3) {

@@ -14,6 +14,7 @@ import {
   STAGING_TTL_MS,
 } from '../shared/constants.js'
 import { INTERNAL_RPC_HELP, loadSecret, parseAddress, parseChoice, parseIntArg, parseNodeId, parseOnOff, parseSeeds } from '../shared/config/common.js'
+import { MemberTls, memberTlsFlags, TLS_FLAG_HELP } from '../shared/tls/member-tls.js'
 import { defaultGossipConfig, type GossipConfig } from './gossip/gossip-config.js'
 import { CACHED_READ_MAX_BYTES, type Durability } from './store/blobs/blob-files.js'
 
@@ -69,6 +70,8 @@ export interface NodeConfig {
   metricsToken: string | undefined
   /** Prometheus metrics: GET /metrics and what feeds it (off: 404, none of it runs). */
   metrics: boolean
+  /** Mutual TLS on member links (--tls-cert/--tls-key/--tls-ca), loaded and checked; undefined: plain HTTP. */
+  tls: MemberTls | undefined
 }
 
 export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
@@ -135,10 +138,14 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--internal-rpc <on|off>', INTERNAL_RPC_HELP, parseOnOff, true)
     .option('--metrics <on|off>', 'GET /metrics and the instrumentation behind it (off: /metrics answers 404 and nothing is counted or timed)', parseOnOff, true)
     .option('--metrics-token <token>', 'GET /metrics needs Authorization: Bearer TOKEN (default: open; metrics hold no keys, buckets or data)')
+    .option('--tls-cert <file>', TLS_FLAG_HELP.cert)
+    .option('--tls-key <file>', TLS_FLAG_HELP.key)
+    .option('--tls-ca <file>', TLS_FLAG_HELP.ca)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
   const o = cmd.opts()
+  const tlsFiles = memberTlsFlags(o)
   return Object.freeze({
     id: o.id,
     host: o.host,
@@ -178,5 +185,6 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     metricsToken: o.metricsToken as string | undefined,
     metrics: o.metrics as boolean,
     internalRpc: o.internalRpc as boolean,
+    tls: tlsFiles ? MemberTls.load(tlsFiles, o.id) : undefined,
   })
 }

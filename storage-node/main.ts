@@ -95,9 +95,9 @@ async function main(): Promise<void> {
     else log.info({ peer, address, offsetMs }, `the clock of ${peer} agrees with this node's again`)
   })
   const signer = new MemberSigner({ secret: cfg.secret, previousSecret: cfg.previousSecret, selfId: cfg.id, clocks })
-  const client = createSignedClient({ signer })
+  const client = createSignedClient({ signer, tls: cfg.tls })
   const gossiper = new Gossiper({ membership, ring, client, log: log.child({ component: 'gossip' }) }, cfg.gossip, cfg.seeds)
-  const nodes = new NodeClient(new InternalTransport({ signer }), cfg.internalRpc ? new RpcClient({ signer }) : undefined)
+  const nodes = new NodeClient(new InternalTransport({ signer, tls: cfg.tls }), cfg.internalRpc ? new RpcClient({ signer, tls: cfg.tls }) : undefined)
   const reaper = new TombstoneReaper(
     { store, membership, ring, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
@@ -161,7 +161,8 @@ async function main(): Promise<void> {
   })
 
   staging.start()
-  const server = await serve(app, cfg.host, cfg.port)
+  // With --tls-*: mutual TLS, a client without a certificate from the cluster CA fails the handshake.
+  const server = await serve(app, cfg.host, cfg.port, cfg.tls?.serverOptions())
   rpc.attach(server)
   gossiper.start()
   reaper.start()

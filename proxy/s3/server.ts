@@ -4,6 +4,7 @@
  * metrics, the slow-body guard, SigV4, then the operation (router.ts). `/health` here is a bucket name.
  */
 import type { Server } from 'node:http'
+import type { TlsOptions } from 'node:tls'
 import Koa from 'koa'
 import type { Logger } from '../../shared/log.js'
 import { serve } from '../../shared/http/serve.js'
@@ -69,9 +70,10 @@ export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new Upl
 }
 
 /** Serves the S3 endpoint on host:port and starts its upload collector; `stop` closes both. */
-export async function startS3Endpoint(c: S3AppComponents, cfg: S3Config & { host: string; port: number }): Promise<{ server: Server; stop: () => void }> {
+/** Served over HTTPS with `publicTls` (the proxy's --public-tls-cert/--public-tls-key), like the native API. */
+export async function startS3Endpoint(c: S3AppComponents, cfg: S3Config & { host: string; port: number; publicTls?: TlsOptions | undefined }): Promise<{ server: Server; stop: () => void }> {
   const uploads = new UploadStore(c, cfg)
-  const server = await serve(createS3App(c, cfg, uploads), cfg.host, cfg.port)
+  const server = await serve(createS3App(c, cfg, uploads), cfg.host, cfg.port, cfg.publicTls)
   // Sweeps a few times per TTL, at most every 10 minutes: an abandoned upload outlives its TTL by a fraction of it.
   const collector = new UploadCollector(uploads, c.log.child({ component: 's3-uploads' }), { ttlMs: cfg.s3UploadTtlMs, intervalMs: Math.min(cfg.s3UploadTtlMs / 4, 10 * 60_000) })
   collector.start()

@@ -4,10 +4,13 @@
  * idle timeouts (never a total timeout on a streamed body), and streamed bodies both ways.
  * got costs several times node:http's CPU per request and a quorum read makes several internal
  * requests, so the hot path uses this; got serves the gossip control plane (see
- * docs/decisions/0009-node-http-over-got.md).
+ * docs/decisions/0009-node-http-over-got.md). With `tls`, node:https with this member's certificate
+ * (mutual TLS: shared/tls/member-tls.ts), and a node must present the certificate of the member dialled.
  */
 import http, { type IncomingMessage } from 'node:http'
+import https from 'node:https'
 import { pipeline, type Readable } from 'node:stream'
+import { type MemberTls, serverIdentityCheck } from '../tls/member-tls.js'
 import type { MemberSigner } from './member-signer.js'
 
 export interface InternalTransportInit {
@@ -15,6 +18,8 @@ export interface InternalTransportInit {
   /** Longest silence on a socket (connecting included) before the request fails: a stopped node. */
   idleTimeoutMs?: number
   maxSockets?: number
+  /** Member links over mutual TLS (--tls-cert/--tls-key/--tls-ca); absent: plain HTTP. */
+  tls?: MemberTls | undefined
 }
 
 export interface InternalRequest {
@@ -40,7 +45,8 @@ export class InternalTransport {
   }
 
   constructor(private readonly init: InternalTransportInit) {
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: init.maxSockets ?? 256, scheduling: 'lifo' })
+    const pool = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: init.maxSockets ?? 256, scheduling: 'lifo' } as const
+    this.agent = init.tls ? new https.Agent({ ...pool, ...init.tls.credentials() }) : new http.Agent(pool)
   }
 
   /**
@@ -65,7 +71,7 @@ export class InternalTransport {
     const headers = signed.headers
     if (known !== undefined && (known.length > 0 || r.method !== 'GET')) headers['content-length'] = String(Buffer.byteLength(known))
     return new Promise((resolve, reject) => {
-      const req = http.request({
+      const options = {
         host: r.address.slice(0, colon),
         port: Number(r.address.slice(colon + 1)),
         method: r.method,
@@ -73,7 +79,10 @@ export class InternalTransport {
         headers,
         agent: this.agent,
         timeout: this.init.idleTimeoutMs ?? 10_000,
-      })
+      }
+      // A new connection checks that the node's certificate names the member dialled (a kept-alive one was checked when
+      // opened: the pool is per address, and an address is one member's).
+      const req = this.init.tls ? https.request({ ...options, checkServerIdentity: serverIdentityCheck(r.target) }) : http.request(options)
       let total: NodeJS.Timeout | undefined
       if (r.totalTimeoutMs) total = setTimeout(() => req.destroy(new Error(`no answer within ${r.totalTimeoutMs} ms`)), r.totalTimeoutMs)
       req.once('timeout', () => req.destroy(new Error('socket idle timeout')))

@@ -4,14 +4,17 @@
  * The channel is sealed (channel-auth.ts) and bound to the node it was signed for; after
  * CHANNEL_MAX_AGE_MS new calls go to a fresh channel and the old one closes once its calls are done.
  * Frames written in one tick leave in one writev (cork/uncork), so under load one syscall and one
- * wake-up of the node carry many calls.
+ * wake-up of the node carry many calls. With `tls` the channel runs over mutual TLS (the upgrade is
+ * sent over https; the node's certificate must name the node dialled: shared/tls/member-tls.ts).
  *
  * Failure handling mirrors the HTTP transport's: a call is bounded by its own timeout; a
  * connection that cannot be opened within the connect timeout, closes, or stays silent while a
  * call times out is destroyed, failing every call on it, and the next call dials again.
  */
 import http from 'node:http'
+import https from 'node:https'
 import type { Socket } from 'node:net'
+import type { MemberTls } from '../tls/member-tls.js'
 import { RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, type RpcRequest, type RpcResponse, RpcResponseSchema } from '../wire/rpc.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../wire/headers.js'
 import type { MemberSigner, SignedRequest } from '../http/member-signer.js'
@@ -22,6 +25,8 @@ export interface RpcClientInit {
   signer: MemberSigner
   /** Bound on opening a channel (TCP connect and the upgrade answer). */
   connectTimeoutMs?: number
+  /** Channels over mutual TLS (the node's certificate must name the node dialled); absent: plain TCP. */
+  tls?: MemberTls | undefined
 }
 
 export interface RpcReply {
@@ -99,14 +104,16 @@ class RpcChannel {
     const colon = this.address.lastIndexOf(':')
     const signer = this.init.signer
     const signed = signer.sign('GET', RPC_UPGRADE_PATH, this.address, this.target, { connection: 'Upgrade', upgrade: RPC_PROTOCOL })
-    const opening = http.request({
+    const options = {
       host: this.address.slice(0, colon),
       port: Number(this.address.slice(colon + 1)),
       method: 'GET',
       path: RPC_UPGRADE_PATH,
       agent: false,
       headers: signed.headers,
-    })
+    } as const
+    const tls = this.init.tls
+    const opening = tls ? https.request({ ...options, ...tls.connectOptions(this.target) }) : http.request(options)
     this.opening = opening
     opening.once('upgrade', (res, socket, head) => {
       clearTimeout(connectTimer)

@@ -4,7 +4,8 @@
  * OPEN_ROUTES, matched exactly on the path as received. The router then matches the same raw
  * path (case-sensitive, strict), so no spelling of a path reaches a handler unsigned. The
  * signatures are checked by the node's RequestVerifier (shared/http/request-verifier.ts), which RPC
- * upgrades share.
+ * upgrades share. On a TLS member port the signer must also be the member the connection's client
+ * certificate names (shared/tls/member-tls.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context, Middleware, Next } from 'koa'
@@ -12,6 +13,7 @@ import { koaBody } from 'koa-body'
 import { BadDigestError, InvalidRequestError, UnauthorizedError } from '../../shared/errors.js'
 import { HEADER_CONTENT_SHA256 } from '../../shared/wire/headers.js'
 import { refusalMessage, type RequestVerifier } from '../../shared/http/request-verifier.js'
+import { peerRefusal } from '../../shared/tls/member-tls.js'
 
 /** The only requests a node answers without a member signature: read-only, and holding no data. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'HEAD /health', 'GET /membership', 'HEAD /membership', 'GET /metrics', 'HEAD /metrics'])
@@ -25,6 +27,8 @@ export function requireSignature(verifier: RequestVerifier): Middleware {
       if (result.answerHeaders) ctx.set(result.answerHeaders)
       throw new UnauthorizedError(refusalMessage(result.refused))
     }
+    const notThisPeer = peerRefusal(ctx.req.socket, result.ok.from)
+    if (notThisPeer) throw new UnauthorizedError(`internal API: ${notThisPeer}`)
     ctx.set(result.ok.answerHeaders)
     ctx.state.member = result.ok.from
     await next()

@@ -16,6 +16,7 @@ import type { Logger } from '../../shared/log.js'
 import { encodeFrame, type Frame, FrameKind } from '../../shared/rpc/frames.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
 import { refusalMessage, type RequestVerifier } from '../../shared/http/request-verifier.js'
+import { peerRefusal } from '../../shared/tls/member-tls.js'
 import type { ClockOffsets } from '../service/clock-offsets.js'
 import { assertTarget, type ObjectService, spaceFor } from '../service/object-service.js'
 import type { BlobFiles } from '../store/blobs/blob-files.js'
@@ -73,6 +74,13 @@ export class RpcServer {
       return
     }
     const sender = result.ok.from
+    // On a TLS member port: the upgrade is signed by the member whose certificate opened the connection.
+    const notThisPeer = peerRefusal(req.socket, sender)
+    if (notThisPeer) {
+      this.c.log.warn({ remote: req.socket.remoteAddress, why: notThisPeer }, 'rpc upgrade refused')
+      refuse(socket, 401, 'Unauthorized')
+      return
+    }
     const parties: ChannelParties = { clientNonce: header(HEADER_NONCE) as string, serverNonce: randomBytes(18).toString('base64url'), from: sender, target: header(HEADER_TARGET) as string }
     // Proof and channel keys from the secret the upgrade was signed with: during a rotation of the cluster secret, a
     // member that signs with the other one of the two secrets this node accepts gets a channel it can open.

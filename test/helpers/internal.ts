@@ -6,6 +6,9 @@ import { InternalTransport } from '../../shared/http/internal-transport.js'
 import { MemberSigner } from '../../shared/http/member-signer.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { TestCluster } from '../../devtools/test-cluster.js'
+import { LAUNCHER_MEMBER, tlsDir } from '../../cluster-ctl/launcher.js'
+import { memberFiles } from '../../shared/tls/member-certs.js'
+import { MemberTls } from '../../shared/tls/member-tls.js'
 
 export function clusterSecret(cluster: TestCluster): string {
   return readFileSync(join(cluster.layout.runDir, 'cluster.secret'), 'utf8').trim()
@@ -16,8 +19,11 @@ export function testSigner(secret: string, selfId = 'test-client'): MemberSigner
   return new MemberSigner({ secret, selfId })
 }
 
+/** A client of the nodes' internal API; on a cluster with TLS it signs as, and shows the certificate of, the launcher (a member id of run/tls). */
 export function internalClient(cluster: TestCluster): NodeClient {
-  return new NodeClient(new InternalTransport({ signer: testSigner(clusterSecret(cluster)) }))
+  if (!cluster.layout.tls) return new NodeClient(new InternalTransport({ signer: testSigner(clusterSecret(cluster)) }))
+  const tls = MemberTls.load(memberFiles(tlsDir(cluster.layout), LAUNCHER_MEMBER), LAUNCHER_MEMBER)
+  return new NodeClient(new InternalTransport({ signer: testSigner(clusterSecret(cluster), LAUNCHER_MEMBER), tls }))
 }
 
 export function nodeRef(cluster: TestCluster, id: string): { id: string; address: string } {
