@@ -29,15 +29,15 @@ export const TransferProgressSchema = z.object({
   ring_version: z.number(),
   started_at: z.string(),
   finished_at: z.string().optional(),
-  /** Keys (and their bytes) of this node that have a new owner to check, and how many were checked. */
+  /** This pass: keys (and their bytes) of this node with a new owner still to check, and how many were checked (left: total - done). */
   keys_total: z.number(),
   keys_done: z.number(),
   bytes_total: z.number(),
   bytes_done: z.number(),
-  /** Versions and bytes actually sent (the rest the new owners already held). */
+  /** Versions and bytes actually sent for this change of owners so far, over all its passes (the rest the new owners already held). */
   versions_sent: z.number(),
   bytes_sent: z.number(),
-  /** Keys sent, per receiving node. */
+  /** Keys sent for this change so far, per receiving node. */
   to: z.record(z.string(), z.number()),
   /** Keys or targets that failed in this pass (retried by the next). */
   failures: z.number(),

@@ -61,6 +61,8 @@ export class OwnershipTransfer {
   /** What each target was last seen to hold of each key (target NUL bucket NUL key -> ids), for the current goal. */
   private readonly confirmed = new Map<string, string>()
   private goal = ''
+  /** Sent since the goal was set (a goal's passes add up: a retried pass sends only what the last one could not). */
+  private sent = { versions: 0, bytes: 0, to: {} as Record<string, number> }
   private drainUntil: number | undefined
   /** The current or last pass (undefined before the first one with work). */
   progress: TransferProgress | undefined
@@ -148,6 +150,7 @@ export class OwnershipTransfer {
     if (goal !== this.goal) {
       this.confirmed.clear()
       this.goal = goal
+      this.sent = { versions: 0, bytes: 0, to: {} }
     }
     const work = this.collect(targets)
     if (work.length === 0 && kind === 'rebalance') {
@@ -163,9 +166,9 @@ export class OwnershipTransfer {
       keys_done: 0,
       bytes_total: work.reduce((s, w) => s + w.bytes, 0),
       bytes_done: 0,
-      versions_sent: this.progress?.kind === kind && phase === 'draining' ? this.progress.versions_sent : 0,
-      bytes_sent: this.progress?.kind === kind && phase === 'draining' ? this.progress.bytes_sent : 0,
-      to: {},
+      versions_sent: this.sent.versions,
+      bytes_sent: this.sent.bytes,
+      to: { ...this.sent.to },
       failures: 0,
       passes: this.passes,
     }
@@ -181,10 +184,10 @@ export class OwnershipTransfer {
     }
     this.passes++
     p.passes = this.passes
+    this.sent = { versions: p.versions_sent, bytes: p.bytes_sent, to: p.to }
     p.finished_at = new Date().toISOString()
     if (p.phase === 'moving') p.phase = 'idle'
-    if (p.keys_total > 0 && p.versions_sent > 0)
-      this.c.log.info({ kind, keys: p.keys_total, sent: p.versions_sent, bytes: p.bytes_sent, failures: p.failures, ms: Date.now() - started }, 'ownership transfer pass')
+    if (p.keys_total > 0) this.c.log.info({ kind, keys: p.keys_total, sentSoFar: p.versions_sent, failures: p.failures, ms: Date.now() - started }, 'ownership transfer pass')
     return p.failures === 0
   }
 
@@ -207,7 +210,8 @@ export class OwnershipTransfer {
 
   /** Ask `target` what it holds of `items`, then send it the versions it lacks. */
   private async sendTo(target: string, items: Work[], p: TransferProgress): Promise<void> {
-    const address = this.c.membership.views().find((v) => v.id === target && v.status === 'up')?.address
+    // Suspect is still worth a try (a loaded node's heartbeats lag); down is not.
+    const address = this.c.membership.views().find((v) => v.id === target && v.status !== 'down')?.address
     if (!address) {
       p.failures += items.length
       return

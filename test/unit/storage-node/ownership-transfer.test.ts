@@ -1,0 +1,94 @@
+/**
+ * The ownership transfer loop (storage-node/ring/ownership-transfer.ts) over in-memory stores and a
+ * node client that calls them: a join sends each key only to the node its preference list gained;
+ * a leave sends everything to the next owners, then removes the node and, once drained, says done;
+ * nothing is ever dropped from the sender.
+ */
+import test from 'ava'
+import type { NodeClient, NodeRef } from '../../../shared/http/node-client.js'
+import type { Logger } from '../../../shared/log.js'
+import { objectPosition } from '../../../shared/ring/hash.js'
+import { HashRing } from '../../../shared/ring/hash-ring.js'
+import { versionId } from '../../../shared/vclock/versions.js'
+import type { Version } from '../../../shared/wire/internal-api.js'
+import { Membership } from '../../../storage-node/gossip/membership.js'
+import { NodeRing } from '../../../storage-node/ring/node-ring.js'
+import { OwnershipTransfer } from '../../../storage-node/ring/ownership-transfer.js'
+import { MemoryObjectStore } from '../../helpers/memory-store.js'
+
+const NOW = 1_700_000_000_000
+const N = 2
+const VNODES = 8
+const CFG = { intervalMs: 100, fanout: 3, suspectAfterMs: 300_000, failAfterMs: 500_000, cleanupAfterMs: 1_000_000 }
+const log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } as unknown as Logger
+const KEYS = Array.from({ length: 60 }, (_, i) => `k-${i}`)
+
+async function setup() {
+  const stores = new Map(['a', 'b', 'c', 'd'].map((id) => [id, new MemoryObjectStore({ nodeId: id, now: () => NOW })]))
+  const store = (id: string) => stores.get(id) as MemoryObjectStore
+  const membership = new Membership('a', 'a:1', 1, CFG, () => NOW)
+  membership.merge(['b', 'c', 'd'].map((id) => ({ id, address: `${id}:1`, generation: 1, heartbeat: 1, left: false })))
+  const ring = new NodeRing({ selfId: 'a', address: 'a:1', log })
+  for (const id of ['b', 'c']) ring.apply(id, 'member', `${id}:1`)
+  const nodes = {
+    transferHave: async (n: NodeRef, keys: { bucket: string; key: string }[]) => ({
+      node: n.id,
+      ids: keys.map((k) =>
+        store(n.id)
+          .versions(k.bucket, k.key)
+          .map((v) => versionId(v.dot)),
+      ),
+    }),
+    replicate: async (n: NodeRef, bucket: string, key: string, v: Version) => store(n.id).replicate(bucket, key, v, null),
+  } as unknown as NodeClient
+  const transfer = new OwnershipTransfer({ store: store('a'), ring, membership, nodes, log }, { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0 })
+  // Tombstones: versions without bytes, sent like any other.
+  for (const key of KEYS) await store('a').coordinate('b', key, { tombstone: true }, null)
+  await transfer.tick()
+  return { store, ring, transfer }
+}
+
+const primaries = (ids: string[], key: string) => new HashRing(ids, VNODES).preferenceList(objectPosition('b', key)).slice(0, N)
+const holds = (s: MemoryObjectStore, key: string) => s.versions('b', key).length > 0
+
+test('a join: each key goes to the node its preference list gained, and only those keys; the sender keeps its copies', async (t) => {
+  const { store, ring, transfer } = await setup()
+  t.deepEqual(ring.transferredFor, ['a', 'b', 'c'])
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  const gained = KEYS.filter((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d'))
+  t.true(gained.length > 5 && gained.length < KEYS.length)
+  for (const k of KEYS) t.is(holds(store('d'), k), gained.includes(k), k)
+  for (const k of KEYS) t.true(holds(store('a'), k))
+  t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'])
+  t.like(transfer.progress, { kind: 'rebalance', phase: 'idle', keys_total: gained.length, keys_done: gained.length, versions_sent: gained.length, failures: 0 })
+})
+
+test('a leave: every key reaches all its next owners, the node removes itself, drains, then says done; nothing is dropped', async (t) => {
+  const { store, ring, transfer } = await setup()
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  ring.apply('a', 'leaving')
+  await transfer.tick()
+  for (const k of KEYS) for (const p of primaries(['b', 'c', 'd'], k)) t.true(holds(store(p), k), `${k} on ${p}`)
+  t.is(ring.get('a')?.state, 'removed')
+  await transfer.tick()
+  t.is(transfer.progress?.phase, 'done')
+  for (const k of KEYS) t.true(holds(store('a'), k))
+})
+
+test('a target that does not answer fails the pass, which is redone until it succeeds', async (t) => {
+  const { store, ring, transfer } = await setup()
+  const flaky = store('d')
+  let refuse = true
+  const original = flaky.replicate.bind(flaky)
+  flaky.replicate = (...args: Parameters<typeof original>) => (refuse ? Promise.reject(new Error('connection reset')) : original(...args))
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  t.deepEqual(ring.transferredFor, ['a', 'b', 'c'], 'not complete: the basis stays')
+  t.true((transfer.progress?.failures ?? 0) > 0)
+  refuse = false
+  await transfer.tick()
+  t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'])
+  for (const k of KEYS.filter((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d'))) t.true(holds(flaky, k))
+})
