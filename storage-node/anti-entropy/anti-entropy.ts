@@ -18,6 +18,7 @@ import type { BlobFiles } from '../store/blobs/blob-files.js'
 import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
 import { differingKeys, type KeyIds, segmentDigest, sharedBy } from './segment-digest.js'
+import { PeriodicTask } from '../../shared/periodic-task.js'
 
 export interface AntiEntropyComponents {
   /** The own data's segment index, and the versions, bytes and replicate a repair goes through. */
@@ -42,8 +43,7 @@ export interface AntiEntropyInit {
 }
 
 export class AntiEntropy {
-  private timer: NodeJS.Timeout | undefined
-  private running: Promise<unknown> | undefined
+  private readonly task: PeriodicTask
   private cursor = 0
   /** Counters since start (shown by GET /health). */
   readonly stats = { rounds: 0, keysRepaired: 0, versionsPushed: 0, versionsPulled: 0 }
@@ -51,23 +51,20 @@ export class AntiEntropy {
   constructor(
     private readonly c: AntiEntropyComponents,
     private readonly init: AntiEntropyInit,
-  ) {}
-
-  start(): void {
-    if (this.init.intervalMs <= 0) return
-    this.timer = setInterval(() => {
-      this.running ??= this.round()
-        .catch((err: unknown) => this.c.log.warn({ err: String(err) }, 'anti-entropy round failed'))
-        .finally(() => {
-          this.running = undefined
-        })
-    }, this.init.intervalMs)
-    this.timer.unref()
+  ) {
+    this.task = new PeriodicTask(
+      () => this.round(),
+      this.init.intervalMs,
+      (err) => this.c.log.warn({ err: String(err) }, 'anti-entropy round failed'),
+    )
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer)
-    await this.running
+  start(): void {
+    this.task.start()
+  }
+
+  stop(): Promise<void> {
+    return this.task.stop()
   }
 
   private ring(): HashRing {

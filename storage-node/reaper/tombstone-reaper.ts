@@ -17,6 +17,7 @@ import type { Membership } from '../gossip/membership.js'
 import type { NodeRing } from '../ring/node-ring.js'
 import type { HintCounts, TombstoneStore } from '../store/object-store.js'
 import { replicaCount } from '../../shared/ring/placement.js'
+import { PeriodicTask } from '../../shared/periodic-task.js'
 
 export interface TombstoneReaperComponents {
   /** The tombstones to reap, and whether this node holds hints (a node holding hints does not reap). */
@@ -38,29 +39,27 @@ export interface TombstoneReaperInit {
 }
 
 export class TombstoneReaper {
-  private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
+  private readonly task: PeriodicTask
   /** Keys forgotten since start. */
   reaped = 0
 
   constructor(
     private readonly c: TombstoneReaperComponents,
     private readonly init: TombstoneReaperInit,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.round()
-        .then(() => undefined)
-        .finally(() => {
-          this.running = undefined
-        })
-    }, this.init.intervalMs)
+  ) {
+    this.task = new PeriodicTask(
+      () => this.round(),
+      this.init.intervalMs,
+      (err) => this.c.log.warn({ err: String(err) }, 'tombstone reaping round failed; retried next round'),
+    )
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer)
-    await this.running
+  start(): void {
+    this.task.start()
+  }
+
+  stop(): Promise<void> {
+    return this.task.stop()
   }
 
   async round(now = Date.now()): Promise<number> {

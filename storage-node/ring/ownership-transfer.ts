@@ -24,6 +24,7 @@ import type { Membership } from '../gossip/membership.js'
 import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
 import type { NodeRing } from './node-ring.js'
+import { PeriodicTask } from '../../shared/periodic-task.js'
 
 export interface OwnershipTransferComponents {
   store: SegmentSource & ReplicaStore
@@ -55,8 +56,7 @@ interface Work {
 type Targets = (bucket: string, key: string) => string[]
 
 export class OwnershipTransfer {
-  private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
+  private readonly task: PeriodicTask
   private passes = 0
   /** What each target was last seen to hold of each key (target NUL bucket NUL key -> ids), for the current goal. */
   private readonly confirmed = new Map<string, string>()
@@ -70,22 +70,20 @@ export class OwnershipTransfer {
   constructor(
     private readonly c: OwnershipTransferComponents,
     private readonly init: OwnershipTransferInit,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
-        .catch((err: unknown) => this.c.log.warn({ err: String(err) }, 'ownership transfer failed; retried next tick'))
-        .finally(() => {
-          this.running = undefined
-        })
-    }, this.init.intervalMs)
-    this.timer.unref()
+  ) {
+    this.task = new PeriodicTask(
+      () => this.tick(),
+      this.init.intervalMs,
+      (err) => this.c.log.warn({ err: String(err) }, 'ownership transfer failed; retried next tick'),
+    )
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer)
-    await this.running
+  start(): void {
+    this.task.start()
+  }
+
+  stop(): Promise<void> {
+    return this.task.stop()
   }
 
   /** One look at the ring: a pass if the owners changed since the last complete one, or if this node is leaving or draining. */
