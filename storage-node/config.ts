@@ -66,6 +66,8 @@ export interface NodeConfig {
   /** Small writes and reads to other nodes (handoff, anti-entropy) over RPC channels instead of HTTP requests. */
   internalRpc: boolean
   logLevel: string
+  /** On SIGTERM: announce the leave, then keep serving this long (proxies route around the node) before closing. */
+  drainMs: number
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | undefined
   /** Prometheus metrics: GET /metrics and what feeds it (off: 404, none of it runs). */
@@ -141,6 +143,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--tls-cert <file>', TLS_FLAG_HELP.cert)
     .option('--tls-key <file>', TLS_FLAG_HELP.key)
     .option('--tls-ca <file>', TLS_FLAG_HELP.ca)
+    .option('--drain-ms <ms>', 'on SIGTERM, announce the leave in gossip, then keep serving this long so proxies route around this node before it closes', parseIntArg(0, 600_000), 2000)
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')
     .exitOverride()
   cmd.parse(argv as string[], { from: 'user' })
@@ -182,6 +185,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     directIo: o.directIo,
     cachedReadMaxBytes: o.cachedReadMaxBytes,
     logLevel: o.logLevel,
+    drainMs: o.drainMs as number,
     metricsToken: o.metricsToken as string | undefined,
     metrics: o.metrics as boolean,
     internalRpc: o.internalRpc as boolean,

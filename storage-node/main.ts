@@ -191,6 +191,9 @@ async function main(): Promise<void> {
     await replayer.stop()
     await reaper.stop()
     await gossiper.stop()
+    // Left in gossip: proxies and peers route around this node within a poll or two. Until then it still serves.
+    log.info({ drainMs: cfg.drainMs }, 'stopping: leave announced, still serving while proxies route around')
+    await new Promise((resolve) => setTimeout(resolve, cfg.drainMs))
     // RPC channels first: the HTTP server waits for upgraded connections, which it never closes itself.
     rpc.closeAll()
     nodes.close()
