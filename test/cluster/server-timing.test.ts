@@ -62,7 +62,8 @@ test.serial('a replica down shows as status 0 in the trace', async (t) => {
   const probe = (await (await cluster.fetch(`${stale}/buckets/timed/files/probe`, { method: 'PUT', body: 'x' })).json()) as { pref_list: string[] }
   const down = probe.pref_list[1] as string
   await cluster.stop(down)
-  const res = await cluster.fetch(`${stale}/buckets/timed/files/probe?trace=1`, { method: 'PUT', body: 'y' })
+  // W=3: the answer waits for the down replica's call to fail (and for the stand-in that replaces it), so the trace always holds it.
+  const res = await cluster.fetch(`${stale}/buckets/timed/files/probe?trace=1&w=3`, { method: 'PUT', body: 'y' })
   t.is(res.status, 201)
   const trace = TraceSchema.parse(((await res.json()) as { trace: unknown }).trace)
   const calls = trace.replicas.filter((r) => r.node === down)
