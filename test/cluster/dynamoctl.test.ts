@@ -4,23 +4,17 @@
  * bucket (and what that key may then do), rotated, deleted; a presigned URL; the exit codes of a refusal, a usage error and an
  * unreachable proxy; --help on every command.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import test from 'ava'
 import { freePorts, TestCluster } from '../../devtools/test-cluster.js'
+import { type Run, runDynamoctl } from '../helpers/run-dynamoctl.js'
 
-const CLI = resolve(import.meta.dirname, '../../dist/dynamoctl-cli/cli.js')
 const BUCKET = 'dctl-photos'
 /** A revoke or a grant reaches every proxy within this (SPEC, issue 27); one proxy here, so it is an upper bound. */
 const PROPAGATION_MS = 5000
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
 interface Key {
   id: string
   secret: string
@@ -40,31 +34,8 @@ test.after.always(async () => {
   if (emptyRunDir) rmSync(emptyRunDir, { recursive: true, force: true })
 })
 
-/** The environment of a run: none of the caller's credentials, RUN_DIR pointing at the cluster's run/ unless `env` says otherwise. */
-function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|DYNAMO_URL$|CLUSTER_SECRET$|PROXY_PORT$|RUN_DIR$)/.test(k)) out[k] = v
-  return { ...out, RUN_DIR: cluster.layout.runDir, ...env }
-}
-
 function dynamoctl(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    child.on('error', fail)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      done({ code, stdout, stderr })
-    })
-  })
+  return runDynamoctl(args, cluster.layout.runDir, env, 30_000)
 }
 
 /** Flags that sign as a cluster member with the cluster secret the launcher keeps in run/. */

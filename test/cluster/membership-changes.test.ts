@@ -5,16 +5,15 @@
  * (every acknowledged key keeps N copies on the remaining owners, and the node's data dir can be
  * deleted); `remove` of a SIGKILLed node (N copies restored by the others).
  */
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import test from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
 import type { NodeListAnswer } from '../../shared/wire/node-admin.js'
 import { createBucket, get, put } from '../helpers/http.js'
 import { eventually, heldBy } from '../helpers/internal.js'
+import { type Run, runDynamoctl } from '../helpers/run-dynamoctl.js'
 
-const CLI = resolve(import.meta.dirname, '../../dist/dynamoctl-cli/cli.js')
 const N = 3
 
 let cluster: TestCluster
@@ -26,22 +25,8 @@ test.after.always(async () => {
   await cluster?.teardown()
 })
 
-function dynamoctl(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, RUN_DIR: cluster.layout.runDir }
-  for (const k of Object.keys(env)) if (/^(AWS_|DYNAMO_URL$|CLUSTER_SECRET$|PROXY_PORT$)/.test(k)) delete env[k]
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, '--url', cluster.url, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d
-    })
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-  })
+function dynamoctl(args: readonly string[]): Promise<Run> {
+  return runDynamoctl(['--url', cluster.url, ...args], cluster.layout.runDir)
 }
 
 async function nodeStatus(): Promise<NodeListAnswer> {
