@@ -5,19 +5,33 @@
  * Bounded concurrency; exponential backoff per target on failure; hints for a node that has left
  * the membership for good are dropped after `dropAfterMs`, with a log line. While a target gossips
  * that its disk is below its reserve, only its tombstones are delivered; its data waits here.
+ *
+ * A target the ring record marks `removed` (an operator's `dynamoctl node remove`) will never come
+ * back for its hints: they are handed to the key's current primaries instead (this node's own store
+ * when it is one of them), and dropped here only once every primary holds them, so a write that a
+ * stand-in took for the removed node keeps its copies.
  */
 import cron, { type ScheduledTask } from 'node-cron'
+import { BadDigestError } from '../../shared/errors.js'
 import { isClientError, type NodeClient, type NodeRef, RemoteError } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
+import { objectPosition } from '../../shared/ring/hash.js'
+import { HashRing } from '../../shared/ring/hash-ring.js'
+import { replicaCount } from '../../shared/ring/placement.js'
 import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
+import type { RingEntry } from '../../shared/wire/ring.js'
 import type { Membership } from '../gossip/membership.js'
-import type { HintStore, Space } from '../store/object-store.js'
+import type { BlobFiles } from '../store/blobs/blob-files.js'
+import type { HintStore, ReplicaStore, Space } from '../store/object-store.js'
 
 export interface HintReplayerComponents {
-  /** The hints this node holds for others: the one part of the store handoff uses. */
-  store: HintStore
+  /** The hints this node holds for others, and its own data (where a removed node's hints may go). */
+  store: HintStore & ReplicaStore
+  blobs: Pick<BlobFiles, 'receive' | 'discard'>
   membership: Membership
+  /** The ring record: who is removed, and who places keys now. */
+  ring: { get(id: string): RingEntry | undefined; placement(): string[] }
   nodes: NodeClient
   log: Logger
 }
@@ -32,6 +46,9 @@ export interface HintReplayerInit {
   dropAfterMs: number
   /** Longest backoff after failed deliveries. */
   maxBackoffMs?: number
+  /** Replicas per key and virtual nodes per member: where a removed node's hints go. */
+  n: number
+  vnodes: number
 }
 
 export class HintReplayer {
@@ -44,6 +61,8 @@ export class HintReplayer {
   readonly deliveredTo = new Map<string, number>()
   /** Bytes of the versions handed off since start, per target (a tombstone has none). */
   readonly deliveredBytesTo = new Map<string, number>()
+  /** Hinted versions of removed nodes handed to their keys' current primaries since start. */
+  redirected = 0
 
   constructor(
     private readonly c: HintReplayerComponents,
@@ -63,6 +82,10 @@ export class HintReplayer {
   async round(now = Date.now()): Promise<number> {
     let total = 0
     for (const target of Object.keys(this.c.store.hintTotals())) {
+      if (this.c.ring.get(target)?.state === 'removed') {
+        if ((this.backoff.get(target)?.until ?? 0) <= now) total += await this.redirectAll(target)
+        continue
+      }
       const status = this.c.membership.status(target)
       if (status === undefined) {
         await this.maybeDropAll(target, now)
@@ -124,6 +147,78 @@ export class HintReplayer {
       this.c.log.info({ target, delivered, ms: Date.now() - started, pending: this.c.store.hintTotals()[target]?.versions ?? 0, heldForSpace: held }, 'hints handed off')
     }
     return delivered
+  }
+
+  /**
+   * The hints of a removed node, to each key's current primaries: a version is dropped here once
+   * every primary took it (this node's own store when it is one); one a primary could not take
+   * (down, refused) stays for the next round. Returns the versions dropped.
+   */
+  private async redirectAll(target: string): Promise<number> {
+    const space: Space = { kind: 'hint', target }
+    const placement = this.c.ring.placement()
+    const ring = new HashRing(placement, this.init.vnodes)
+    const self = this.c.membership.selfId
+    let redirected = 0
+    let waiting = 0
+    try {
+      let after: { bucket: string; key: string } | undefined
+      for (let batches = 0; batches < 100; batches++) {
+        const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100, after)
+        if (batch.length === 0) break
+        after = batch[batch.length - 1]
+        await runBounded(batch, this.init.concurrency ?? 8, async (item) => {
+          const primaries = ring.preferenceList(objectPosition(item.bucket, item.key)).slice(0, replicaCount(item.bucket, this.init.n, placement.length))
+          for (const v of item.versions) {
+            let placed = 0
+            for (const p of primaries) {
+              try {
+                await this.placeOn(p, self, space, item.bucket, item.key, v)
+                placed++
+              } catch (err) {
+                const refused = isClientError(err) || (err instanceof RemoteError && err.code === 'InsufficientStorage')
+                this.c.log[refused ? 'warn' : 'debug'](
+                  { target, primary: p, bucket: item.bucket, key: item.key, err: String(err) },
+                  "a removed node's hint not placed on a current primary; kept for later",
+                )
+              }
+            }
+            if (placed === primaries.length && primaries.length > 0) {
+              await this.c.store.drop(space, item.bucket, item.key, [v.dot])
+              redirected++
+            } else waiting++
+          }
+        })
+      }
+    } catch (err) {
+      this.c.log.warn({ target, redirected, err: String(err), retryInMs: this.backOff(target) }, "handing a removed node's hints to the current primaries failed")
+    }
+    if (waiting > 0) this.backOff(target)
+    else this.backoff.delete(target)
+    if (redirected > 0 || waiting > 0) {
+      this.redirected += redirected
+      this.c.log.info({ target, redirected, waiting }, "hints for a removed node handed to the keys' current primaries")
+    }
+    return redirected
+  }
+
+  /** One hinted version onto `primary`: this node's own store, or a live peer (a down one throws). */
+  private async placeOn(primary: string, self: string, space: Space, bucket: string, key: string, v: Version): Promise<void> {
+    const id = versionId(v.dot)
+    if (primary === self) {
+      const body = v.tombstone ? null : await this.c.blobs.receive(await this.c.store.openData(bucket, key, id, space), v.size)
+      if (body && (body.etag !== v.etag || body.size !== v.size)) {
+        await this.c.blobs.discard(body)
+        throw new BadDigestError(`the hinted bytes of ${bucket}/${key} ${id} do not match the version`)
+      }
+      await this.c.store.replicate(bucket, key, v, body)
+      return
+    }
+    const address = this.c.membership.views().find((m) => m.id === primary)?.address
+    if (!address || this.c.membership.status(primary) !== 'up') throw new Error(`${primary} is not up`)
+    if (!v.tombstone && this.c.membership.isFull(primary)) throw new Error(`${primary} is below its disk reserve`)
+    const body = v.tombstone ? null : { stream: await this.c.store.openData(bucket, key, id, space) }
+    await this.c.nodes.replicate({ id: primary, address }, bucket, key, v, body)
   }
 
   /** Exponential backoff for a target after a failed or partly refused pass; returns the wait. */

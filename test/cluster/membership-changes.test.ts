@@ -3,7 +3,8 @@
  * refusals; a 5th node joins under a write load (every acknowledged write readable after, about a
  * fifth of the copies move); `./dynamoctl node decommission` of a live node under a write load
  * (every acknowledged key keeps N copies on the remaining owners, and the node's data dir can be
- * deleted); `remove` of a SIGKILLed node (N copies restored by the others).
+ * deleted); `remove` of a SIGKILLed node (N copies restored by the others, and the hints held for it
+ * handed to the keys' current primaries).
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,7 +12,7 @@ import test from 'ava'
 import { TestCluster } from '../../devtools/test-cluster.js'
 import type { NodeListAnswer } from '../../shared/wire/node-admin.js'
 import { createBucket, get, put } from '../helpers/http.js'
-import { eventually, heldBy } from '../helpers/internal.js'
+import { eventually, heldBy, internalClient, nodeRef } from '../helpers/internal.js'
 import { type Run, runDynamoctl } from '../helpers/run-dynamoctl.js'
 
 const N = 3
@@ -172,6 +173,15 @@ test.serial('decommission under a write load: the node hands every key over, lea
 test.serial('remove of a SIGKILLed node: the others copy its keys to the next owners, so every key has N copies again', async (t) => {
   await cluster.stop('node-4', 'SIGKILL')
   await cluster.waitForStatus('node-4', 'down')
+  // Writes while it is down: stand-ins hold hints for it, which it will never come back for.
+  const whileDown = Array.from({ length: 60 }, (_, i) => `while-down-${i}`)
+  for (const key of whileDown) t.is((await put(cluster.url, 'moves', key, `body of ${key}`)).status, 201)
+  const hintsFor4 = async () => {
+    let sum = 0
+    for (const id of ['node-1', 'node-3', 'node-5']) sum += (await internalClient(cluster).health(nodeRef(cluster, id))).hints['node-4']?.versions ?? 0
+    return sum
+  }
+  t.true((await hintsFor4()) > 0, 'the writes left hints for node-4')
   const dead = await dynamoctl(['node', 'decommission', 'node-4'])
   t.is(dead.code, 1)
   t.regex(dead.stderr, /node-4 is down/)
@@ -182,6 +192,10 @@ test.serial('remove of a SIGKILLed node: the others copy its keys to the next ow
   const keys = Array.from({ length: 300 }, (_, i) => `before-${i}`)
   await waitForCopies(keys, ['node-1', 'node-3', 'node-5'], 60_000)
   t.log(`remove: every key on N=3 of the 3 owners left ${Date.now() - started} ms after the command`)
+  // Its hints are handed to the keys' current primaries, not kept for it (nor dropped).
+  await waitForCopies(whileDown, ['node-1', 'node-3', 'node-5'], 30_000)
+  await eventually(async () => (await hintsFor4()) === 0, 30_000, 'no hints left for the removed node-4')
+  for (const key of whileDown) t.is(await (await get(cluster.url, 'moves', key)).text(), `body of ${key}`)
   const table = await dynamoctl(['node', 'status'])
   t.regex(table.stdout, /node-4 +\S+ +removed/)
 })
