@@ -1,12 +1,14 @@
 /**
  * `./dynamoctl tls init DIR --members node-1,node-2,proxy-1 [--hosts 127.0.0.1,...]`: a cluster CA and
  * one certificate per member (shared/tls/member-certs.ts), for --tls-cert/--tls-key/--tls-ca and a
- * proxy's --public-tls-cert/--public-tls-key. Local only: sends nothing, needs no credentials.
+ * proxy's --public-tls-cert/--public-tls-key. `./dynamoctl tls revoke DIR ID`: DIR/ca.crl, the CA's
+ * revocation list with ID's certificate on it, for members' --tls-crl. Local only: sends nothing,
+ * needs no credentials.
  */
 import type { Command } from 'commander'
 import { InvalidArgumentError } from '../devtools/command-line.js'
 import { NODE_ID_RE } from '../shared/names.js'
-import { DEFAULT_TLS_HOSTS, tlsInit } from '../shared/tls/member-certs.js'
+import { DEFAULT_TLS_HOSTS, tlsInit, tlsRevoke } from '../shared/tls/member-certs.js'
 import { CliError, EXIT } from './errors.js'
 import { line, printJson } from './output.js'
 
@@ -51,6 +53,26 @@ export function addTlsCommands(program: Command): void {
         line(result.newCa ? `new CA: ${dir}/ca.crt (keep ${dir}/ca.key off the servers)` : `CA kept: ${dir}/ca.crt signed the new certificates`)
         for (const f of result.written.filter((w) => !/\/ca\.(crt|key)$/.test(w))) line(`wrote ${f}`)
         if (result.written.length === (result.newCa ? 2 : 0)) line('every member already had a certificate: nothing else written')
+      }
+    })
+  tls
+    .command('revoke')
+    .description("put member ID's certificate (DIR/<id>.crt) on the CA's revocation list and write it to DIR/ca.crl; members started with --tls-crl DIR/ca.crl refuse that certificate both ways")
+    .argument('<dir>', 'the directory `tls init` wrote (it holds ca.key)')
+    .argument('<id>', 'the member whose certificate is revoked')
+    .action((dir: string, id: string, _o: unknown, cmd: Command) => {
+      let result: ReturnType<typeof tlsRevoke>
+      try {
+        result = tlsRevoke(dir, id)
+      } catch (err) {
+        throw new CliError(EXIT.refused, (err as Error).message, 'TlsRevokeFailed')
+      }
+      if (cmd.optsWithGlobals<{ json?: boolean }>().json) printJson({ dir, id, serial: result.serial, crl: result.crlFile })
+      else {
+        line(`revoked ${id}'s certificate (serial ${result.serial}); the list is ${result.crlFile}`)
+        line(
+          `copy it to every member, start them with --tls-crl ${result.crlFile} (rolling restart), and give ${id} a new certificate if it stays: ./dynamoctl tls init after removing ${dir}/${id}.crt`,
+        )
       }
     })
 }

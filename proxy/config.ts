@@ -120,6 +120,7 @@ export function parseProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--tls-cert <file>', TLS_FLAG_HELP.cert)
     .option('--tls-key <file>', TLS_FLAG_HELP.key)
     .option('--tls-ca <file>', TLS_FLAG_HELP.ca)
+    .option('--tls-crl <file>', TLS_FLAG_HELP.crl)
     .option('--public-tls-cert <file>', 'serve the public port (and the S3 port) over HTTPS with this certificate (PEM, with its chain)')
     .option('--public-tls-key <file>', 'the key of --public-tls-cert (PEM)')
     .option('--log-level <level>', 'trace|debug|info|warn|error', env.LOG_LEVEL ?? 'info')

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   await view.start()
   await catalog.start()
   if (cfg.previousSecret) void resealAfterRotation(admin, log)
-  const server = await serve(app, cfg.host, cfg.port, cfg.publicTls)
+  const server = await serve(app, cfg.host, cfg.port, cfg.publicTls, log.child({ component: 'tls' }))
   lifecycle.track(server)
   log.info({ host: cfg.host, port: cfg.port, n: cfg.n, r: cfg.r, w: cfg.w, https: cfg.publicTls !== undefined, memberTls: cfg.tls !== undefined }, 'proxy started')
   const s3Components = { buckets, reader, writer, lister, catalog, box, bodyGuard, log: log.child({ component: 's3' }), accessLog, ...(cfg.metrics ? { metrics } : {}) }

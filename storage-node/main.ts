@@ -162,7 +162,7 @@ async function main(): Promise<void> {
 
   staging.start()
   // With --tls-*: mutual TLS, a client without a certificate from the cluster CA fails the handshake.
-  const server = await serve(app, cfg.host, cfg.port, cfg.tls?.serverOptions())
+  const server = await serve(app, cfg.host, cfg.port, cfg.tls?.serverOptions(), log.child({ component: 'tls' }))
   rpc.attach(server)
   gossiper.start()
   reaper.start()

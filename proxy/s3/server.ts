@@ -73,7 +73,7 @@ export function createS3App(c: S3AppComponents, cfg: S3Config, uploads = new Upl
 /** Served over HTTPS with `publicTls` (the proxy's --public-tls-cert/--public-tls-key), like the native API. */
 export async function startS3Endpoint(c: S3AppComponents, cfg: S3Config & { host: string; port: number; publicTls?: TlsOptions | undefined }): Promise<{ server: Server; stop: () => void }> {
   const uploads = new UploadStore(c, cfg)
-  const server = await serve(createS3App(c, cfg, uploads), cfg.host, cfg.port, cfg.publicTls)
+  const server = await serve(createS3App(c, cfg, uploads), cfg.host, cfg.port, cfg.publicTls, c.log.child({ component: 'tls' }))
   // Sweeps a few times per TTL, at most every 10 minutes: an abandoned upload outlives its TTL by a fraction of it.
   const collector = new UploadCollector(uploads, c.log.child({ component: 's3-uploads' }), { ttlMs: cfg.s3UploadTtlMs, intervalMs: Math.min(cfg.s3UploadTtlMs / 4, 10 * 60_000) })
   collector.start()

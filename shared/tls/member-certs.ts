@@ -8,8 +8,8 @@
  * members can be added later; a member that has a certificate keeps it.
  */
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes, X509Certificate } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { NODE_ID_RE } from '../names.js'
@@ -87,6 +87,52 @@ function newKey(path: string): void {
   chmodSync(path, 0o600)
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path])
   chmodSync(path, 0o600)
+}
+
+/**
+ * Revoke member `id`'s certificate (DIR/<id>.crt) and write DIR/ca.crl, the CA's list of every
+ * certificate revoked so far (signed by DIR/ca.key, valid 10 years), for members' --tls-crl. The
+ * CA's records live in DIR/.ca-db (openssl ca's database). Revoking one already revoked only
+ * writes the list again. Returns the CRL's path and the certificate's serial number.
+ */
+export function tlsRevoke(dir: string, id: string): { crlFile: string; serial: string } {
+  if (!NODE_ID_RE.test(id)) throw new Error(`"${id}" is not a member id (letters, digits, "-" and "_", at most 63)`)
+  const caCrt = join(dir, 'ca.crt')
+  const caKey = join(dir, 'ca.key')
+  if (!existsSync(caCrt) || !existsSync(caKey)) throw new Error(`${dir} holds no CA (ca.crt and ca.key): revoke from the directory \`tls init\` wrote`)
+  const { certFile } = memberFiles(dir, id)
+  if (!existsSync(certFile)) throw new Error(`${certFile} does not exist: no certificate of ${id} to revoke`)
+  const cert = new X509Certificate(readFileSync(certFile))
+  if (!cert.checkIssued(new X509Certificate(readFileSync(caCrt)))) throw new Error(`${certFile} was not issued by ${caCrt}`)
+  const db = join(dir, '.ca-db')
+  mkdirSync(db, { recursive: true, mode: 0o700 })
+  const index = join(db, 'index.txt')
+  if (!existsSync(index)) writeFileSync(index, '')
+  const crlNumber = join(db, 'crlnumber')
+  if (!existsSync(crlNumber)) writeFileSync(crlNumber, '01\n')
+  const config = join(db, 'openssl.cnf')
+  writeFileSync(
+    config,
+    [
+      '[ca]',
+      'default_ca = cluster_ca',
+      '[cluster_ca]',
+      `database = ${index}`,
+      `crlnumber = ${crlNumber}`,
+      'default_md = sha256',
+      'default_crl_days = 3650',
+      `certificate = ${caCrt}`,
+      `private_key = ${caKey}`,
+      '',
+    ].join('\n'),
+  )
+  const revoked = readFileSync(index, 'utf8')
+    .split('\n')
+    .some((l) => l.startsWith('R\t') && l.split('\t')[3]?.toUpperCase() === cert.serialNumber.toUpperCase())
+  if (!revoked) openssl(['ca', '-config', config, '-revoke', certFile])
+  const crlFile = join(dir, 'ca.crl')
+  openssl(['ca', '-config', config, '-gencrl', '-out', crlFile])
+  return { crlFile, serial: cert.serialNumber }
 }
 
 function openssl(args: string[]): void {

@@ -12,7 +12,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AgentOptions } from 'node:https'
 import type { Socket } from 'node:net'
-import { type PeerCertificate, TLSSocket, type TlsOptions } from 'node:tls'
+import { createSecureContext, type PeerCertificate, TLSSocket, type TlsOptions } from 'node:tls'
 import { NODE_ID_RE } from '../names.js'
 
 export const MEMBER_URI_PREFIX = 'urn:dynamo:member:'
@@ -26,6 +26,8 @@ export interface MemberTlsFiles {
   certFile: string
   keyFile: string
   caFile: string
+  /** The CA's revocation list (PEM, ./dynamoctl tls revoke): a member whose certificate it lists is refused both ways. */
+  crlFile?: string | undefined
 }
 
 /**
@@ -99,6 +101,7 @@ export class MemberTls {
     readonly ca: Buffer,
     /** The member id the certificate names. */
     readonly id: string,
+    readonly crl?: Buffer | undefined,
   ) {}
 
   static load(files: MemberTlsFiles, selfId: string): MemberTls {
@@ -113,12 +116,25 @@ export class MemberTls {
       )
     if (!x509.checkIssued(new X509Certificate(ca)) || !x509.verify(new X509Certificate(ca).publicKey)) throw new Error(`--tls-cert ${files.certFile} is not signed by --tls-ca ${files.caFile}`)
     if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error(`--tls-key ${files.keyFile} is not the key of --tls-cert ${files.certFile}`)
-    return new MemberTls(cert, key, ca, named)
+    const crl = files.crlFile === undefined ? undefined : readFileSync(files.crlFile)
+    if (crl) {
+      try {
+        createSecureContext({ ca, crl })
+      } catch (err) {
+        throw new Error(`--tls-crl ${files.crlFile} is not a certificate revocation list (PEM): ${(err as Error).message}`)
+      }
+    }
+    return new MemberTls(cert, key, ca, named, crl)
+  }
+
+  /** The revocation list, when given: OpenSSL then checks every peer certificate against it (and refuses all if it is not the CA's). */
+  private revocation(): { crl: Buffer } | Record<string, never> {
+    return this.crl ? { crl: this.crl } : {}
   }
 
   /** A member port: TLS, and a client certificate from the cluster CA required at the handshake. */
   serverOptions(): TlsOptions {
-    return { cert: this.cert, key: this.key, ca: this.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }
+    return { cert: this.cert, key: this.key, ca: this.ca, ...this.revocation(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }
   }
 
   /**
@@ -126,7 +142,7 @@ export class MemberTls {
    * agent: a request then passes its own serverIdentityCheck (an agent's options override a request's).
    */
   credentials(): AgentOptions {
-    return { cert: this.cert, key: this.key, ca: this.ca, minVersion: 'TLSv1.2' }
+    return { cert: this.cert, key: this.key, ca: this.ca, ...this.revocation(), minVersion: 'TLSv1.2' }
   }
 
   /** One connection (no agent) to a member port: `credentials()`, and the node's certificate must name a member (`target`, when given). */
@@ -156,12 +172,16 @@ export const TLS_FLAG_HELP = {
   cert: "this member's certificate (PEM; it names the member id, see ./dynamoctl tls init): with --tls-key and --tls-ca, member links are mutual TLS",
   key: 'the key of --tls-cert (PEM)',
   ca: 'the cluster CA (PEM): members must present a certificate it signed',
+  crl: "the CA's revocation list (PEM, ./dynamoctl tls revoke): members whose certificates it lists are refused; read at start",
 } as const
 
-/** `--tls-cert/--tls-key/--tls-ca` as parsed: all three, or none (plain HTTP between members). */
-export function memberTlsFlags(o: { tlsCert?: string; tlsKey?: string; tlsCa?: string }): MemberTlsFiles | undefined {
+/** `--tls-cert/--tls-key/--tls-ca` (and `--tls-crl`) as parsed: all three, or none (plain HTTP between members). */
+export function memberTlsFlags(o: { tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCrl?: string }): MemberTlsFiles | undefined {
   const given = [o.tlsCert, o.tlsKey, o.tlsCa].filter((v) => v !== undefined).length
-  if (given === 0) return undefined
+  if (given === 0) {
+    if (o.tlsCrl !== undefined) throw new Error('--tls-crl needs --tls-cert, --tls-key and --tls-ca')
+    return undefined
+  }
   if (given !== 3) throw new Error('--tls-cert, --tls-key and --tls-ca go together')
-  return { certFile: o.tlsCert as string, keyFile: o.tlsKey as string, caFile: o.tlsCa as string }
+  return { certFile: o.tlsCert as string, keyFile: o.tlsKey as string, caFile: o.tlsCa as string, ...(o.tlsCrl === undefined ? {} : { crlFile: o.tlsCrl }) }
 }

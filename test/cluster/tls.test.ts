@@ -4,7 +4,8 @@
  * S3 over HTTPS, replication and hinted handoff over TLS member links; and each refusal: a
  * certificate from another CA (at the handshake; such a node never joins), a member showing another
  * member's certificate (HTTP and RPC), a node answering with another id's certificate, a node
- * started with another member's certificate, plain HTTP and TLS without a client certificate.
+ * started with another member's certificate, plain HTTP and TLS without a client certificate (each
+ * refused handshake logged by the process that refused it).
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -237,4 +238,16 @@ test.serial('plain HTTP, and TLS without a client certificate, are refused on a 
   t.is(await health(true), 'status 200')
   // The proxy's public port is HTTPS only too.
   await t.throwsAsync(globalThis.fetch(`http://127.0.0.1:${cluster.layout.proxyPort}/health`, { signal: AbortSignal.timeout(5000) }))
+  // Each refusal is in the refusing process's log (one line per remote address a minute), with its reason.
+  const refusals = (name: string) =>
+    readFileSync(join(cluster.layout.logDir, `${name}.log`), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"TLS handshake refused"'))
+      .map((l) => JSON.parse(l) as { remote: string; reason: string; port: number })
+  await eventually(async () => refusals('node-1').length > 0 && refusals('proxy').length > 0, 5000, 'refused handshakes logged')
+  const logged = refusals('node-1')[0]
+  t.is(logged?.remote, '127.0.0.1')
+  t.is(logged?.port, port('node-1'))
+  t.truthy(logged?.reason)
+  t.is(refusals('proxy')[0]?.port, cluster.layout.proxyPort)
 })

@@ -27,3 +27,16 @@ test('tls init: a bad member id or host, or no --members, is a usage error', (t)
   t.is(dynamoctl('tls', 'init', '/nonexistent/x', '--members', 'node-1', '--hosts', 'a b').status, 2)
   t.is(dynamoctl('tls', 'init', '/nonexistent/x').status, 2)
 })
+
+test("tls revoke writes DIR/ca.crl with the member's certificate on it; an unknown member or a DIR without the CA is refused (exit 1)", (t) => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'dynamoctl-tls-')), 'tls')
+  t.teardown(() => rmSync(join(dir, '..'), { recursive: true, force: true }))
+  t.is(dynamoctl('tls', 'init', dir, '--members', 'node-1,node-2').status, 0)
+  const revoked = dynamoctl('--json', 'tls', 'revoke', dir, 'node-2')
+  t.is(revoked.status, 0, revoked.stderr)
+  const answer = JSON.parse(revoked.stdout) as { crl: string; serial: string }
+  t.is(answer.crl, join(dir, 'ca.crl'))
+  t.true(existsSync(answer.crl))
+  t.is(dynamoctl('tls', 'revoke', dir, 'node-7').status, 1)
+  t.is(dynamoctl('tls', 'revoke', join(dir, '..'), 'node-1').status, 1)
+})

@@ -6,13 +6,13 @@
  */
 
 import { X509Certificate } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { PeerCertificate } from 'node:tls'
+import { connect, createServer, type PeerCertificate } from 'node:tls'
 import test from 'ava'
-import { memberFiles, tlsInit } from '../../../shared/tls/member-certs.js'
+import { memberFiles, tlsInit, tlsRevoke } from '../../../shared/tls/member-certs.js'
 import { certificateRefusal, MemberTls, memberIdOf, memberTlsFlags, peerRefusal, serverIdentityCheck } from '../../../shared/tls/member-tls.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'member-tls-'))
@@ -90,4 +90,47 @@ test('the flags: all three of --tls-cert/--tls-key/--tls-ca, or none', (t) => {
   t.is(memberTlsFlags({}), undefined)
   t.deepEqual(memberTlsFlags({ tlsCert: 'c', tlsKey: 'k', tlsCa: 'a' }), { certFile: 'c', keyFile: 'k', caFile: 'a' })
   t.throws(() => memberTlsFlags({ tlsCert: 'c', tlsKey: 'k' }), { message: /go together/ })
+  t.deepEqual(memberTlsFlags({ tlsCert: 'c', tlsKey: 'k', tlsCa: 'a', tlsCrl: 'l' }), { certFile: 'c', keyFile: 'k', caFile: 'a', crlFile: 'l' })
+  t.throws(() => memberTlsFlags({ tlsCrl: 'l' }), { message: /--tls-crl needs/ })
+})
+
+/** One TLS handshake between a member port (`server`) and a member (`client`): 'ok', or the client's error code. */
+function handshake(server: MemberTls, client: MemberTls): Promise<string> {
+  return new Promise((resolve) => {
+    const srv = createServer(server.serverOptions(), (s) => s.end('ok'))
+    srv.on('tlsClientError', () => undefined)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      const c = connect({ ...client.connectOptions(), host: '127.0.0.1', port })
+      let got = ''
+      const done = (what: string) => {
+        c.destroy()
+        srv.close()
+        resolve(what)
+      }
+      c.on('data', (d: Buffer) => {
+        got += d.toString()
+      })
+      c.on('end', () => done(got === 'ok' ? 'ok' : `closed: ${got}`))
+      c.on('error', (err: NodeJS.ErrnoException) => done(`refused: ${err.code}`))
+    })
+  })
+}
+
+test('tls revoke: members started with the CRL refuse the revoked certificate as a client and as a server; other members pass', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'member-tls-crl-'))
+  t.teardown(() => rmSync(d, { recursive: true, force: true }))
+  tlsInit(d, ['node-1', 'node-2', 'node-3'])
+  const { crlFile, serial } = tlsRevoke(d, 'node-2')
+  t.is(serial, new X509Certificate(readFileSync(join(d, 'node-2.crt'))).serialNumber)
+  t.is(tlsRevoke(d, 'node-2').crlFile, crlFile, 'revoking again only writes the list again')
+  const strict = (id: string) => MemberTls.load({ ...memberFiles(d, id), crlFile }, id)
+  const lax = (id: string) => MemberTls.load(memberFiles(d, id), id)
+  t.is(await handshake(strict('node-1'), strict('node-3')), 'ok')
+  t.is(await handshake(lax('node-1'), lax('node-2')), 'ok', 'without the list the revoked certificate still passes')
+  t.regex(await handshake(strict('node-1'), lax('node-2')), /^(refused|closed)/, 'a revoked client is refused by a member port')
+  t.is(await handshake(lax('node-2'), strict('node-1')), 'refused: CERT_REVOKED', 'a member refuses a node showing a revoked certificate')
+  t.throws(() => tlsRevoke(d, 'node-9'), { message: /no certificate of node-9/ })
+  writeFileSync(join(d, 'bad.crl'), 'not a list')
+  t.throws(() => MemberTls.load({ ...memberFiles(d, 'node-1'), crlFile: join(d, 'bad.crl') }, 'node-1'), { message: /not a certificate revocation list/ })
 })
