@@ -102,7 +102,10 @@ async function main(): Promise<void> {
     { store, membership, ring, nodes, log: log.child({ component: 'reaper' }) },
     { graceMs: cfg.tombstoneGraceMs, intervalMs: cfg.reapIntervalMs, n: cfg.n, vnodes: cfg.vnodes },
   )
-  const replayer = new HintReplayer({ store, blobs, membership, ring, nodes, log: log.child({ component: 'handoff' }) }, { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs, n: cfg.n, vnodes: cfg.vnodes })
+  const replayer = new HintReplayer(
+    { store, blobs, membership, ring, nodes, log: log.child({ component: 'handoff' }) },
+    { schedule: cfg.handoffSchedule, dropAfterMs: cfg.hintDropAfterMs, n: cfg.n, vnodes: cfg.vnodes },
+  )
   const antiEntropy = new AntiEntropy({ store, blobs, membership, ring, nodes, log: log.child({ component: 'anti-entropy' }) }, { ...cfg.antiEntropy, n: cfg.n, vnodes: cfg.vnodes })
   // Data follows ownership: looks for a change of owners every other gossip round; a decommissioned
   // node drains late writes for 2 T_fail + 5 s after its removal (proxies poll every second by default).
