@@ -1,9 +1,9 @@
 /**
  * Membership changes that move data (issue 30), on one cluster in order: the node admin routes'
- * refusals; a 5th node joins under a write load (every acknowledged write readable after, about a
- * fifth of the copies move); `./dynamoctl node decommission` of a live node under a write load
- * (every acknowledged key keeps N copies on the remaining owners, and the node's data dir can be
- * deleted); `remove` of a SIGKILLed node (N copies restored by the others, and the hints held for it
+ * refusals; a 5th node joins under a write load and a read load (every acknowledged write readable
+ * after, no read of an earlier key missed during the move, about a fifth of the copies move);
+ * `./dynamoctl node decommission` of a live node under a write load (every acknowledged key keeps N
+ * copies on the remaining owners, and the node's data dir can be deleted); `remove` of a SIGKILLed node (N copies restored by the others, and the hints held for it
  * handed to the keys' current primaries).
  */
 import { rmSync } from 'node:fs'
@@ -58,6 +58,30 @@ function writeLoad(prefix: string): { stop: () => Promise<Map<string, string>> }
   }
 }
 
+/** Reads `keys` (bodies `before body I`) round and round until stopped: how many answered right, and which did not. */
+function readLoad(keys: readonly string[]): { stop: () => Promise<{ ok: number; missed: string[] }> } {
+  let running = true
+  let ok = 0
+  const missed: string[] = []
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const key = keys[i % keys.length] as string
+      const res = await get(cluster.url, 'moves', key).catch(() => undefined)
+      const body = await res?.text().catch(() => undefined)
+      if (res?.status === 200 && body === key.replace('before-', 'before body ')) ok++
+      else missed.push(`${key}: ${res?.status ?? 'no answer'}`)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await loop
+      return { ok, missed }
+    },
+  }
+}
+
 /** How many of `owners` hold each key: waits until every key is on N of them. */
 async function waitForCopies(keys: readonly string[], owners: readonly string[], timeoutMs: number): Promise<void> {
   const want = Math.min(N, owners.length)
@@ -105,7 +129,7 @@ test.serial('the node routes need an admin key; a live node cannot be removed wi
   )
 })
 
-test.serial('a 5th node joins under a write load: every acknowledged write is readable after, and about a fifth of the copies move to it', async (t) => {
+test.serial('a 5th node joins under writes and reads: no read misses during the move, every acknowledged write is readable after, about a fifth of the copies move to it', async (t) => {
   const before: string[] = []
   for (let i = 0; i < 300; i++) {
     const res = await put(cluster.url, 'moves', `before-${i}`, `before body ${i}`)
@@ -113,6 +137,7 @@ test.serial('a 5th node joins under a write load: every acknowledged write is re
     before.push(`before-${i}`)
   }
   const load = writeLoad('join')
+  const reads = readLoad(before)
   const joinedAt = Date.now()
   t.is(await cluster.addNode(), 'node-5')
   await cluster.waitForStatus('node-5', 'up')
@@ -122,6 +147,12 @@ test.serial('a 5th node joins under a write load: every acknowledged write is re
   const acked = await load.stop()
   await waitForCopies(before, owners, 60_000)
   t.log(`join: every earlier key on N owners ${Date.now() - joinedAt} ms after node-5 started`)
+  // Reads of earlier keys all through the move: node-5 answers for ranges it does not hold yet, and
+  // an empty answer must not pass for "no such key" (the coordinator asks the others first).
+  const read = await reads.stop()
+  t.log(`join: ${read.ok} reads of earlier keys during the move, ${read.missed.length} missed`)
+  t.true(read.ok > 0)
+  t.deepEqual(read.missed, [])
   let onNew = 0
   for (const key of before) if ((await heldBy(cluster, 'node-5', 'moves', key)).length > 0) onNew++
   t.log(`join: node-5 holds ${onNew} of ${before.length} earlier keys: ${((onNew / (N * before.length)) * 100).toFixed(1)} % of the copies moved (ideal 1/5 = 20 %)`)
