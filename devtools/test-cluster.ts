@@ -29,6 +29,8 @@ export interface TestClusterOptions {
    * <dir>/run/tls); this process then trusts the cluster's CA, so fetch and the helpers work as without.
    */
   tls?: boolean
+  /** The project root whose dist/ every process runs (default: this checkout; devtools/build-at.ts builds another commit). */
+  root?: string
 }
 
 /** fetch's options, and `anonymous: true` to send no credentials (to see what a request without them gets). */
@@ -42,6 +44,8 @@ export class TestCluster {
   credentials: Credentials | undefined
   /** Base URLs of the proxies startProxy added. */
   private readonly extraProxies: string[] = []
+  /** Processes upgraded to another build: their project root (the others run layout.root's). */
+  private readonly roots = new Map<string, string>()
 
   private constructor(
     public layout: ClusterLayout,
@@ -51,7 +55,7 @@ export class TestCluster {
   static async start(n = 4, opts: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dynamo-test-'))
     const ports = await freePorts(n + 2)
-    const layout = layoutUnder(resolve(import.meta.dirname, '..'), dir, ports.slice(0, n + 1), {
+    const layout = layoutUnder(opts.root ?? resolve(import.meta.dirname, '..'), dir, ports.slice(0, n + 1), {
       s3Port: ports[n + 1] as number,
       nodeArgs: [...FAST_GOSSIP_ARGS, ...(opts.nodeArgs ?? [])],
       proxyArgs: ['--membership-poll-ms', '200', ...(opts.proxyArgs ?? [])],
@@ -99,20 +103,33 @@ export class TestCluster {
   }
 
   async restart(name: string): Promise<void> {
-    const spec = name === 'proxy' ? proxySpec(this.layout) : nodeSpec(this.layout, Number(name.replace('node-', '')))
-    startProcess(this.layout, spec)
-    await waitHealthy([spec.healthUrl], 30_000, clientTls(this.layout))
+    const layout = { ...this.layout, root: this.roots.get(name) ?? this.layout.root }
+    const spec = name === 'proxy' ? proxySpec(layout) : nodeSpec(layout, Number(name.replace('node-', '')))
+    startProcess(layout, spec)
+    await waitHealthy([spec.healthUrl], 30_000, clientTls(layout))
+  }
+
+  /**
+   * One step of a rolling upgrade: stop `name` (the proxy or a node) with SIGTERM, as an operator's
+   * service manager does, and start it again from the build under `root`, with the same id, port and
+   * data. Later restarts of it run that build too.
+   */
+  async upgrade(name: string, root: string): Promise<void> {
+    await this.stop(name, 'SIGTERM')
+    this.roots.set(name, root)
+    await this.restart(name)
   }
 
   /**
    * Start another proxy, `name`, on the same nodes and a free port, with `proxyArgs` in place of the
-   * cluster's (and no S3 endpoint: the cluster's port is taken); the helpers send it the admin key
-   * like the first. Returns its base URL; it is stopped (by pid) with the cluster.
+   * cluster's (and no S3 endpoint: the cluster's port is taken), from the build under `root`; the
+   * helpers send it the admin key like the first. Returns its base URL; it is stopped (by pid) with the cluster.
    */
-  async startProxy(name: string, proxyArgs: readonly string[] = ['--membership-poll-ms', '200']): Promise<string> {
+  async startProxy(name: string, proxyArgs: readonly string[] = ['--membership-poll-ms', '200'], root = this.layout.root): Promise<string> {
     const [port] = await freePorts(1)
-    const spec = proxySpec({ ...this.layout, proxyPort: port as number, s3Port: undefined, proxyArgs }, name)
-    startProcess(this.layout, spec)
+    const layout = { ...this.layout, root, proxyPort: port as number, s3Port: undefined, proxyArgs }
+    const spec = proxySpec(layout, name)
+    startProcess(layout, spec)
     const url = `${this.scheme}://127.0.0.1:${port}`
     this.extraProxies.push(url)
     await waitHealthy([spec.healthUrl], 30_000, clientTls(this.layout))

@@ -2,6 +2,7 @@
 import type { GuardedRouter } from '../access/guarded-router.js'
 import type { NodeClient } from '../../shared/http/node-client.js'
 import type { DiskStatus } from '../../shared/wire/internal-api.js'
+import { PROTOCOL_VERSION } from '../../shared/wire/protocol.js'
 import type { ReadRepairer } from '../coordinator/read-repair.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { mountNodeAdminRoutes } from './node-admin.js'
@@ -31,6 +32,9 @@ export function mountClusterRoutes(router: GuardedRouter, view: MembershipView, 
         const transfer = health.get(m.id)?.transfer
         return withDisk({ ...m, ...(offset === undefined ? {} : { clock_offset_ms: offset }), ...(transfer ? { transfer } : {}) }, disks)
       }),
+      // The protocol version every node of the ring announces (the lowest: shared/wire/protocol.ts), and this proxy's.
+      protocol: view.negotiatedProtocol(),
+      proxy_protocol: PROTOCOL_VERSION,
       ring: view.ringSummary(),
       read_repairs: { repaired: repairer.repaired, failed: repairer.failed },
       pending_hints: pending,

@@ -13,6 +13,7 @@ import { HashRing } from '../../shared/ring/hash-ring.js'
 import { RingRecord } from '../../shared/ring/ring-record.js'
 import { shuffled } from '../../shared/shuffled.js'
 import type { MemberView } from '../../shared/wire/membership.js'
+import { negotiatedProtocol } from '../../shared/wire/protocol.js'
 import type { RingEntry, RingState } from '../../shared/wire/ring.js'
 import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 
@@ -86,12 +87,23 @@ export class MembershipView {
     return false
   }
 
-  /** Keep, per member, the entry with the higher (generation, heartbeat). */
+  /**
+   * Keep, per member, the entry with the higher (generation, heartbeat); a protocol version once
+   * known for a generation is kept when an older node's view (which has none) is newer.
+   */
   merge(views: readonly MemberView[]): void {
     for (const v of views) {
       const known = this.members.get(v.id)
-      if (!known || v.generation > known.generation || (v.generation === known.generation && v.heartbeat >= known.heartbeat)) this.members.set(v.id, v)
+      if (!known || v.generation > known.generation || (v.generation === known.generation && v.heartbeat >= known.heartbeat)) {
+        const protocol = v.protocol ?? (known?.generation === v.generation ? known.protocol : undefined)
+        this.members.set(v.id, { ...v, ...(protocol === undefined ? {} : { protocol }) })
+      }
     }
+  }
+
+  /** The protocol every node of the ring speaks (shared/wire/protocol.ts): what this proxy may use toward the nodes. */
+  negotiatedProtocol(): number {
+    return negotiatedProtocol(this.record.placement().map((id) => this.members.get(id)?.protocol))
   }
 
   /** Merge a node's ring record; the ring is rebuilt when the nodes placing keys change. */

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net'
 import type { MemberTls } from '../tls/member-tls.js'
 import { RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, type RpcRequest, type RpcResponse, RpcResponseSchema } from '../wire/rpc.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../wire/headers.js'
+import { HEADER_PROTOCOL, PROTOCOL_VERSION, protocolOfHeader, UNANNOUNCED_PROTOCOL } from '../wire/protocol.js'
 import type { MemberSigner, SignedRequest } from '../http/member-signer.js'
 import { CHANNEL_MAX_AGE_MS, channelSealers, proofMatches, SealedFrameReader, sealedFrameWriter } from './channel-auth.js'
 import { encodeFrame, type Frame, FrameKind } from './frames.js'
@@ -65,6 +66,11 @@ export class RpcClient {
     return ch.call(request, body, timeoutMs)
   }
 
+  /** The protocol version the open channel to `target` at `address` speaks (undefined: none open). */
+  protocolOf(target: string, address: string): number | undefined {
+    return this.channels.get(`${target}@${address}`)?.protocol
+  }
+
   close(): void {
     this.closed = true
     for (const ch of this.channels.values()) ch.destroy(new Error('rpc client closed'))
@@ -88,6 +94,8 @@ class RpcChannel {
   private readonly openedAt = Date.now()
   /** No new calls: close once the last answer is in. */
   private retiring = false
+  /** The protocol version this channel speaks: the lower of ours and the node's (announced in its 101; shared/wire/protocol.ts). */
+  protocol = UNANNOUNCED_PROTOCOL
 
   constructor(
     private readonly target: string,
@@ -110,7 +118,8 @@ class RpcChannel {
       method: 'GET',
       path: RPC_UPGRADE_PATH,
       agent: false,
-      headers: signed.headers,
+      // Unsigned (the signature covers a fixed list an older node checks): it can only lower what this channel speaks.
+      headers: { ...signed.headers, [HEADER_PROTOCOL]: String(PROTOCOL_VERSION) },
     } as const
     const tls = this.init.tls
     const opening = tls ? https.request({ ...options, ...tls.connectOptions(this.target) }) : http.request(options)
@@ -118,6 +127,7 @@ class RpcChannel {
     opening.once('upgrade', (res, socket, head) => {
       clearTimeout(connectTimer)
       signer.learn(this.address, signed, (name) => headerOf(res, name))
+      this.protocol = Math.min(PROTOCOL_VERSION, protocolOfHeader(headerOf(res, HEADER_PROTOCOL)))
       if (res.headers.upgrade !== RPC_PROTOCOL) {
         socket.destroy()
         this.destroy(new Error(`rpc channel to ${this.address}: unexpected protocol ${res.headers.upgrade}`))

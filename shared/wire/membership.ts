@@ -1,6 +1,7 @@
 /** Membership as nodes gossip it and as GET /membership and the proxy's GET /cluster show it. */
 import { z } from 'zod'
 import { MAX_GOSSIP_MEMBERS, MemberAddressSchema, MemberIdSchema } from './member-id.js'
+import { ProtocolVersionSchema } from './protocol.js'
 import { RingEntriesSchema } from './ring.js'
 
 export { MAX_GOSSIP_MEMBERS, MemberAddressSchema, MemberIdSchema }
@@ -18,6 +19,8 @@ export const GossipMemberSchema = z.object({
   left: z.boolean().default(false),
   /** Set by the member itself while its free space is below its reserve: send it no data. */
   full: z.boolean().optional(),
+  /** The protocol version the member speaks, set by itself (shared/wire/protocol.ts; absent: 1, v0.2.0). */
+  protocol: ProtocolVersionSchema.optional(),
 })
 export type GossipMember = z.infer<typeof GossipMemberSchema>
 
@@ -37,6 +40,8 @@ export const MemberViewSchema = z.object({
   full: z.boolean().optional(),
   /** The member's clock minus the observer's, when the observer has heard from it (ms). */
   clock_offset_ms: z.number().int().optional(),
+  /** The protocol version it announces (absent: 1, or not known). */
+  protocol: ProtocolVersionSchema.optional(),
 })
 export type MemberView = z.infer<typeof MemberViewSchema>
 

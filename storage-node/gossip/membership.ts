@@ -5,8 +5,13 @@
  * unless `retain` says it still owns ranges in the ring record (then it stays, down, however long:
  * only an operator's remove takes it out). A forgotten member is remembered as forgotten until
  * T_cleanup passes again, so a stale digest cannot resurrect it.
+ *
+ * Each member's entry carries the protocol version it announces (shared/wire/protocol.ts). Older
+ * members relay entries without it: a version once known for a generation is kept (a process's
+ * version does not change while it runs; a restart is a new generation, possibly another build).
  */
 import type { GossipMember, MemberView } from '../../shared/wire/membership.js'
+import { PROTOCOL_VERSION } from '../../shared/wire/protocol.js'
 import { detectStatus } from './failure-detector.js'
 import type { GossipConfig } from './gossip-config.js'
 
@@ -32,7 +37,7 @@ export class Membership {
     /** Members never forgotten however long they are silent (those the ring record gives ranges). */
     private readonly retain: (id: string) => boolean = () => false,
   ) {
-    this.members.set(selfId, { id: selfId, address: selfAddress, generation, heartbeat: 0, left: false, lastGrowthMs: now() })
+    this.members.set(selfId, { id: selfId, address: selfAddress, generation, heartbeat: 0, left: false, protocol: PROTOCOL_VERSION, lastGrowthMs: now() })
   }
 
   private get self(): MemberState {
@@ -72,7 +77,9 @@ export class Membership {
       const known = this.members.get(m.id)
       if (!known || newer(m, known)) {
         this.forgotten.delete(m.id)
-        this.members.set(m.id, { ...m, lastGrowthMs: now })
+        const protocol = m.protocol ?? (known?.generation === m.generation ? known.protocol : undefined)
+        const { protocol: _relayed, ...rest } = m
+        this.members.set(m.id, { ...rest, ...(protocol === undefined ? {} : { protocol }), lastGrowthMs: now })
       }
     }
   }
@@ -109,8 +116,14 @@ export class Membership {
         heartbeat: m.heartbeat,
         last_seen: new Date(m.lastGrowthMs).toISOString(),
         ...(m.full ? { full: true } : {}),
+        ...(m.protocol === undefined ? {} : { protocol: m.protocol }),
       }))
       .sort((a, b) => (a.id < b.id ? -1 : 1))
+  }
+
+  /** The protocol version `id` announces (undefined: none, i.e. 1, or not known here). */
+  protocolOf(id: string): number | undefined {
+    return this.members.get(id)?.protocol
   }
 
   /** Addresses of other members, with their status. */

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream'
 import { CHANNEL_GRACE_MS, CHANNEL_MAX_AGE_MS, type ChannelParties, channelProof, channelSealers, SealedFrameReader, sealedFrameWriter } from '../../shared/rpc/channel-auth.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF, HEADER_NONCE, HEADER_TARGET } from '../../shared/wire/headers.js'
 import { InvalidRequestError, toErrorResponse } from '../../shared/errors.js'
+import { HEADER_PROTOCOL, PROTOCOL_VERSION, protocolOfHeader } from '../../shared/wire/protocol.js'
 import type { Logger } from '../../shared/log.js'
 import { encodeFrame, type Frame, FrameKind } from '../../shared/rpc/frames.js'
 import { RPC_MAX_BODY_BYTES, RPC_MAX_FRAME_BYTES, RPC_PROTOCOL, RPC_UPGRADE_PATH, RpcRequestSchema, type RpcResponse, type RpcVersionsAnswer } from '../../shared/wire/rpc.js'
@@ -85,7 +86,10 @@ export class RpcServer {
     // Proof and channel keys from the secret the upgrade was signed with: during a rotation of the cluster secret, a
     // member that signs with the other one of the two secrets this node accepts gets a channel it can open.
     const keys = result.ok.keys
-    const extra = { ...result.ok.answerHeaders, [HEADER_CHANNEL_NONCE]: parties.serverNonce, [HEADER_CHANNEL_PROOF]: channelProof(keys, parties) }
+    // Each side announces its protocol version; the channel speaks the lower (shared/wire/protocol.ts).
+    const extra = { ...result.ok.answerHeaders, [HEADER_CHANNEL_NONCE]: parties.serverNonce, [HEADER_CHANNEL_PROOF]: channelProof(keys, parties), [HEADER_PROTOCOL]: String(PROTOCOL_VERSION) }
+    const protocol = Math.min(PROTOCOL_VERSION, protocolOfHeader(header(HEADER_PROTOCOL)))
+    if (protocol < PROTOCOL_VERSION) this.c.log.info({ peer: sender, protocol }, 'rpc channel from an older member: speaking its protocol')
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${RPC_PROTOCOL}\r\nConnection: Upgrade\r\n${headerLines(extra)}\r\n`)
     this.serve(socket, head, sender, channelSealers(keys, parties, 'server'))
   }

@@ -4,6 +4,7 @@ import { detectStatus } from '../../../storage-node/gossip/failure-detector.js'
 import type { GossipConfig } from '../../../storage-node/gossip/gossip-config.js'
 import { defaultGossipConfig } from '../../../storage-node/gossip/gossip-config.js'
 import { Membership } from '../../../storage-node/gossip/membership.js'
+import { PROTOCOL_VERSION } from '../../../shared/wire/protocol.js'
 
 const CFG: GossipConfig = { intervalMs: 100, fanout: 3, suspectAfterMs: 300, failAfterMs: 500, cleanupAfterMs: 1000 }
 
@@ -45,7 +46,7 @@ test('the default config orders its thresholds', (t) => {
 
 test('self is listed and always up, however long it stays silent', (t) => {
   const { m, clock } = table('a', 3)
-  t.deepEqual(m.digest(), [{ id: 'a', address: '127.0.0.1:97', generation: 3, heartbeat: 0, left: false }])
+  t.deepEqual(m.digest(), [{ id: 'a', address: '127.0.0.1:97', generation: 3, heartbeat: 0, left: false, protocol: PROTOCOL_VERSION }])
   for (const now of [0, 299, 300, 500, 10_000, 10_000_000]) {
     clock.now = now
     t.is(m.status('a'), 'up', `at ${now}`)
@@ -66,7 +67,7 @@ test('tick advances the own heartbeat', (t) => {
 test('merge ignores entries about self', (t) => {
   const { m } = table('a', 1)
   m.merge([member('a', 9, 99, true)])
-  t.deepEqual(entry(m, 'a'), { id: 'a', address: '127.0.0.1:97', generation: 1, heartbeat: 0, left: false })
+  t.deepEqual(entry(m, 'a'), { id: 'a', address: '127.0.0.1:97', generation: 1, heartbeat: 0, left: false, protocol: PROTOCOL_VERSION })
   t.is(m.status('a'), 'up')
 })
 
@@ -284,4 +285,19 @@ test('a member the ring record still gives ranges is never forgotten, however lo
   inRing.delete('b')
   m.tick()
   t.is(m.status('b'), undefined)
+})
+
+test('protocol: a member announces its own; an entry relayed without one (an older node drops it) keeps the version known for its generation; a new generation without one is unknown', (t) => {
+  const { m } = table()
+  t.is(entry(m, 'a')?.protocol, PROTOCOL_VERSION)
+  m.merge([{ ...member('b', 1, 1), protocol: 7 }])
+  t.is(m.protocolOf('b'), 7)
+  m.merge([member('b', 1, 2)])
+  t.is(entry(m, 'b')?.heartbeat, 2)
+  t.is(m.protocolOf('b'), 7, 'relayed by an older node')
+  m.merge([member('b', 2, 0)])
+  t.is(m.protocolOf('b'), undefined, 'restarted, maybe as another build: unknown until it says')
+  t.false('protocol' in (m.views().find((v) => v.id === 'b') ?? {}))
+  m.merge([{ ...member('b', 2, 1), protocol: 3 }])
+  t.is(m.views().find((v) => v.id === 'b')?.protocol, 3)
 })

@@ -21,6 +21,7 @@ import { RpcClient } from '../../../shared/rpc/rpc-client.js'
 import { contextOf, versionId } from '../../../shared/vclock/versions.js'
 import { HEADER_CHANNEL_NONCE, HEADER_CHANNEL_PROOF } from '../../../shared/wire/headers.js'
 import { RPC_PROTOCOL, RPC_UPGRADE_PATH } from '../../../shared/wire/rpc.js'
+import { PROTOCOL_VERSION } from '../../../shared/wire/protocol.js'
 import { RequestVerifier } from '../../../shared/http/request-verifier.js'
 import { RpcServer } from '../../../storage-node/rpc/rpc-server.js'
 import { ClockOffsets } from '../../../storage-node/service/clock-offsets.js'
@@ -58,9 +59,9 @@ async function startNode(t: ExecutionContext, opts: { id?: string; clockMs?: num
   return { address, rpc }
 }
 
-function client(t: ExecutionContext, secret = SECRET, connectTimeoutMs = 1000): NodeClient {
+function client(t: ExecutionContext, secret = SECRET, connectTimeoutMs = 1000, rpc?: RpcClient): NodeClient {
   const signer = new MemberSigner({ secret, selfId: 'proxy-test' })
-  const c = new NodeClient(new InternalTransport({ signer }), new RpcClient({ signer, connectTimeoutMs }))
+  const c = new NodeClient(new InternalTransport({ signer }), rpc ?? new RpcClient({ signer, connectTimeoutMs }))
   t.teardown(() => c.close())
   return c
 }
@@ -397,4 +398,13 @@ test('write expiry is read on the sender clock learned from its upgrade and call
   t.like(late, { ok: false, error: { code: 'WriteExpired', status: 503 } })
   const held = await call({ op: 'versions', bucket: 'bucket-h', key: 'late', inline: false })
   t.like(held, { ok: true, answer: { versions: [] } })
+})
+
+test('both ends announce their protocol version on the upgrade: a channel to a node of this build speaks it', async (t) => {
+  const { address } = await startNode(t)
+  const rpc = new RpcClient({ signer: new MemberSigner({ secret: SECRET, selfId: 'proxy-test' }), connectTimeoutMs: 1000 })
+  const nodes = client(t, SECRET, 1000, rpc)
+  t.is(rpc.protocolOf('node-1', address), undefined, 'no channel yet')
+  await nodes.versions({ id: 'node-1', address }, 'bucket-a', 'k1')
+  t.is(rpc.protocolOf('node-1', address), PROTOCOL_VERSION)
 })
