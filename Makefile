@@ -54,8 +54,10 @@ bench-s3: build
 bench: build
 	node --import=tsx bench/run.ts $(BENCH_ARGS)
 
+# The fault scenarios, then the many-hosts run (namespaces, HAProxy, TLS, upgrade from v0.2.0; root only).
 faults: build
 	node --import=tsx faults/run.ts $(FAULT_ARGS)
+	node --import=tsx faults/many-hosts.ts
 
 clean:
 	rm -rf dist
