@@ -51,6 +51,8 @@ export interface NodeConfig {
   /** Most hinted versions held for others (tombstones and empty objects included, which the byte bound does not count). */
   maxHints: number
   hintDropAfterMs: number
+  /** Bound on what ownership transfers send per second (0: none). */
+  transferMaxBytesPerS: number
   /** Free space kept for journal and metadata: below it new data is refused (507); undefined: max(256 MiB, 1 % of the filesystem). */
   reserveBytes: number | undefined
   /** Bodies staged for an upload that is never committed (its proxy died) are dropped after this. */
@@ -119,6 +121,12 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     .option('--max-hint-bytes <n>', 'bytes of hints held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), 10 * 1024 ** 3)
     .option('--max-hints <n>', 'hinted versions held for others before refusing to stand in', parseIntArg(0, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_HINTS)
     .option('--reserve-bytes <n>', 'free space kept for the journal and metadata: below it new data gets 507 (default: max(256 MiB, 1 % of the filesystem))', parseIntArg(0, Number.MAX_SAFE_INTEGER))
+    .option(
+      '--transfer-max-bytes-per-s <n>',
+      'bound on the bytes per second this node sends when ranges change owners (join, decommission, remove); 0: none',
+      parseIntArg(0, Number.MAX_SAFE_INTEGER),
+      64 * 1024 * 1024,
+    )
     .option('--hint-drop-after-ms <ms>', 'drop hints for a node missing from the membership this long', parseIntArg(0, Number.MAX_SAFE_INTEGER), 7 * 24 * 3_600_000)
     .option('--anti-entropy-interval-ms <ms>', 'time between anti-entropy exchanges with a random peer (0: off)', parseIntArg(0, 2 ** 31 - 1), 10_000)
     .option('--anti-entropy-segments <n>', 'key segments (of 256) compared per exchange', parseIntArg(1, 256), 16)
@@ -180,6 +188,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     maxHintBytes: o.maxHintBytes,
     maxHints: o.maxHints,
     hintDropAfterMs: o.hintDropAfterMs,
+    transferMaxBytesPerS: o.transferMaxBytesPerS,
     reserveBytes: o.reserveBytes,
     stagingTtlMs: o.stagingTtlMs,
     durability: o.durability,

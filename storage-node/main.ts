@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   // node drains late writes for 2 T_fail + 5 s after its removal (proxies poll every second by default).
   const transfer = new OwnershipTransfer(
     { store, ring, membership, nodes, log: log.child({ component: 'transfer' }) },
-    { n: cfg.n, vnodes: cfg.vnodes, intervalMs: 2 * cfg.gossip.intervalMs, drainMs: 2 * cfg.gossip.failAfterMs + 5000 },
+    { n: cfg.n, vnodes: cfg.vnodes, intervalMs: 2 * cfg.gossip.intervalMs, drainMs: 2 * cfg.gossip.failAfterMs + 5000, maxBytesPerSecond: cfg.transferMaxBytesPerS },
   )
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
   const offsets = new ClockOffsets()
@@ -132,6 +132,8 @@ async function main(): Promise<void> {
         disk: () => space.snapshot(),
         commits: () => store.commitStats,
         reaper,
+        transfer: () => transfer.progress,
+        hintsRedirected: () => replayer.redirected,
       })
     : undefined
   if (metrics) store.onJournalAppend(metrics.observeAppend)

@@ -43,5 +43,8 @@ export const TransferProgressSchema = z.object({
   failures: z.number(),
   /** Passes completed since the node started. */
   passes: z.number(),
+  /** This pass so far: bytes of keys checked per second, and the seconds left at that pace (absent before its first batch). */
+  bytes_per_s: z.number().optional(),
+  eta_s: z.number().optional(),
 })
 export type TransferProgress = z.infer<typeof TransferProgressSchema>

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { createMetricsRegistry, LATENCY_BUCKETS_S } from '../../shared/http/metrics.js'
 import type { CommitStats } from '../../shared/wire/internal-api.js'
+import type { TransferProgress } from '../../shared/wire/transfer.js'
 import type { HintStats } from '../store/object-store.js'
 import type { StoreUsage } from './store-usage.js'
 
@@ -25,6 +26,10 @@ export interface NodeMetricsSources {
   disk: () => { freeBytes: number; totalBytes: number; reserveBytes: number; full: boolean }
   commits: () => CommitStats
   reaper: { readonly reaped: number }
+  /** The ownership transfer's current or last pass (ring/ownership-transfer.ts). */
+  transfer: () => TransferProgress | undefined
+  /** Hinted versions of removed nodes handed to their keys' current primaries. */
+  hintsRedirected: () => number
 }
 
 const STATES = ['up', 'suspect', 'down'] as const
@@ -148,6 +153,24 @@ export class NodeMetrics {
     counterOf(r, 'dynamo_node_journal_written_bytes_total', 'Bytes appended to the journal', () => s.commits().journalBytes)
     counterOf(r, 'dynamo_node_journal_checkpoints_total', 'Journal checkpoints into the database', () => s.commits().checkpoints)
     counterOf(r, 'dynamo_node_journal_checkpoint_seconds_total', 'Time spent in journal checkpoints', () => s.commits().checkpointMsTotal / 1000)
+    // Ownership transfers (join, decommission, remove): the pass under way, 0 when idle.
+    const moving = () => {
+      const t = s.transfer()
+      return t && (t.phase === 'moving' || t.phase === 'draining') ? t : undefined
+    }
+    gaugeOf(r, 'dynamo_node_transfer_active', '1 while this node sends keys to new owners (a rebalance or decommission pass, or a decommissioned node draining)', () => (moving() ? 1 : 0))
+    gaugeOf(r, 'dynamo_node_transfer_keys_left', 'Keys of the pass under way still to check with their new owners', () => {
+      const t = moving()
+      return t ? t.keys_total - t.keys_done : 0
+    })
+    gaugeOf(r, 'dynamo_node_transfer_bytes_left', 'Bytes of the keys still to check in the pass under way', () => {
+      const t = moving()
+      return t ? t.bytes_total - t.bytes_done : 0
+    })
+    gaugeOf(r, 'dynamo_node_transfer_rate_bytes_per_second', 'Pace of the pass under way (bytes of keys checked per second)', () => moving()?.bytes_per_s ?? 0)
+    gaugeOf(r, 'dynamo_node_transfer_eta_seconds', 'Time the pass under way needs at its pace', () => moving()?.eta_s ?? 0)
+    gaugeOf(r, 'dynamo_node_transfer_sent_bytes', 'Bytes sent to new owners for the current change of owners (all its passes)', () => s.transfer()?.bytes_sent ?? 0)
+    counterOf(r, 'dynamo_node_hints_redirected_total', "Hinted versions of nodes removed from the ring handed to their keys' current primaries", s.hintsRedirected)
     counterOf(r, 'dynamo_node_tombstones_reaped_total', 'Tombstones removed once every replica had them and the grace period passed', () => s.reaper.reaped)
   }
 

@@ -10,7 +10,9 @@
  * harmless and no sibling is lost; nothing is dropped here, ever, so the old copy outlives the new
  * one's arrival. The receiver is asked first which versions it holds (one request per 500 keys),
  * so a pass over keys already moved costs one small request per batch. A pass that failed for any
- * key or target is repeated, whole, on the next tick (restartable, and idempotent).
+ * key or target is repeated, whole, on the next tick (restartable, and idempotent). What a node
+ * sends is bounded by `maxBytesPerSecond` (--transfer-max-bytes-per-s), so a join does not starve
+ * clients; progress says its pace and the time left.
  */
 import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
@@ -25,6 +27,7 @@ import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
 import type { NodeRing } from './node-ring.js'
 import { PeriodicTask } from '../../shared/periodic-task.js'
+import { ByteRateLimit } from '../../shared/byte-rate-limit.js'
 
 export interface OwnershipTransferComponents {
   store: SegmentSource & ReplicaStore
@@ -43,6 +46,8 @@ export interface OwnershipTransferInit {
   drainMs: number
   /** Keys sent at once to one target. */
   concurrency?: number
+  /** Bound on the bytes sent per second, all targets together (0 or absent: none). */
+  maxBytesPerSecond?: number
 }
 
 interface Work {
@@ -66,11 +71,13 @@ export class OwnershipTransfer {
   private drainUntil: number | undefined
   /** The current or last pass (undefined before the first one with work). */
   progress: TransferProgress | undefined
+  private readonly limit: ByteRateLimit
 
   constructor(
     private readonly c: OwnershipTransferComponents,
     private readonly init: OwnershipTransferInit,
   ) {
+    this.limit = new ByteRateLimit(init.maxBytesPerSecond ?? 0)
     this.task = new PeriodicTask(
       () => this.tick(),
       this.init.intervalMs,
@@ -179,6 +186,11 @@ export class OwnershipTransfer {
       await Promise.all([...byTarget].map(([target, items]) => this.sendTo(target, items, p)))
       p.keys_done += batch.length
       p.bytes_done += batch.reduce((s, w) => s + w.bytes, 0)
+      // Pace and time left, from the bytes checked so far (or the keys, for a pass of tombstones and empty objects).
+      const elapsedS = Math.max(0.001, (Date.now() - started) / 1000)
+      p.bytes_per_s = Math.round(p.bytes_done / elapsedS)
+      const leftShare = p.bytes_total > 0 ? (p.bytes_total - p.bytes_done) / Math.max(1, p.bytes_done) : (p.keys_total - p.keys_done) / Math.max(1, p.keys_done)
+      p.eta_s = Math.round(elapsedS * leftShare * 10) / 10
     }
     this.passes++
     p.passes = this.passes
@@ -249,6 +261,7 @@ export class OwnershipTransfer {
   }
 
   private async send(target: NodeRef, bucket: string, key: string, v: Version, p: TransferProgress): Promise<void> {
+    if (!v.tombstone) await this.limit.take(v.size)
     const body = v.tombstone ? null : { stream: await this.c.store.openData(bucket, key, versionId(v.dot)) }
     await this.c.nodes.replicate(target, bucket, key, v, body)
     p.versions_sent++

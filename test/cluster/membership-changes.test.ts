@@ -153,6 +153,17 @@ test.serial('a 5th node joins under writes and reads: no read misses during the 
   t.log(`join: ${read.ok} reads of earlier keys during the move, ${read.missed.length} missed`)
   t.true(read.ok > 0)
   t.deepEqual(read.missed, [])
+  // The transfers' progress: pace and time left in node status, bytes sent in the senders' metrics.
+  const status = await nodeStatus()
+  const passes = status.nodes.flatMap((n) => (n.transfer && n.transfer.keys_total > 0 ? [n.transfer] : []))
+  t.true(passes.length > 0, 'the old owners report their transfer passes')
+  for (const p of passes) t.true(p.bytes_per_s !== undefined && p.eta_s !== undefined, JSON.stringify(p))
+  let sentBytes = 0
+  for (const id of ['node-1', 'node-2', 'node-3', 'node-4']) {
+    const text = await (await fetch(`${cluster.nodeUrl(id)}/metrics`)).text()
+    sentBytes += Number(/^dynamo_node_transfer_sent_bytes (\S+)$/m.exec(text)?.[1] ?? 0)
+  }
+  t.true(sentBytes > 0, 'dynamo_node_transfer_sent_bytes counts what the old owners sent node-5')
   let onNew = 0
   for (const key of before) if ((await heldBy(cluster, 'node-5', 'moves', key)).length > 0) onNew++
   t.log(`join: node-5 holds ${onNew} of ${before.length} earlier keys: ${((onNew / (N * before.length)) * 100).toFixed(1)} % of the copies moved (ideal 1/5 = 20 %)`)

@@ -162,6 +162,13 @@ test.serial('after traffic, the proxy and the nodes export their families, count
       'dynamo_node_journal_group_commits_total',
       'dynamo_node_journal_append_seconds',
       'dynamo_node_tombstones_reaped_total',
+      'dynamo_node_transfer_active',
+      'dynamo_node_transfer_keys_left',
+      'dynamo_node_transfer_bytes_left',
+      'dynamo_node_transfer_rate_bytes_per_second',
+      'dynamo_node_transfer_eta_seconds',
+      'dynamo_node_transfer_sent_bytes',
+      'dynamo_node_hints_redirected_total',
       'process_resident_memory_bytes',
       'nodejs_eventloop_lag_seconds',
     ]) {
@@ -201,7 +208,8 @@ test.serial('a replica left stale is repaired by the next read, and the read-rep
     await eventually(async () => (await heldBy(cluster, id, BUCKET, key)).length === 1, 10_000, `${id} repaired`)
   }
   const after = value((await scrape(cluster.url)).text, 'dynamo_proxy_read_repairs_total')
-  t.true(after >= before + 2, `both stale replicas counted as repaired (${before} -> ${after})`)
+  // At least one by the read: under load anti-entropy may repair the other stale replica first.
+  t.true(after >= before + 1, `the read's repairs counted (${before} -> ${after})`)
 })
 
 test.serial('the S3 port counts requests by operation, method and status, never by bucket or key', async (t) => {
