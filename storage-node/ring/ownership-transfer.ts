@@ -7,8 +7,9 @@
  * placing keys on it within a poll or two) and then says it is done: its data dir can go.
  *
  * Safety: a key is sent as versions, merged by clock on the receiver (replicate), so a resend is
- * harmless and no sibling is lost; nothing is dropped here, ever, so the old copy outlives the new
- * one's arrival. The receiver is asked first which versions it holds (one request per 500 keys),
+ * harmless and no sibling is lost. A copy of a key this node is no longer a primary of is dropped
+ * only once every primary has taken (or already held) exactly those versions, and a decommissioned
+ * node drops nothing (its data dir is deleted whole). The receiver is asked first which versions it holds (one request per 500 keys),
  * so a pass over keys already moved costs one small request per batch. A pass that failed for any
  * key or target is repeated, whole, on the next tick (restartable, and idempotent). What a node
  * sends is bounded by `maxBytesPerSecond` (--transfer-max-bytes-per-s), so a join does not starve
@@ -23,14 +24,14 @@ import { versionId } from '../../shared/vclock/versions.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import { MAX_TRANSFER_KEYS, type TransferProgress } from '../../shared/wire/transfer.js'
 import type { Membership } from '../gossip/membership.js'
-import type { ReplicaStore, SegmentSource } from '../store/object-store.js'
+import type { HintStore, ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
 import type { NodeRing } from './node-ring.js'
 import { PeriodicTask } from '../../shared/periodic-task.js'
 import { ByteRateLimit } from '../../shared/byte-rate-limit.js'
 
 export interface OwnershipTransferComponents {
-  store: SegmentSource & ReplicaStore
+  store: SegmentSource & ReplicaStore & Pick<HintStore, 'drop'>
   ring: NodeRing
   membership: Membership
   nodes: NodeClient
@@ -69,6 +70,14 @@ export class OwnershipTransfer {
   /** Sent since the goal was set (a goal's passes add up: a retried pass sends only what the last one could not). */
   private sent = { versions: 0, bytes: 0, to: {} as Record<string, number> }
   private drainUntil: number | undefined
+  /**
+   * Copies of keys this node is not a primary of may be here (the ring changed, a proxy with an older
+   * view wrote here): after each change of owners, and once after start, they are handed to every
+   * primary and dropped here, until none is left.
+   */
+  private handoverPending = true
+  /** Copies of keys this node no longer owns dropped since start, once every primary held them. */
+  dropped = 0
   /** The current or last pass (undefined before the first one with work). */
   progress: TransferProgress | undefined
   private readonly limit: ByteRateLimit
@@ -105,14 +114,57 @@ export class OwnershipTransfer {
       this.c.ring.transferredFor = owners
       return
     }
-    if (same(basis, owners)) return
+    if (same(basis, owners)) {
+      if (this.handoverPending) this.handoverPending = !(await this.handOver(owners))
+      return
+    }
     const before = this.hashRing(basis)
     const after = this.hashRing(owners)
     const targets: Targets = (bucket, key) => {
       const old = this.primaries(before, bucket, key)
       return this.primaries(after, bucket, key).filter((id) => id !== this.c.ring.selfId && !old.includes(id))
     }
-    if (await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)) this.c.ring.transferredFor = owners
+    if (await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)) {
+      this.c.ring.transferredFor = owners
+      this.handoverPending = true
+    }
+  }
+
+  /**
+   * Keys this node is not a primary of: each goes to every one of its primaries (each either takes
+   * our versions or already holds them or newer), and only then are exactly those versions dropped
+   * here (a version that arrived meanwhile stays, for the next round). True when none is left.
+   */
+  private async handOver(owners: readonly string[]): Promise<boolean> {
+    const ring = this.hashRing(owners)
+    const self = this.c.ring.selfId
+    const notOurs: Targets = (bucket, key) => {
+      const primaries = this.primaries(ring, bucket, key)
+      return primaries.includes(self) ? [] : primaries
+    }
+    await this.pass('rebalance', `handover:${owners.join(',')}`, notOurs)
+    let dropped = 0
+    let left = 0
+    for (let s = 0; s < SEGMENTS; s++) {
+      for (const e of [...this.c.store.segmentEntries(s)]) {
+        const primaries = notOurs(e.bucket, e.key)
+        if (primaries.length === 0) continue
+        const ids = e.ids.split(' ').filter(Boolean)
+        if (!primaries.every((p) => this.confirmed.get(cacheKey(p, e.bucket, e.key)) === ids.join(' '))) {
+          left++
+          continue
+        }
+        const handed = new Set(ids)
+        const dots = this.c.store
+          .versions(e.bucket, e.key)
+          .filter((v) => handed.has(versionId(v.dot)))
+          .map((v) => v.dot)
+        if ((await this.c.store.drop({ kind: 'own' }, e.bucket, e.key, dots)) > 0) dropped++
+      }
+    }
+    this.dropped += dropped
+    if (dropped > 0 || left > 0) this.c.log.info({ dropped, left }, 'copies of keys this node is not a primary of: handed to their primaries and dropped here')
+    return left === 0
   }
 
   /** Decommission: everything held goes to each key's next owners; then this node marks itself removed and drains. */
@@ -153,9 +205,10 @@ export class OwnershipTransfer {
   /** One pass over the keys held; true when every key is with every target. */
   private async pass(kind: TransferProgress['kind'], goal: string, targets: Targets, phase: TransferProgress['phase'] = 'moving'): Promise<boolean> {
     if (goal !== this.goal) {
+      // What was sent adds up over one change of owners (its rebalance and handover passes alike).
+      if (ownersOf(goal) !== ownersOf(this.goal)) this.sent = { versions: 0, bytes: 0, to: {} }
       this.confirmed.clear()
       this.goal = goal
-      this.sent = { versions: 0, bytes: 0, to: {} }
     }
     const work = this.collect(targets)
     if (work.length === 0 && kind === 'rebalance') {
@@ -267,6 +320,11 @@ export class OwnershipTransfer {
     p.versions_sent++
     p.bytes_sent += v.tombstone ? 0 : v.size
   }
+}
+
+/** The owners part of a pass's goal (`rebalance:a,b,c` -> `a,b,c`). */
+function ownersOf(goal: string): string {
+  return goal.slice(goal.indexOf(':') + 1)
 }
 
 function cacheKey(target: string, bucket: string, key: string): string {

@@ -1,7 +1,8 @@
 /**
  * Membership changes that move data (issue 30), on one cluster in order: the node admin routes'
  * refusals; a 5th node joins under a write load and a read load (every acknowledged write readable
- * after, no read of an earlier key missed during the move, about a fifth of the copies move);
+ * after, no read of an earlier key missed during the move, about a fifth of the copies move, and the
+ * copies on nodes no longer primaries are dropped);
  * `./dynamoctl node decommission` of a live node under a write load (every acknowledged key keeps N
  * copies on the remaining owners, and the node's data dir can be deleted); `remove` of a SIGKILLed node (N copies restored by the others, and the hints held for it
  * handed to the keys' current primaries).
@@ -147,6 +148,20 @@ test.serial('a 5th node joins under writes and reads: no read misses during the 
   const acked = await load.stop()
   await waitForCopies(before, owners, 60_000)
   t.log(`join: every earlier key on N owners ${Date.now() - joinedAt} ms after node-5 started`)
+  // The old owners' copies of the keys they lost are dropped once every primary holds them: N copies in all.
+  await eventually(
+    async () => {
+      for (const key of before) {
+        let copies = 0
+        for (const o of owners) if ((await heldBy(cluster, o, 'moves', key)).length > 0) copies++
+        if (copies !== N) return false
+      }
+      return true
+    },
+    30_000,
+    'every earlier key on exactly N nodes (the copies on nodes no longer its primaries dropped)',
+  )
+  t.log(`join: every earlier key on exactly N nodes ${Date.now() - joinedAt} ms after node-5 started`)
   // Reads of earlier keys all through the move: node-5 answers for ranges it does not hold yet, and
   // an empty answer must not pass for "no such key" (the coordinator asks the others first).
   const read = await reads.stop()

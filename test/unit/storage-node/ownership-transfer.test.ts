@@ -1,8 +1,9 @@
 /**
  * The ownership transfer loop (storage-node/ring/ownership-transfer.ts) over in-memory stores and a
  * node client that calls them: a join sends each key only to the node its preference list gained;
- * a leave sends everything to the next owners, then removes the node and, once drained, says done;
- * nothing is ever dropped from the sender.
+ * a leave sends everything to the next owners, then removes the node and, once drained, says done
+ * (dropping nothing); copies of keys the node is not a primary of are handed to every primary and
+ * only then dropped.
  */
 import test from 'ava'
 import type { NodeClient, NodeRef } from '../../../shared/http/node-client.js'
@@ -91,4 +92,31 @@ test('a target that does not answer fails the pass, which is redone until it suc
   await transfer.tick()
   t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'])
   for (const k of KEYS.filter((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d'))) t.true(holds(flaky, k))
+})
+
+test('copies of keys this node is not a primary of go to every primary, then are dropped here; one a primary cannot take stays', async (t) => {
+  const { store, ring, transfer } = await setup()
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  const owners = ['a', 'b', 'c', 'd']
+  const notOurs = KEYS.filter((k) => !primaries(owners, k).includes('a'))
+  t.true(notOurs.length > 5)
+  // One primary refuses for now: the keys it is a primary of stay here.
+  const flaky = store('b')
+  let refuse = true
+  const original = flaky.replicate.bind(flaky)
+  flaky.replicate = (...args: Parameters<typeof original>) => (refuse ? Promise.reject(new Error('connection reset')) : original(...args))
+  await transfer.tick()
+  for (const k of notOurs) t.is(holds(store('a'), k), primaries(owners, k).includes('b') && !holds(store('b'), k), k)
+  for (const k of KEYS.filter((k) => primaries(owners, k).includes('a'))) t.true(holds(store('a'), k), `${k} is ours: kept`)
+  refuse = false
+  await transfer.tick()
+  for (const k of notOurs) {
+    t.false(holds(store('a'), k), `${k} dropped here`)
+    for (const p of primaries(owners, k)) t.true(holds(store(p), k), `${k} on ${p}`)
+  }
+  t.is(transfer.dropped, notOurs.length)
+  // Nothing left: later rounds do nothing.
+  await transfer.tick()
+  t.is(transfer.dropped, notOurs.length)
 })
