@@ -111,7 +111,14 @@ async function main(): Promise<void> {
   // node drains late writes for 2 T_fail + 5 s after its removal (proxies poll every second by default).
   const transfer = new OwnershipTransfer(
     { store, ring, membership, nodes, log: log.child({ component: 'transfer' }) },
-    { n: cfg.n, vnodes: cfg.vnodes, intervalMs: 2 * cfg.gossip.intervalMs, drainMs: 2 * cfg.gossip.failAfterMs + 5000, maxBytesPerSecond: cfg.transferMaxBytesPerS },
+    {
+      n: cfg.n,
+      vnodes: cfg.vnodes,
+      intervalMs: 2 * cfg.gossip.intervalMs,
+      drainMs: 2 * cfg.gossip.failAfterMs + 5000,
+      maxBytesPerSecond: cfg.transferMaxBytesPerS,
+      tombstoneGraceMs: cfg.tombstoneGraceMs,
+    },
   )
   const service = new ObjectService({ nodeId: cfg.id, store, blobs })
   const offsets = new ClockOffsets()

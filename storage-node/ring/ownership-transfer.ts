@@ -49,6 +49,8 @@ export interface OwnershipTransferInit {
   concurrency?: number
   /** Bound on the bytes sent per second, all targets together (0 or absent: none). */
   maxBytesPerSecond?: number
+  /** The reaper's grace (--tombstone-grace-ms): a handover does not send a copy older than this to a primary holding nothing of its key. */
+  tombstoneGraceMs: number
 }
 
 interface Work {
@@ -76,17 +78,27 @@ export class OwnershipTransfer {
    * primary and dropped here, until none is left.
    */
   private handoverPending = true
+  private lastHandover = 0
+  /**
+   * Keys whose copy here was not handed to a primary holding nothing of them because the copy is
+   * older than the tombstone grace: the key was most likely deleted and its tombstone reaped since,
+   * and sending the copy would bring it back. Kept here (not dropped), logged, not retried.
+   */
+  private readonly outlived = new Set<string>()
   /** Copies of keys this node no longer owns dropped since start, once every primary held them. */
   dropped = 0
   /** The current or last pass (undefined before the first one with work). */
   progress: TransferProgress | undefined
   private readonly limit: ByteRateLimit
+  /** A handover at least this often (a quarter of the tombstone grace, at most a minute). */
+  private readonly handoverEveryMs: number
 
   constructor(
     private readonly c: OwnershipTransferComponents,
     private readonly init: OwnershipTransferInit,
   ) {
     this.limit = new ByteRateLimit(init.maxBytesPerSecond ?? 0)
+    this.handoverEveryMs = Math.max(1000, Math.min(60_000, init.tombstoneGraceMs / 4))
     this.task = new PeriodicTask(
       () => this.tick(),
       this.init.intervalMs,
@@ -115,7 +127,13 @@ export class OwnershipTransfer {
       return
     }
     if (same(basis, owners)) {
-      if (this.handoverPending) this.handoverPending = !(await this.handOver(owners))
+      // Copies keep arriving (proxies with an older ring, late hints): a handover runs at least every
+      // handoverEveryMs, well inside the tombstone grace, so none outlives a reap unsent.
+      if (now - this.lastHandover >= this.handoverEveryMs) this.handoverPending = true
+      if (this.handoverPending) {
+        this.handoverPending = !(await this.handOver(owners))
+        this.lastHandover = now
+      }
       return
     }
     const before = this.hashRing(basis)
@@ -142,13 +160,14 @@ export class OwnershipTransfer {
       const primaries = this.primaries(ring, bucket, key)
       return primaries.includes(self) ? [] : primaries
     }
+    this.outlived.clear()
     await this.pass('rebalance', `handover:${owners.join(',')}`, notOurs)
     let dropped = 0
     let left = 0
     for (let s = 0; s < SEGMENTS; s++) {
       for (const e of [...this.c.store.segmentEntries(s)]) {
         const primaries = notOurs(e.bucket, e.key)
-        if (primaries.length === 0) continue
+        if (primaries.length === 0 || this.outlived.has(cacheKey('', e.bucket, e.key))) continue
         const ids = e.ids.split(' ').filter(Boolean)
         if (!primaries.every((p) => this.confirmed.get(cacheKey(p, e.bucket, e.key)) === ids.join(' '))) {
           left++
@@ -160,10 +179,17 @@ export class OwnershipTransfer {
           .filter((v) => handed.has(versionId(v.dot)))
           .map((v) => v.dot)
         if ((await this.c.store.drop({ kind: 'own' }, e.bucket, e.key, dots)) > 0) dropped++
+        // A version that replaced the confirmed ones between the check and the drop is still here: next round.
+        if (this.c.store.versions(e.bucket, e.key).length > 0) left++
       }
     }
     this.dropped += dropped
-    if (dropped > 0 || left > 0) this.c.log.info({ dropped, left }, 'copies of keys this node is not a primary of: handed to their primaries and dropped here')
+    if (dropped > 0) this.c.log.info({ dropped, left }, 'copies of keys this node is not a primary of: handed to their primaries and dropped here')
+    if (this.outlived.size > 0)
+      this.c.log.warn(
+        { keys: this.outlived.size, graceMs: this.init.tombstoneGraceMs },
+        'copies older than the tombstone grace of keys their primaries no longer hold: not sent (they would bring back deleted keys), kept here',
+      )
     return left === 0
   }
 
@@ -236,7 +262,7 @@ export class OwnershipTransfer {
       const batch = work.slice(i, i + MAX_TRANSFER_KEYS)
       const byTarget = new Map<string, Work[]>()
       for (const w of batch) for (const t of w.targets) byTarget.set(t, [...(byTarget.get(t) ?? []), w])
-      await Promise.all([...byTarget].map(([target, items]) => this.sendTo(target, items, p)))
+      await Promise.all([...byTarget].map(([target, items]) => this.sendTo(target, items, p, goal.startsWith('handover:'))))
       p.keys_done += batch.length
       p.bytes_done += batch.reduce((s, w) => s + w.bytes, 0)
       // Pace and time left, from the bytes checked so far (or the keys, for a pass of tombstones and empty objects).
@@ -272,7 +298,8 @@ export class OwnershipTransfer {
   }
 
   /** Ask `target` what it holds of `items`, then send it the versions it lacks. */
-  private async sendTo(target: string, items: Work[], p: TransferProgress): Promise<void> {
+  /** `guardReaped`: a handover, which does not send a copy older than the tombstone grace to a target holding nothing of its key (see `outlived`). */
+  private async sendTo(target: string, items: Work[], p: TransferProgress, guardReaped = false): Promise<void> {
     // Suspect is still worth a try (a loaded node's heartbeats lag); down is not.
     const address = this.c.membership.views().find((v) => v.id === target && v.status !== 'down')?.address
     if (!address) {
@@ -300,7 +327,12 @@ export class OwnershipTransfer {
         const w = items[i] as Work
         const theirs = new Set(held[i] ?? [])
         try {
-          const missing = this.c.store.versions(w.bucket, w.key).filter((v) => !theirs.has(versionId(v.dot)))
+          const mine = this.c.store.versions(w.bucket, w.key)
+          if (guardReaped && theirs.size === 0 && mine.every((v) => Date.now() - v.lastModified > this.init.tombstoneGraceMs)) {
+            this.outlived.add(cacheKey('', w.bucket, w.key))
+            continue
+          }
+          const missing = mine.filter((v) => !theirs.has(versionId(v.dot)))
           for (const v of missing) await this.send(ref, w.bucket, w.key, v, p)
           if (missing.length > 0) p.to[target] = (p.to[target] ?? 0) + 1
           this.confirmed.set(cacheKey(target, w.bucket, w.key), w.ids.join(' '))

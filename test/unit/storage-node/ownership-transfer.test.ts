@@ -24,7 +24,10 @@ const CFG = { intervalMs: 100, fanout: 3, suspectAfterMs: 300_000, failAfterMs: 
 const log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } as unknown as Logger
 const KEYS = Array.from({ length: 60 }, (_, i) => `k-${i}`)
 
-async function setup() {
+/** The versions here are stamped NOW (2023): a grace of ten years keeps them young for the handover's guard. */
+const YOUNG = 10 * 365 * 86_400_000
+
+async function setup(tombstoneGraceMs = YOUNG) {
   const stores = new Map(['a', 'b', 'c', 'd'].map((id) => [id, new MemoryObjectStore({ nodeId: id, now: () => NOW })]))
   const store = (id: string) => stores.get(id) as MemoryObjectStore
   const membership = new Membership('a', 'a:1', 1, CFG, () => NOW)
@@ -42,7 +45,7 @@ async function setup() {
     }),
     replicate: async (n: NodeRef, bucket: string, key: string, v: Version) => store(n.id).replicate(bucket, key, v, null),
   } as unknown as NodeClient
-  const transfer = new OwnershipTransfer({ store: store('a'), ring, membership, nodes, log }, { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0 })
+  const transfer = new OwnershipTransfer({ store: store('a'), ring, membership, nodes, log }, { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0, tombstoneGraceMs })
   // Tombstones: versions without bytes, sent like any other.
   for (const key of KEYS) await store('a').coordinate('b', key, { tombstone: true }, null)
   await transfer.tick()
@@ -119,4 +122,23 @@ test('copies of keys this node is not a primary of go to every primary, then are
   // Nothing left: later rounds do nothing.
   await transfer.tick()
   t.is(transfer.dropped, notOurs.length)
+})
+
+test('a copy older than the tombstone grace is not handed to primaries that hold nothing of its key (it would bring a deleted key back); it stays here', async (t) => {
+  // Every version here is years old: past a 10-minute grace.
+  const { store, ring, transfer } = await setup(10 * 60_000)
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  const owners = ['a', 'b', 'c', 'd']
+  const notOurs = KEYS.filter((k) => !primaries(owners, k).includes('a'))
+  // One of them its primaries still hold (not reaped there): it is confirmed by each and dropped here.
+  const [kept, ...reaped] = notOurs
+  for (const p of primaries(owners, kept as string)) await store(p).replicate('b', kept as string, store('a').versions('b', kept as string)[0] as Version, null)
+  await transfer.tick()
+  for (const k of reaped) {
+    t.true(holds(store('a'), k), `${k} kept here`)
+    for (const p of primaries(owners, k)) t.is(holds(store(p), k), p === 'd' && primaries(['a', 'b', 'c', 'd'], k).includes('d'), `${k} not sent to ${p}`)
+  }
+  t.false(holds(store('a'), kept as string), 'a key a primary still holds is handed over and dropped')
+  for (const p of primaries(owners, kept as string)) t.true(holds(store(p), kept as string))
 })
