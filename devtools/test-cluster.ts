@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import { type ClusterLayout, clientTls, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { forgetProxy, rememberProxy, withBasicAuth } from './proxy-credentials.js'
+import { waitForNodeStatus } from './node-status.js'
 
 export { freePorts }
 
@@ -155,15 +156,7 @@ export class TestCluster {
 
   /** Wait until the proxy sees `id` with the given status. */
   async waitForStatus(id: string, status: 'up' | 'down', timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      try {
-        const c = (await (await this.fetch('/cluster')).json()) as { nodes: { id: string; status: string }[] }
-        if (c.nodes.find((m) => m.id === id)?.status === status) return
-      } catch {}
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`${id} did not become ${status} within ${timeoutMs} ms`)
+    await waitForNodeStatus(() => this.fetch('/cluster'), id, status, timeoutMs)
   }
 
   async teardown(): Promise<void> {

@@ -37,13 +37,14 @@ import {
 } from '../../cluster-ctl/launcher.js'
 import { FAST_GOSSIP_ARGS } from '../../devtools/test-cluster.js'
 import { withBasicAuth } from '../../devtools/proxy-credentials.js'
+import { waitForNodeStatus } from '../../devtools/node-status.js'
 import type { Credentials } from '../../shared/config/credentials-file.js'
 import { memberFiles, tlsInit } from '../../shared/tls/member-certs.js'
 import { createTestNetwork, destroyTestNetwork, inNamespace, type NetnsHost, registerRunDir, type TestNetwork } from './netns.js'
 import { probeNetworkFaults } from './netns-probe.js'
-import { type PhaseReport, PhaseLoad } from './phase-load.js'
+import { type PhaseReport, PhaseLoad } from '../../devtools/phase-load.js'
 
-export { type PhaseReport, phaseTable } from './phase-load.js'
+export { type PhaseReport, phaseTable } from '../../devtools/phase-load.js'
 
 const THIS_ROOT = resolve(import.meta.dirname, '../..')
 /** Each host has its own port space: the nodes use make run's ports. */
@@ -138,15 +139,7 @@ class ManyHosts {
 
   /** Until the proxies (through the load balancer) see `id` with `status`. */
   async waitForStatus(id: string, status: 'up' | 'down', timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      try {
-        const c = (await (await this.fetch('/cluster')).json()) as { nodes: { id: string; status: string }[] }
-        if (c.nodes.find((m) => m.id === id)?.status === status) return
-      } catch {}
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`${id} did not become ${status} within ${timeoutMs} ms`)
+    await waitForNodeStatus(() => this.fetch('/cluster'), id, status, timeoutMs)
   }
 
   async teardown(): Promise<void> {

@@ -14,6 +14,7 @@ import { type ClusterLayout, freePorts, knownProcesses, type NodePlacement, node
 import { createTestNetwork, destroyTestNetwork, inNamespace, registerRunDir, type TestNetwork } from './netns.js'
 import { probeNetworkFaults } from './netns-probe.js'
 import { forgetProxy, rememberProxy, withBasicAuth } from '../../devtools/proxy-credentials.js'
+import { waitForNodeStatus } from '../../devtools/node-status.js'
 import { FAST_GOSSIP_ARGS } from '../../devtools/test-cluster.js'
 import type { Credentials } from '../../shared/config/credentials-file.js'
 import type { FaultCluster } from '../fault-cluster.js'
@@ -126,15 +127,7 @@ export class NetnsCluster implements FaultCluster {
 
   /** Wait until the proxy sees `id` with the given status. */
   async waitForStatus(id: string, status: 'up' | 'down', timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      try {
-        const c = (await (await fetch(`${this.url}/cluster`, withBasicAuth({ signal: AbortSignal.timeout(2000) }, this.credentials))).json()) as { nodes: { id: string; status: string }[] }
-        if (c.nodes.find((m) => m.id === id)?.status === status) return
-      } catch {}
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`${id} did not become ${status} within ${timeoutMs} ms`)
+    await waitForNodeStatus(() => fetch(`${this.url}/cluster`, withBasicAuth({ signal: AbortSignal.timeout(2000) }, this.credentials)), id, status, timeoutMs)
   }
 
   /** Processes by pid, then link proxies, then the network (and its rules); each step runs whatever the previous did. */

@@ -5,6 +5,7 @@
  * proxy. No request may fail, and every acknowledged write reads back afterwards.
  */
 import test from 'ava'
+import { PhaseLoad } from '../../devtools/phase-load.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
 
 let cluster: TestCluster
@@ -21,33 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 test('every node restarted with SIGTERM, one at a time, under writes and reads: no request fails, nothing acknowledged is lost', async (t) => {
   t.timeout(180_000)
   t.is((await cluster.fetch('/buckets/rolling', { method: 'POST' })).status, 201)
-  const acked = new Map<string, string>()
-  const failures: string[] = []
-  let requests = 0
-  let running = true
-  const client = async (c: number) => {
-    for (let i = 0; running; i++) {
-      const key = `c${c}-${i}`
-      const body = `value of ${key}`
-      requests++
-      try {
-        const put = await cluster.fetch(`/buckets/rolling/files/${key}`, { method: 'PUT', body })
-        await put.arrayBuffer()
-        if (put.status === 201) acked.set(key, body)
-        else failures.push(`PUT ${key}: ${put.status}`)
-        const old = `c${c}-${Math.floor(i / 2)}`
-        const want = acked.get(old)
-        if (want === undefined) continue
-        requests++
-        const get = await cluster.fetch(`/buckets/rolling/files/${old}`)
-        const text = await get.text()
-        if (get.status !== 200 || text !== want) failures.push(`GET ${old}: ${get.status} ${text.slice(0, 80)}`)
-      } catch (err) {
-        failures.push(`${key}: ${String(err)}`)
-      }
-    }
-  }
-  const clients = [0, 1, 2, 3].map(client)
+  const load = new PhaseLoad({ fetch: (path, init) => cluster.fetch(path, init) }, 4, 'rolling restart', 'rolling')
   try {
     await sleep(500)
     for (const node of ['node-1', 'node-2', 'node-3', 'node-4']) {
@@ -57,11 +32,11 @@ test('every node restarted with SIGTERM, one at a time, under writes and reads: 
       await sleep(500)
     }
   } finally {
-    running = false
-    await Promise.all(clients)
+    await load.stop()
   }
-  t.log(`${requests} requests, ${acked.size} writes acknowledged, ${failures.length} failed`)
-  t.deepEqual(failures, [])
-  t.true(acked.size > 20)
-  for (const [key, body] of acked) t.is(await (await cluster.fetch(`/buckets/rolling/files/${key}`)).text(), body, key)
+  const [phase] = load.phases
+  t.log(`${phase?.requests} requests, ${load.acked.size} writes acknowledged, ${phase?.failed} failed`)
+  t.is(phase?.failed, 0, phase?.failures.join('; '))
+  t.true(load.acked.size > 20)
+  for (const [key, body] of load.acked) t.is(await (await cluster.fetch(`/buckets/rolling/files/${key}`)).text(), body, key)
 })

@@ -12,6 +12,7 @@
 import { resolve } from 'node:path'
 import test from 'ava'
 import { type OtherBuild, buildAt } from '../../devtools/build-at.js'
+import { PhaseLoad, phaseTable } from '../../devtools/phase-load.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
 import { z } from 'zod'
 import { PROTOCOL_VERSION, UNANNOUNCED_PROTOCOL } from '../../shared/wire/protocol.js'
@@ -51,33 +52,7 @@ else
     const protocols = async (proxy: string) => ClusterProtocolsSchema.parse(await (await c.fetch(`${proxy}/cluster`)).json())
     t.is((await c.fetch('/buckets/upgrading', { method: 'POST' })).status, 201)
     let base = c.url
-    const acked = new Map<string, string>()
-    const failures: string[] = []
-    let requests = 0
-    let running = true
-    const client = async (n: number) => {
-      for (let i = 0; running; i++) {
-        const key = `c${n}-${i}`
-        const body = `value of ${key}`
-        requests++
-        try {
-          const put = await c.fetch(`${base}/buckets/upgrading/files/${key}`, { method: 'PUT', body })
-          await put.arrayBuffer()
-          if (put.status === 201) acked.set(key, body)
-          else failures.push(`PUT ${key}: ${put.status}`)
-          const old = `c${n}-${Math.floor(i / 2)}`
-          const want = acked.get(old)
-          if (want === undefined) continue
-          requests++
-          const get = await c.fetch(`${base}/buckets/upgrading/files/${old}`)
-          const text = await get.text()
-          if (get.status !== 200 || text !== want) failures.push(`GET ${old}: ${get.status} ${text.slice(0, 80)}`)
-        } catch (err) {
-          failures.push(`${key}: ${String(err)}`)
-        }
-      }
-    }
-    const clients = [0, 1, 2, 3].map(client)
+    const load = new PhaseLoad({ fetch: (path, init) => c.fetch(`${base}${path}`, init) }, 4, 'nodes upgraded', 'upgrading')
     const steps: string[] = []
     try {
       await sleep(500)
@@ -85,7 +60,7 @@ else
       for (const node of ['node-1', 'node-2', 'node-3', 'node-4']) {
         await c.upgrade(node, NEW_ROOT)
         await c.waitForStatus(node, 'up')
-        steps.push(`${node} upgraded at ${requests} requests`)
+        steps.push(`${node} upgraded`)
         if (node === 'node-1') {
           // A proxy of the new build beside the old one: it sees node-1 announce this build's protocol
           // and the others none, so the cluster still speaks v0.2.0's.
@@ -100,21 +75,21 @@ else
       // Every node announces this build's protocol: the cluster speaks it.
       await eventually(async () => (await protocols(fresh as string)).protocol === PROTOCOL_VERSION, 10_000, "the cluster speaking this build's protocol")
       // The proxy: clients move to the new build's, then the old one stops gracefully and comes back new.
+      load.next('proxy upgraded')
       base = fresh as string
       await sleep(500)
       await c.upgrade('proxy', NEW_ROOT)
-      steps.push(`proxy upgraded at ${requests} requests`)
+      steps.push('proxy upgraded')
       base = c.url
       await sleep(1000)
     } finally {
-      running = false
-      await Promise.all(clients)
+      await load.stop()
     }
     t.log(steps.join('; '))
-    t.log(`${requests} requests, ${acked.size} writes acknowledged, ${failures.length} failed`)
-    t.deepEqual(failures, [])
-    t.true(acked.size > 20)
-    for (const [key, body] of acked) t.is(await (await c.fetch(`/buckets/upgrading/files/${key}`)).text(), body, key)
+    t.log(`\n${phaseTable(load.phases)}\n${load.acked.size} writes acknowledged`)
+    for (const p of load.phases) t.is(p.failed, 0, `${p.phase}: ${p.failures.join('; ')}`)
+    t.true(load.acked.size > 20)
+    for (const [key, body] of load.acked) t.is(await (await c.fetch(`/buckets/upgrading/files/${key}`)).text(), body, key)
     // Every member now announces this build's protocol, and the cluster speaks it.
     const after = await protocols(c.url)
     t.is(after.protocol, PROTOCOL_VERSION)

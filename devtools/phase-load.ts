@@ -1,5 +1,5 @@
 /**
- * A steady load for phased fault runs (faults/netns/many-hosts.ts): clients that write new keys to
+ * A steady load for phased runs (faults/netns/many-hosts.ts, the rolling restart and upgrade tests): clients that write new keys to
  * `bucket` and read acknowledged ones back, through whatever `fetch` reaches (a load balancer), with
  * each phase's requests, failures and latency percentiles kept apart.
  */
