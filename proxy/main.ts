@@ -45,10 +45,18 @@ async function main(): Promise<void> {
   const nodes = new NodeClient(new InternalTransport({ signer, tls: cfg.tls }), cfg.internalRpc ? new RpcClient({ signer, tls: cfg.tls }) : undefined)
   const view = new MembershipView(nodes, { seeds: cfg.seeds, vnodes: cfg.vnodes, pollIntervalMs: cfg.membershipPollMs, localDownMs: cfg.localDownMs }, log.child({ component: 'membership' }))
   const repairer = new ReadRepairer(nodes, log.child({ component: 'read-repair' }), (id) => view.markFailed(id))
-  const reader = new ReadCoordinator({ view, nodes, repairer, log }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })
-  const writer = new WriteCoordinator({ view, nodes, log }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs, replicaTimeoutMs: cfg.replicaTimeoutMs })
+  // Read at request time from the access catalog (made below): a bucket's incarnation is its record's version id.
+  const incarnationOf = (bucket: string): string | undefined => {
+    try {
+      return catalog.policy().bucket(bucket)?.incarnation
+    } catch {
+      return undefined
+    }
+  }
+  const reader = new ReadCoordinator({ view, nodes, repairer, log, incarnationOf }, { n: cfg.n, fullReadChance: cfg.readRepairChance, speculateAfterMs: cfg.speculativeReadMs })
+  const writer = new WriteCoordinator({ view, nodes, log, incarnationOf }, { n: cfg.n, maxObjectBytes: cfg.maxObjectBytes, postQuorumMs: cfg.postQuorumMs, replicaTimeoutMs: cfg.replicaTimeoutMs })
   const explainer = new Explainer({ view, nodes }, { n: cfg.n })
-  const lister = new Lister(view, nodes, { n: cfg.n })
+  const lister = new Lister(view, nodes, { n: cfg.n }, incarnationOf)
   const catalog = new AccessCatalog(view, nodes, { refreshMs: cfg.accessRefreshMs, staleMs: cfg.accessStaleMs }, log.child({ component: 'access-catalog' }))
   const box = new SecretBox(cfg.previousSecret ? [cfg.secret, cfg.previousSecret] : [cfg.secret])
   const admin = new AccessAdmin({ catalog, writer, box }, { w: cfg.w })

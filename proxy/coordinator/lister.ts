@@ -5,6 +5,7 @@
  */
 import { QuorumNotReachedError } from '../../shared/errors.js'
 import { reconcile } from '../../shared/vclock/versions.js'
+import { asSeenIn, type IncarnationOf } from '../buckets/incarnation.js'
 import type { Version } from '../../shared/wire/internal-api.js'
 import type { MembershipView } from '../membership/membership-view.js'
 import { isClientError, isNodeFailure, type NodeClient } from '../../shared/http/node-client.js'
@@ -25,6 +26,8 @@ export class Lister {
     private readonly view: MembershipView,
     private readonly nodes: NodeClient,
     private readonly cfg: { n: number },
+    /** The bucket's current incarnation: keys whose versions were all written into another are not listed (proxy/buckets/incarnation.ts). */
+    private readonly incarnationOf?: IncarnationOf,
   ) {}
 
   async page(bucket: string, q: { prefix: string; after?: string | undefined; limit: number }): Promise<{ keys: ListedKey[]; next: string | undefined }> {
@@ -54,8 +57,9 @@ export class Lister {
       .sort(compareKeys)
       .slice(0, q.limit)
     const more = cutoff !== undefined || byKey.size > keys.length
+    const incarnation = this.incarnationOf?.(bucket)
     const listed = keys.flatMap((key) => {
-      const live = reconcile(...(byKey.get(key) ?? [])).filter((v) => !v.tombstone)
+      const live = asSeenIn(incarnation, reconcile(...(byKey.get(key) ?? []))).filter((v) => !v.tombstone)
       return live.length ? [{ key, live }] : []
     })
     return { keys: listed, next: more ? keys[keys.length - 1] : undefined }

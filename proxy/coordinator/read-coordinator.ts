@@ -20,12 +20,15 @@ import type { ReadRepairer } from './read-repair.js'
 import { RecentEvents } from './recent-events.js'
 import { replicaCount } from '../../shared/ring/placement.js'
 import { loadManifest, openManifest } from './manifest-reader.js'
+import { asSeenIn, type IncarnationOf } from '../buckets/incarnation.js'
 
 export interface ReadCoordinatorComponents {
   view: MembershipView
   nodes: NodeClient
   repairer: ReadRepairer
   log: Logger
+  /** The bucket's current incarnation: versions written into another are seen as deleted (proxy/buckets/incarnation.ts). */
+  incarnationOf?: IncarnationOf | undefined
 }
 
 export interface ReadConfig {
@@ -59,7 +62,8 @@ export class ReadCoordinator {
    * `withData` false: the caller needs only the versions (HEAD, existence, delete), so no bytes ride along.
    */
   async read(bucket: string, key: string, r: number, requestId?: string, withData = true): Promise<ReadOutcome> {
-    const outcome = await this.readQuorum(bucket, key, r, requestId, withData)
+    const read = await this.readQuorum(bucket, key, r, requestId, withData)
+    const outcome = { ...read, versions: asSeenIn(this.c.incarnationOf?.(bucket), read.versions) }
     this.stats.reads++
     const live = outcome.versions.filter((v) => !v.tombstone).length
     if (live > 1) {

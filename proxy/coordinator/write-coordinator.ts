@@ -24,6 +24,7 @@ import { gatherQuorum } from './quorum.js'
 import { planTargets, replacementFor, type Target } from './sloppy-quorum.js'
 import { replicaCount } from '../../shared/ring/placement.js'
 import type { ObjectMetadata } from '../../shared/wire/object-metadata.js'
+import { type IncarnationOf, INCARNATION_PROTOCOL } from '../buckets/incarnation.js'
 
 /** Share of --replica-timeout-ms a coordinator has to store a write; the rest is for its commit and answer to arrive. */
 const EXPIRY_SHARE = 0.8
@@ -68,6 +69,8 @@ export interface WriteCoordinatorComponents {
   view: MembershipView
   nodes: NodeClient
   log: Logger
+  /** The bucket's current incarnation, recorded on every version written (proxy/buckets/incarnation.ts) once every node speaks protocol 3. */
+  incarnationOf?: IncarnationOf | undefined
 }
 
 interface Acked {
@@ -305,7 +308,17 @@ export class WriteCoordinator {
     // that coordinator stored it after all) is superseded with it (see supersedes). What the
     // client's read retired goes along, for a coordinator that does not hold those versions.
     const retired = req.context?.retired?.length ? { retired: [...req.context.retired] } : {}
-    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}), ...(md5 ? { md5 } : {}), ...(req.meta && req.body !== null ? { meta: req.meta } : {}) }
+    const meta = req.body === null ? undefined : this.metaOf(req.bucket, req.meta)
+    return { ...request, ...retired, ...(retried ? { retried: true as const } : {}), ...(md5 ? { md5 } : {}), ...(meta ? { meta } : {}) }
+  }
+
+  /** The version's metadata: the caller's, with the bucket's incarnation when every node can keep it (an older node would drop it). */
+  private metaOf(bucket: string, meta: ObjectMetadata | undefined): ObjectMetadata | undefined {
+    const { incarnation: _theirs, ...rest } = meta ?? {}
+    const current = this.c.incarnationOf?.(bucket)
+    const incarnation = current !== undefined && this.c.view.negotiatedProtocol() >= INCARNATION_PROTOCOL ? current : undefined
+    const out: ObjectMetadata = incarnation === undefined ? rest : { ...rest, incarnation }
+    return Object.keys(out).length > 0 ? out : undefined
   }
 
   private callOptions(req: WriteRequest, target?: Target) {

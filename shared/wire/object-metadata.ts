@@ -22,6 +22,8 @@ export const ObjectMetadataSchema = z.object({
   checksum: z.object({ algorithm: z.enum(['crc32', 'crc32c', 'sha1', 'sha256']), value: z.string().max(64) }).optional(),
   /** Set by the proxy alone (never from a client's headers): the version's bytes are a manifest of parts (shared/wire/manifest.ts). */
   manifest: ManifestInfoSchema.optional(),
+  /** Set by the proxy alone: the incarnation of the bucket (its record's version id) the version was written into (proxy/buckets/incarnation.ts). */
+  incarnation: z.string().max(64).optional(),
 })
 export type ObjectMetadata = z.infer<typeof ObjectMetadataSchema>
 
@@ -30,10 +32,10 @@ export function objectSize(v: { size: number; meta?: ObjectMetadata | undefined 
   return v.meta?.manifest?.size ?? v.size
 }
 
-/** The metadata a copy of the object's bytes keeps: all but the manifest mark (a copy is written whole). */
+/** The metadata a copy of the object's bytes keeps: all but the manifest mark (a copy is written whole) and the incarnation (the copy's is its own bucket's). */
 export function copiedMetadata(meta: ObjectMetadata | undefined): ObjectMetadata | undefined {
-  if (!meta?.manifest) return meta
-  const { manifest: _, ...rest } = meta
+  if (!meta?.manifest && !meta?.incarnation) return meta
+  const { manifest: _, incarnation: __, ...rest } = meta
   return Object.keys(rest).length > 0 ? rest : undefined
 }
 

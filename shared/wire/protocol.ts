@@ -15,10 +15,12 @@
  *
  *   1  v0.2.0 (announces nothing)
  *   2  announces its version in gossip and on the RPC upgrade; nothing else changes on the wire
+ *   3  object versions record the incarnation of their bucket (`meta.incarnation`): proxies set it
+ *      only when every node of the ring speaks 3 (an older node would drop it)
  */
 import { z } from 'zod'
 
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** What a member that announces no version speaks. */
 export const UNANNOUNCED_PROTOCOL = 1

@@ -16,7 +16,7 @@ import { PhaseLoad, phaseTable } from '../../devtools/phase-load.js'
 import { TestCluster } from '../../devtools/test-cluster.js'
 import { z } from 'zod'
 import { PROTOCOL_VERSION, UNANNOUNCED_PROTOCOL } from '../../shared/wire/protocol.js'
-import { eventually } from '../helpers/internal.js'
+import { eventually, heldBy } from '../helpers/internal.js'
 
 /** v0.2.0, by commit: a clone made without tags still has it in main's history. */
 const FROM = 'db1018b24ebb48a6520b799833581e1851fe41b5'
@@ -49,6 +49,12 @@ else
     t.timeout(240_000)
     const c = await TestCluster.start(4, { root: (build as OtherBuild).root })
     cluster = c
+    /** Write `key` through `proxy`; the bucket incarnation its first primary stored with it. */
+    const incarnationRecorded = async (proxy: string, key: string) => {
+      const res = await c.fetch(`${proxy}/buckets/upgrading/files/${key}`, { method: 'PUT', body: key })
+      const { pref_list: prefs } = (await res.json()) as { pref_list: string[] }
+      return (await heldBy(c, prefs[0] as string, 'upgrading', key))[0]?.meta?.incarnation
+    }
     const protocols = async (proxy: string) => ClusterProtocolsSchema.parse(await (await c.fetch(`${proxy}/cluster`)).json())
     t.is((await c.fetch('/buckets/upgrading', { method: 'POST' })).status, 201)
     let base = c.url
@@ -69,6 +75,7 @@ else
           const mixed = await protocols(fresh)
           t.is(mixed.protocol, UNANNOUNCED_PROTOCOL, 'one node upgraded: the cluster speaks the oldest')
           t.is(mixed.nodes.find((n) => n.id === 'node-2')?.protocol, undefined)
+          t.is(await incarnationRecorded(fresh, 'mixed'), undefined, 'an older node would drop the incarnation: none is sent')
         }
         await sleep(500)
       }
@@ -95,4 +102,5 @@ else
     t.is(after.protocol, PROTOCOL_VERSION)
     t.is(after.proxy_protocol, PROTOCOL_VERSION)
     for (const n of after.nodes) t.is(n.protocol, PROTOCOL_VERSION, n.id)
+    t.truthy(await incarnationRecorded(c.url, 'all-new'), 'every node speaks 3: versions record their bucket incarnation')
   })
