@@ -149,6 +149,12 @@ export class TestCluster {
     return spec.name
   }
 
+  /** Take `id`, the node added last, out of the layout once it has left the ring and stopped: the harness no longer counts it as a node. */
+  forgetNode(id: string): void {
+    if (Number(id.replace('node-', '')) !== this.layout.nodePorts.length) throw new Error(`only the node added last can be forgotten, not ${id}`)
+    this.layout = { ...this.layout, nodePorts: this.layout.nodePorts.slice(0, -1) }
+  }
+
   /** A node's base URL (https with TLS: a member port, which asks for a member certificate). */
   nodeUrl(id: string): string {
     return `${this.scheme}://127.0.0.1:${this.layout.nodePorts[Number(id.replace('node-', '')) - 1]}`

@@ -21,6 +21,10 @@ export interface FaultCluster {
   teardown(): Promise<void>
   /** Partitions, packet loss and slow links: only where nodes have their own network namespaces. */
   readonly net?: NetworkFaults
+  /** Start one more node, node-<n+1>, which joins through the others (the loopback cluster only). */
+  addNode?(): Promise<string>
+  /** Take the node added last out of the harness once it has left the ring and stopped. */
+  forgetNode?(id: string): void
 }
 
 /** `host:port` of a node as the checker reaches it. */

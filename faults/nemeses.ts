@@ -7,6 +7,7 @@
 import { runningPid } from '../cluster-ctl/launcher.js'
 import type { Nemesis, NemesisEnv, Scenario } from './scenario.js'
 import { lossyLinks, partition, slowLinks } from './network-nemeses.js'
+import { joinThenLeave } from './membership-nemesis.js'
 
 /** No scenario runs more fault rounds than this, whatever its duration. */
 const MAX_ROUNDS = 100
@@ -165,6 +166,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'pause-one', description: 'SIGSTOP a random node for ~3 s, then SIGCONT (slow, not dead)', nemesis: pauseNode(3000) },
   { name: 'pause-long', description: 'SIGSTOP a random node for ~14 s, then SIGCONT: is the proxy waiting on it bounded?', nemesis: pauseNode(14_000) },
   { name: 'kill-proxy', description: 'kill -9 the proxy while writes are in flight, restarted ~1 s later', nemesis: killProxy({ min: 0, max: 0 }) },
+  { name: 'join-leave', description: 'a 6th node joins (ranges stream to it), then is decommissioned and stopped: the ring ends as it began', nemesis: joinThenLeave },
   { name: 'large-kill', description: '20-50 MB streamed uploads; kill -9 a primary of a key mid-upload, restarted ~2 s later', nemesis: killReplicaMidUpload, large: LARGE },
   {
     name: 'large-kill-proxy',
