@@ -81,6 +81,7 @@ async function main(): Promise<void> {
   // The ring record (durable in the data dir): a member that still owns ranges is never forgotten by gossip.
   const ring = new NodeRing({ selfId: cfg.id, address: cfg.address, dataDir: cfg.dataDir, log: log.child({ component: 'ring' }) })
   const membership = new Membership(cfg.id, cfg.address, Date.now(), cfg.gossip, Date.now, (id) => ring.holdsRanges(id))
+  membership.setVnodes(cfg.vnodes)
   // Below the reserve the node says so in gossip: others stop sending it data (handoff, anti-entropy, proxies).
   const noteSpace = (s: ReturnType<DiskSpace['snapshot']>) => {
     membership.setFull(s.full)

@@ -21,6 +21,8 @@ export const GossipMemberSchema = z.object({
   full: z.boolean().optional(),
   /** The protocol version the member speaks, set by itself (shared/wire/protocol.ts; absent: 1, v0.2.0). */
   protocol: ProtocolVersionSchema.optional(),
+  /** Its --vnodes, set by itself: members that disagree place keys differently, so none drops a copy it hands over while they do. */
+  vnodes: z.number().int().min(1).max(65_536).optional(),
 })
 export type GossipMember = z.infer<typeof GossipMemberSchema>
 

@@ -57,6 +57,18 @@ export class Membership {
     else delete this.self.full
   }
 
+  /** Announce this node's --vnodes in its gossip entry. */
+  setVnodes(vnodes: number): void {
+    this.self.vnodes = vnodes
+  }
+
+  /** Members that announce another --vnodes than this node's (they place keys differently). */
+  vnodesDisagreeing(): string[] {
+    const mine = this.self.vnodes
+    if (mine === undefined) return []
+    return [...this.members.values()].filter((m) => m.vnodes !== undefined && m.vnodes !== mine).map((m) => `${m.id} (--vnodes ${m.vnodes})`)
+  }
+
   /** Whether `id` says it is below its disk reserve (as of its latest heartbeat known here). */
   isFull(id: string): boolean {
     return this.members.get(id)?.full === true
@@ -77,9 +89,12 @@ export class Membership {
       const known = this.members.get(m.id)
       if (!known || newer(m, known)) {
         this.forgotten.delete(m.id)
-        const protocol = m.protocol ?? (known?.generation === m.generation ? known.protocol : undefined)
-        const { protocol: _relayed, ...rest } = m
-        this.members.set(m.id, { ...rest, ...(protocol === undefined ? {} : { protocol }), lastGrowthMs: now })
+        // What a member says of itself does not change within a generation: kept when an older node relays the entry without it.
+        const same = known?.generation === m.generation
+        const protocol = m.protocol ?? (same ? known?.protocol : undefined)
+        const vnodes = m.vnodes ?? (same ? known?.vnodes : undefined)
+        const { protocol: _p, vnodes: _v, ...rest } = m
+        this.members.set(m.id, { ...rest, ...(protocol === undefined ? {} : { protocol }), ...(vnodes === undefined ? {} : { vnodes }), lastGrowthMs: now })
       }
     }
   }

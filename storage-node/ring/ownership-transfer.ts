@@ -85,6 +85,8 @@ export class OwnershipTransfer {
    * and sending the copy would bring it back. Kept here (not dropped), logged, not retried.
    */
   private readonly outlived = new Set<string>()
+  /** The --vnodes disagreement last logged (logged again only when it changes). */
+  private vnodesWarned = ''
   /** Copies of keys this node no longer owns dropped since start, once every primary held them. */
   dropped = 0
   /** The current or last pass (undefined before the first one with work). */
@@ -160,6 +162,15 @@ export class OwnershipTransfer {
       const primaries = this.primaries(ring, bucket, key)
       return primaries.includes(self) ? [] : primaries
     }
+    // Members that place keys with another --vnodes could each take the other for a key's primary and both drop it.
+    const disagreeing = this.c.membership.vnodesDisagreeing()
+    if (disagreeing.length > 0) {
+      if (disagreeing.join() !== this.vnodesWarned)
+        this.c.log.error({ disagreeing }, 'members announce another --vnodes than this node: no copy is handed over and dropped until every member runs the same value')
+      this.vnodesWarned = disagreeing.join()
+      return false
+    }
+    this.vnodesWarned = ''
     this.outlived.clear()
     await this.pass('rebalance', `handover:${owners.join(',')}`, notOurs)
     let dropped = 0

@@ -301,3 +301,15 @@ test('protocol: a member announces its own; an entry relayed without one (an old
   m.merge([{ ...member('b', 2, 1), protocol: 3 }])
   t.is(m.views().find((v) => v.id === 'b')?.protocol, 3)
 })
+
+test('--vnodes: a member announces its own; one that announces another is listed as disagreeing; a relayed entry without it keeps it for its generation', (t) => {
+  const { m } = table()
+  m.setVnodes(128)
+  t.is(entry(m, 'a')?.vnodes, 128)
+  m.merge([{ ...member('b', 1, 1), vnodes: 128 }, { ...member('c', 1, 1), vnodes: 64 }, member('d', 1, 1)])
+  t.deepEqual(m.vnodesDisagreeing(), ['c (--vnodes 64)'], 'b agrees; d (an older build) says nothing')
+  m.merge([member('c', 1, 2)])
+  t.deepEqual(m.vnodesDisagreeing(), ['c (--vnodes 64)'], 'relayed without it by an older node')
+  m.merge([{ ...member('c', 2, 0), vnodes: 128 }])
+  t.deepEqual(m.vnodesDisagreeing(), [], 'restarted with the same value')
+})

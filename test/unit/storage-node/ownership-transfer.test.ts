@@ -45,11 +45,12 @@ async function setup(tombstoneGraceMs = YOUNG) {
     }),
     replicate: async (n: NodeRef, bucket: string, key: string, v: Version) => store(n.id).replicate(bucket, key, v, null),
   } as unknown as NodeClient
+  membership.setVnodes(VNODES)
   const transfer = new OwnershipTransfer({ store: store('a'), ring, membership, nodes, log }, { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0, tombstoneGraceMs })
   // Tombstones: versions without bytes, sent like any other.
   for (const key of KEYS) await store('a').coordinate('b', key, { tombstone: true }, null)
   await transfer.tick()
-  return { store, ring, transfer }
+  return { store, ring, transfer, membership }
 }
 
 const primaries = (ids: string[], key: string) => new HashRing(ids, VNODES).preferenceList(objectPosition('b', key)).slice(0, N)
@@ -141,4 +142,18 @@ test('a copy older than the tombstone grace is not handed to primaries that hold
   }
   t.false(holds(store('a'), kept as string), 'a key a primary still holds is handed over and dropped')
   for (const p of primaries(owners, kept as string)) t.true(holds(store(p), kept as string))
+})
+
+test('while a member announces another --vnodes (it places keys differently), no copy is dropped', async (t) => {
+  const { store, ring, transfer, membership } = await setup()
+  membership.merge([{ id: 'b', address: 'b:1', generation: 1, heartbeat: 2, left: false, vnodes: VNODES * 2 }])
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  await transfer.tick()
+  for (const k of KEYS) t.true(holds(store('a'), k), `${k} kept`)
+  t.is(transfer.dropped, 0)
+  // The member restarted with the same value: the copies go.
+  membership.merge([{ id: 'b', address: 'b:1', generation: 2, heartbeat: 1, left: false, vnodes: VNODES }])
+  await transfer.tick()
+  t.true(transfer.dropped > 0)
 })
