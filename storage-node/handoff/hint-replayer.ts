@@ -23,7 +23,7 @@ import type { Version } from '../../shared/wire/internal-api.js'
 import type { RingEntry } from '../../shared/wire/ring.js'
 import type { Membership } from '../gossip/membership.js'
 import type { BlobFiles } from '../store/blobs/blob-files.js'
-import type { HintStore, ReplicaStore, Space } from '../store/object-store.js'
+import type { HintStore, KeyVersions, ReplicaStore, Space } from '../store/object-store.js'
 
 export interface HintReplayerComponents {
   /** The hints this node holds for others, and its own data (where a removed node's hints may go). */
@@ -111,32 +111,26 @@ export class HintReplayer {
       // One pass over the target's hints in key order: a hint the target refuses (a 4xx, e.g. a size
       // limit it has and we did not, or a 507 for want of room) is kept and skipped, so it cannot
       // block the hints after it (smaller ones, tombstones).
-      let after: { bucket: string; key: string } | undefined
-      for (let batches = 0; batches < 100; batches++) {
-        const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100, after)
-        if (batch.length === 0) break
-        after = batch[batch.length - 1]
-        await runBounded(batch, this.init.concurrency ?? 8, async (item) => {
-          for (const v of item.versions) {
-            // A target below its disk reserve takes no data; tombstones still go (they free space there).
-            if (!v.tombstone && this.c.membership.isFull(target)) {
-              held++
-              continue
-            }
-            try {
-              await this.deliver(ref, space, item.bucket, item.key, v)
-              delivered++
-              this.deliveredTo.set(target, (this.deliveredTo.get(target) ?? 0) + 1)
-              this.deliveredBytesTo.set(target, (this.deliveredBytesTo.get(target) ?? 0) + v.size)
-            } catch (err) {
-              // Refused for this hint alone: bad for the target (4xx), or too large for the room it has left.
-              if (!isClientError(err) && !(err instanceof RemoteError && err.code === 'InsufficientStorage')) throw err
-              refused++
-              this.c.log.warn({ target, bucket: item.bucket, key: item.key, err: String(err) }, 'hint refused by its target; kept for later')
-            }
+      await this.forEachHint(target, async (item) => {
+        for (const v of item.versions) {
+          // A target below its disk reserve takes no data; tombstones still go (they free space there).
+          if (!v.tombstone && this.c.membership.isFull(target)) {
+            held++
+            continue
           }
-        })
-      }
+          try {
+            await this.deliver(ref, space, item.bucket, item.key, v)
+            delivered++
+            this.deliveredTo.set(target, (this.deliveredTo.get(target) ?? 0) + 1)
+            this.deliveredBytesTo.set(target, (this.deliveredBytesTo.get(target) ?? 0) + v.size)
+          } catch (err) {
+            // Refused for this hint alone: bad for the target (4xx), or too large for the room it has left.
+            if (!refusedByTarget(err)) throw err
+            refused++
+            this.c.log.warn({ target, bucket: item.bucket, key: item.key, err: String(err) }, 'hint refused by its target; kept for later')
+          }
+        }
+      })
       if (refused === 0) this.backoff.delete(target)
       else this.backOff(target)
     } catch (err) {
@@ -162,34 +156,28 @@ export class HintReplayer {
     let redirected = 0
     let waiting = 0
     try {
-      let after: { bucket: string; key: string } | undefined
-      for (let batches = 0; batches < 100; batches++) {
-        const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100, after)
-        if (batch.length === 0) break
-        after = batch[batch.length - 1]
-        await runBounded(batch, this.init.concurrency ?? 8, async (item) => {
-          const primaries = ring.preferenceList(objectPosition(item.bucket, item.key)).slice(0, replicaCount(item.bucket, this.init.n, placement.length))
-          for (const v of item.versions) {
-            let placed = 0
-            for (const p of primaries) {
-              try {
-                await this.placeOn(p, self, space, item.bucket, item.key, v)
-                placed++
-              } catch (err) {
-                const refused = isClientError(err) || (err instanceof RemoteError && err.code === 'InsufficientStorage')
-                this.c.log[refused ? 'warn' : 'debug'](
-                  { target, primary: p, bucket: item.bucket, key: item.key, err: String(err) },
-                  "a removed node's hint not placed on a current primary; kept for later",
-                )
-              }
+      await this.forEachHint(target, async (item) => {
+        const primaries = ring.preferenceList(objectPosition(item.bucket, item.key)).slice(0, replicaCount(item.bucket, this.init.n, placement.length))
+        for (const v of item.versions) {
+          let placed = 0
+          for (const p of primaries) {
+            try {
+              await this.placeOn(p, self, space, item.bucket, item.key, v)
+              placed++
+            } catch (err) {
+              const refused = refusedByTarget(err)
+              this.c.log[refused ? 'warn' : 'debug'](
+                { target, primary: p, bucket: item.bucket, key: item.key, err: String(err) },
+                "a removed node's hint not placed on a current primary; kept for later",
+              )
             }
-            if (placed === primaries.length && primaries.length > 0) {
-              await this.c.store.drop(space, item.bucket, item.key, [v.dot])
-              redirected++
-            } else waiting++
           }
-        })
-      }
+          if (placed === primaries.length && primaries.length > 0) {
+            await this.c.store.drop(space, item.bucket, item.key, [v.dot])
+            redirected++
+          } else waiting++
+        }
+      })
     } catch (err) {
       this.c.log.warn({ target, redirected, err: String(err), retryInMs: this.backOff(target) }, "handing a removed node's hints to the current primaries failed")
     }
@@ -219,6 +207,20 @@ export class HintReplayer {
     if (!v.tombstone && this.c.membership.isFull(primary)) throw new Error(`${primary} is below its disk reserve`)
     const body = v.tombstone ? null : { stream: await this.c.store.openData(bucket, key, id, space) }
     await this.c.nodes.replicate({ id: primary, address }, bucket, key, v, body)
+  }
+
+  /**
+   * One pass over the hints held for `target`, in key order, a batch at a time (at most 100 batches
+   * a round), `fn` running on a batch's keys with bounded concurrency; the first failure ends it.
+   */
+  private async forEachHint(target: string, fn: (item: KeyVersions) => Promise<void>): Promise<void> {
+    let after: { bucket: string; key: string } | undefined
+    for (let batches = 0; batches < 100; batches++) {
+      const batch = this.c.store.hintBatch(target, this.init.batchSize ?? 100, after)
+      if (batch.length === 0) break
+      after = batch[batch.length - 1]
+      await runBounded(batch, this.init.concurrency ?? 8, fn)
+    }
   }
 
   /** Exponential backoff for a target after a failed or partly refused pass; returns the wait. */
@@ -253,6 +255,11 @@ export class HintReplayer {
     this.missingSince.delete(target)
     this.c.log.warn({ target, dropped }, 'dropped hints for a node gone from the membership')
   }
+}
+
+/** A target's refusal of this version alone (a 4xx, or a 507 for want of room): kept and retried later, not a failure of the target. */
+function refusedByTarget(err: unknown): boolean {
+  return isClientError(err) || (err instanceof RemoteError && err.code === 'InsufficientStorage')
 }
 
 /** Run `fn` over `items` with at most `limit` in flight; the first failure rejects (after in-flight ones settle). */
