@@ -36,8 +36,9 @@ function parseTlsEnv(v: string | undefined): boolean {
 async function start(n: number): Promise<void> {
   const layout = layoutFromEnv(n)
   // Process start-up dominates on a small machine (~0.7 s per node on 2 cores): allow for N.
-  const { started, credentials } = await startCluster(layout, Math.max(60_000, n * 2000))
+  const { started, credentials, joining } = await startCluster(layout, Math.max(60_000, n * 2000))
   console.log(started.length ? `started: ${started.join(' ')}` : 'everything was already running')
+  if (joining.length > 0) console.log(`joining the ring: ${joining.join(' ')} (their ranges stream to them; ./dynamoctl node status shows the progress)`)
   const scheme = layout.tls ? 'https' : 'http'
   console.log(`proxy: ${scheme}://${layout.host}:${layout.proxyPort}   try: ./client.sh`)
   if (layout.s3Port !== undefined) console.log(`S3: ${scheme}://${layout.host}:${layout.s3Port}   (AWS_ENDPOINT_URL in run/credentials; docs/s3.md)`)

@@ -9,16 +9,15 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
-import https from 'node:https'
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { memberFiles, tlsInit } from '../shared/tls/member-certs.js'
 import { ensureAdminKey } from './admin-key.js'
-import { trustCa } from './trust-ca.js'
+import { type ClientTls, waitHealthy, waitJoined } from './health-probe.js'
 import { serverEnv } from './malloc-env.js'
+import { trustCa } from './trust-ca.js'
 import { serverNodeFlags } from './v8-flags.js'
 
 export interface ClusterLayout {
@@ -118,17 +117,13 @@ function memberTlsArgs(layout: ClusterLayout, id: string): string[] {
 export const LAUNCHER_MEMBER = 'launcher'
 
 /** What a client of the layout's TLS ports needs (the CA; the launcher's certificate for nodes' member ports); undefined without TLS. */
+export { type ClientTls, waitHealthy, waitJoined }
+
 export function clientTls(layout: ClusterLayout): ClientTls | undefined {
   if (!layout.tls) return undefined
   ensureTls(layout, [LAUNCHER_MEMBER])
   const f = memberFiles(tlsDir(layout), LAUNCHER_MEMBER)
   return { ca: readFileSync(f.caFile), cert: readFileSync(f.certFile), key: readFileSync(f.keyFile) }
-}
-
-export interface ClientTls {
-  ca: Buffer
-  cert?: Buffer
-  key?: Buffer
 }
 
 /** Certificates for `ids` in <runDir>/tls (the CA made on first use), for every host the layout's members bind. */
@@ -240,39 +235,12 @@ export function startProcess(layout: ClusterLayout, spec: ProcessSpec): { pid: n
   return { pid: child.pid, started: true }
 }
 
-/** Poll health URLs until each answers 200; throws naming the laggards after `timeoutMs`. `tls`: for https:// URLs (clientTls()). */
-export async function waitHealthy(urls: readonly string[], timeoutMs = 30_000, tls?: ClientTls): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let pending = [...urls]
-  while (pending.length > 0) {
-    const results = await Promise.all(pending.map(async (u) => (await healthStatus(u, tls)) === 200))
-    pending = pending.filter((_, i) => !results[i])
-    if (pending.length === 0) return
-    if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs} ms: ${pending.join(', ')}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-/** GET `url` once (1 s bound): its status, 0 when unreachable. node:http(s), so a node's TLS member port gets the launcher's certificate. */
-function healthStatus(url: string, tls: ClientTls | undefined): Promise<number> {
-  return new Promise((resolve) => {
-    const secure = url.startsWith('https:')
-    const options = { timeout: 1000, agent: false as const, ...(secure && tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) }
-    const req = (secure ? https : http).get(url, options, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.once('timeout', () => req.destroy(new Error('timeout')))
-    req.once('error', () => resolve(0))
-  })
-}
-
 /**
  * Start every node not running, then the proxy; wait until all that were started are healthy; then
  * make sure `<runDir>/credentials` holds an admin key the proxy accepts (admin-key.ts).
  * `credentials` is undefined only for a proxy without access keys.
  */
-export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): Promise<{ started: string[]; credentials: Credentials | undefined }> {
+export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): Promise<{ started: string[]; credentials: Credentials | undefined; joining: string[] }> {
   if (layout.s3Port !== undefined && (layout.nodePorts.includes(layout.s3Port) || layout.s3Port === layout.proxyPort)) {
     throw new Error(`S3_PORT ${layout.s3Port} is the port of the proxy or of a storage node: choose another (S3_PORT=9000 with NODE_BASE_PORT=9000 puts nodes on 9001...)`)
   }
@@ -286,13 +254,18 @@ export async function startCluster(layout: ClusterLayout, timeoutMs = 30_000): P
     timeoutMs,
     tls,
   )
+  const joining = await waitJoined(
+    specs.map((s) => s.healthUrl),
+    Math.min(timeoutMs, 10_000),
+    tls,
+  )
   const proxy = proxySpec(layout)
   if (startProcess(layout, proxy).started) started.push(proxy.name)
   await waitHealthy([proxy.healthUrl], timeoutMs, tls)
   const secret = readFileSync(secretFile(layout), 'utf8').trim()
   const s3Url = layout.s3Port === undefined ? undefined : `${scheme(layout)}://${layout.host}:${layout.s3Port}`
   const credentials = await ensureAdminKey({ runDir: layout.runDir, proxyUrl: `${scheme(layout)}://${layout.host}:${layout.proxyPort}`, secret, s3Url }, timeoutMs)
-  return { started, credentials }
+  return { started, credentials, joining: specs.filter((s) => joining.includes(s.healthUrl)).map((s) => s.name) }
 }
 
 /** Names with a pid file in run/. */

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { type ClusterLayout, clientTls, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy } from '../cluster-ctl/launcher.js'
+import { type ClusterLayout, clientTls, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy, waitJoined } from '../cluster-ctl/launcher.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { forgetProxy, rememberProxy, withBasicAuth } from './proxy-credentials.js'
 import { waitForNodeStatus } from './node-status.js'
@@ -138,14 +138,18 @@ export class TestCluster {
     return url
   }
 
-  /** Start one more node (node-<n+1>) that joins through the others as seeds. */
-  async addNode(): Promise<string> {
+  /**
+   * Start one more node (node-<n+1>) that joins through the others as seeds; by default, wait until
+   * it is a member (its holders have sent it its ranges), else return while it may still be joining.
+   */
+  async addNode(opts: { waitJoined?: boolean } = {}): Promise<string> {
     const [port] = await freePorts(1)
     this.layout = { ...this.layout, nodePorts: [...this.layout.nodePorts, port as number] }
     const i = this.layout.nodePorts.length
     const spec = nodeSpec(this.layout, i)
     startProcess(this.layout, spec)
     await waitHealthy([spec.healthUrl], 30_000, clientTls(this.layout))
+    if (opts.waitJoined !== false && (await waitJoined([spec.healthUrl], 60_000, clientTls(this.layout))).length > 0) throw new Error(`${spec.name} still joining after 60 s`)
     return spec.name
   }
 

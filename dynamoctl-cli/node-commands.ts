@@ -4,7 +4,7 @@
  * node hand its data over and leave; `remove` takes a dead node out so the others re-replicate.
  */
 import type { Command } from 'commander'
-import { NodeChangeAnswerSchema, NodeListAnswerSchema, nodeAdminRoutes, type NodeStatus } from '../shared/wire/node-admin.js'
+import { NodeChangeAnswerSchema, NodeListAnswerSchema, type NodeStatus, nodeAdminRoutes } from '../shared/wire/node-admin.js'
 import { hint, line, printJson, printTable } from './output.js'
 import { openSession } from './session.js'
 
@@ -16,6 +16,7 @@ function mib(bytes: number): string {
 function transferCell(n: NodeStatus): string {
   const t = n.transfer
   if (!t) return '-'
+  if (t.waiting_for) return t.waiting_for.length > 0 ? `joining: waiting for ${t.waiting_for.join(', ')} to send their share` : 'joining: caught up'
   const pace = t.phase === 'moving' && t.bytes_per_s !== undefined ? `, ${mib(t.bytes_per_s)}/s, ${t.eta_s ?? '?'} s left` : ''
   return `${t.kind} ${t.phase} ${t.keys_done}/${t.keys_total} keys, ${mib(t.bytes_done)}/${mib(t.bytes_total)}${pace}, sent ${t.versions_sent} versions (${mib(t.bytes_sent)})${t.failures ? `, ${t.failures} failed (retried)` : ''}`
 }
@@ -25,7 +26,7 @@ export function addNodeCommands(program: Command): void {
 
   node
     .command('status')
-    .description('every node of the ring: its state (member, leaving, removed), whether it is up (or for how long it has been down), its share, its transfer')
+    .description('every node of the ring: its state (joining, member, leaving, removed), whether it is up (or for how long it has been down), its share, its transfer')
     .action(async (_o: unknown, cmd: Command) => {
       const s = openSession(cmd)
       const answer = await s.client.request('GET', nodeAdminRoutes.nodes, NodeListAnswerSchema)

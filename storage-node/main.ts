@@ -1,34 +1,34 @@
 /** Storage node entry point: parse config, build the components, start them; SIGTERM stops them in reverse. */
 import { mkdirSync } from 'node:fs'
 import { InternalTransport } from '../shared/http/internal-transport.js'
-import { NodeClient } from '../shared/http/node-client.js'
 import { MemberSigner } from '../shared/http/member-signer.js'
+import { NodeClient } from '../shared/http/node-client.js'
 import { CLOCK_WARN_MS, clockReport, PeerClocks } from '../shared/http/peer-clocks.js'
+import { RequestVerifier } from '../shared/http/request-verifier.js'
+import { serve } from '../shared/http/serve.js'
 import { createSignedClient } from '../shared/http/signed-client.js'
 import { acceptedKeys } from '../shared/http/signing.js'
-import { RpcClient } from '../shared/rpc/rpc-client.js'
-import { serve } from '../shared/http/serve.js'
 import { createLogger } from '../shared/log.js'
+import { RpcClient } from '../shared/rpc/rpc-client.js'
 import { memoryStatus } from '../shared/wire/internal-api.js'
+import { AntiEntropy } from './anti-entropy/anti-entropy.js'
 import { createNodeApp } from './app.js'
-import { RequestVerifier } from '../shared/http/request-verifier.js'
-import { RpcServer } from './rpc/rpc-server.js'
-import { ClockOffsets } from './service/clock-offsets.js'
-import { ObjectService } from './service/object-service.js'
 import { parseNodeConfig } from './config.js'
 import { Gossiper } from './gossip/gossiper.js'
 import { Membership } from './gossip/membership.js'
+import { HintReplayer } from './handoff/hint-replayer.js'
+import { NodeMetrics } from './metrics/node-metrics.js'
+import { StoreUsageMeter } from './metrics/store-usage.js'
+import { TombstoneReaper } from './reaper/tombstone-reaper.js'
 import { NodeRing } from './ring/node-ring.js'
 import { OwnershipTransfer } from './ring/ownership-transfer.js'
-import { AntiEntropy } from './anti-entropy/anti-entropy.js'
-import { HintReplayer } from './handoff/hint-replayer.js'
-import { TombstoneReaper } from './reaper/tombstone-reaper.js'
+import { RpcServer } from './rpc/rpc-server.js'
+import { ClockOffsets } from './service/clock-offsets.js'
+import { ObjectService } from './service/object-service.js'
 import { StagingArea } from './staging/staging-area.js'
 import { BlobFiles } from './store/blobs/blob-files.js'
 import { DiskSpace, diskStatus } from './store/blobs/disk-space.js'
 import { LmdbObjectStore } from './store/lmdb-object-store.js'
-import { NodeMetrics } from './metrics/node-metrics.js'
-import { StoreUsageMeter } from './metrics/store-usage.js'
 
 async function main(): Promise<void> {
   let cfg: ReturnType<typeof parseNodeConfig>
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   // Data follows ownership: looks for a change of owners every other gossip round; a decommissioned
   // node drains late writes for 2 T_fail + 5 s after its removal (proxies poll every second by default).
   const transfer = new OwnershipTransfer(
-    { store, ring, membership, nodes, log: log.child({ component: 'transfer' }) },
+    { store, ring, membership, nodes, log: log.child({ component: 'transfer' }), heardFromCluster: () => gossiper.rounds > 0 },
     {
       n: cfg.n,
       vnodes: cfg.vnodes,

@@ -52,7 +52,7 @@ export function mountNodeAdminRoutes(router: GuardedRouter, view: MembershipView
     const id = nodeParam(ctx)
     const entry = known(view, id)
     if (entry.state === 'removed') throw new InvalidNodeStateError(`${id} was removed from the ring already`)
-    if (entry.state === 'member') {
+    if (entry.state === 'member' || entry.state === 'joining') {
       if (!view.isUsable(id)) throw new InvalidNodeStateError(`${id} is down: a node hands its data over only while it runs (start it, or remove it: ./dynamoctl node remove ${id})`)
       checkOwnersLeft(view, id, cfg.n, forced(ctx))
     }

@@ -6,42 +6,45 @@
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import type { z } from 'zod'
-import type { InternalRequest, InternalTransport } from './internal-transport.js'
 import { clientErrorFromCode, EntityTooLargeError, StoreError } from '../errors.js'
-import { HEADER_HINT_FOR, HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSIONS, HEADER_VERSION, HEADER_WRITE } from '../wire/headers.js'
+import type { RpcClient } from '../rpc/rpc-client.js'
+import { HEADER_HINT_FOR, HEADER_REQUEST_ID, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../wire/headers.js'
 import {
   type ByteSpan,
   type CoordinateRequest,
-  encodeRangeQuery,
   type Dot,
   decodeHeaderJson,
   encodeHeaderJson,
-  ReapAnswerSchema,
+  encodeRangeQuery,
+  internalRoutes,
+  type ListAnswer,
+  ListAnswerSchema,
+  type NodeHealth,
+  NodeHealthSchema,
   type ReapAnswer,
+  ReapAnswerSchema,
   type SegmentDigestsAnswer,
   SegmentDigestsAnswerSchema,
   type SegmentKeysAnswer,
   SegmentKeysAnswerSchema,
-  internalRoutes,
-  ListAnswerSchema,
-  type ListAnswer,
-  type NodeHealth,
-  NodeHealthSchema,
-  StageAnswerSchema,
   type StageAnswer,
+  StageAnswerSchema,
   type Version,
-  VersionsAnswerSchema,
   type VersionsAnswer,
-  WriteAnswerSchema,
+  VersionsAnswerSchema,
   type WriteAnswer,
+  WriteAnswerSchema,
 } from '../wire/internal-api.js'
-import { MembershipAnswerSchema, type MembershipAnswer } from '../wire/membership.js'
-import { RingAnswerSchema, type RingAnswer, type RingChangeRequest } from '../wire/ring.js'
-import { TransferHaveAnswerSchema, type TransferHaveAnswer } from '../wire/transfer.js'
+import { type MembershipAnswer, MembershipAnswerSchema } from '../wire/membership.js'
+import { HEADER_PROTOCOL, PROTOCOL_VERSION } from '../wire/protocol.js'
+import { type RingAnswer, RingAnswerSchema, type RingChangeRequest } from '../wire/ring.js'
 import { RPC_MAX_BODY_BYTES, type RpcRequest, RpcVersionsAnswerSchema } from '../wire/rpc.js'
-import type { RpcClient } from '../rpc/rpc-client.js'
+import { type TransferHaveAnswer, TransferHaveAnswerSchema } from '../wire/transfer.js'
+import type { InternalRequest, InternalTransport } from './internal-transport.js'
 import { currentTiming, UNREACHABLE_STATUS } from './request-timing.js'
 
+/** Sent on calls whose answer shows ring states, so the node shows this build what it can read (shared/wire/ring.ts forProtocol). */
+const ANNOUNCE_PROTOCOL = { [HEADER_PROTOCOL]: String(PROTOCOL_VERSION) }
 export interface NodeRef {
   readonly id: string
   readonly address: string
@@ -219,7 +222,13 @@ export class NodeClient {
   }
 
   private antiEntropyCall<S extends z.ZodType>(node: NodeRef, schema: S, path: string, request: object): Promise<z.output<S>> {
-    return this.call(node, schema, { method: 'POST', path, body: JSON.stringify(request), headers: { 'content-type': 'application/json' }, totalTimeoutMs: METADATA_TIMEOUT_MS * 2 })
+    return this.call(node, schema, {
+      method: 'POST',
+      path,
+      body: JSON.stringify(request),
+      headers: { 'content-type': 'application/json', ...ANNOUNCE_PROTOCOL },
+      totalTimeoutMs: METADATA_TIMEOUT_MS * 2,
+    })
   }
 
   async versions(node: NodeRef, bucket: string, key: string, opts?: CallOptions): Promise<VersionsAnswer> {
@@ -272,12 +281,12 @@ export class NodeClient {
   }
 
   health(node: NodeRef): Promise<NodeHealth> {
-    return this.call(node, NodeHealthSchema, { method: 'GET', path: '/health', totalTimeoutMs: 2000 })
+    return this.call(node, NodeHealthSchema, { method: 'GET', path: '/health', headers: ANNOUNCE_PROTOCOL, totalTimeoutMs: 2000 })
   }
 
   /** The open membership view of the node at `address` (its id may not be known yet). */
   membership(address: string): Promise<MembershipAnswer> {
-    return this.call({ id: address, address }, MembershipAnswerSchema, { method: 'GET', path: '/membership', totalTimeoutMs: 2000 })
+    return this.call({ id: address, address }, MembershipAnswerSchema, { method: 'GET', path: '/membership', headers: ANNOUNCE_PROTOCOL, totalTimeoutMs: 2000 })
   }
 
   /**

@@ -6,7 +6,11 @@
  */
 import type { RingEntry, RingState } from '../wire/ring.js'
 
-const RANK: Record<RingState, number> = { member: 0, leaving: 1, removed: 2 }
+/**
+ * Ties at one version: `joining` outranks `member` because an older member is shown a joining node
+ * as a member of the same version (shared/wire/ring.ts forProtocol), and that copy must not end the join.
+ */
+const RANK: Record<RingState, number> = { member: 0, joining: 1, leaving: 2, removed: 3 }
 
 /** Total order on two entries of the same id: > 0 when `a` wins. */
 export function compareEntries(a: RingEntry, b: RingEntry): number {
@@ -68,20 +72,25 @@ export class RingRecord {
     return v
   }
 
-  /** Nodes that place keys now (reads and writes): members, and leaving nodes until they are removed. */
+  /** Nodes that place keys now (reads and writes): members, and leaving nodes until they are removed; not joining ones. */
   placement(): string[] {
     return this.ids((s) => s === 'member' || s === 'leaving')
   }
 
-  /** Nodes that will own the ranges once every leave completes: where data must end up. */
+  /** Nodes that will own the ranges once every join and leave completes: where data must end up. */
   owners(): string[] {
-    return this.ids((s) => s === 'member')
+    return this.ids((s) => s === 'member' || s === 'joining')
   }
 
-  /** Whether `id` still owns ranges (so gossip must never forget it). */
+  /** Nodes joining (owners that do not place keys yet). */
+  joining(): string[] {
+    return this.ids((s) => s === 'joining')
+  }
+
+  /** Whether `id` owns or will own ranges (so gossip must never forget it). */
   holdsRanges(id: string): boolean {
     const s = this.byId.get(id)?.state
-    return s === 'member' || s === 'leaving'
+    return s === 'member' || s === 'leaving' || s === 'joining'
   }
 
   private ids(keep: (s: RingState) => boolean): string[] {

@@ -23,6 +23,8 @@ export const GossipMemberSchema = z.object({
   protocol: ProtocolVersionSchema.optional(),
   /** Its --vnodes, set by itself: members that disagree place keys differently, so none drops a copy it hands over while they do. */
   vnodes: z.number().int().min(1).max(65_536).optional(),
+  /** Set by the member itself (protocol 4): a digest of the owners its last complete ownership transfer was for (a joining node waits for every live holder's). */
+  rebalanced: z.string().max(32).optional(),
 })
 export type GossipMember = z.infer<typeof GossipMemberSchema>
 

@@ -17,10 +17,13 @@
  *   2  announces its version in gossip and on the RPC upgrade; nothing else changes on the wire
  *   3  object versions record the incarnation of their bucket (`meta.incarnation`): proxies set it
  *      only when every node of the ring speaks 3 (an older node would drop it)
+ *   4  the ring state `joining` (shared/wire/ring.ts), and the `rebalanced` field of gossip entries:
+ *      members and proxies that speak less are shown a joining node as a member (an older schema
+ *      refuses the state); proxies announce their version on GET /membership to be shown it
  */
 import { z } from 'zod'
 
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 /** What a member that announces no version speaks. */
 export const UNANNOUNCED_PROTOCOL = 1

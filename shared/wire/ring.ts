@@ -7,11 +7,14 @@ import { z } from 'zod'
 import { MAX_GOSSIP_MEMBERS, MemberAddressSchema, MemberIdSchema } from './member-id.js'
 
 /**
- * Where a node is in its life in the ring. Append only (the merge ranks states in this order):
+ * Where a node is in its life in the ring. Append only (shared/ring/ring-record.ts ranks them):
  * `member` owns ranges; `leaving` still owns them while it hands its data to the next owners
- * (decommission); `removed` owns nothing and never comes back under that id.
+ * (decommission); `removed` owns nothing and never comes back under that id; `joining` (protocol 4)
+ * will own ranges: their holders stream them to it, writes and reads still go to them, and it makes
+ * itself a member once every live holder says it has sent its share. A member that speaks an older
+ * protocol is shown a joining node as a member (`forProtocol`), as it would have been before.
  */
-export const RingStateSchema = z.enum(['member', 'leaving', 'removed'])
+export const RingStateSchema = z.enum(['member', 'leaving', 'removed', 'joining'])
 export type RingState = z.infer<typeof RingStateSchema>
 
 export const RingEntrySchema = z.object({
@@ -28,6 +31,20 @@ export const RingEntrySchema = z.object({
 export type RingEntry = z.infer<typeof RingEntrySchema>
 
 export const RingEntriesSchema = z.array(RingEntrySchema).max(MAX_GOSSIP_MEMBERS)
+
+/** The protocol that brought `joining`: older members' schema refuses the state. */
+export const JOINING_PROTOCOL = 4
+
+/**
+ * Entries as a member speaking `protocol` can read them: below 4, a joining node is shown as a
+ * member (what it was before); to a seed not heard from yet (`undefined`), joining nodes are left
+ * out, so a new member never learns a joining node as a member from us.
+ */
+export function forProtocol(entries: readonly RingEntry[], protocol: number | undefined): RingEntry[] {
+  if (protocol === undefined) return entries.filter((e) => e.state !== 'joining')
+  if (protocol >= JOINING_PROTOCOL) return [...entries]
+  return entries.map((e) => (e.state === 'joining' ? { ...e, state: 'member' } : e))
+}
 
 /** POST /internal/ring/change: an operator's change of one entry, sent by a proxy to a live member. */
 export const RingChangeRequestSchema = z.object({ id: MemberIdSchema, state: RingStateSchema })

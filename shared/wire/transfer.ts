@@ -46,5 +46,7 @@ export const TransferProgressSchema = z.object({
   /** This pass so far: bytes of keys checked per second, and the seconds left at that pace (absent before its first batch). */
   bytes_per_s: z.number().optional(),
   eta_s: z.number().optional(),
+  /** A joining node: the live holders of its ranges that have not yet said they sent them (it takes reads once none is left). */
+  waiting_for: z.array(z.string()).optional(),
 })
 export type TransferProgress = z.infer<typeof TransferProgressSchema>

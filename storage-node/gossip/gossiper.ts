@@ -3,12 +3,13 @@
  * peers (push-pull: their answer is merged too). With nobody known yet, the seeds are asked.
  */
 import type { Got } from 'got'
-import type { Logger } from '../../shared/log.js'
 import { ANY_MEMBER } from '../../shared/http/signing.js'
+import type { Logger } from '../../shared/log.js'
 import { internalRoutes } from '../../shared/wire/internal-api.js'
 import { GossipMessageSchema } from '../../shared/wire/membership.js'
-import type { GossipConfig } from './gossip-config.js'
+import { forProtocol } from '../../shared/wire/ring.js'
 import type { NodeRing } from '../ring/node-ring.js'
+import type { GossipConfig } from './gossip-config.js'
 import type { Membership } from './membership.js'
 
 export interface GossiperComponents {
@@ -24,6 +25,8 @@ export class Gossiper {
   private running = false
   /** Gossip traffic this node started (requests out, answers in), for /health and the scale figures. */
   readonly stats = { exchanges: 0, failures: 0, bytesOut: 0, bytesIn: 0 }
+  /** Rounds completed since start (whether or not anyone answered). */
+  rounds = 0
 
   constructor(
     private readonly c: GossiperComponents,
@@ -56,6 +59,7 @@ export class Gossiper {
       if (live.length === 0) targets.push(...this.seeds.map((address) => ({ address })))
       else if (down.length > 0 && Math.random() < 0.2) targets.push(...pickRandom(down, 1))
       await Promise.allSettled(targets.map((t) => this.exchange(t.address, t.id)))
+      this.rounds++
     } finally {
       this.running = false
     }
@@ -64,7 +68,9 @@ export class Gossiper {
   /** One push-pull with the member at `address`; `id`, when known, is what the signature binds (a seed's is not known yet). */
   private async exchange(address: string, id?: string): Promise<void> {
     try {
-      const body = JSON.stringify({ from: this.c.membership.selfId, members: this.c.membership.digest(), ring: this.c.ring.entries() })
+      // A seed not heard from yet (no id) is shown no joining node; a member that announces no protocol speaks 1.
+      const protocol = id === undefined ? undefined : (this.c.membership.protocolOf(id) ?? 1)
+      const body = JSON.stringify({ from: this.c.membership.selfId, members: this.c.membership.digest(), ring: forProtocol(this.c.ring.entries(), protocol) })
       this.stats.bytesOut += body.length
       const res = await this.c.client.post(`http://${address}${internalRoutes.gossip.path()}`, {
         body,

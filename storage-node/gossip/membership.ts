@@ -62,6 +62,17 @@ export class Membership {
     this.self.vnodes = vnodes
   }
 
+  /** Announce (in this node's gossip entry) the owners its last complete ownership transfer was for, as a digest. */
+  setRebalanced(digest: string | undefined): void {
+    if (digest === undefined) delete this.self.rebalanced
+    else this.self.rebalanced = digest
+  }
+
+  /** What `id` last announced of its ownership transfer (undefined: nothing, or an older build). */
+  rebalancedOf(id: string): string | undefined {
+    return this.members.get(id)?.rebalanced
+  }
+
   /** Members that announce another --vnodes than this node's (they place keys differently). */
   vnodesDisagreeing(): string[] {
     const mine = this.self.vnodes
@@ -93,8 +104,16 @@ export class Membership {
         const same = known?.generation === m.generation
         const protocol = m.protocol ?? (same ? known?.protocol : undefined)
         const vnodes = m.vnodes ?? (same ? known?.vnodes : undefined)
-        const { protocol: _p, vnodes: _v, ...rest } = m
-        this.members.set(m.id, { ...rest, ...(protocol === undefined ? {} : { protocol }), ...(vnodes === undefined ? {} : { vnodes }), lastGrowthMs: now })
+        // Changes within a generation, but an older relay drops it: the last one known is better than none.
+        const rebalanced = m.rebalanced ?? (same ? known?.rebalanced : undefined)
+        const { protocol: _p, vnodes: _v, rebalanced: _r, ...rest } = m
+        this.members.set(m.id, {
+          ...rest,
+          ...(protocol === undefined ? {} : { protocol }),
+          ...(vnodes === undefined ? {} : { vnodes }),
+          ...(rebalanced === undefined ? {} : { rebalanced }),
+          lastGrowthMs: now,
+        })
       }
     }
   }

@@ -72,6 +72,8 @@ export class TombstoneReaper {
     // version of a key for a primary that already has its tombstone.
     if (views.some((v) => v.status !== 'up')) return 0
     if (placement.some((id) => this.c.membership.status(id) !== 'up')) return 0
+    // Nor while a node joins: it may hold an older version its holders sent it, which a reap here would leave to come back.
+    if (this.c.ring.joining().length > 0) return 0
     try {
       const health = await Promise.all(views.filter((v) => v.id !== this.c.membership.selfId).map((v) => this.c.nodes.health({ id: v.id, address: v.address })))
       if (health.some((h) => Object.keys(h.hints).length > 0) || Object.keys(this.c.store.hintTotals()).length > 0) return 0

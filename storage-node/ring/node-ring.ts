@@ -1,7 +1,8 @@
 /**
  * A node's copy of the ring record: loaded from its data dir, merged with what gossip brings, saved
- * whenever it changes. A node admits itself (a `member` entry of version 1) the first time it
- * starts; after that only an operator's change (decommission, remove) takes it out.
+ * whenever it changes. A node admits itself (a `joining` entry of version 1) the first time it
+ * starts and makes itself a member once its ranges' holders have sent them (ownership-transfer.ts);
+ * after that only an operator's change (decommission, remove) takes it out.
  */
 import type { Logger } from '../../shared/log.js'
 import { RingRecord } from '../../shared/ring/ring-record.js'
@@ -27,8 +28,8 @@ export class NodeRing {
     this.record = new RingRecord(saved?.ring ?? [])
     this.transferred = saved?.transferredFor
     const self = this.record.get(init.selfId)
-    if (!self) this.apply(init.selfId, 'member', init.address)
-    else if (self.state === 'member' && self.address !== init.address) this.apply(init.selfId, 'member', init.address)
+    if (!self) this.apply(init.selfId, 'joining', init.address)
+    else if ((self.state === 'member' || self.state === 'joining') && self.address !== init.address) this.apply(init.selfId, self.state, init.address)
     else if (self.state === 'removed') init.log.warn({ node: init.selfId }, 'this node was removed from the ring: it owns no ranges (a node rejoins under a new id)')
   }
 
@@ -54,6 +55,10 @@ export class NodeRing {
 
   owners(): string[] {
     return this.record.owners()
+  }
+
+  joining(): string[] {
+    return this.record.joining()
   }
 
   holdsRanges(id: string): boolean {

@@ -1,7 +1,9 @@
 /**
  * Data follows ownership (Dynamo 4.9, Riak's ownership handoff in miniature). When the ring's
  * owners change (a node joins, an operator removes one), each node walks the keys it holds and
- * sends every key whose preference list gained a node to that new owner. A leaving node
+ * sends every key whose preference list gained a node to that new owner; while that owner is still
+ * joining, what later writes bring is sent on each tick, and the holders keep serving (and keep
+ * their copies) until it says it caught up (join-check.ts). A leaving node
  * (decommission) sends everything it holds to all of each key's next owners, then marks itself
  * removed in the ring record, keeps sending what late writes bring it for `drainMs` (proxies stop
  * placing keys on it within a poll or two) and then says it is done: its data dir can go.
@@ -9,14 +11,17 @@
  * Safety: a key is sent as versions, merged by clock on the receiver (replicate), so a resend is
  * harmless and no sibling is lost. A copy of a key this node is no longer a primary of is dropped
  * only once every primary has taken (or already held) exactly those versions, and a decommissioned
- * node drops nothing (its data dir is deleted whole). The receiver is asked first which versions it holds (one request per 500 keys),
- * so a pass over keys already moved costs one small request per batch. A pass that failed for any
+ * node drops nothing (its data dir is deleted whole). The receiver is asked first which versions it
+ * holds (one request per 500 keys), so a pass over keys already moved costs little. A pass that failed for any
  * key or target is repeated, whole, on the next tick (restartable, and idempotent). What a node
  * sends is bounded by `maxBytesPerSecond` (--transfer-max-bytes-per-s), so a join does not starve
  * clients; progress says its pace and the time left.
  */
+
+import { ByteRateLimit } from '../../shared/byte-rate-limit.js'
 import type { NodeClient, NodeRef } from '../../shared/http/node-client.js'
 import type { Logger } from '../../shared/log.js'
+import { PeriodicTask } from '../../shared/periodic-task.js'
 import { objectPosition } from '../../shared/ring/hash.js'
 import { HashRing } from '../../shared/ring/hash-ring.js'
 import { replicaCount } from '../../shared/ring/placement.js'
@@ -26,9 +31,9 @@ import { MAX_TRANSFER_KEYS, type TransferProgress } from '../../shared/wire/tran
 import type { Membership } from '../gossip/membership.js'
 import type { HintStore, ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
+import { joinWaitingFor, ownersDigest } from './join-check.js'
 import type { NodeRing } from './node-ring.js'
-import { PeriodicTask } from '../../shared/periodic-task.js'
-import { ByteRateLimit } from '../../shared/byte-rate-limit.js'
+import { emptyProgress, notePace } from './transfer-progress.js'
 
 export interface OwnershipTransferComponents {
   store: SegmentSource & ReplicaStore & Pick<HintStore, 'drop'>
@@ -36,6 +41,8 @@ export interface OwnershipTransferComponents {
   membership: Membership
   nodes: NodeClient
   log: Logger
+  /** Whether this node has heard what the cluster is (a gossip round done): a joining node that knows no member yet then founds the ring. */
+  heardFromCluster: () => boolean
 }
 
 export interface OwnershipTransferInit {
@@ -72,18 +79,12 @@ export class OwnershipTransfer {
   /** Sent since the goal was set (a goal's passes add up: a retried pass sends only what the last one could not). */
   private sent = { versions: 0, bytes: 0, to: {} as Record<string, number> }
   private drainUntil: number | undefined
-  /**
-   * Copies of keys this node is not a primary of may be here (the ring changed, a proxy with an older
-   * view wrote here): after each change of owners, and once after start, they are handed to every
-   * primary and dropped here, until none is left.
-   */
+  /** The nodes placing keys at the last tick (a change brings a handover). */
+  private lastPlacement = ''
+  /** Copies of keys this node is not a primary of (the ring changed, an older view wrote here): handed over after each change and at start. */
   private handoverPending = true
   private lastHandover = 0
-  /**
-   * Keys whose copy here was not handed to a primary holding nothing of them because the copy is
-   * older than the tombstone grace: the key was most likely deleted and its tombstone reaped since,
-   * and sending the copy would bring it back. Kept here (not dropped), logged, not retried.
-   */
+  /** Copies older than the tombstone grace not handed to primaries holding nothing of them (the key was likely deleted and reaped since): kept, logged. */
   private readonly outlived = new Set<string>()
   /** The --vnodes disagreement last logged (logged again only when it changes). */
   private vnodesWarned = ''
@@ -122,13 +123,27 @@ export class OwnershipTransfer {
     if (self?.state === 'leaving') return this.leave()
     if (self?.state === 'removed') return this.drain(now)
     const owners = this.c.ring.owners()
+    const placement = this.c.ring.placement().join(',')
+    if (placement !== this.lastPlacement) {
+      // A join completed (or a leave): copies this node no longer serves reads for are handed over.
+      this.lastPlacement = placement
+      this.handoverPending = true
+    }
     const basis = this.c.ring.transferredFor
     if (basis === undefined) {
       // First start with a ring: nothing was placed under an older one by this node.
       this.c.ring.transferredFor = owners
-      return
     }
+    this.c.membership.setRebalanced(ownersDigest(this.c.ring.transferredFor ?? owners))
+    if (basis === undefined) return
     if (same(basis, owners)) {
+      // Writes keep going to the old owners while a node joins: what they bring is sent on to it.
+      const joining = new Set(this.c.ring.joining().filter((id) => id !== this.c.ring.selfId))
+      if (joining.size > 0) {
+        const ring = this.hashRing(owners)
+        await this.pass('rebalance', `rebalance:${owners.join(',')}`, (bucket, key) => this.primaries(ring, bucket, key).filter((id) => joining.has(id)))
+      }
+      if (self?.state === 'joining') this.joinWhenCaughtUp(owners)
       // Copies keep arriving (proxies with an older ring, late hints): a handover runs at least every
       // handoverEveryMs, well inside the tombstone grace, so none outlives a reap unsent.
       if (now - this.lastHandover >= this.handoverEveryMs) this.handoverPending = true
@@ -146,8 +161,20 @@ export class OwnershipTransfer {
     }
     if (await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)) {
       this.c.ring.transferredFor = owners
+      this.c.membership.setRebalanced(ownersDigest(owners))
       this.handoverPending = true
     }
+  }
+
+  /** A joining node: a member once every live holder has sent its share (join-check.ts). */
+  private joinWhenCaughtUp(owners: readonly string[]): void {
+    const waitingFor = joinWaitingFor(this.c.ring, this.c.membership, this.c.heardFromCluster(), owners)
+    if (waitingFor === undefined) return
+    this.progress = { ...(this.progress ?? emptyProgress(this.c.ring.version)), waiting_for: waitingFor }
+    if (waitingFor.length > 0) return
+    this.c.ring.apply(this.c.ring.selfId, 'member')
+    this.progress = { ...this.progress, phase: 'idle', finished_at: new Date().toISOString() }
+    this.c.log.info({ holders: this.c.ring.placement().length - 1 }, "joined: every live holder has sent its share of this node's ranges (or none is known); it now takes reads and writes")
   }
 
   /**
@@ -157,9 +184,11 @@ export class OwnershipTransfer {
    */
   private async handOver(owners: readonly string[]): Promise<boolean> {
     const ring = this.hashRing(owners)
+    // While a node joins, the nodes placing keys now (which serve reads) differ from the owners: a copy is ours if either has us.
+    const now = this.hashRing(this.c.ring.placement())
     const self = this.c.ring.selfId
     const notOurs: Targets = (bucket, key) => {
-      const primaries = this.primaries(ring, bucket, key)
+      const primaries = [...new Set([...this.primaries(ring, bucket, key), ...this.primaries(now, bucket, key)])]
       return primaries.includes(self) ? [] : primaries
     }
     // Members that place keys with another --vnodes could each take the other for a key's primary and both drop it.
@@ -253,18 +282,12 @@ export class OwnershipTransfer {
       return true
     }
     const p: TransferProgress = {
-      phase,
-      kind,
-      ring_version: this.c.ring.version,
-      started_at: new Date().toISOString(),
+      ...emptyProgress(this.c.ring.version, phase, kind),
       keys_total: work.length,
-      keys_done: 0,
       bytes_total: work.reduce((s, w) => s + w.bytes, 0),
-      bytes_done: 0,
       versions_sent: this.sent.versions,
       bytes_sent: this.sent.bytes,
       to: { ...this.sent.to },
-      failures: 0,
       passes: this.passes,
     }
     this.progress = p
@@ -276,11 +299,7 @@ export class OwnershipTransfer {
       await Promise.all([...byTarget].map(([target, items]) => this.sendTo(target, items, p, goal.startsWith('handover:'))))
       p.keys_done += batch.length
       p.bytes_done += batch.reduce((s, w) => s + w.bytes, 0)
-      // Pace and time left, from the bytes checked so far (or the keys, for a pass of tombstones and empty objects).
-      const elapsedS = Math.max(0.001, (Date.now() - started) / 1000)
-      p.bytes_per_s = Math.round(p.bytes_done / elapsedS)
-      const leftShare = p.bytes_total > 0 ? (p.bytes_total - p.bytes_done) / Math.max(1, p.bytes_done) : (p.keys_total - p.keys_done) / Math.max(1, p.keys_done)
-      p.eta_s = Math.round(elapsedS * leftShare * 10) / 10
+      notePace(p, started)
     }
     this.passes++
     p.passes = this.passes

@@ -1,8 +1,9 @@
 /**
  * Membership changes that move data (issue 30), on one cluster in order: the node admin routes'
- * refusals; a 5th node joins under a write load and a read load (every acknowledged write readable
- * after, no read of an earlier key missed during the move, about a fifth of the copies move, and the
- * copies on nodes no longer primaries are dropped);
+ * refusals; a 5th node joins under a write load and a read load (it is `joining`, placing no keys,
+ * until its holders have sent it its ranges; every acknowledged write readable after, no read of an
+ * earlier key missed during the move, about a fifth of the copies move, and the copies on nodes no
+ * longer primaries are dropped);
  * `./dynamoctl node decommission` of a live node under a write load (every acknowledged key keeps N
  * copies on the remaining owners, and the node's data dir can be deleted); `remove` of a SIGKILLed node (N copies restored by the others, and the hints held for it
  * handed to the keys' current primaries).
@@ -140,10 +141,26 @@ test.serial('a 5th node joins under writes and reads: no read misses during the 
   const load = writeLoad('join')
   const reads = readLoad(before)
   const joinedAt = Date.now()
-  t.is(await cluster.addNode(), 'node-5')
+  t.is(await cluster.addNode({ waitJoined: false }), 'node-5')
   await cluster.waitForStatus('node-5', 'up')
   const owners = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5']
-  await eventually(async () => (await nodeStatus()).nodes.filter((n) => n.ring_state === 'member').length === 5, 10_000, 'node-5 in the ring')
+  // node-5 joins: its holders stream its ranges to it while reads and writes still go to them; it
+  // takes reads once every holder says it sent its share. What it held then is all it owns of the earlier keys.
+  let sawJoining: NodeListAnswer['nodes'][number] | undefined
+  await eventually(
+    async () => {
+      const node5 = (await nodeStatus()).nodes.find((n) => n.id === 'node-5')
+      if (node5?.ring_state === 'joining') sawJoining ??= node5
+      return node5?.ring_state === 'member'
+    },
+    30_000,
+    'node-5 a member',
+  )
+  const heldAtJoin = new Set<string>()
+  for (const key of before) if ((await heldBy(cluster, 'node-5', 'moves', key)).length > 0) heldAtJoin.add(key)
+  t.log(`join: node-5 a member ${Date.now() - joinedAt} ms after it started, holding ${heldAtJoin.size} earlier keys`)
+  t.truthy(sawJoining, 'node status showed node-5 joining')
+  t.is(sawJoining?.ownership, 0, 'a joining node places no keys')
   await new Promise((r) => setTimeout(r, 1000))
   const acked = await load.stop()
   await waitForCopies(before, owners, 60_000)
@@ -179,10 +196,13 @@ test.serial('a 5th node joins under writes and reads: no read misses during the 
     sentBytes += Number(/^dynamo_node_transfer_sent_bytes (\S+)$/m.exec(text)?.[1] ?? 0)
   }
   t.true(sentBytes > 0, 'dynamo_node_transfer_sent_bytes counts what the old owners sent node-5')
-  let onNew = 0
-  for (const key of before) if ((await heldBy(cluster, 'node-5', 'moves', key)).length > 0) onNew++
+  const onNewKeys = new Set<string>()
+  for (const key of before) if ((await heldBy(cluster, 'node-5', 'moves', key)).length > 0) onNewKeys.add(key)
+  const onNew = onNewKeys.size
   t.log(`join: node-5 holds ${onNew} of ${before.length} earlier keys: ${((onNew / (N * before.length)) * 100).toFixed(1)} % of the copies moved (ideal 1/5 = 20 %)`)
   t.true(onNew / (N * before.length) > 0.1 && onNew / (N * before.length) < 0.3)
+  const lateArrivals = before.filter((k) => !heldAtJoin.has(k)).filter((k) => onNewKeys.has(k))
+  t.deepEqual(lateArrivals, [], 'every earlier key node-5 owns was on it when it began to take reads')
   for (const [key, body] of [...acked, ...before.map((k) => [k, k.replace('before-', 'before body ')] as const)]) {
     const res = await get(cluster.url, 'moves', key)
     t.is(res.status, 200, key)

@@ -6,10 +6,10 @@
 import test from 'ava'
 import { forEachSeed, type Prng } from '../../../devtools/prng.js'
 import { compareEntries, mergeEntries, RingRecord } from '../../../shared/ring/ring-record.js'
-import type { RingEntry, RingState } from '../../../shared/wire/ring.js'
+import { forProtocol, type RingEntry, type RingState } from '../../../shared/wire/ring.js'
 
 const IDS = ['node-1', 'node-2', 'node-3', 'node-4']
-const STATES: RingState[] = ['member', 'leaving', 'removed']
+const STATES: RingState[] = ['member', 'leaving', 'removed', 'joining']
 
 function randomEntry(rng: Prng): RingEntry {
   const id = rng.pick(IDS)
@@ -72,8 +72,8 @@ test('a change made over a record beats every entry that record had seen for the
     other.merge(randomList(rng).filter((e) => e.id !== id || e.version < changed.version))
     other.merge([changed])
     t.is(other.get(id)?.state, state, `seed ${seed}`)
-    t.is(other.placement().includes(id), state !== 'removed')
-    t.is(other.owners().includes(id), state === 'member')
+    t.is(other.placement().includes(id), state === 'member' || state === 'leaving')
+    t.is(other.owners().includes(id), state === 'member' || state === 'joining')
     t.is(other.holdsRanges(id), state !== 'removed')
   })
 })
@@ -87,4 +87,23 @@ test('merge reports a change only when an entry wins', (t) => {
   t.true(r.merge([{ ...e, state: 'leaving' }]), 'same version: the later state in the life cycle wins')
   t.deepEqual(r.placement(), ['node-1'])
   t.deepEqual(r.owners(), [])
+})
+
+test('an older member is shown a joining node as a member of the same version, and that copy never ends the join where the joining entry is known', (t) => {
+  forEachSeed(200, 34, (rng, seed) => {
+    const entries = mergeEntries(randomList(rng), [])
+    const old = forProtocol(entries, 3)
+    t.false(
+      old.some((e) => e.state === 'joining'),
+      `seed ${seed}`,
+    )
+    t.deepEqual(forProtocol(entries, 4), entries)
+    t.deepEqual(
+      forProtocol(entries, undefined),
+      entries.filter((e) => e.state !== 'joining'),
+      'a seed not heard from yet is shown no joining node',
+    )
+    // What an older member relays back merges into the same record.
+    t.deepEqual(mergeEntries(entries, old), entries, `seed ${seed}`)
+  })
 })

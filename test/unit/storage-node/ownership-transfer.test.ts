@@ -3,7 +3,9 @@
  * node client that calls them: a join sends each key only to the node its preference list gained;
  * a leave sends everything to the next owners, then removes the node and, once drained, says done
  * (dropping nothing); copies of keys the node is not a primary of are handed to every primary and
- * only then dropped.
+ * only then dropped; a joining node is sent its keys but the old holders keep serving (and keep
+ * their copies) until it makes itself a member, which it does once every live holder announces it
+ * has sent its share.
  */
 import test from 'ava'
 import type { NodeClient, NodeRef } from '../../../shared/http/node-client.js'
@@ -12,7 +14,9 @@ import { objectPosition } from '../../../shared/ring/hash.js'
 import { HashRing } from '../../../shared/ring/hash-ring.js'
 import { versionId } from '../../../shared/vclock/versions.js'
 import type { Version } from '../../../shared/wire/internal-api.js'
+import { PROTOCOL_VERSION } from '../../../shared/wire/protocol.js'
 import { Membership } from '../../../storage-node/gossip/membership.js'
+import { ownersDigest } from '../../../storage-node/ring/join-check.js'
 import { NodeRing } from '../../../storage-node/ring/node-ring.js'
 import { OwnershipTransfer } from '../../../storage-node/ring/ownership-transfer.js'
 import { MemoryObjectStore } from '../../helpers/memory-store.js'
@@ -33,7 +37,7 @@ async function setup(tombstoneGraceMs = YOUNG) {
   const membership = new Membership('a', 'a:1', 1, CFG, () => NOW)
   membership.merge(['b', 'c', 'd'].map((id) => ({ id, address: `${id}:1`, generation: 1, heartbeat: 1, left: false })))
   const ring = new NodeRing({ selfId: 'a', address: 'a:1', log })
-  for (const id of ['b', 'c']) ring.apply(id, 'member', `${id}:1`)
+  for (const id of ['a', 'b', 'c']) ring.apply(id, 'member', `${id}:1`)
   const nodes = {
     transferHave: async (n: NodeRef, keys: { bucket: string; key: string }[]) => ({
       node: n.id,
@@ -46,7 +50,7 @@ async function setup(tombstoneGraceMs = YOUNG) {
     replicate: async (n: NodeRef, bucket: string, key: string, v: Version) => store(n.id).replicate(bucket, key, v, null),
   } as unknown as NodeClient
   membership.setVnodes(VNODES)
-  const transfer = new OwnershipTransfer({ store: store('a'), ring, membership, nodes, log }, { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0, tombstoneGraceMs })
+  const transfer = new OwnershipTransfer({ store: store('a'), ring, membership, nodes, log, heardFromCluster: () => true }, { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0, tombstoneGraceMs })
   // Tombstones: versions without bytes, sent like any other.
   for (const key of KEYS) await store('a').coordinate('b', key, { tombstone: true }, null)
   await transfer.tick()
@@ -156,4 +160,108 @@ test('while a member announces another --vnodes (it places keys differently), no
   membership.merge([{ id: 'b', address: 'b:1', generation: 2, heartbeat: 1, left: false, vnodes: VNODES }])
   await transfer.tick()
   t.true(transfer.dropped > 0)
+})
+
+test('a joining node is sent its keys, and writes made meanwhile; the old holders keep their copies until it is a member, then hand over', async (t) => {
+  const { store, ring, transfer, membership } = await setup()
+  const owners = ['a', 'b', 'c', 'd']
+  // Keys a serves now and loses to d.
+  const losing = Array.from({ length: 400 }, (_, i) => `lose-${i}`)
+    .filter((k) => primaries(['a', 'b', 'c'], k).includes('a') && !primaries(owners, k).includes('a'))
+    .slice(0, 8)
+  t.is(losing.length, 8)
+  for (const k of losing) await store('a').coordinate('b', k, { tombstone: true }, null)
+  ring.apply('d', 'joining', 'd:1')
+  await transfer.tick()
+  const gained = KEYS.filter((k) => primaries(owners, k).includes('d'))
+  for (const k of KEYS) t.is(holds(store('d'), k), gained.includes(k), k)
+  for (const k of losing) t.true(holds(store('d'), k), k)
+  t.deepEqual(ring.transferredFor, owners)
+  t.is(membership.digest().find((m) => m.id === 'a')?.rebalanced, ownersDigest(owners), 'announced in gossip')
+  // A write while d joins goes to the old holders (here: a); the next tick sends it on.
+  const late = Array.from({ length: 400 }, (_, i) => `late-${i}`).find(
+    (k) => primaries(['a', 'b', 'c'], k).includes('a') && primaries(owners, k).includes('d') && !primaries(owners, k).includes('a'),
+  ) as string
+  await store('a').coordinate('b', late, { tombstone: true }, null)
+  await transfer.tick()
+  t.true(holds(store('d'), late), 'a write made during the join reaches the joining node')
+  // a serves reads of every key it is a primary of under the old placement: none is handed over and dropped yet.
+  const served = [...KEYS, ...losing].filter((k) => primaries(['a', 'b', 'c'], k).includes('a'))
+  for (const k of served) t.true(holds(store('a'), k), `${k} kept while d joins`)
+  t.true(holds(store('a'), late))
+  ring.apply('d', 'member', 'd:1')
+  await transfer.tick()
+  const notOurs = [...KEYS, ...losing, late].filter((k) => !primaries(owners, k).includes('a'))
+  for (const k of losing) t.true(notOurs.includes(k))
+  for (const k of notOurs) t.false(holds(store('a'), k), `${k} dropped once d is a member`)
+  for (const k of notOurs) for (const p of primaries(owners, k)) t.true(holds(store(p), k), `${k} on ${p}`)
+})
+
+/** A node `x` joining a ring of a, b, c, and what it has heard of them. */
+function joiner(heard: boolean, holders: { id: string; protocol?: number; rebalanced?: string; silentFor?: number }[]) {
+  let now = NOW
+  const membership = new Membership('x', 'x:1', 1, CFG, () => now)
+  membership.merge(
+    holders.map((h) => ({
+      id: h.id,
+      address: `${h.id}:1`,
+      generation: 1,
+      heartbeat: 1,
+      left: false,
+      ...(h.protocol ? { protocol: h.protocol } : {}),
+      ...(h.rebalanced ? { rebalanced: h.rebalanced } : {}),
+    })),
+  )
+  const ring = new NodeRing({ selfId: 'x', address: 'x:1', log })
+  for (const h of holders) ring.apply(h.id, 'member', `${h.id}:1`)
+  const store = new MemoryObjectStore({ nodeId: 'x', now: () => NOW })
+  const transfer = new OwnershipTransfer(
+    { store, ring, membership, nodes: {} as NodeClient, log, heardFromCluster: () => heard },
+    { n: N, vnodes: VNODES, intervalMs: 1000, drainMs: 0, tombstoneGraceMs: YOUNG },
+  )
+  return { ring, membership, transfer, advance: (ms: number) => (now += ms) }
+}
+
+test('a joining node becomes a member once every live holder announces its transfer for the current owners; down and older holders are not waited for', async (t) => {
+  const owners = ['a', 'b', 'c', 'x']
+  const done = ownersDigest(owners)
+  const j = joiner(true, [
+    { id: 'a', protocol: PROTOCOL_VERSION, rebalanced: done },
+    { id: 'b', protocol: PROTOCOL_VERSION, rebalanced: ownersDigest(['a', 'b', 'c']) },
+    { id: 'c', protocol: 3 },
+  ])
+  t.is(j.ring.get('x')?.state, 'joining', 'a new node admits itself as joining')
+  t.deepEqual(j.ring.placement(), ['a', 'b', 'c'])
+  t.deepEqual(j.ring.owners(), owners)
+  await j.transfer.tick()
+  await j.transfer.tick()
+  t.is(j.ring.get('x')?.state, 'joining', 'b has not sent its share yet')
+  t.deepEqual(j.transfer.progress?.waiting_for, ['b'], 'c speaks 3: it sees x as a member and sends without announcing')
+  j.membership.merge([{ id: 'b', address: 'b:1', generation: 1, heartbeat: 2, left: false, protocol: PROTOCOL_VERSION, rebalanced: done }])
+  await j.transfer.tick()
+  t.is(j.ring.get('x')?.state, 'member')
+  t.deepEqual(j.transfer.progress?.waiting_for, [])
+})
+
+test('a joining node does not wait for a holder that is down, and founds the ring when it knows no member once gossip was heard', async (t) => {
+  const j = joiner(true, [
+    { id: 'a', protocol: PROTOCOL_VERSION },
+    { id: 'b', protocol: PROTOCOL_VERSION },
+  ])
+  await j.transfer.tick()
+  await j.transfer.tick()
+  t.deepEqual(j.transfer.progress?.waiting_for, ['a', 'b'])
+  j.advance(600_000)
+  j.membership.merge([{ id: 'b', address: 'b:1', generation: 1, heartbeat: 9, left: false, protocol: PROTOCOL_VERSION, rebalanced: ownersDigest(['a', 'b', 'x']) }])
+  await j.transfer.tick()
+  t.is(j.ring.get('x')?.state, 'member', 'a is down (silent past T_fail): its keys are on their other replicas')
+
+  const alone = joiner(false, [])
+  await alone.transfer.tick()
+  await alone.transfer.tick()
+  t.is(alone.ring.get('x')?.state, 'joining', 'no gossip heard yet: it may be joining a cluster it does not know of yet')
+  const first = joiner(true, [])
+  await first.transfer.tick()
+  await first.transfer.tick()
+  t.is(first.ring.get('x')?.state, 'member', 'the first node of a new cluster')
 })

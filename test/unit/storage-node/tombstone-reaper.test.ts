@@ -29,7 +29,7 @@ function cluster() {
     reap: async (n: NodeRef, bucket: string, key: string, dots: readonly Dot[]) => ({ node: n.id, reaped: await store(n.id).reap(bucket, key, dots) }),
   } as unknown as NodeClient
   const ring = new NodeRing({ selfId: 'a', address: 'a:1', log })
-  for (const id of ['b', 'c']) ring.apply(id, 'member', `${id}:1`)
+  for (const id of ['a', 'b', 'c']) ring.apply(id, 'member', `${id}:1`)
   const reaper = new TombstoneReaper({ store: store('a'), membership, ring, nodes, log }, { graceMs: GRACE_MS, intervalMs: 1000, n: 3, vnodes: 8 })
   /** A tombstone coordinated on `a` and replicated to the others. */
   const deleteEverywhere = async (key: string) => {
@@ -66,6 +66,16 @@ test('a replica holding another version, or any node holding hints, keeps the to
 test('a node the ring still places keys on blocks reaping, even one gossip has never heard of (down for any time); its removal unblocks it', async (t) => {
   const { store, reaper, ring, deleteEverywhere } = cluster()
   ring.apply('d', 'member', 'd:1')
+  await deleteEverywhere('k')
+  t.is(await reaper.round(NOW + GRACE_MS + 1), 0)
+  t.is(store('a').versions('b', 'k').length, 1)
+  ring.apply('d', 'removed')
+  t.is(await reaper.round(NOW + GRACE_MS + 1), 1)
+})
+
+test('a node joining the ring blocks reaping (its holders may have sent it an older version of the key) until it is a member', async (t) => {
+  const { store, reaper, ring, deleteEverywhere } = cluster()
+  ring.apply('d', 'joining', 'd:1')
   await deleteEverywhere('k')
   t.is(await reaper.round(NOW + GRACE_MS + 1), 0)
   t.is(store('a').versions('b', 'k').length, 1)
