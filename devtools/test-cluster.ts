@@ -5,7 +5,20 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { type ClusterLayout, clientTls, freePorts, layoutUnder, knownProcesses, nodeSpec, proxySpec, startCluster, startProcess, stopProcesses, waitHealthy, waitJoined } from '../cluster-ctl/launcher.js'
+import {
+  type ClusterLayout,
+  clientTls,
+  freePorts,
+  layoutUnder,
+  knownProcesses,
+  nodeSpec,
+  proxySpec,
+  startCluster,
+  startProcess,
+  stopProcesses,
+  waitHealthy,
+  waitJoined,
+} from '../cluster-ctl/launcher.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { forgetProxy, rememberProxy, withBasicAuth } from './proxy-credentials.js'
 import { waitForNodeStatus } from './node-status.js'

@@ -12,13 +12,13 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
 
-/** `rebalance moving 1200/5000 keys, 3.1/12.0 MiB, 1.2 MiB/s, 7.3 s left, sent 800 versions (2.0 MiB)` or `-`. */
+/** `rebalance moving 310 ranges, 1200/5000 keys, 3.1/12.0 MiB, 1.2 MiB/s, 7.3 s left, sent 800 versions (2.0 MiB)` or `-`. */
 function transferCell(n: NodeStatus): string {
   const t = n.transfer
   if (!t) return '-'
   if (t.waiting_for) return t.waiting_for.length > 0 ? `joining: waiting for ${t.waiting_for.join(', ')} to send their share` : 'joining: caught up'
   const pace = t.phase === 'moving' && t.bytes_per_s !== undefined ? `, ${mib(t.bytes_per_s)}/s, ${t.eta_s ?? '?'} s left` : ''
-  return `${t.kind} ${t.phase} ${t.keys_done}/${t.keys_total} keys, ${mib(t.bytes_done)}/${mib(t.bytes_total)}${pace}, sent ${t.versions_sent} versions (${mib(t.bytes_sent)})${t.failures ? `, ${t.failures} failed (retried)` : ''}`
+  return `${t.kind} ${t.phase} ${t.ranges !== undefined ? `${t.ranges} ranges, ` : ''}${t.keys_done}/${t.keys_total} keys, ${mib(t.bytes_done)}/${mib(t.bytes_total)}${pace}, sent ${t.versions_sent} versions (${mib(t.bytes_sent)})${t.failures ? `, ${t.failures} failed (retried)` : ''}`
 }
 
 export function addNodeCommands(program: Command): void {

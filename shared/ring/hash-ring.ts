@@ -80,6 +80,11 @@ export class HashRing {
     return out
   }
 
+  /** Which arc `position` falls in: the index of the virtual node ending it (arcs between consecutive virtual nodes, finer than `ranges()`). */
+  arcOf(position: number): number {
+    return this.firstPointAtOrAfter(position)
+  }
+
   private firstPointAtOrAfter(position: number): number {
     let lo = 0
     let hi = this.points.length

@@ -29,6 +29,8 @@ export const TransferProgressSchema = z.object({
   ring_version: z.number(),
   started_at: z.string(),
   finished_at: z.string().optional(),
+  /** This pass: how many arcs of the ring (between two consecutive virtual nodes of the owners) its keys fall in. */
+  ranges: z.number().optional(),
   /** This pass: keys (and their bytes) of this node with a new owner still to check, and how many were checked (left: total - done). */
   keys_total: z.number(),
   keys_done: z.number(),

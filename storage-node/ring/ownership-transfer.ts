@@ -281,8 +281,10 @@ export class OwnershipTransfer {
       this.passes++
       return true
     }
+    const arcs = this.hashRing(this.c.ring.owners())
     const p: TransferProgress = {
       ...emptyProgress(this.c.ring.version, phase, kind),
+      ranges: new Set(work.map((w) => arcs.arcOf(objectPosition(w.bucket, w.key)))).size,
       keys_total: work.length,
       bytes_total: work.reduce((s, w) => s + w.bytes, 0),
       versions_sent: this.sent.versions,

@@ -71,6 +71,9 @@ test('a join: each key goes to the node its preference list gained, and only tho
   for (const k of KEYS) t.true(holds(store('a'), k))
   t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'])
   t.like(transfer.progress, { kind: 'rebalance', phase: 'idle', keys_total: gained.length, keys_done: gained.length, versions_sent: gained.length, failures: 0 })
+  const arcs = new HashRing(['a', 'b', 'c', 'd'], VNODES)
+  t.is(transfer.progress?.ranges, new Set(gained.map((k) => arcs.arcOf(objectPosition('b', k)))).size, 'the ring arcs the moved keys fall in')
+  t.true((transfer.progress?.ranges ?? 0) > 1)
 })
 
 test('a leave: every key reaches all its next owners, the node removes itself, drains, then says done; nothing is dropped', async (t) => {
