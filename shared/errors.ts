@@ -183,6 +183,12 @@ export class AccessCatalogStaleError extends StoreError {
   readonly status = 503
 }
 
+/** A reap asked of a node while tombstones must stay (a node joins the ring): the asking reaper keeps its own copy too. */
+export class ReapBlockedError extends StoreError {
+  readonly code = 'ReapBlocked'
+  readonly status = 409
+}
+
 /** User metadata (x-amz-meta-*) past S3's 2 KiB. */
 export class MetadataTooLargeError extends StoreError {
   readonly code = 'MetadataTooLarge'

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   // Data follows ownership: looks for a change of owners every other gossip round; a decommissioned
   // node drains late writes for 2 T_fail + 5 s after its removal (proxies poll every second by default).
   const transfer = new OwnershipTransfer(
-    { store, ring, membership, nodes, log: log.child({ component: 'transfer' }), heardFromCluster: () => gossiper.rounds > 0 },
+    { store, ring, membership, nodes, log: log.child({ component: 'transfer' }), heardFromCluster: () => gossiper.stats.exchanges > 0 || cfg.seeds.length === 0 },
     {
       n: cfg.n,
       vnodes: cfg.vnodes,
@@ -152,6 +152,7 @@ async function main(): Promise<void> {
     staging,
     service,
     offsets,
+    reapBlocked: () => (ring.joining().length > 0 ? `${ring.joining().join(', ')} joining the ring` : undefined),
     membership,
     ring,
     antiEntropy,

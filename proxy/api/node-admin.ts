@@ -52,7 +52,12 @@ export function mountNodeAdminRoutes(router: GuardedRouter, view: MembershipView
     const id = nodeParam(ctx)
     const entry = known(view, id)
     if (entry.state === 'removed') throw new InvalidNodeStateError(`${id} was removed from the ring already`)
-    if (entry.state === 'member' || entry.state === 'joining') {
+    // A joining node places no keys and its holders dropped nothing for it: it leaves by removal, nothing to hand back.
+    if (entry.state === 'joining') {
+      ctx.body = await change(view, nodes, id, 'removed', [...(view.isUsable(id) ? [view.ref(id)] : []), ...view.usableNodes().filter((n) => n.id !== id)])
+      return
+    }
+    if (entry.state === 'member') {
       if (!view.isUsable(id)) throw new InvalidNodeStateError(`${id} is down: a node hands its data over only while it runs (start it, or remove it: ./dynamoctl node remove ${id})`)
       checkOwnersLeft(view, id, cfg.n, forced(ctx))
     }

@@ -25,8 +25,6 @@ export class Gossiper {
   private running = false
   /** Gossip traffic this node started (requests out, answers in), for /health and the scale figures. */
   readonly stats = { exchanges: 0, failures: 0, bytesOut: 0, bytesIn: 0 }
-  /** Rounds completed since start (whether or not anyone answered). */
-  rounds = 0
 
   constructor(
     private readonly c: GossiperComponents,
@@ -59,7 +57,6 @@ export class Gossiper {
       if (live.length === 0) targets.push(...this.seeds.map((address) => ({ address })))
       else if (down.length > 0 && Math.random() < 0.2) targets.push(...pickRandom(down, 1))
       await Promise.allSettled(targets.map((t) => this.exchange(t.address, t.id)))
-      this.rounds++
     } finally {
       this.running = false
     }

@@ -31,9 +31,10 @@ import { MAX_TRANSFER_KEYS, type TransferProgress } from '../../shared/wire/tran
 import type { Membership } from '../gossip/membership.js'
 import type { HintStore, ReplicaStore, SegmentSource } from '../store/object-store.js'
 import { SEGMENTS } from '../store/segment-index.js'
-import { joinWaitingFor, ownersDigest } from './join-check.js'
+import { joinWaitingFor, NOT_REBALANCED, ownersDigest } from './join-check.js'
 import type { NodeRing } from './node-ring.js'
 import { emptyProgress, notePace } from './transfer-progress.js'
+import { cacheKey, collectWork, ownersOf, same, type Targets, type Work } from './transfer-work.js'
 
 export interface OwnershipTransferComponents {
   store: SegmentSource & ReplicaStore & Pick<HintStore, 'drop'>
@@ -41,7 +42,7 @@ export interface OwnershipTransferComponents {
   membership: Membership
   nodes: NodeClient
   log: Logger
-  /** Whether this node has heard what the cluster is (a gossip round done): a joining node that knows no member yet then founds the ring. */
+  /** Whether this node has heard what the cluster is (a gossip exchange answered, or it has no seeds): a joining node that then knows no member founds the ring. */
   heardFromCluster: () => boolean
 }
 
@@ -60,16 +61,6 @@ export interface OwnershipTransferInit {
   tombstoneGraceMs: number
 }
 
-interface Work {
-  bucket: string
-  key: string
-  ids: string[]
-  bytes: number
-  targets: string[]
-}
-
-type Targets = (bucket: string, key: string) => string[]
-
 export class OwnershipTransfer {
   private readonly task: PeriodicTask
   private passes = 0
@@ -79,6 +70,8 @@ export class OwnershipTransfer {
   /** Sent since the goal was set (a goal's passes add up: a retried pass sends only what the last one could not). */
   private sent = { versions: 0, bytes: 0, to: {} as Record<string, number> }
   private drainUntil: number | undefined
+  /** Targets the current or last pass failed to send (or check) something to. */
+  private readonly failedTargets = new Set<string>()
   /** The nodes placing keys at the last tick (a change brings a handover). */
   private lastPlacement = ''
   /** Copies of keys this node is not a primary of (the ring changed, an older view wrote here): handed over after each change and at start. */
@@ -133,17 +126,30 @@ export class OwnershipTransfer {
     if (basis === undefined) {
       // First start with a ring: nothing was placed under an older one by this node.
       this.c.ring.transferredFor = owners
+      this.c.membership.setRebalanced(ownersDigest(owners))
+      return
     }
-    this.c.membership.setRebalanced(ownersDigest(this.c.ring.transferredFor ?? owners))
-    if (basis === undefined) return
-    if (same(basis, owners)) {
+    const joining = new Set(this.c.ring.joining().filter((id) => id !== this.c.ring.selfId))
+    if (!same(basis, owners)) {
+      const before = this.hashRing(basis)
+      const after = this.hashRing(owners)
+      const targets: Targets = (bucket, key) => {
+        const old = this.primaries(before, bucket, key)
+        return this.primaries(after, bucket, key).filter((id) => id !== this.c.ring.selfId && !old.includes(id))
+      }
+      const ok = await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)
+      if (ok) {
+        this.c.ring.transferredFor = owners
+        this.handoverPending = true
+      }
+      // Joining nodes wait for their own keys only, not for a target that is down or being removed.
+      this.announce(owners, ok || ![...this.failedTargets].some((t) => joining.has(t)))
+    } else {
       // Writes keep going to the old owners while a node joins: what they bring is sent on to it.
-      const joining = new Set(this.c.ring.joining().filter((id) => id !== this.c.ring.selfId))
       if (joining.size > 0) {
         const ring = this.hashRing(owners)
-        await this.pass('rebalance', `rebalance:${owners.join(',')}`, (bucket, key) => this.primaries(ring, bucket, key).filter((id) => joining.has(id)))
-      }
-      if (self?.state === 'joining') this.joinWhenCaughtUp(owners)
+        this.announce(owners, await this.pass('rebalance', `rebalance:${owners.join(',')}`, (bucket, key) => this.primaries(ring, bucket, key).filter((id) => joining.has(id))))
+      } else this.announce(owners, true)
       // Copies keep arriving (proxies with an older ring, late hints): a handover runs at least every
       // handoverEveryMs, well inside the tombstone grace, so none outlives a reap unsent.
       if (now - this.lastHandover >= this.handoverEveryMs) this.handoverPending = true
@@ -151,19 +157,13 @@ export class OwnershipTransfer {
         this.handoverPending = !(await this.handOver(owners))
         this.lastHandover = now
       }
-      return
     }
-    const before = this.hashRing(basis)
-    const after = this.hashRing(owners)
-    const targets: Targets = (bucket, key) => {
-      const old = this.primaries(before, bucket, key)
-      return this.primaries(after, bucket, key).filter((id) => id !== this.c.ring.selfId && !old.includes(id))
-    }
-    if (await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)) {
-      this.c.ring.transferredFor = owners
-      this.c.membership.setRebalanced(ownersDigest(owners))
-      this.handoverPending = true
-    }
+    if (self?.state === 'joining') this.joinWhenCaughtUp(owners)
+  }
+
+  /** Say in gossip whether every key of joining nodes was sent them in this node's last pass, for these owners. */
+  private announce(owners: readonly string[], done: boolean): void {
+    this.c.membership.setRebalanced(done ? ownersDigest(owners) : NOT_REBALANCED)
   }
 
   /** A joining node: a member once every live holder has sent its share (join-check.ts). */
@@ -271,12 +271,15 @@ export class OwnershipTransfer {
   /** One pass over the keys held; true when every key is with every target. */
   private async pass(kind: TransferProgress['kind'], goal: string, targets: Targets, phase: TransferProgress['phase'] = 'moving'): Promise<boolean> {
     if (goal !== this.goal) {
-      // What was sent adds up over one change of owners (its rebalance and handover passes alike).
-      if (ownersOf(goal) !== ownersOf(this.goal)) this.sent = { versions: 0, bytes: 0, to: {} }
-      this.confirmed.clear()
+      // What was sent, and what targets were seen to hold, add up over one change of owners (its rebalance and handover passes alike).
+      if (ownersOf(goal) !== ownersOf(this.goal)) {
+        this.sent = { versions: 0, bytes: 0, to: {} }
+        this.confirmed.clear()
+      }
       this.goal = goal
     }
-    const work = this.collect(targets)
+    this.failedTargets.clear()
+    const work = collectWork(this.c.store, targets, this.confirmed)
     if (work.length === 0 && kind === 'rebalance') {
       this.passes++
       return true
@@ -312,23 +315,6 @@ export class OwnershipTransfer {
     return p.failures === 0
   }
 
-  /** Every key held with at least one target, with what this node holds of it. */
-  private collect(targets: Targets): Work[] {
-    const out: Work[] = []
-    for (let s = 0; s < SEGMENTS; s++) {
-      for (const e of this.c.store.segmentEntries(s)) {
-        const t = targets(e.bucket, e.key)
-        if (t.length === 0) continue
-        const ids = e.ids.split(' ').filter(Boolean)
-        const unconfirmed = t.filter((target) => this.confirmed.get(cacheKey(target, e.bucket, e.key)) !== e.ids)
-        if (unconfirmed.length === 0) continue
-        const bytes = this.c.store.versions(e.bucket, e.key).reduce((sum, v) => sum + (v.tombstone ? 0 : v.size), 0)
-        out.push({ bucket: e.bucket, key: e.key, ids, bytes, targets: unconfirmed })
-      }
-    }
-    return out
-  }
-
   /** Ask `target` what it holds of `items`, then send it the versions it lacks. */
   /** `guardReaped`: a handover, which does not send a copy older than the tombstone grace to a target holding nothing of its key (see `outlived`). */
   private async sendTo(target: string, items: Work[], p: TransferProgress, guardReaped = false): Promise<void> {
@@ -336,6 +322,7 @@ export class OwnershipTransfer {
     const address = this.c.membership.views().find((v) => v.id === target && v.status !== 'down')?.address
     if (!address) {
       p.failures += items.length
+      this.failedTargets.add(target)
       return
     }
     const ref: NodeRef = { id: target, address }
@@ -350,6 +337,7 @@ export class OwnershipTransfer {
     } catch (err) {
       this.c.log.debug({ target, err: String(err) }, 'transfer: target did not answer')
       p.failures += items.length
+      this.failedTargets.add(target)
       return
     }
     let next = 0
@@ -370,6 +358,7 @@ export class OwnershipTransfer {
           this.confirmed.set(cacheKey(target, w.bucket, w.key), w.ids.join(' '))
         } catch (err) {
           p.failures++
+          this.failedTargets.add(target)
           this.c.log.debug({ target, bucket: w.bucket, key: w.key, err: String(err) }, 'transfer of a key failed')
         }
       }
@@ -384,17 +373,4 @@ export class OwnershipTransfer {
     p.versions_sent++
     p.bytes_sent += v.tombstone ? 0 : v.size
   }
-}
-
-/** The owners part of a pass's goal (`rebalance:a,b,c` -> `a,b,c`). */
-function ownersOf(goal: string): string {
-  return goal.slice(goal.indexOf(':') + 1)
-}
-
-function cacheKey(target: string, bucket: string, key: string): string {
-  return `${target}\u0000${bucket}\u0000${key}`
-}
-
-function same(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
 }

@@ -2,7 +2,7 @@
 import type Router from '@koa/router'
 import type { Context } from 'koa'
 import { RESERVED_NAMESPACES } from '../../shared/constants.js'
-import { InvalidRequestError } from '../../shared/errors.js'
+import { InvalidRequestError, ReapBlockedError } from '../../shared/errors.js'
 import { assertBucketName } from '../../shared/names.js'
 import { HEADER_CONTENT_SHA256, HEADER_HINT_FOR, HEADER_UPLOAD, HEADER_VERSION, HEADER_VERSIONS, HEADER_WRITE } from '../../shared/wire/headers.js'
 import {
@@ -36,6 +36,8 @@ export interface ObjectRoutesComponents {
   service: ObjectService
   /** Senders' clocks (learned by the signature check): write expiries are read with them. */
   offsets: ClockOffsets
+  /** Why no tombstone may be reaped now (a node is joining the ring), or undefined: asked by an older member's reaper, which does not know. */
+  reapBlocked?: (() => string | undefined) | undefined
 }
 
 const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{8,80}$/
@@ -107,6 +109,8 @@ export function mountObjectRoutes(router: Router, c: ObjectRoutesComponents): vo
     const { bucket, key } = target(ctx)
     const req = ReapRequestSchema.safeParse(ctx.request.body)
     if (!req.success) throw new InvalidRequestError(`bad reap request: ${req.error.message}`)
+    const blocked = c.reapBlocked?.()
+    if (blocked) throw new ReapBlockedError(`not reaped: ${blocked}`)
     ctx.body = { node: c.nodeId, reaped: await c.store.reap(bucket, key, req.data.dots) } satisfies ReapAnswer
   })
 

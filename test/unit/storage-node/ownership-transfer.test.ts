@@ -268,3 +268,36 @@ test('a joining node does not wait for a holder that is down, and founds the rin
   await first.transfer.tick()
   t.is(first.ring.get('x')?.state, 'member', 'the first node of a new cluster')
 })
+
+test('a holder announces its transfer only while no key of a joining node is left unsent; a pass failing toward another target does not hold the join', async (t) => {
+  const { store, ring, transfer, membership } = await setup()
+  const announced = () => membership.digest().find((m) => m.id === 'a')?.rebalanced
+  const joiner = store('d')
+  let refuse = true
+  const original = joiner.replicate.bind(joiner)
+  joiner.replicate = (...args: Parameters<typeof original>) => (refuse ? Promise.reject(new Error('connection reset')) : original(...args))
+  ring.apply('d', 'joining', 'd:1')
+  await transfer.tick()
+  t.not(announced(), ownersDigest(['a', 'b', 'c', 'd']), 'd lacks keys: not announced')
+  refuse = false
+  await transfer.tick()
+  t.is(announced(), ownersDigest(['a', 'b', 'c', 'd']))
+  // A write d does not get (it refuses again): the announcement is withdrawn until it has it.
+  refuse = true
+  const late = Array.from({ length: 400 }, (_, i) => `w-${i}`).find((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d')) as string
+  await store('a').coordinate('b', late, { tombstone: true }, null)
+  await transfer.tick()
+  t.is(announced(), 'pending')
+  refuse = false
+  await transfer.tick()
+  t.is(announced(), ownersDigest(['a', 'b', 'c', 'd']))
+  // c is removed while down (every key it held gains another owner) and a new owner refuses: d still gets its announcement.
+  const other = store('b')
+  const originalB = other.replicate.bind(other)
+  other.replicate = () => Promise.reject(new Error('connection reset'))
+  ring.apply('c', 'removed')
+  await transfer.tick()
+  t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'], 'the pass failed toward b: not complete')
+  t.is(announced(), ownersDigest(['a', 'b', 'd']), 'but nothing of d is unsent')
+  other.replicate = originalB
+})
