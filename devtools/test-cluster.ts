@@ -21,7 +21,7 @@ import {
 } from '../cluster-ctl/launcher.js'
 import type { Credentials } from '../shared/config/credentials-file.js'
 import { forgetProxy, rememberProxy, withBasicAuth } from './proxy-credentials.js'
-import { waitForNodeStatus } from './node-status.js'
+import { waitForNodeStatus, waitForRingState } from './node-status.js'
 
 export { freePorts }
 
@@ -180,6 +180,11 @@ export class TestCluster {
   /** Wait until the proxy sees `id` with the given status. */
   async waitForStatus(id: string, status: 'up' | 'down', timeoutMs = 15_000): Promise<void> {
     await waitForNodeStatus(() => this.fetch('/cluster'), id, status, timeoutMs)
+  }
+
+  /** Wait until the proxy's ring shows `id` in `state` (`member`: it takes its share of reads and writes). */
+  async waitForRingState(id: string, state: 'joining' | 'member' | 'leaving' | 'removed', timeoutMs = 30_000): Promise<void> {
+    await waitForRingState(() => this.fetch('/cluster'), id, state, timeoutMs)
   }
 
   async teardown(): Promise<void> {

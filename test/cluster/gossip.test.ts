@@ -95,6 +95,7 @@ test('a 5th node joins through its seeds, appears everywhere and receives writes
   await eventually(async () => (await Promise.all(all.map((o) => statusEverywhere([o], 'node-5')))).flat().every((s) => s === 'up'), 5000, 'node-5 known everywhere')
   t.log(`node-5 up in every view ${Date.now() - joinedAt} ms after start`)
   await cluster.waitForStatus('node-5', 'up')
+  await cluster.waitForRingState('node-5', 'member')
   await createBucket(cluster.url, 'joined')
   let onNew = 0
   for (let i = 0; i < 60; i++) {

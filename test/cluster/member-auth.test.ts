@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { join } from 'node:path'
 import test from 'ava'
-import { nodeSpec, startProcess, waitHealthy, freePorts } from '../../cluster-ctl/launcher.js'
+import { nodeSpec, startProcess, waitHealthy, waitJoined, freePorts } from '../../cluster-ctl/launcher.js'
 import { MemberSigner } from '../../shared/http/member-signer.js'
 import { ANY_MEMBER } from '../../shared/http/signing.js'
 import { encodeHeaderJson, internalRoutes } from '../../shared/wire/internal-api.js'
@@ -222,11 +222,14 @@ else
     const spec = { ...nodeSpec(cluster.layout, 5), commandPrefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, 'FAKETIME=+300s', 'DONT_FAKE_MONOTONIC=1'] }
     startProcess(cluster.layout, spec)
     await waitHealthy([spec.healthUrl], 30_000)
+    // It joins the ring (its holders send it its ranges) before proxies place keys on it.
+    t.deepEqual(await waitJoined([spec.healthUrl], 30_000), [], 'node-5 a member')
     const skewed = nodeRef(cluster, 'node-5').address
     const health = JSON.parse((await raw(skewed, 'GET', '/health')).body) as { node: string }
     t.is(health.node, 'node-5')
     // The others see it up, and it sees them.
     await cluster.waitForStatus('node-5', 'up', 20_000)
+    await cluster.waitForRingState('node-5', 'member')
     await eventually(async () => (await memberIds(skewed)).length === 5, 20_000, 'node-5 knows every member')
     // It serves writes: as coordinator or replica of some of these, through signed requests both ways.
     await createBucket(cluster.url, 'skewed')
