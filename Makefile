@@ -1,6 +1,6 @@
 # make run | stop | build | check | bench   (see README.md)
 SHELL := /bin/bash
-.PHONY: run stop build check bench bench-floor bench-gossip bench-s3 faults deps typecheck lint fmt test-unit test-cluster clean
+.PHONY: run stop build check bench bench-floor bench-gossip bench-membership bench-s3 faults deps typecheck lint fmt test-unit test-cluster clean
 
 # npm ci installs exactly the lockfile (it lists every platform's optional builds of biome and
 # msgpackr, which npm ci insists on). Should npm ci still refuse it as incomplete (another npm or
@@ -46,6 +46,10 @@ bench-floor: build
 
 bench-gossip: build
 	node --import=tsx bench/gossip-scale.ts $(BENCH_ARGS)
+
+# A 5th node joins a 4-node cluster holding ~10,000 copies per node, then one node is decommissioned: keys moved, times.
+bench-membership: build
+	node --import=tsx bench/membership-moves.ts $(BENCH_ARGS)
 
 # awscli and curl against a 4-node cluster: 1 GiB up and down, 1,000 small files (docs/s3.md).
 bench-s3: build
