@@ -47,7 +47,7 @@ bench-floor: build
 bench-gossip: build
 	node --import=tsx bench/gossip-scale.ts $(BENCH_ARGS)
 
-# A 5th node joins a 4-node cluster holding ~10,000 copies per node, then one node is decommissioned: keys moved, times.
+# A 5th node joins a 4-node cluster, then a node holding ~10,000 keys is decommissioned: keys moved, times.
 bench-membership: build
 	node --import=tsx bench/membership-moves.ts $(BENCH_ARGS)
 

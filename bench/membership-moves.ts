@@ -1,8 +1,8 @@
 /**
  * `make bench-membership`: what a membership change moves and how long it takes (issue 30's
  * figures), on a 4-node loopback cluster (test timings: T_gossip 200 ms) with the default transfer
- * bound (--transfer-max-bytes-per-s 64 MiB). Writes `--keys` 4 KiB objects (13,334 by default: about
- * 10,000 copies per node at N=3), then
+ * bound (--transfer-max-bytes-per-s 64 MiB). Writes `--keys` 4 KiB objects (16,667 by default: about
+ * 12,500 copies per node on 4 nodes, 10,000 on 5 at N=3), then
  *  1. a 5th node joins: time until it is a member (its holders sent it its ranges) and until every
  *     transfer is idle and every key is on exactly N nodes again; keys and bytes sent, against the
  *     ideal (a fifth of the copies);
@@ -10,14 +10,14 @@
  *     its transfer says done (drain of 2 T_fail + 5 s included, as an operator waits for it).
  * Every key is read back at the end. One run; the figures go to docs/benchmarks.md by hand.
  *
- *   node --import=tsx bench/membership-moves.ts [--keys 13334] [--concurrency 32]
+ *   node --import=tsx bench/membership-moves.ts [--keys 16667] [--concurrency 32]
  */
 import { parseArgs } from 'node:util'
 import { TestCluster } from '../devtools/test-cluster.js'
 import type { NodeListAnswer } from '../shared/wire/node-admin.js'
 
 const N = 3
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '13334' }, concurrency: { type: 'string', default: '32' } } })
+const { values } = parseArgs({ options: { keys: { type: 'string', default: '16667' }, concurrency: { type: 'string', default: '32' } } })
 const KEYS = Number(values.keys)
 const CONCURRENCY = Number(values.concurrency)
 const BODY = Buffer.alloc(4096, 'm')

@@ -137,7 +137,7 @@ export class OwnershipTransfer {
         const old = this.primaries(before, bucket, key)
         return this.primaries(after, bucket, key).filter((id) => id !== this.c.ring.selfId && !old.includes(id))
       }
-      const ok = await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets)
+      const ok = await this.pass('rebalance', `rebalance:${owners.join(',')}`, targets, 'moving', this.firstLiveHolder(before))
       if (ok) {
         this.c.ring.transferredFor = owners
         this.handoverPending = true
@@ -148,7 +148,8 @@ export class OwnershipTransfer {
       // Writes keep going to the old owners while a node joins: what they bring is sent on to it.
       if (joining.size > 0) {
         const ring = this.hashRing(owners)
-        this.announce(owners, await this.pass('rebalance', `rebalance:${owners.join(',')}`, (bucket, key) => this.primaries(ring, bucket, key).filter((id) => joining.has(id))))
+        const sendTo: Targets = (bucket, key) => this.primaries(ring, bucket, key).filter((id) => joining.has(id))
+        this.announce(owners, await this.pass('rebalance', `rebalance:${owners.join(',')}`, sendTo, 'moving', this.firstLiveHolder(this.hashRing(this.c.ring.placement()))))
       } else this.announce(owners, true)
       // Copies keep arriving (proxies with an older ring, late hints): a handover runs at least every
       // handoverEveryMs, well inside the tombstone grace, so none outlives a reap unsent.
@@ -269,7 +270,24 @@ export class OwnershipTransfer {
   }
 
   /** One pass over the keys held; true when every key is with every target. */
-  private async pass(kind: TransferProgress['kind'], goal: string, targets: Targets, phase: TransferProgress['phase'] = 'moving'): Promise<boolean> {
+  /**
+   * Whether this node is the first live holder of a key (of its primaries in `ring`, the first not
+   * down): every holder sends every key a new owner lacks, but each sends those it is first for
+   * first, and checks what the target holds just before each batch, so the others' are mostly there
+   * by the time it reaches them and a key is sent about once, not once per holder.
+   */
+  private firstLiveHolder(ring: HashRing): (bucket: string, key: string) => boolean {
+    const self = this.c.ring.selfId
+    return (bucket, key) => this.primaries(ring, bucket, key).find((id) => id === self || this.c.membership.status(id) !== 'down') === self
+  }
+
+  private async pass(
+    kind: TransferProgress['kind'],
+    goal: string,
+    targets: Targets,
+    phase: TransferProgress['phase'] = 'moving',
+    mineFirst?: (bucket: string, key: string) => boolean,
+  ): Promise<boolean> {
     if (goal !== this.goal) {
       // What was sent, and what targets were seen to hold, add up over one change of owners (its rebalance and handover passes alike).
       if (ownersOf(goal) !== ownersOf(this.goal)) {
@@ -280,6 +298,10 @@ export class OwnershipTransfer {
     }
     this.failedTargets.clear()
     const work = collectWork(this.c.store, targets, this.confirmed)
+    if (mineFirst) {
+      const first = new Set(work.filter((w) => mineFirst(w.bucket, w.key)))
+      work.sort((a, b) => Number(first.has(b)) - Number(first.has(a)))
+    }
     if (work.length === 0 && kind === 'rebalance') {
       this.passes++
       return true

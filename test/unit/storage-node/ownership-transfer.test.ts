@@ -301,3 +301,21 @@ test('a holder announces its transfer only while no key of a joining node is lef
   t.is(announced(), ownersDigest(['a', 'b', 'd']), 'but nothing of d is unsent')
   other.replicate = originalB
 })
+
+test('a holder sends first the keys it is the first live holder of, so the other holders find them there and do not send them again', async (t) => {
+  const { store, ring, transfer } = await setup()
+  const order: string[] = []
+  const target = store('d')
+  const original = target.replicate.bind(target)
+  target.replicate = (...args: Parameters<typeof original>) => {
+    order.push(args[1])
+    return original(...args)
+  }
+  ring.apply('d', 'joining', 'd:1')
+  await transfer.tick()
+  const first = (k: string) => primaries(['a', 'b', 'c'], k)[0] === 'a'
+  t.true(order.some(first) && order.some((k) => !first(k)), 'both kinds were sent')
+  const lastFirst = order.map(first).lastIndexOf(true)
+  const firstOther = order.findIndex((k) => !first(k))
+  t.true(lastFirst < firstOther, `every key a is first for went before the others: ${order.map((k) => (first(k) ? 'F' : 'o')).join('')}`)
+})
