@@ -1,6 +1,6 @@
 /**
  * Where a small PUT's CPU goes, process by process: after a warm-up, one window of 4 KiB PUTs
- * (unique keys) per concurrency against a fresh cluster (default settings), with each process's
+ * (unique keys; with `--op get`, GETs of keys written once before) per concurrency against a fresh cluster (default settings), with each process's
  * user and system CPU per PUT and its voluntary and involuntary context switches per PUT, read from
  * /proc. Voluntary switches count the waits (for the disk, for the next request); involuntary ones
  * count preemptions, e.g. by the process a socket write has just woken.
@@ -20,10 +20,11 @@ import { Option, parseChoice, parseCommandLineOrExit, parseIntArg, parseIntList,
 import { ensureBucket } from './http-client.js'
 import { Owned } from './owned.js'
 import { readCpuTimes } from './rss-sampler.js'
-import { cannon, putRequest, uniquePutSpec } from './scenarios.js'
+import { cannon, getRequest, putRequest, uniquePutSpec } from './scenarios.js'
 import { startOwnCluster } from './setup.js'
 
-const cli = scriptCommand('bench/cpu-split.ts', "Where a small PUT's CPU goes, process by process, and the nodes' group commits, per concurrency")
+const cli = scriptCommand('bench/cpu-split.ts', "Where a small PUT's (or GET's) CPU goes, process by process, and the nodes' group commits, per concurrency")
+  .option('--op <put|get>', 'what the measured windows send: PUTs of new keys, or GETs of keys written before', parseChoice('put', 'get'), 'put')
   .option('--seconds <s>', 'one window per concurrency', parseIntArg(1, 3600), 8)
   .addOption(new Option('--concurrency <list>', 'connections, comma-separated').argParser(parseIntList(1, 10_000)).default([16], '16'))
   .option('--warmup <s>', 'PUTs at c16 for this long first', parseIntArg(1, 3600), 8)
@@ -84,7 +85,7 @@ function fitTwo(rows: readonly { x1: number; x2: number; y: number }[]): { a: nu
 }
 
 async function main(): Promise<void> {
-  const o = parseCommandLineOrExit(cli).opts<{ seconds: number; concurrency: number[]; warmup: number; durability: 'fsync' | 'none'; metrics: 'on' | 'off' }>()
+  const o = parseCommandLineOrExit(cli).opts<{ op: 'put' | 'get'; seconds: number; concurrency: number[]; warmup: number; durability: 'fsync' | 'none'; metrics: 'on' | 'off' }>()
   const durability = o.durability
   const owned = new Owned()
   try {
@@ -92,17 +93,21 @@ async function main(): Promise<void> {
     const spec = uniquePutSpec('split', SIZE)
     await ensureBucket(cluster.url, spec.bucket)
     await cannon(cluster.url, 16, o.warmup, SIZE, (i) => putRequest(spec, 'warm', i))
+    // GETs read keys written once each (a second write without its context would make siblings).
+    const seeded = o.op === 'get' ? (await cannon(cluster.url, 16, 3, SIZE, (i) => ({ ...putRequest(spec, 'seed', i), path: getRequest(spec, i).path }))).ops : 0
+    const OP = o.op === 'get' ? 'GET' : 'PUT'
+    const request = (c: number, i: number) => (o.op === 'get' ? getRequest(spec, i % Math.max(1, seeded)) : putRequest(spec, `c${c}`, i))
     const { host, nodePorts } = cluster.layout
     const windows: { c: number; ops: number; groups: number; writes: number; nodeCpuMs: number }[] = []
     for (const c of o.concurrency) {
       const commitsBefore = await commitCounters(host, nodePorts)
       const before = cluster.procs.map(sample)
-      const s = await cannon(cluster.url, c, o.seconds, SIZE, (i) => putRequest(spec, `c${c}`, i))
+      const s = await cannon(cluster.url, c, o.seconds, SIZE, (i) => request(c, i))
       const after = cluster.procs.map(sample)
       const commitsAfter = await commitCounters(host, nodePorts)
       const ops = Math.max(1, s.ops)
-      console.log(`c${c}: ${Math.round(s.opsPerSec)} PUT/s, p50 ${s.p50Ms.toFixed(1)} p99 ${s.p99Ms.toFixed(1)} ms, errors ${s.errors}`)
-      console.log('| process | user ms/PUT | sys ms/PUT | vol. switches/PUT | invol./PUT |')
+      console.log(`c${c}: ${Math.round(s.opsPerSec)} ${OP}/s, p50 ${s.p50Ms.toFixed(1)} p99 ${s.p99Ms.toFixed(1)} ms, errors ${s.errors}`)
+      console.log(`| process | user ms/${OP} | sys ms/${OP} | vol. switches/${OP} | invol./${OP} |`)
       let tu = 0
       let ts = 0
       let nodeCpuMs = 0
