@@ -17,6 +17,8 @@ import { type CatalogEntry, Policy } from './policy.js'
 
 const NAMESPACES = [BUCKETS_NAMESPACE, ACCESS_NAMESPACE] as const
 const PAGE = 1000
+/** How long a refresh waits for the other members once one has answered (a healthy member lists both namespaces in milliseconds). */
+export const SLOW_MEMBER_GRACE_MS = 1000
 /** Reads of the catalog start at most this often when asked for on demand (an unknown key id or bucket). */
 const ON_DEMAND_MIN_GAP_MS = 200
 
@@ -39,6 +41,8 @@ export class AccessCatalog {
   private running: Promise<void> | undefined
   private queued: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
+  /** Listings under way, per member. */
+  private readonly listing = new Map<string, Promise<{ key: string; versions: Version[] }[][]>>()
   /** Refreshes completed and failed since start (GET /health). */
   readonly stats = { refreshes: 0, failures: 0 }
 
@@ -112,27 +116,40 @@ export class AccessCatalog {
     const targets = this.view.usableNodes()
     const merged = new Map<string, Map<string, Listed[]>>()
     let answered = 0
-    await Promise.all(
-      targets.map(async (node) => {
-        try {
-          const lists = await Promise.all(NAMESPACES.map((ns) => this.listAll(node, ns)))
-          lists.forEach((entries, i) => {
-            const ns = NAMESPACES[i] as string
-            const m = merged.get(ns) ?? new Map<string, Listed[]>()
-            merged.set(ns, m)
-            for (const e of entries) m.set(e.key, [...(m.get(e.key) ?? []), { node, versions: e.versions }])
-          })
-          answered++
-        } catch (err) {
-          if (isNodeFailure(err)) this.view.markFailed(node.id)
-          this.log.debug({ node: node.id, err: String(err) }, 'access catalog: listing failed')
-        }
-      }),
-    )
+    let closed = false
+    let firstAnswer: () => void = () => undefined
+    const someAnswered = new Promise<void>((r) => {
+      firstAnswer = r
+    })
+    const calls = targets.map(async (node) => {
+      try {
+        const lists = await this.listBoth(node)
+        // Late answers (a member skipped as slow) go to the next refresh, not into this one's merge.
+        if (closed) return
+        lists.forEach((entries, i) => {
+          const ns = NAMESPACES[i] as string
+          const m = merged.get(ns) ?? new Map<string, Listed[]>()
+          merged.set(ns, m)
+          for (const e of entries) m.set(e.key, [...(m.get(e.key) ?? []), { node, versions: e.versions }])
+        })
+        answered++
+        firstAnswer()
+      } catch (err) {
+        if (isNodeFailure(err)) this.view.markFailed(node.id)
+        this.log.debug({ node: node.id, err: String(err) }, 'access catalog: listing failed')
+      }
+    })
+    // A member that is paused or cut off but not yet known down must not hold every refresh until its
+    // call times out (then every request would get 503 once the catalog is staleMs old): once one
+    // member has answered, the others get SLOW_MEMBER_GRACE_MS, and one still silent is left out of
+    // this refresh as a failed one is. A change is on W members, and they are asked too.
+    await Promise.race([Promise.all(calls), someAnswered.then(() => new Promise((r) => setTimeout(r, SLOW_MEMBER_GRACE_MS)))])
+    closed = true
     if (answered === 0) {
       this.stats.failures++
       throw new Error('no storage node answered')
     }
+    if (answered < targets.length) this.log.debug({ answered, asked: targets.length }, 'access catalog: refreshed without the members that did not answer in time')
     const next = new Map<string, Map<string, CatalogEntry>>()
     for (const [ns, keys] of merged) {
       const out = new Map<string, CatalogEntry>()
@@ -159,6 +176,18 @@ export class AccessCatalog {
     this.lastComplete = Date.now()
     this.stats.refreshes++
     this.forgetBodies()
+  }
+
+  /**
+   * Both namespaces as `node` holds them. A listing still under way from an earlier refresh (a slow
+   * member) is joined, not asked again, so a paused member does not pile up requests.
+   */
+  private listBoth(node: NodeRef): Promise<{ key: string; versions: Version[] }[][]> {
+    const running = this.listing.get(node.id)
+    if (running) return running
+    const started = Promise.all(NAMESPACES.map((ns) => this.listAll(node, ns))).finally(() => this.listing.delete(node.id))
+    this.listing.set(node.id, started)
+    return started
   }
 
   private async listAll(node: NodeRef, ns: string): Promise<{ key: string; versions: Version[] }[]> {
