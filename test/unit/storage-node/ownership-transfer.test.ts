@@ -57,6 +57,14 @@ async function setup(tombstoneGraceMs = YOUNG) {
   return { store, ring, transfer, membership }
 }
 
+/** Make `store` refuse replicas (as a node that resets the connection) while `refusing.on` is true. */
+function refusing(store: MemoryObjectStore, on = true): { on: boolean } {
+  const state = { on }
+  const original = store.replicate.bind(store)
+  store.replicate = (...args: Parameters<typeof original>) => (state.on ? Promise.reject(new Error('connection reset')) : original(...args))
+  return state
+}
+
 const primaries = (ids: string[], key: string) => new HashRing(ids, VNODES).preferenceList(objectPosition('b', key)).slice(0, N)
 const holds = (s: MemoryObjectStore, key: string) => s.versions('b', key).length > 0
 
@@ -92,14 +100,12 @@ test('a leave: every key reaches all its next owners, the node removes itself, d
 test('a target that does not answer fails the pass, which is redone until it succeeds', async (t) => {
   const { store, ring, transfer } = await setup()
   const flaky = store('d')
-  let refuse = true
-  const original = flaky.replicate.bind(flaky)
-  flaky.replicate = (...args: Parameters<typeof original>) => (refuse ? Promise.reject(new Error('connection reset')) : original(...args))
+  const refuse = refusing(flaky)
   ring.apply('d', 'member', 'd:1')
   await transfer.tick()
   t.deepEqual(ring.transferredFor, ['a', 'b', 'c'], 'not complete: the basis stays')
   t.true((transfer.progress?.failures ?? 0) > 0)
-  refuse = false
+  refuse.on = false
   await transfer.tick()
   t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'])
   for (const k of KEYS.filter((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d'))) t.true(holds(flaky, k))
@@ -114,13 +120,11 @@ test('copies of keys this node is not a primary of go to every primary, then are
   t.true(notOurs.length > 5)
   // One primary refuses for now: the keys it is a primary of stay here.
   const flaky = store('b')
-  let refuse = true
-  const original = flaky.replicate.bind(flaky)
-  flaky.replicate = (...args: Parameters<typeof original>) => (refuse ? Promise.reject(new Error('connection reset')) : original(...args))
+  const refuse = refusing(flaky)
   await transfer.tick()
   for (const k of notOurs) t.is(holds(store('a'), k), primaries(owners, k).includes('b') && !holds(store('b'), k), k)
   for (const k of KEYS.filter((k) => primaries(owners, k).includes('a'))) t.true(holds(store('a'), k), `${k} is ours: kept`)
-  refuse = false
+  refuse.on = false
   await transfer.tick()
   for (const k of notOurs) {
     t.false(holds(store('a'), k), `${k} dropped here`)
@@ -272,34 +276,29 @@ test('a joining node does not wait for a holder that is down, and founds the rin
 test('a holder announces its transfer only while no key of a joining node is left unsent; a pass failing toward another target does not hold the join', async (t) => {
   const { store, ring, transfer, membership } = await setup()
   const announced = () => membership.digest().find((m) => m.id === 'a')?.rebalanced
-  const joiner = store('d')
-  let refuse = true
-  const original = joiner.replicate.bind(joiner)
-  joiner.replicate = (...args: Parameters<typeof original>) => (refuse ? Promise.reject(new Error('connection reset')) : original(...args))
+  const refuse = refusing(store('d'))
   ring.apply('d', 'joining', 'd:1')
   await transfer.tick()
   t.not(announced(), ownersDigest(['a', 'b', 'c', 'd']), 'd lacks keys: not announced')
-  refuse = false
+  refuse.on = false
   await transfer.tick()
   t.is(announced(), ownersDigest(['a', 'b', 'c', 'd']))
   // A write d does not get (it refuses again): the announcement is withdrawn until it has it.
-  refuse = true
+  refuse.on = true
   const late = Array.from({ length: 400 }, (_, i) => `w-${i}`).find((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d')) as string
   await store('a').coordinate('b', late, { tombstone: true }, null)
   await transfer.tick()
   t.is(announced(), 'pending')
-  refuse = false
+  refuse.on = false
   await transfer.tick()
   t.is(announced(), ownersDigest(['a', 'b', 'c', 'd']))
   // c is removed while down (every key it held gains another owner) and a new owner refuses: d still gets its announcement.
-  const other = store('b')
-  const originalB = other.replicate.bind(other)
-  other.replicate = () => Promise.reject(new Error('connection reset'))
+  const other = refusing(store('b'))
   ring.apply('c', 'removed')
   await transfer.tick()
   t.deepEqual(ring.transferredFor, ['a', 'b', 'c', 'd'], 'the pass failed toward b: not complete')
   t.is(announced(), ownersDigest(['a', 'b', 'd']), 'but nothing of d is unsent')
-  other.replicate = originalB
+  other.on = false
 })
 
 test('a holder sends first the keys it is the first live holder of, so the other holders find them there and do not send them again', async (t) => {
