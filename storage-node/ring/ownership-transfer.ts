@@ -34,7 +34,7 @@ import { SEGMENTS } from '../store/segment-index.js'
 import { joinWaitingFor, NOT_REBALANCED, ownersDigest } from './join-check.js'
 import type { NodeRing } from './node-ring.js'
 import { emptyProgress, notePace } from './transfer-progress.js'
-import { cacheKey, collectWork, ownersOf, same, type Targets, type Work } from './transfer-work.js'
+import { cacheKey, collectWork, confirmationEpoch, isFirstLiveHolder, ownersOf, same, type Targets, type Work } from './transfer-work.js'
 
 export interface OwnershipTransferComponents {
   store: SegmentSource & ReplicaStore & Pick<HintStore, 'drop'>
@@ -72,6 +72,8 @@ export class OwnershipTransfer {
   private drainUntil: number | undefined
   /** Targets the current or last pass failed to send (or check) something to. */
   private readonly failedTargets = new Set<string>()
+  /** The ring version and members' generations `confirmed` was gathered under. */
+  private epoch = ''
   /** The nodes placing keys at the last tick (a change brings a handover). */
   private lastPlacement = ''
   /** Copies of keys this node is not a primary of (the ring changed, an older view wrote here): handed over after each change and at start. */
@@ -116,6 +118,11 @@ export class OwnershipTransfer {
     if (self?.state === 'leaving') return this.leave()
     if (self?.state === 'removed') return this.drain(now)
     const owners = this.c.ring.owners()
+    const epoch = confirmationEpoch(this.c.ring.version, this.c.membership.views())
+    if (epoch !== this.epoch) {
+      this.epoch = epoch
+      this.confirmed.clear()
+    }
     const placement = this.c.ring.placement().join(',')
     if (placement !== this.lastPlacement) {
       // A join completed (or a leave): copies this node no longer serves reads for are handed over.
@@ -269,18 +276,12 @@ export class OwnershipTransfer {
     return ring.preferenceList(objectPosition(bucket, key)).slice(0, replicaCount(bucket, this.init.n, ring.nodes.length))
   }
 
-  /** One pass over the keys held; true when every key is with every target. */
-  /**
-   * Whether this node is the first live holder of a key (of its primaries in `ring`, the first not
-   * down): every holder sends every key a new owner lacks, but each sends those it is first for
-   * first, and checks what the target holds just before each batch, so the others' are mostly there
-   * by the time it reaches them and a key is sent about once, not once per holder.
-   */
+  /** Whether this node sends a key early in a pass (transfer-work.ts isFirstLiveHolder). */
   private firstLiveHolder(ring: HashRing): (bucket: string, key: string) => boolean {
-    const self = this.c.ring.selfId
-    return (bucket, key) => this.primaries(ring, bucket, key).find((id) => id === self || this.c.membership.status(id) !== 'down') === self
+    return (bucket, key) => isFirstLiveHolder(this.primaries(ring, bucket, key), this.c.ring.selfId, (id) => this.c.membership.status(id) === 'down')
   }
 
+  /** One pass over the keys held; true when every key is with every target. */
   private async pass(
     kind: TransferProgress['kind'],
     goal: string,

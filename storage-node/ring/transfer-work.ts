@@ -44,3 +44,21 @@ export function cacheKey(target: string, bucket: string, key: string): string {
 export function same(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
 }
+
+/**
+ * What a target was seen to hold stays true only while it keeps its data: `confirmed` is dropped when
+ * the ring changes or any member restarts (possibly with a wiped disk, rejoining under its id).
+ */
+export function confirmationEpoch(ringVersion: number, members: readonly { id: string; generation: number }[]): string {
+  return `${ringVersion}|${members.map((m) => `${m.id}:${m.generation}`).join(',')}`
+}
+
+/**
+ * Whether `self` is the first of a key's `primaries` that is not down. Every holder sends every key
+ * a new owner lacks, but each sends those it is first for first, and checks what the target holds
+ * just before each batch, so the others' are mostly there by the time it reaches them: a key is
+ * sent about once, not once per holder.
+ */
+export function isFirstLiveHolder(primaries: readonly string[], self: string, isDown: (id: string) => boolean): boolean {
+  return primaries.find((id) => id === self || !isDown(id)) === self
+}

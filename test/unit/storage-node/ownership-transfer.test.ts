@@ -54,7 +54,7 @@ async function setup(tombstoneGraceMs = YOUNG) {
   // Tombstones: versions without bytes, sent like any other.
   for (const key of KEYS) await store('a').coordinate('b', key, { tombstone: true }, null)
   await transfer.tick()
-  return { store, ring, transfer, membership }
+  return { store, stores, ring, transfer, membership }
 }
 
 /** Make `store` refuse replicas (as a node that resets the connection) while `refusing.on` is true. */
@@ -317,4 +317,16 @@ test('a holder sends first the keys it is the first live holder of, so the other
   const lastFirst = order.map(first).lastIndexOf(true)
   const firstOther = order.findIndex((k) => !first(k))
   t.true(lastFirst < firstOther, `every key a is first for went before the others: ${order.map((k) => (first(k) ? 'F' : 'o')).join('')}`)
+})
+
+test('a member that restarts (maybe with a wiped disk, under its id) is asked again what it holds: what it lost is sent again', async (t) => {
+  const { store, stores, ring, transfer, membership } = await setup()
+  ring.apply('d', 'joining', 'd:1')
+  await transfer.tick()
+  const gained = KEYS.filter((k) => primaries(['a', 'b', 'c', 'd'], k).includes('d'))
+  for (const k of gained) t.true(holds(store('d'), k))
+  stores.set('d', new MemoryObjectStore({ nodeId: 'd', now: () => NOW }))
+  membership.merge([{ id: 'd', address: 'd:1', generation: 2, heartbeat: 1, left: false }])
+  await transfer.tick()
+  for (const k of gained) t.true(holds(store('d'), k), `${k} sent again after the restart`)
 })
