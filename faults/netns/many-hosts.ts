@@ -299,12 +299,16 @@ export async function runManyHosts(opts: ManyHostsOptions): Promise<ManyHostsRep
     await steady()
     await cluster.upgrade('proxy-1', THIS_ROOT)
 
-    load.next('nodes upgraded one at a time (SIGTERM)')
-    for (let i = 1; i <= opts.nodes; i++) {
-      log(`upgrade node-${i}`)
-      await cluster.upgrade(`node-${i}`, THIS_ROOT)
-      await cluster.waitForStatus(`node-${i}`, 'up')
+    // Each node in turn started (SIGTERM first) on this build, the next once the proxies see it up.
+    const eachNodeInTurn = async (verb: string) => {
+      for (let i = 1; i <= opts.nodes; i++) {
+        log(`${verb} node-${i}`)
+        await cluster.upgrade(`node-${i}`, THIS_ROOT)
+        await cluster.waitForStatus(`node-${i}`, 'up')
+      }
     }
+    load.next('nodes upgraded one at a time (SIGTERM)')
+    await eachNodeInTurn('upgrade')
     load.next('proxies upgraded one at a time (SIGTERM)')
     for (const p of cluster.proxyNames.slice(1)) {
       log(`upgrade ${p}`)
@@ -313,11 +317,7 @@ export async function runManyHosts(opts: ManyHostsOptions): Promise<ManyHostsRep
     }
     if (opts.rollingRestart) {
       load.next('rolling restart of every node (SIGTERM)')
-      for (let i = 1; i <= opts.nodes; i++) {
-        log(`restart node-${i}`)
-        await cluster.upgrade(`node-${i}`, THIS_ROOT)
-        await cluster.waitForStatus(`node-${i}`, 'up')
-      }
+      await eachNodeInTurn('restart')
     }
     load.next('steady after')
     await steady()
